@@ -1,0 +1,63 @@
+//! The response body wrapper: the request ends when its body does.
+
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use bytes::Buf;
+use http_body::{Body, Frame, SizeHint};
+use pin_project::pin_project;
+
+use crate::guard::RequestGuard;
+
+/// Response body of [`HttpMetrics`](crate::HttpMetrics).
+///
+/// The request is recorded when the last frame has been handed to the server, when the
+/// body fails, or when it is dropped mid-stream (the client went away), exactly once.
+#[pin_project]
+#[derive(Debug)]
+pub struct ResponseBody<B> {
+    #[pin]
+    inner: B,
+    guard: Option<RequestGuard>,
+}
+
+impl<B> ResponseBody<B> {
+    pub(crate) fn new(inner: B, guard: Option<RequestGuard>) -> Self {
+        Self { inner, guard }
+    }
+}
+
+impl<B: Body> Body for ResponseBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let mut this = self.project();
+        let frame = ready!(this.inner.as_mut().poll_frame(cx));
+        match &frame {
+            Some(Ok(frame)) => {
+                if let (Some(guard), Some(data)) = (this.guard.as_mut(), frame.data_ref()) {
+                    guard.add_body_bytes(data.remaining());
+                }
+                if this.inner.is_end_stream() {
+                    this.guard.take();
+                }
+            }
+            Some(Err(_)) | None => {
+                this.guard.take();
+            }
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}

@@ -1,0 +1,46 @@
+//! A tower layer that records HTTP server request metrics: exact, bounded and cheap.
+//!
+//! ```
+//! use axum::{Router, routing::get};
+//! use voxscope_http::HttpMetricsLayer;
+//!
+//! let app: Router = Router::new()
+//!     .route("/calls/{id}", get(|| async { "call" }))
+//!     .route("/health", get(|| async { "ok" }))
+//!     .layer(HttpMetricsLayer::builder().exclude_path("/health").build().unwrap());
+//! ```
+//!
+//! What it records, by the names of `voxscope_core::catalog`:
+//!
+//! - `http_server_request_duration_seconds{method, route, status}`: from the request
+//!   entering the layer until the response body has been handed over in full, failed or
+//!   was dropped. A streamed 10 s body records about 10 s.
+//! - `http_server_active_requests{method}`: back to 0 however a request ends, a
+//!   panicking handler included.
+//! - `http_server_response_body_bytes{method, route, status}`, opt-in.
+//!
+//! Labels are bounded: `method` is one of the nine standard verbs or `_OTHER`; `route` is
+//! axum's `MatchedPath` template (or a [`RouteFn`]), `unmatched` when no route matched,
+//! never the raw path, and at most [`max_routes`](HttpMetricsLayerBuilder::max_routes)
+//! values; `status` is the numeric code, or `cancelled` when the request future was
+//! dropped before a response existed. A panic in the inner service records `500`.
+//!
+//! Once a (route, method, status) combination is warm, a request costs no allocation
+//! and no registry lookup: handles are cached per layer. Handles are registered on first
+//! use with the recorder current at that moment.
+#![deny(missing_docs)]
+
+mod body;
+mod future;
+mod guard;
+mod handles;
+mod labels;
+mod layer;
+mod route;
+mod service;
+
+pub use body::ResponseBody;
+pub use future::ResponseFuture;
+pub use layer::{HttpMetricsLayer, HttpMetricsLayerBuilder};
+pub use route::{MatchedPathRoute, RouteFn, RouteSource, UNMATCHED_ROUTE};
+pub use service::HttpMetrics;
