@@ -1,1 +1,26 @@
-fn main() {}
+//! `cargo run --release -p voxscope-examples --bin voice_agent -- --port 3000`
+
+use voice_agent::{app, config::Config, telemetry};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    telemetry::init_logs();
+    let config = Config::from_env_and_args()?;
+    let metrics = telemetry::install_metrics()?;
+    let app = app(&metrics, &config)?;
+    let listener = tokio::net::TcpListener::bind(config.addr).await?;
+    let addr = listener.local_addr()?;
+    tracing::info!(
+        "voice_agent listening on http://{addr} (metrics at /metrics{})",
+        if config.metrics_token.is_some() { ", bearer token required" } else { "" }
+    );
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    tracing::info!("voice_agent stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    if tokio::signal::ctrl_c().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}

@@ -1,1 +1,66 @@
-//! placeholder
+//! Observability for tower/axum voice services, one dependency with a feature per
+//! instrument.
+//!
+//! ```no_run
+//! use axum::{Router, routing::get};
+//!
+//! # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // Install the Prometheus recorder (catalog buckets, cardinality guard, upkeep).
+//! let metrics = voxscope::install()?;
+//!
+//! let app = Router::new()
+//!     .route("/calls/{id}", get(|| async { "call" }))
+//!     .layer(voxscope::HttpMetricsLayer::new())
+//!     .merge(metrics.endpoint().into_router());
+//!
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//! axum::serve(listener, app).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! | feature | default | brings |
+//! |---|---|---|
+//! | `http` | yes | [`http`]: [`HttpMetricsLayer`] |
+//! | `prometheus` | yes | [`install`], [`builder`], the `/metrics` endpoint |
+//!
+//! The metric catalog ([`catalog`]) is always there: it is the contract between the
+//! layers and the rules, dashboards and docs generated from it.
+#![deny(missing_docs)]
+
+pub use voxscope_core::{ConfigError, cardinality, catalog};
+
+/// The HTTP request-metrics layer (`voxscope-http`).
+#[cfg(feature = "http")]
+pub mod http {
+    pub use voxscope_http::*;
+}
+
+#[cfg(feature = "http")]
+pub use voxscope_http::HttpMetricsLayer;
+
+#[cfg(feature = "prometheus")]
+pub use voxscope_core::prometheus::{
+    InstallError, MetricsEndpoint, MetricsHandle, PrometheusInstaller,
+};
+
+/// Installs the Prometheus recorder with voxscope's defaults and returns the handle that
+/// renders and serves `/metrics`.
+///
+/// # Errors
+/// [`InstallError::AlreadyInstalled`] when a global `metrics` recorder exists.
+#[cfg(feature = "prometheus")]
+pub fn install() -> Result<MetricsHandle, InstallError> {
+    PrometheusInstaller::new().install()
+}
+
+/// A builder for a customised installation: buckets, cardinality caps, upkeep
+/// interval, global labels.
+///
+/// ```no_run
+/// let metrics = voxscope::builder().global_label("service", "voice-agent").install()?;
+/// # Ok::<(), voxscope::InstallError>(())
+/// ```
+#[cfg(feature = "prometheus")]
+pub fn builder() -> PrometheusInstaller {
+    PrometheusInstaller::new()
+}

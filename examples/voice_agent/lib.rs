@@ -1,0 +1,25 @@
+//! The voxscope demo voice agent, as a library so that tests can start it on port 0.
+//!
+//! Modules follow the concerns of a voice service: [`config`] (flags and environment),
+//! [`calls`] (the call registry the routes work on), [`routes`] (the HTTP API) and
+//! [`telemetry`] (metrics and logs).
+
+pub mod calls;
+pub mod config;
+pub mod routes;
+pub mod telemetry;
+
+use axum::Router;
+use voxscope::MetricsHandle;
+
+/// The whole service: API routes and `/metrics`, under the HTTP metrics layer (which
+/// also sees requests that match no route).
+pub fn app(metrics: &MetricsHandle, config: &config::Config) -> anyhow::Result<Router> {
+    let mut endpoint = metrics.endpoint();
+    if let Some(token) = &config.metrics_token {
+        endpoint = endpoint.require_bearer_token(token);
+    }
+    Ok(routes::router(calls::CallRegistry::default())
+        .merge(endpoint.into_router())
+        .layer(telemetry::http_layer()?))
+}

@@ -1,0 +1,21 @@
+//! Metrics and logs for the demo.
+
+use voxscope::{HttpMetricsLayer, MetricsHandle};
+
+/// Installs the global Prometheus recorder.
+pub fn install_metrics() -> anyhow::Result<MetricsHandle> {
+    Ok(voxscope::builder().global_label("service", "voice_agent").install()?)
+}
+
+/// The HTTP layer. `/health` and `/metrics` are polled by machines and would drown the
+/// traffic that callers make.
+pub fn http_layer() -> anyhow::Result<HttpMetricsLayer> {
+    Ok(HttpMetricsLayer::builder().exclude_path("/health").exclude_path("/metrics").build()?)
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
+pub fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
