@@ -1,8 +1,8 @@
 //! The warm-handle cache: once a (route, method, status) combination has been seen,
-//! recording it takes no allocation and no registry lookup.
+//! recording it takes no allocation, no lock and no registry lookup.
 
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 
 use metrics::{Counter, Gauge, Histogram, SharedString};
 use voxscope_core::cardinality::OVERFLOW_LABEL_VALUE;
@@ -13,13 +13,13 @@ use voxscope_core::catalog::{
 
 use crate::labels::{METHOD_LABELS, StatusLabel};
 
-/// Handles of one layer, shared by every clone of its service.
+/// Handles of one layer, shared by every service it built.
 ///
 /// Handles are registered lazily, on first use, with whichever recorder is current then:
 /// a layer built before the recorder was installed still records into it.
 #[derive(Debug)]
 pub(crate) struct Instruments {
-    active: [OnceLock<Gauge>; METHOD_LABELS.len()],
+    active: Arc<ActiveRequests>,
     routes: RwLock<HashMap<Box<str>, Arc<RouteSeries>>>,
     overflow_route: OnceLock<Arc<RouteSeries>>,
     overflow_count: OnceLock<Counter>,
@@ -30,19 +30,13 @@ pub(crate) struct Instruments {
 impl Instruments {
     pub(crate) fn new(max_routes: usize, record_body_size: bool) -> Self {
         Self {
-            active: Default::default(),
+            active: Arc::default(),
             routes: RwLock::new(HashMap::new()),
             overflow_route: OnceLock::new(),
             overflow_count: OnceLock::new(),
             max_routes,
             record_body_size,
         }
-    }
-
-    pub(crate) fn active(&self, method: usize) -> &Gauge {
-        self.active[method].get_or_init(
-            || metrics::gauge!(HTTP_SERVER_ACTIVE_REQUESTS.name, "method" => METHOD_LABELS[method]),
-        )
     }
 
     /// The series of `route`; past `max_routes` distinct routes, the overflow series.
@@ -65,25 +59,56 @@ impl Instruments {
                     )
                 })
                 .increment(1);
-            return Arc::clone(self.overflow_route.get_or_init(|| {
-                Arc::new(RouteSeries::new(SharedString::const_str(OVERFLOW_LABEL_VALUE)))
-            }));
+            return Arc::clone(
+                self.overflow_route
+                    .get_or_init(|| self.new_series(SharedString::const_str(OVERFLOW_LABEL_VALUE))),
+            );
         }
-        let series = Arc::new(RouteSeries::new(SharedString::from(route.to_owned())));
+        let series = self.new_series(SharedString::from(route.to_owned()));
         routes.insert(route.into(), Arc::clone(&series));
         series
     }
 
-    pub(crate) fn record_body_size(&self) -> bool {
-        self.record_body_size
+    fn new_series(&self, route: SharedString) -> Arc<RouteSeries> {
+        Arc::new(RouteSeries {
+            route,
+            active: Arc::clone(&self.active),
+            record_body_size: self.record_body_size,
+            by_method: Default::default(),
+        })
     }
 }
+
+/// `http_server_active_requests`, one gauge per method.
+#[derive(Debug, Default)]
+pub(crate) struct ActiveRequests([OnceLock<Gauge>; METHOD_LABELS.len()]);
+
+impl ActiveRequests {
+    pub(crate) fn get(&self, method: usize) -> &Gauge {
+        self.0[method].get_or_init(
+            || metrics::gauge!(HTTP_SERVER_ACTIVE_REQUESTS.name, "method" => METHOD_LABELS[method]),
+        )
+    }
+}
+
+/// A route sees a handful of statuses per method: the first few live in slots that are
+/// read without a lock (a shared reader count would bounce between cores under load).
+const STATUS_SLOTS: usize = 8;
 
 /// The series of one route, per method and status.
 #[derive(Debug)]
 pub(crate) struct RouteSeries {
     route: SharedString,
-    by_method: [RwLock<Vec<(StatusLabel, StatusSeries)>>; METHOD_LABELS.len()],
+    active: Arc<ActiveRequests>,
+    record_body_size: bool,
+    by_method: [OnceLock<Box<StatusTable>>; METHOD_LABELS.len()],
+}
+
+#[derive(Debug, Default)]
+struct StatusTable {
+    slots: [OnceLock<(StatusLabel, StatusSeries)>; STATUS_SLOTS],
+    /// Statuses past the slots, and the lock that orders slot writers.
+    more: Mutex<Vec<(StatusLabel, Arc<StatusSeries>)>>,
 }
 
 #[derive(Debug)]
@@ -93,12 +118,20 @@ struct StatusSeries {
 }
 
 impl RouteSeries {
-    fn new(route: SharedString) -> Self {
-        Self { route, by_method: Default::default() }
+    /// The route label value.
+    pub(crate) fn route(&self) -> &str {
+        &self.route
     }
 
-    /// Records one finished request. A route sees a handful of statuses per method, so a
-    /// short vector beats a map.
+    pub(crate) fn active(&self, method: usize) -> &Gauge {
+        self.active.get(method)
+    }
+
+    pub(crate) fn records_body_size(&self) -> bool {
+        self.record_body_size
+    }
+
+    /// Records one finished request.
     pub(crate) fn record(
         &self,
         method: usize,
@@ -106,33 +139,61 @@ impl RouteSeries {
         seconds: f64,
         body_bytes: Option<u64>,
     ) {
-        let table = &self.by_method[method];
-        {
-            let read = table.read().unwrap_or_else(PoisonError::into_inner);
-            if let Some((_, series)) = read.iter().find(|(s, _)| *s == status) {
-                series.record(seconds, body_bytes);
-                return;
+        let table = self.by_method[method].get_or_init(Box::default);
+        for slot in &table.slots {
+            match slot.get() {
+                Some((seen, series)) if *seen == status => {
+                    return series.record(seconds, body_bytes);
+                }
+                Some(_) => {}
+                None => break,
             }
         }
-        let mut write = table.write().unwrap_or_else(PoisonError::into_inner);
-        if let Some((_, series)) = write.iter().find(|(s, _)| *s == status) {
-            series.record(seconds, body_bytes);
-            return;
-        }
-        let series = self.register(method, status, body_bytes.is_some());
-        series.record(seconds, body_bytes);
-        write.push((status, series));
+        self.record_cold(table, method, status, seconds, body_bytes);
     }
 
-    fn register(&self, method: usize, status: StatusLabel, with_body: bool) -> StatusSeries {
+    /// First sighting of a status, or one past the slots.
+    fn record_cold(
+        &self,
+        table: &StatusTable,
+        method: usize,
+        status: StatusLabel,
+        seconds: f64,
+        body_bytes: Option<u64>,
+    ) {
+        let mut more = table.more.lock().unwrap_or_else(PoisonError::into_inner);
+        for slot in &table.slots {
+            match slot.get() {
+                Some((seen, series)) if *seen == status => {
+                    return series.record(seconds, body_bytes);
+                }
+                Some(_) => {}
+                None => {
+                    let series = self.register(method, status);
+                    series.record(seconds, body_bytes);
+                    let _ = slot.set((status, series));
+                    return;
+                }
+            }
+        }
+        if let Some((_, series)) = more.iter().find(|(seen, _)| *seen == status) {
+            return series.record(seconds, body_bytes);
+        }
+        let series = Arc::new(self.register(method, status));
+        series.record(seconds, body_bytes);
+        more.push((status, series));
+    }
+
+    fn register(&self, method: usize, status: StatusLabel) -> StatusSeries {
         let labels = [
             ("method", SharedString::const_str(METHOD_LABELS[method])),
             ("route", self.route.clone()),
             ("status", status.to_shared()),
         ];
         let duration = metrics::histogram!(HTTP_SERVER_REQUEST_DURATION.name, &labels);
-        let body_bytes =
-            with_body.then(|| metrics::histogram!(HTTP_SERVER_RESPONSE_BODY_BYTES.name, &labels));
+        let body_bytes = self
+            .record_body_size
+            .then(|| metrics::histogram!(HTTP_SERVER_RESPONSE_BODY_BYTES.name, &labels));
         StatusSeries { duration, body_bytes }
     }
 }

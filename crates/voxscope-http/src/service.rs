@@ -1,6 +1,6 @@
 //! The middleware service.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 
 use http::{Request, Response};
@@ -9,6 +9,7 @@ use tower::Service;
 use crate::body::ResponseBody;
 use crate::future::ResponseFuture;
 use crate::guard::RequestGuard;
+use crate::handles::RouteSeries;
 use crate::labels::method_index;
 use crate::layer::LayerState;
 use crate::route::{MatchedPathRoute, RouteSource, UNMATCHED_ROUTE};
@@ -18,23 +19,46 @@ use crate::route::{MatchedPathRoute, RouteSource, UNMATCHED_ROUTE};
 #[derive(Debug)]
 pub struct HttpMetrics<S, R = MatchedPathRoute> {
     inner: S,
-    state: Arc<LayerState<R>>,
+    shared: Arc<ServiceState<R>>,
+}
+
+/// What the clones of one service share. axum's `Router::layer` builds one service per
+/// route, so the route it saw first is nearly always the route it sees next: a string
+/// comparison then replaces the layer-wide map lookup.
+#[derive(Debug)]
+struct ServiceState<R> {
+    layer: Arc<LayerState<R>>,
+    last_route: OnceLock<Arc<RouteSeries>>,
 }
 
 impl<S: Clone, R> Clone for HttpMetrics<S, R> {
     fn clone(&self) -> Self {
-        Self { inner: self.inner.clone(), state: Arc::clone(&self.state) }
+        Self { inner: self.inner.clone(), shared: Arc::clone(&self.shared) }
     }
 }
 
 impl<S, R> HttpMetrics<S, R> {
-    pub(crate) fn new(inner: S, state: Arc<LayerState<R>>) -> Self {
-        Self { inner, state }
+    pub(crate) fn new(inner: S, layer: Arc<LayerState<R>>) -> Self {
+        Self { inner, shared: Arc::new(ServiceState { layer, last_route: OnceLock::new() }) }
     }
 
     /// The wrapped service.
     pub fn get_ref(&self) -> &S {
         &self.inner
+    }
+}
+
+impl<R> ServiceState<R> {
+    fn series(&self, route: &str) -> Arc<RouteSeries> {
+        if let Some(last) = self.last_route.get().filter(|last| last.route() == route) {
+            return Arc::clone(last);
+        }
+        let series = self.layer.instruments.route(route);
+        // The overflow series is not remembered: its label never equals the route asked for.
+        if series.route() == route {
+            let _ = self.last_route.set(Arc::clone(&series));
+        }
+        series
     }
 }
 
@@ -52,13 +76,13 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let guard = if self.state.is_excluded(request.uri().path()) {
+        let guard = if self.shared.layer.is_excluded(request.uri().path()) {
             None
         } else {
             let method = method_index(request.method());
-            let route = self.state.route_source.route(&request);
-            let series = self.state.instruments.route(route.as_deref().unwrap_or(UNMATCHED_ROUTE));
-            Some(RequestGuard::start(Arc::clone(&self.state.instruments), series, method))
+            let route = self.shared.layer.route_source.route(&request);
+            let series = self.shared.series(route.as_deref().unwrap_or(UNMATCHED_ROUTE));
+            Some(RequestGuard::start(series, method))
         };
         ResponseFuture { inner: self.inner.call(request), guard }
     }

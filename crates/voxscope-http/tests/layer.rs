@@ -35,8 +35,10 @@ where
     Series::take(&snapshotter)
 }
 
+type Labels = Vec<(String, String)>;
+
 /// A flattened snapshot: (name, sorted labels, value).
-struct Series(Vec<(String, Vec<(String, String)>, DebugValue)>);
+struct Series(Vec<(String, Labels, DebugValue)>);
 
 impl Series {
     fn take(snapshotter: &Snapshotter) -> Self {
@@ -220,7 +222,7 @@ fn timed_out_requests_record_cancelled() {
 fn dropped_request_futures_record_cancelled_once() {
     let series = with_recorder(|| async {
         let app = Router::new()
-            .route("/hang", get(|| std::future::pending::<&'static str>()))
+            .route("/hang", get(std::future::pending::<&'static str>))
             .layer(HttpMetricsLayer::new());
         for _ in 0..3 {
             let pending = app.clone().oneshot(get_request("/hang"));
