@@ -33,6 +33,11 @@ pub struct References {
 
 const GROUPING: &[&str] = &["by", "without", "on", "ignoring", "group_left", "group_right"];
 const KEYWORDS: &[&str] = &["and", "or", "unless", "bool", "offset", "inf", "nan", "atan2"];
+/// Aggregations may put `by (...)` between their name and `(`.
+const AGGREGATIONS: &[&str] = &[
+    "sum", "min", "max", "avg", "group", "stddev", "stdvar", "count", "count_values", "bottomk",
+    "topk", "quantile",
+];
 
 /// Lists the selectors and grouping labels of `expr`. Strings, range and subquery
 /// brackets and numbers are skipped; names followed by `(` are functions.
@@ -70,6 +75,8 @@ pub fn references(expr: &str) -> References {
                     refs.grouping.extend(labels);
                     i = end;
                 }
+            } else if AGGREGATIONS.contains(&word.as_str()) {
+                // Its grouping and arguments are scanned as we go.
             } else if KEYWORDS.contains(&word.to_ascii_lowercase().as_str()) {
                 if word == "offset" {
                     // The duration after `offset` is not a metric.
@@ -213,6 +220,13 @@ mod tests {
         );
         assert_eq!(refs.selectors.len(), 1);
         assert_eq!(refs.grouping, ["le", "kind"]);
+    }
+
+    #[test]
+    fn aggregations_with_grouping_before_their_arguments_are_not_metrics() {
+        let refs = references("sum by (kind) (voice_provider_in_flight) / max without (x) (up)");
+        let names: Vec<&str> = refs.selectors.iter().map(|s| s.metric.as_str()).collect();
+        assert_eq!(names, ["voice_provider_in_flight", "up"]);
     }
 
     #[test]
