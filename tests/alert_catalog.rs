@@ -96,8 +96,10 @@ fn burn_rate_alerts_use_the_workbook_windows_and_factors() {
     let page = catalog
         .alerts
         .iter()
-        .find(|a| a.labels.get("slo").map(String::as_str) == Some("http-availability")
-            && a.severity == Severity::Critical)
+        .find(|a| {
+            a.labels.get("slo").map(String::as_str) == Some("http-availability")
+                && a.severity == Severity::Critical
+        })
         .expect("page alert");
     for part in [
         "slo:sli_error:ratio_rate5m{slo=\"http-availability\"} > (14.4 * (1 - 0.999))",
@@ -110,10 +112,14 @@ fn burn_rate_alerts_use_the_workbook_windows_and_factors() {
     let ticket = catalog
         .alerts
         .iter()
-        .find(|a| a.labels.get("slo").map(String::as_str) == Some("http-availability")
-            && a.severity == Severity::Warning)
+        .find(|a| {
+            a.labels.get("slo").map(String::as_str) == Some("http-availability")
+                && a.severity == Severity::Warning
+        })
         .expect("ticket alert");
-    for part in ["ratio_rate2h", "ratio_rate1d", "(3 * (1 - 0.999))", "ratio_rate3d", "(1 * (1 - 0.999))"] {
+    for part in
+        ["ratio_rate2h", "ratio_rate1d", "(3 * (1 - 0.999))", "ratio_rate3d", "(1 * (1 - 0.999))"]
+    {
         assert!(ticket.expr.contains(part), "{part} not in {}", ticket.expr);
     }
     let windows: HashSet<&str> = catalog.recording.iter().map(|r| r.record.as_str()).collect();
@@ -138,11 +144,15 @@ fn every_alert_carries_its_labels_annotations_and_a_runbook() {
 
 #[test]
 fn latency_thresholds_off_the_buckets_are_rejected_with_the_buckets_to_add() {
-    let err = Config::from_toml("[slo]\nturn_latency = { objective = 0.95, threshold_seconds = 0.7 }")
-        .unwrap_err();
+    let err =
+        Config::from_toml("[slo]\nturn_latency = { objective = 0.95, threshold_seconds = 0.7 }")
+            .unwrap_err();
     let text = err.to_string();
     assert!(matches!(err, Error::NotABucketBound { .. }), "{text}");
-    assert!(text.starts_with("slo.turn_latency.threshold_seconds: 0.7 is not a bucket bound"), "{text}");
+    assert!(
+        text.starts_with("slo.turn_latency.threshold_seconds: 0.7 is not a bucket bound"),
+        "{text}"
+    );
     assert!(text.contains("add 0.7 to [buckets] voice_turn_latency_seconds"), "{text}");
 
     // The same threshold is fine once the service installs that bound.
@@ -152,11 +162,17 @@ fn latency_thresholds_off_the_buckets_are_rejected_with_the_buckets_to_add() {
     )
     .expect("threshold on a configured bound");
     let catalog = RuleCatalog::new(config).expect("catalog");
-    assert!(catalog.alerts.iter().any(|a| a.expr.contains("le=\"0.7\"") || a.expr.ends_with("> 0.7")));
+    assert!(
+        catalog.alerts.iter().any(|a| a.expr.contains("le=\"0.7\"") || a.expr.ends_with("> 0.7"))
+    );
 
     // A p95 above the highest finite bound cannot be measured.
-    let text = Config::from_toml("[thresholds]\nhttp_latency_p95_seconds = 30.0").unwrap_err().to_string();
-    assert!(text.contains("thresholds.http_latency_p95_seconds") && text.contains("larger bound"), "{text}");
+    let text =
+        Config::from_toml("[thresholds]\nhttp_latency_p95_seconds = 30.0").unwrap_err().to_string();
+    assert!(
+        text.contains("thresholds.http_latency_p95_seconds") && text.contains("larger bound"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -165,14 +181,22 @@ fn bad_settings_are_rejected_naming_the_field_and_the_value() {
         ("[thresholds]\nhttp_error_ratio = 1.5", "thresholds.http_error_ratio", "1.5"),
         ("[thresholds]\ncpu_ratio = -1.0", "thresholds.cpu_ratio", "-1"),
         ("[slo]\ncall_availability = 0.5", "slo.call_availability", "0.5"),
-        ("[thresholds.ttfb.tts]\nwarning = 1.0\ncritical = 0.5", "thresholds.ttfb.tts.critical", "0.5"),
+        (
+            "[thresholds.ttfb.tts]\nwarning = 1.0\ncritical = 0.5",
+            "thresholds.ttfb.tts.critical",
+            "0.5",
+        ),
         (
             "[thresholds]\nfallback_ratio_warning = 0.2\nfallback_ratio_critical = 0.1",
             "thresholds.fallback_ratio_critical",
             "0.1",
         ),
         ("[buckets]\nvoice_calls_total = [1.0]", "buckets.voice_calls_total", "voice_calls_total"),
-        ("[buckets]\nvoice_turn_latency_seconds = [1.0, 0.5]", "buckets.voice_turn_latency_seconds", "0.5"),
+        (
+            "[buckets]\nvoice_turn_latency_seconds = [1.0, 0.5]",
+            "buckets.voice_turn_latency_seconds",
+            "0.5",
+        ),
         ("[alertmanager]\ngroup_wait_seconds = 0", "alertmanager.group_wait_seconds", "0"),
         ("[service]\njob = \"\"", "service.job", ""),
     ] {
@@ -207,7 +231,8 @@ fn dashboards_are_well_formed_with_a_datasource_variable_and_units() {
         assert!(doc["schemaVersion"].as_u64() >= Some(39), "{uid}");
         let vars = doc["templating"]["list"].as_array().expect("templating");
         assert!(
-            vars.iter().any(|v| v["name"] == "datasource" && v["type"] == "datasource"
+            vars.iter().any(|v| v["name"] == "datasource"
+                && v["type"] == "datasource"
                 && v["query"] == "prometheus"),
             "{uid}: no Prometheus datasource variable"
         );
@@ -221,7 +246,11 @@ fn dashboards_are_well_formed_with_a_datasource_variable_and_units() {
             let right = grid["x"].as_u64().unwrap_or(99) + grid["w"].as_u64().unwrap_or(99);
             assert!(right <= 24 && grid["h"].as_u64() > Some(0), "{uid}/{title}: {grid}");
             for other in &panels[..i] {
-                assert!(!overlaps(grid, &other["gridPos"]), "{uid}/{title} overlaps {}", other["title"]);
+                assert!(
+                    !overlaps(grid, &other["gridPos"]),
+                    "{uid}/{title} overlaps {}",
+                    other["title"]
+                );
             }
             assert_eq!(panel["datasource"]["uid"], "${datasource}", "{uid}/{title}");
             assert_eq!(panel["datasource"]["type"], "prometheus", "{uid}/{title}");
@@ -248,12 +277,24 @@ fn dashboards_cover_what_the_issue_lists() {
         .collect();
     let all = exprs.join("\n");
     for metric in [
-        "voice_calls_active", "voice_calls_capacity", "voice_calls_total", "voice_call_duration_seconds",
-        "voice_call_audio_quality", "voice_turn_latency_seconds", "voice_provider_ttfb_seconds",
-        "voice_provider_errors_total", "voice_provider_fallbacks_total", "voice_provider_circuit_open",
-        "gen_ai_client_token_usage", "voice_tts_characters_total", "voice_stt_audio_seconds_total",
-        "http_server_request_duration_seconds", "voxscope_config_missing", "slo:sli_error:ratio_rate",
-        "process_cpu_seconds_total", "process_resident_memory_bytes",
+        "voice_calls_active",
+        "voice_calls_capacity",
+        "voice_calls_total",
+        "voice_call_duration_seconds",
+        "voice_call_audio_quality",
+        "voice_turn_latency_seconds",
+        "voice_provider_ttfb_seconds",
+        "voice_provider_errors_total",
+        "voice_provider_fallbacks_total",
+        "voice_provider_circuit_open",
+        "gen_ai_client_token_usage",
+        "voice_tts_characters_total",
+        "voice_stt_audio_seconds_total",
+        "http_server_request_duration_seconds",
+        "voxscope_config_missing",
+        "slo:sli_error:ratio_rate",
+        "process_cpu_seconds_total",
+        "process_resident_memory_bytes",
     ] {
         assert!(all.contains(metric), "no panel shows {metric}");
     }

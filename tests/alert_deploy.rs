@@ -41,6 +41,10 @@ fn deploy_dir_matches_the_generators() {
     assert!(stale.is_empty() && missing.is_empty(), "stale {stale:?}, missing {missing:?}: {hint}");
     for file in &files {
         let checked_in = std::fs::read_to_string(root.join(&file.path)).unwrap_or_default();
-        assert!(checked_in == file.contents, "deploy/{} differs from the generator: {hint}", file.path);
+        assert!(
+            checked_in == file.contents,
+            "deploy/{} differs from the generator: {hint}",
+            file.path
+        );
     }
 }

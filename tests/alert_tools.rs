@@ -4,7 +4,7 @@
 mod alert_support;
 
 use alert_support::{run, tool, write_deploy};
-use voxscope::alert::{Config, RuleCatalog, Severity, deploy};
+use voxscope::alert::{Config, RuleCatalog, Severity, deploy, prometheus};
 
 fn default_catalog() -> RuleCatalog {
     RuleCatalog::new(Config::default()).expect("default config is valid")
@@ -18,6 +18,16 @@ fn promtool_check_rules_passes_with_lint() {
     // promtool reports lint findings as FAILED but still exits 0.
     assert!(output.status.success() && !text.contains("FAILED"), "{text}");
     assert!(text.contains("SUCCESS"), "{text}");
+}
+
+#[test]
+fn promtool_accepts_prometheus_yml_with_the_generated_rules() {
+    let Some(promtool) = tool("promtool", "prometheus") else { return };
+    let dir = write_deploy(&default_catalog());
+    let (output, text) =
+        run(&promtool, dir.path(), &["check", "config", "prometheus/prometheus.yml"]);
+    assert!(output.status.success() && !text.contains("FAILED"), "{text}");
+    assert!(text.contains("SUCCESS: 1 rule files found"), "rules not picked up: {text}");
 }
 
 #[test]
@@ -39,15 +49,26 @@ fn promtool_unit_tests_prove_every_alert_fires_after_for_and_stays_quiet_under()
 #[test]
 fn promtool_unit_tests_fail_when_a_threshold_drifts_from_its_fixture() {
     let Some(promtool) = tool("promtool", "prometheus") else { return };
-    let dir = write_deploy(&default_catalog());
+    let catalog = default_catalog();
+    let dir = write_deploy(&catalog);
+    // Only HighHTTPErrorRate's tests, against the full (drifted) rule file: quick.
+    let mut only_http = catalog.clone();
+    only_http.alerts.retain(|a| a.name == "HighHTTPErrorRate");
+    let tests = dir.path().join("prometheus/rules/http.test.yml");
+    std::fs::write(&tests, prometheus::unit_tests(&only_http, "voxscope.rules.yml"))
+        .expect("write");
+    let tests = "prometheus/rules/http.test.yml";
+    let (output, text) = run(&promtool, dir.path(), &["test", "rules", tests]);
+    assert!(output.status.success(), "{text}");
+
     let rules = dir.path().join(deploy::RULES);
     let text = std::fs::read_to_string(&rules).expect("read");
     // Raise HighHTTPErrorRate's 5 % threshold to 50 % behind the tests' back.
-    let drifted = text.replacen("/ sum by (route) (rate(http_server_request_duration_seconds_count[5m])) > 0.05",
-        "/ sum by (route) (rate(http_server_request_duration_seconds_count[5m])) > 0.5", 1);
+    let shape = "/ sum by (route) (rate(http_server_request_duration_seconds_count[5m]))";
+    let drifted = text.replacen(&format!("{shape} > 0.05"), &format!("{shape} > 0.5"), 1);
     assert_ne!(drifted, text, "the HighHTTPErrorRate expression changed shape");
     std::fs::write(&rules, drifted).expect("write");
-    let (output, text) = run(&promtool, dir.path(), &["test", "rules", deploy::RULE_TESTS]);
+    let (output, text) = run(&promtool, dir.path(), &["test", "rules", tests]);
     assert!(!output.status.success(), "a drifted threshold went unnoticed:\n{text}");
     assert!(text.contains("HighHTTPErrorRate critical fires"), "{text}");
 }
@@ -116,8 +137,14 @@ fn amtool_routes_every_alert_to_the_receivers_of_its_severity_and_category() {
     }
     // A warning must not also reach the critical receivers (no `continue` leaks).
     let args = [
-        "config", "routes", "test", config.as_str(), "--verify.receivers=critical",
-        "severity=warning", "category=errors", "alertname=HighFallbackRate",
+        "config",
+        "routes",
+        "test",
+        config.as_str(),
+        "--verify.receivers=critical",
+        "severity=warning",
+        "category=errors",
+        "alertname=HighFallbackRate",
     ];
     let (output, _) = run(&amtool, dir.path(), &args);
     assert!(!output.status.success(), "a warning reached the critical receivers");

@@ -58,7 +58,8 @@ pub fn files(catalog: &RuleCatalog) -> Vec<File> {
 fn prometheus_yml(catalog: &RuleCatalog) -> String {
     let doc = json!({
         "global": {"scrape_interval": "15s", "evaluation_interval": "30s"},
-        "rule_files": ["/etc/prometheus/rules/*.rules.yml"],
+        // Relative to this file: the same in the container and for `promtool check config`.
+        "rule_files": ["rules/*.rules.yml"],
         "alerting": {"alertmanagers": [{"static_configs": [{"targets": ["alertmanager:9093"]}]}]},
         "scrape_configs": [
             {
@@ -80,10 +81,7 @@ fn docker_compose() -> String {
                     "--config.file=/etc/prometheus/prometheus.yml",
                     "--web.enable-lifecycle",
                 ],
-                "volumes": [
-                    "./prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro",
-                    "./prometheus/rules:/etc/prometheus/rules:ro",
-                ],
+                "volumes": ["./prometheus:/etc/prometheus:ro"],
                 "extra_hosts": ["host.docker.internal:host-gateway"],
                 "ports": ["9090:9090"],
             },

@@ -35,8 +35,18 @@ const GROUPING: &[&str] = &["by", "without", "on", "ignoring", "group_left", "gr
 const KEYWORDS: &[&str] = &["and", "or", "unless", "bool", "offset", "inf", "nan", "atan2"];
 /// Aggregations may put `by (...)` between their name and `(`.
 const AGGREGATIONS: &[&str] = &[
-    "sum", "min", "max", "avg", "group", "stddev", "stdvar", "count", "count_values", "bottomk",
-    "topk", "quantile",
+    "sum",
+    "min",
+    "max",
+    "avg",
+    "group",
+    "stddev",
+    "stdvar",
+    "count",
+    "count_values",
+    "bottomk",
+    "topk",
+    "quantile",
 ];
 
 /// Lists the selectors and grouping labels of `expr`. Strings, range and subquery
