@@ -152,3 +152,20 @@ fn amtool_routes_every_alert_to_the_receivers_of_its_severity_and_category() {
         assert!(routed.contains(&receiver), "no alert routes to {receiver}");
     }
 }
+
+#[test]
+fn dashboards_type_check_against_grafana_schema() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("grafana-schema");
+    if !dir.join("node_modules/@grafana/schema").is_dir() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but @grafana/schema is not installed: run tests/grafana-schema/check.sh"
+        );
+        eprintln!("skipped: run tests/grafana-schema/check.sh to install @grafana/schema and tsc");
+        return;
+    }
+    let Some(node) = tool("node", "nodejs") else { return };
+    let (output, text) = run(&node, &dir, &["check.mjs"]);
+    assert!(output.status.success(), "{text}");
+    assert!(text.contains("dashboards match @grafana/schema's Dashboard type"), "{text}");
+}

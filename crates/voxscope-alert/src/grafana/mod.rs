@@ -83,12 +83,21 @@ impl Dashboard {
                 "label": "Data source",
                 "type": "datasource",
                 "query": "prometheus",
-                "current": {},
                 "hide": 0,
                 "refresh": 1,
                 "options": [],
             }]},
-            "links": [{"title": "voxscope", "type": "dashboards", "tags": ["voxscope"], "asDropdown": true}],
+            "links": [{
+                "title": "voxscope",
+                "type": "dashboards",
+                "tags": ["voxscope"],
+                "asDropdown": true,
+                "icon": "external link",
+                "includeVars": false,
+                "keepTime": true,
+                "targetBlank": false,
+                "tooltip": "",
+            }],
             "panels": panels,
         });
         let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
