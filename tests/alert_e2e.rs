@@ -138,7 +138,7 @@ async fn every_rule_and_panel_on_emitted_metrics_returns_data_from_a_real_promet
     let traffic = tokio::spawn(drive_traffic(format!("http://{addr}")));
 
     let catalog = RuleCatalog::new(Config::default()).expect("catalog");
-    let prom = start_prometheus(&binary, addr, &prometheus::rule_file(&catalog));
+    let mut prom = start_prometheus(&binary, addr, &prometheus::rule_file(&catalog));
     let client = reqwest::Client::new();
 
     // Ready once the HTTP SLO's recorded ratio exists: scrapes and rule evaluation both ran.
@@ -150,6 +150,9 @@ async fn every_rule_and_panel_on_emitted_metrics_returns_data_from_a_real_promet
             && query(&client, &prom.base, probe).await.is_ok_and(|r| !r.is_empty());
         if ready {
             break;
+        }
+        if let Ok(Some(status)) = prom.child.try_wait() {
+            panic!("Prometheus exited early ({status}): is its port taken?");
         }
         assert!(started.elapsed() < BUDGET / 2, "Prometheus did not scrape and evaluate in time");
         tokio::time::sleep(Duration::from_millis(500)).await;

@@ -27,7 +27,11 @@ pub fn to_string(value: &Value) -> String {
 }
 
 fn write_map(out: &mut String, map: &serde_json::Map<String, Value>, indent: usize) {
-    for (i, (key, value)) in map.iter().enumerate() {
+    // Sorted here, not by the map: serde_json's `preserve_order` feature, if any crate of
+    // a build enables it, would otherwise change every generated file.
+    let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+    entries.sort_by(|a, b| a.0.cmp(b.0));
+    for (i, (key, value)) in entries.into_iter().enumerate() {
         // The first key of a list item continues the "- " line.
         if i > 0 || !out.ends_with("- ") {
             push_indent(out, indent);

@@ -100,9 +100,23 @@ impl Dashboard {
             }],
             "panels": panels,
         });
-        let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
+        let mut text = serde_json::to_string_pretty(&sorted(doc)).unwrap_or_default();
         text.push('\n');
         text
+    }
+}
+
+/// The same value with every object's keys in order, whether or not serde_json's
+/// `preserve_order` feature is on in this build.
+fn sorted(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sorted).collect()),
+        other => other,
     }
 }
 
