@@ -22,6 +22,7 @@
 //! |---|---|---|
 //! | `http` | yes | [`http`]: [`HttpMetricsLayer`] |
 //! | `prometheus` | yes | [`install`], [`builder`], the `/metrics` endpoint |
+//! | `alert` | no | `alert`: rules, Alertmanager config, dashboards, runbooks from the catalog |
 //!
 //! The metric catalog ([`catalog`]) is always there: it is the contract between the
 //! layers and the rules, dashboards and docs generated from it.
@@ -37,6 +38,12 @@ pub mod http {
 
 #[cfg(feature = "http")]
 pub use voxscope_http::HttpMetricsLayer;
+
+/// Alert and SLO rules, Alertmanager config, dashboards and runbooks (`voxscope-alert`).
+#[cfg(feature = "alert")]
+pub mod alert {
+    pub use voxscope_alert::*;
+}
 
 #[cfg(feature = "prometheus")]
 pub use voxscope_core::prometheus::{

@@ -1,0 +1,429 @@
+//! Thresholds, objectives and notification settings, from TOML, validated once.
+//!
+//! ```
+//! let config = voxscope_alert::Config::from_toml(r#"
+//!     [thresholds]
+//!     http_error_ratio = 0.02
+//!     [slo]
+//!     http_availability = 0.995
+//! "#).unwrap();
+//! assert_eq!(config.thresholds.http_error_ratio, 0.02);
+//!
+//! let err = voxscope_alert::Config::from_toml("[thresholds]\nhttp_latency_p95_seconds = 1.2")
+//!     .unwrap_err();
+//! assert!(err.to_string().contains("add 1.2 to [buckets] http_server_request_duration_seconds"));
+//! ```
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use voxscope_core::catalog::{self, MetricKind};
+
+use crate::Error;
+
+/// The whole configuration; every section and key is optional.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where the service and its docs live.
+    pub service: Service,
+    /// Alert thresholds.
+    pub thresholds: Thresholds,
+    /// Service level objectives.
+    pub slo: Slos,
+    /// Bucket bounds the service installs instead of the catalog's, by metric name.
+    pub buckets: BTreeMap<String, Vec<f64>>,
+    /// Receivers and routing timings.
+    pub alertmanager: Alertmanager,
+}
+
+/// Where the service and its docs live.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Service {
+    /// The Prometheus scrape job of the service (`ServiceDown` watches `up` of it).
+    pub job: String,
+    /// Base URL of the runbooks; `runbook_url` is `<base>/<AlertName>.md`.
+    pub runbook_base_url: String,
+    /// Base URL of Grafana; `dashboard` is `<base>/d/<uid>`.
+    pub grafana_url: String,
+}
+
+impl Default for Service {
+    fn default() -> Self {
+        Self {
+            job: "voice_agent".to_owned(),
+            runbook_base_url: "https://example.invalid/voxscope/deploy/runbooks".to_owned(),
+            grafana_url: "http://localhost:3001".to_owned(),
+        }
+    }
+}
+
+/// Warning and critical p95 TTFB for one provider kind, in seconds.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TtfbLimits {
+    /// Warning above this p95.
+    pub warning: f64,
+    /// Critical above this p95; also the provider TTFB SLO threshold.
+    pub critical: f64,
+}
+
+/// Provider TTFB limits by kind.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Ttfb {
+    /// Speech-to-text.
+    pub stt: TtfbLimits,
+    /// LLM.
+    pub llm: TtfbLimits,
+    /// Text-to-speech.
+    pub tts: TtfbLimits,
+}
+
+impl Default for Ttfb {
+    fn default() -> Self {
+        Self {
+            stt: TtfbLimits { warning: 0.2, critical: 0.5 },
+            llm: TtfbLimits { warning: 1.0, critical: 2.0 },
+            tts: TtfbLimits { warning: 0.5, critical: 1.0 },
+        }
+    }
+}
+
+impl Ttfb {
+    /// `(kind, limits)` in a fixed order.
+    pub fn by_kind(&self) -> [(&'static str, TtfbLimits); 3] {
+        [("stt", self.stt), ("llm", self.llm), ("tts", self.tts)]
+    }
+}
+
+/// Alert thresholds (the seed values of DESIGN.md).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Thresholds {
+    /// HighAIResponseTime: p95 LLM request duration, seconds (a bucket bound).
+    pub llm_duration_p95_seconds: f64,
+    /// HighProviderTTFB limits.
+    pub ttfb: Ttfb,
+    /// LowAudioQuality: mean per-call share of on-time frames.
+    pub audio_quality_min: f64,
+    /// NegativeSentiment: median sentiment below this (a bucket bound).
+    pub sentiment_min: f64,
+    /// HighCallErrorRate: share of failed and dropped calls.
+    pub call_error_ratio: f64,
+    /// HighHTTPErrorRate: share of 5xx responses.
+    pub http_error_ratio: f64,
+    /// HighResponseTime: p95 HTTP duration, seconds (a bucket bound).
+    pub http_latency_p95_seconds: f64,
+    /// ProviderErrors: provider errors per minute.
+    pub provider_errors_per_minute: f64,
+    /// HighFallbackRate warning: fallbacks per provider request.
+    pub fallback_ratio_warning: f64,
+    /// HighFallbackRate critical.
+    pub fallback_ratio_critical: f64,
+    /// CallsNearCapacity: live calls over capacity.
+    pub calls_capacity_ratio: f64,
+    /// HighCPUUsage: CPU seconds per second.
+    pub cpu_ratio: f64,
+    /// HighMemoryUsage: resident bytes.
+    pub memory_bytes: f64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Self {
+            llm_duration_p95_seconds: 3.0,
+            ttfb: Ttfb::default(),
+            audio_quality_min: 0.7,
+            sentiment_min: -0.3,
+            call_error_ratio: 0.05,
+            http_error_ratio: 0.05,
+            http_latency_p95_seconds: 2.0,
+            provider_errors_per_minute: 1.0,
+            fallback_ratio_warning: 0.05,
+            fallback_ratio_critical: 0.10,
+            calls_capacity_ratio: 0.8,
+            cpu_ratio: 0.8,
+            memory_bytes: 2.0 * 1024.0 * 1024.0 * 1024.0,
+        }
+    }
+}
+
+/// A latency objective: `objective` of events at or under `threshold_seconds`.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LatencySlo {
+    /// Share of good events over 30 days, in (0, 1).
+    pub objective: f64,
+    /// The good-event bound, seconds (a bucket bound).
+    pub threshold_seconds: f64,
+}
+
+/// Service level objectives over a 30-day period.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Slos {
+    /// Completed calls over all ended calls.
+    pub call_availability: f64,
+    /// Non-5xx responses over all responses.
+    pub http_availability: f64,
+    /// Turns answered within the threshold; HighCallLatency uses the same threshold.
+    pub turn_latency: LatencySlo,
+    /// Provider first bytes within the kind's critical TTFB.
+    pub provider_ttfb_objective: f64,
+}
+
+impl Default for Slos {
+    fn default() -> Self {
+        Self {
+            call_availability: 0.99,
+            http_availability: 0.999,
+            turn_latency: LatencySlo { objective: 0.95, threshold_seconds: 0.8 },
+            provider_ttfb_objective: 0.99,
+        }
+    }
+}
+
+/// Receivers and routing. Secrets are paths to files Alertmanager reads, never values.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Alertmanager {
+    /// SMTP relay, `host:port`.
+    pub smtp_smarthost: String,
+    /// Sender address.
+    pub smtp_from: String,
+    /// SMTP user.
+    pub smtp_auth_username: String,
+    /// File holding the SMTP password.
+    pub smtp_auth_password_file: String,
+    /// On-call mailbox (critical and emergency).
+    pub oncall_email: String,
+    /// Product team mailbox (quality warnings).
+    pub quality_email: String,
+    /// File holding the Slack webhook URL.
+    pub slack_api_url_file: String,
+    /// Slack channel of critical alerts.
+    pub slack_critical_channel: String,
+    /// Slack channel of warnings.
+    pub slack_warning_channel: String,
+    /// File holding the PagerDuty Events v2 routing key.
+    pub pagerduty_routing_key_file: String,
+    /// URL that receives info alerts and unrouted ones as JSON. Alertmanager 0.25 has
+    /// no `url_file` for webhooks, so the secret is the bearer token, not the URL.
+    pub webhook_url: String,
+    /// File holding the webhook's bearer token.
+    pub webhook_token_file: String,
+    /// Wait before the first notification of a group, seconds.
+    pub group_wait_seconds: u64,
+    /// Wait before notifying about new alerts of a group, seconds.
+    pub group_interval_seconds: u64,
+    /// Resend interval of critical alerts, seconds.
+    pub critical_repeat_seconds: u64,
+    /// Resend interval of other alerts, seconds.
+    pub repeat_seconds: u64,
+}
+
+impl Default for Alertmanager {
+    fn default() -> Self {
+        let secret = |name: &str| format!("/etc/alertmanager/secrets/{name}");
+        Self {
+            smtp_smarthost: "smtp.example.org:587".to_owned(),
+            smtp_from: "voxscope@example.org".to_owned(),
+            smtp_auth_username: "voxscope@example.org".to_owned(),
+            smtp_auth_password_file: secret("smtp_password"),
+            oncall_email: "oncall@example.org".to_owned(),
+            quality_email: "voice-quality@example.org".to_owned(),
+            slack_api_url_file: secret("slack_api_url"),
+            slack_critical_channel: "#voice-oncall".to_owned(),
+            slack_warning_channel: "#voice-alerts".to_owned(),
+            pagerduty_routing_key_file: secret("pagerduty_routing_key"),
+            webhook_url: "http://incident-bot:8080/alertmanager".to_owned(),
+            webhook_token_file: secret("webhook_token"),
+            group_wait_seconds: 30,
+            group_interval_seconds: 300,
+            critical_repeat_seconds: 3_600,
+            repeat_seconds: 4 * 3_600,
+        }
+    }
+}
+
+impl Config {
+    /// Parses and validates a TOML config.
+    ///
+    /// # Errors
+    /// [`Error::Toml`] for syntax, unknown keys and wrong types; otherwise the first
+    /// setting out of range, naming its field and value.
+    pub fn from_toml(text: &str) -> Result<Self, Error> {
+        let config: Config = toml::from_str(text)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The bucket bounds in effect for `metric`: the override, else the catalog's.
+    ///
+    /// ```
+    /// let config = voxscope_alert::Config::default();
+    /// assert!(config.buckets_of("voice_turn_latency_seconds").contains(&0.8));
+    /// ```
+    pub fn buckets_of(&self, metric: &str) -> &[f64] {
+        match self.buckets.get(metric) {
+            Some(bounds) => bounds,
+            None => catalog::find(metric).map(|def| def.buckets).unwrap_or(&[]),
+        }
+    }
+
+    /// Checks every setting; [`Config::from_toml`] calls it.
+    ///
+    /// # Errors
+    /// The first setting out of range.
+    pub fn validate(&self) -> Result<(), Error> {
+        for (metric, bounds) in &self.buckets {
+            let field = format!("buckets.{metric}");
+            match catalog::find(metric) {
+                Some(def) if def.kind == MetricKind::Histogram => {}
+                _ => return Err(Error::invalid(&field, metric, "not a histogram of the catalog")),
+            }
+            voxscope_core::validate_buckets(&field, bounds)?;
+        }
+        let t = &self.thresholds;
+        let quantile = |field: &str, value: f64, metric: &'static str| {
+            self.bound(field, value, metric, Edge::NeedsBoundAbove)
+        };
+        quantile("thresholds.llm_duration_p95_seconds", t.llm_duration_p95_seconds, LLM_DURATION)?;
+        quantile("thresholds.http_latency_p95_seconds", t.http_latency_p95_seconds, HTTP_DURATION)?;
+        for (kind, limits) in t.ttfb.by_kind() {
+            let warning = format!("thresholds.ttfb.{kind}.warning");
+            let critical = format!("thresholds.ttfb.{kind}.critical");
+            quantile(&warning, limits.warning, TTFB)?;
+            quantile(&critical, limits.critical, TTFB)?;
+            if limits.critical <= limits.warning {
+                return Err(Error::invalid(&critical, limits.critical, "must exceed the warning"));
+            }
+        }
+        self.bound("thresholds.sentiment_min", t.sentiment_min, SENTIMENT, Edge::NeedsBoundBelow)?;
+        self.bound(
+            "slo.turn_latency.threshold_seconds",
+            self.slo.turn_latency.threshold_seconds,
+            TURN_LATENCY,
+            Edge::NeedsBoundAbove,
+        )?;
+        for (field, value) in [
+            ("thresholds.audio_quality_min", t.audio_quality_min),
+            ("thresholds.call_error_ratio", t.call_error_ratio),
+            ("thresholds.http_error_ratio", t.http_error_ratio),
+            ("thresholds.fallback_ratio_warning", t.fallback_ratio_warning),
+            ("thresholds.fallback_ratio_critical", t.fallback_ratio_critical),
+            ("thresholds.calls_capacity_ratio", t.calls_capacity_ratio),
+        ] {
+            open_unit(field, value, "a share between 0 and 1, exclusive")?;
+        }
+        if t.fallback_ratio_critical <= t.fallback_ratio_warning {
+            return Err(Error::invalid(
+                "thresholds.fallback_ratio_critical",
+                t.fallback_ratio_critical,
+                "must exceed thresholds.fallback_ratio_warning",
+            ));
+        }
+        for (field, value) in [
+            ("thresholds.provider_errors_per_minute", t.provider_errors_per_minute),
+            ("thresholds.cpu_ratio", t.cpu_ratio),
+            ("thresholds.memory_bytes", t.memory_bytes),
+        ] {
+            if !(value.is_finite() && value > 0.0) {
+                return Err(Error::invalid(field, value, "must be a positive number"));
+            }
+        }
+        for (field, value) in [
+            ("slo.call_availability", self.slo.call_availability),
+            ("slo.http_availability", self.slo.http_availability),
+            ("slo.turn_latency.objective", self.slo.turn_latency.objective),
+            ("slo.provider_ttfb_objective", self.slo.provider_ttfb_objective),
+        ] {
+            // Below 1/14.4 the page burn rate would need more than 100 % errors.
+            if !(value.is_finite() && value > 1.0 - 1.0 / 14.4 && value < 1.0) {
+                return Err(Error::invalid(
+                    field,
+                    value,
+                    "an objective between 0.931 and 1, exclusive",
+                ));
+            }
+        }
+        let am = &self.alertmanager;
+        for (field, value) in [
+            ("alertmanager.group_wait_seconds", am.group_wait_seconds),
+            ("alertmanager.group_interval_seconds", am.group_interval_seconds),
+            ("alertmanager.critical_repeat_seconds", am.critical_repeat_seconds),
+            ("alertmanager.repeat_seconds", am.repeat_seconds),
+        ] {
+            if value == 0 {
+                return Err(Error::invalid(field, value, "must be greater than 0"));
+            }
+        }
+        if self.service.job.is_empty() || self.service.job.contains(['"', '\\', '\n']) {
+            return Err(Error::invalid("service.job", &self.service.job, "a plain job name"));
+        }
+        Ok(())
+    }
+
+    fn bound(
+        &self,
+        field: &str,
+        value: f64,
+        metric: &'static str,
+        edge: Edge,
+    ) -> Result<(), Error> {
+        let bounds = self.buckets_of(metric);
+        let listed = || bounds.iter().map(f64::to_string).collect::<Vec<_>>().join(", ");
+        let Some(i) = bounds.iter().position(|b| *b == value) else {
+            return Err(Error::NotABucketBound {
+                field: field.to_owned(),
+                value,
+                metric,
+                buckets: listed(),
+            });
+        };
+        // histogram_quantile cannot report above the highest finite bound, nor below
+        // the lowest one when it is not positive: a threshold there never fires.
+        let blocked = match edge {
+            Edge::NeedsBoundAbove => i + 1 == bounds.len(),
+            Edge::NeedsBoundBelow => i == 0,
+        };
+        if blocked {
+            let (which, fix) = match edge {
+                Edge::NeedsBoundAbove => ("highest", "a larger"),
+                Edge::NeedsBoundBelow => ("lowest", "a smaller"),
+            };
+            return Err(Error::invalid(
+                field,
+                value,
+                format!(
+                    "the {which} bucket bound of {metric} ({}), where a quantile saturates and \
+                     the alert could never fire; add {fix} bound to [buckets] {metric}",
+                    listed()
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Edge {
+    NeedsBoundAbove,
+    NeedsBoundBelow,
+}
+
+fn open_unit(field: &str, value: f64, reason: &str) -> Result<(), Error> {
+    if value.is_finite() && value > 0.0 && value < 1.0 {
+        Ok(())
+    } else {
+        Err(Error::invalid(field, value, reason))
+    }
+}
+
+pub(crate) const HTTP_DURATION: &str = "http_server_request_duration_seconds";
+pub(crate) const LLM_DURATION: &str = "voice_provider_request_duration_seconds";
+pub(crate) const TTFB: &str = "voice_provider_ttfb_seconds";
+pub(crate) const TURN_LATENCY: &str = "voice_turn_latency_seconds";
+pub(crate) const SENTIMENT: &str = "voice_call_sentiment";

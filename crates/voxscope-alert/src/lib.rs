@@ -1,0 +1,98 @@
+//! Alert and SLO rules for voxscope services as typed Rust data, and the generators
+//! that turn them into Prometheus rules and unit tests, an Alertmanager configuration,
+//! Grafana dashboards and runbooks.
+//!
+//! ```
+//! use voxscope_alert::{Config, RuleCatalog, prometheus};
+//!
+//! let config = Config::from_toml("[thresholds]\nhttp_error_ratio = 0.02\n").unwrap();
+//! let catalog = RuleCatalog::new(config).unwrap();
+//! let rules = prometheus::rule_file(&catalog);
+//! assert!(rules.contains("> 0.02"));
+//! ```
+//!
+//! Every rule names only metrics and labels of [`voxscope_core::catalog`]
+//! ([`promql::check`] proves it), and every latency threshold is a bucket bound.
+#![deny(missing_docs)]
+
+pub mod alertmanager;
+pub mod config;
+pub mod deploy;
+mod error;
+mod fixture;
+pub mod grafana;
+pub mod humanize;
+pub mod model;
+pub mod prometheus;
+pub mod promql;
+mod rules;
+pub mod runbook;
+pub mod slo;
+pub mod yaml;
+
+use std::collections::BTreeMap;
+
+pub use config::Config;
+pub use error::Error;
+pub use model::{AlertRule, Category, Fixture, RecordingRule, Series, Severity, ValueFormat};
+
+/// Every alert, recording rule and SLO of one configuration.
+#[derive(Clone, Debug)]
+pub struct RuleCatalog {
+    /// The validated configuration.
+    pub config: Config,
+    /// The objectives.
+    pub slos: Vec<slo::Slo>,
+    /// Recording rules (SLO error ratios).
+    pub recording: Vec<RecordingRule>,
+    /// Threshold alerts, then SLO burn-rate alerts.
+    pub alerts: Vec<AlertRule>,
+}
+
+impl RuleCatalog {
+    /// Builds the catalog of `config`.
+    ///
+    /// ```
+    /// let catalog = voxscope_alert::RuleCatalog::new(Default::default()).unwrap();
+    /// assert!(catalog.alerts.iter().any(|a| a.name == "ServiceDown"));
+    /// ```
+    ///
+    /// # Errors
+    /// The first invalid setting, as [`Config::validate`] reports it.
+    pub fn new(config: Config) -> Result<Self, Error> {
+        config.validate()?;
+        let slos = slo::slos(&config);
+        let recording = slo::recording_rules(&slos);
+        let mut alerts = rules::threshold_alerts(&config);
+        alerts.extend(slo::burn_alerts(&slos));
+        Ok(Self { config, slos, recording, alerts })
+    }
+
+    /// The alertnames, each once, in catalog order.
+    pub fn alertnames(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = Vec::new();
+        for alert in &self.alerts {
+            if !names.contains(&alert.name.as_str()) {
+                names.push(&alert.name);
+            }
+        }
+        names
+    }
+
+    /// The annotations of `rule`: summary, description, runbook and dashboard links.
+    pub fn annotations(&self, rule: &AlertRule) -> BTreeMap<String, String> {
+        let service = &self.config.service;
+        BTreeMap::from([
+            ("summary".to_owned(), rule.summary.clone()),
+            ("description".to_owned(), rule.description.clone()),
+            (
+                "runbook_url".to_owned(),
+                format!("{}/{}.md", service.runbook_base_url.trim_end_matches('/'), rule.name),
+            ),
+            (
+                "dashboard".to_owned(),
+                format!("{}/d/{}", service.grafana_url.trim_end_matches('/'), rule.dashboard),
+            ),
+        ])
+    }
+}

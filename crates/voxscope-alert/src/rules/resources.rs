@@ -1,0 +1,136 @@
+//! Alerts on configuration, capacity, process resources and scrape health.
+
+use crate::config::Config;
+use crate::fixture::labels;
+use crate::model::{Category, Fixture, Severity, ValueFormat};
+
+use super::{Spec, TWILIO, counter, dash, gauge};
+
+pub(super) fn resource_alerts(config: &Config) -> Vec<Spec> {
+    let t = &config.thresholds;
+    let job = config.service.job.as_str();
+    let instance = [("job", job), ("instance", "voice-agent:3000")];
+    let capacity = |active: f64| {
+        [
+            gauge("voice_calls_active", &[TWILIO], active),
+            gauge("voice_calls_capacity", &[TWILIO], 100.0),
+        ]
+        .concat()
+    };
+    let busy = (t.calls_capacity_ratio * 100.0 + 10.0).min(100.0).floor();
+    let cpu = |share: f64| counter("process_cpu_seconds_total", &instance, share * 60.0);
+    let memory = |bytes: f64| gauge("process_resident_memory_bytes", &instance, bytes);
+    let cpu_busy = t.cpu_ratio * 1.25;
+    let up = |v: f64| gauge("up", &instance, v);
+    let missing = |v: f64| gauge("voxscope_config_missing", &[("field", "llm.api_key")], v);
+    vec![
+        Spec {
+            name: "ConfigMissing",
+            labels: Vec::new(),
+            severity: Severity::Critical,
+            category: Category::Config,
+            for_minutes: 1,
+            dashboard: dash::SERVICE,
+            expr: "max by (field) (voxscope_config_missing) > 0".to_owned(),
+            summary: "Required setting {{ $labels.field }} is missing",
+            description: "The service runs without {{ $labels.field }}; the features that \
+                          need it fail on every call."
+                .to_owned(),
+            value_format: ValueFormat::Hidden,
+            fixture: Fixture {
+                firing: missing(1.0),
+                quiet: missing(0.0),
+                labels: labels(&[("field", "llm.api_key")]),
+                value: 1.0,
+            },
+        },
+        Spec {
+            name: "CallsNearCapacity",
+            labels: Vec::new(),
+            severity: Severity::Warning,
+            category: Category::Resources,
+            for_minutes: 5,
+            dashboard: dash::CALLS,
+            expr: format!(
+                "sum by (transport) (voice_calls_active) / sum by (transport) \
+                 (voice_calls_capacity) > {} and sum by (transport) (voice_calls_capacity) > 0",
+                t.calls_capacity_ratio
+            ),
+            summary: "{{ $labels.transport }} calls near capacity",
+            description: format!(
+                "{{value}} of the {{{{ $labels.transport }}}} call capacity is in use \
+                 (threshold {}); new calls will be rejected at 100 %.",
+                t.calls_capacity_ratio
+            ),
+            value_format: ValueFormat::Percent,
+            fixture: Fixture {
+                firing: capacity(busy),
+                quiet: capacity((t.calls_capacity_ratio * 50.0).floor()),
+                labels: labels(&[TWILIO]),
+                value: busy / 100.0,
+            },
+        },
+        Spec {
+            name: "HighCPUUsage",
+            labels: Vec::new(),
+            severity: Severity::Warning,
+            category: Category::Resources,
+            for_minutes: 5,
+            dashboard: dash::SERVICE,
+            expr: format!("rate(process_cpu_seconds_total[5m]) > {}", t.cpu_ratio),
+            summary: "{{ $labels.instance }} is busy",
+            description: format!(
+                "{{{{ $labels.instance }}}} uses {{value}} of a CPU core (threshold {}).",
+                t.cpu_ratio
+            ),
+            value_format: ValueFormat::Percent,
+            fixture: Fixture {
+                firing: cpu(cpu_busy),
+                quiet: cpu(t.cpu_ratio / 2.0),
+                labels: labels(&instance),
+                value: cpu_busy,
+            },
+        },
+        Spec {
+            name: "HighMemoryUsage",
+            labels: Vec::new(),
+            severity: Severity::Warning,
+            category: Category::Resources,
+            for_minutes: 10,
+            dashboard: dash::SERVICE,
+            expr: format!("process_resident_memory_bytes > {}", t.memory_bytes),
+            summary: "{{ $labels.instance }} uses a lot of memory",
+            description: format!(
+                "{{{{ $labels.instance }}}} has {{value}}B resident (threshold {} bytes).",
+                t.memory_bytes
+            ),
+            value_format: ValueFormat::Bytes,
+            fixture: Fixture {
+                firing: memory(t.memory_bytes * 1.5),
+                quiet: memory(t.memory_bytes / 2.0),
+                labels: labels(&instance),
+                value: t.memory_bytes * 1.5,
+            },
+        },
+        Spec {
+            name: "ServiceDown",
+            labels: Vec::new(),
+            severity: Severity::Critical,
+            category: Category::Availability,
+            for_minutes: 1,
+            dashboard: dash::SERVICE,
+            expr: format!("up{{job=\"{job}\"}} == 0"),
+            summary: "{{ $labels.instance }} is down",
+            description: "Prometheus cannot scrape {{ $labels.instance }} of job \
+                          {{ $labels.job }}: the process is down or unreachable."
+                .to_owned(),
+            value_format: ValueFormat::Hidden,
+            fixture: Fixture {
+                firing: up(0.0),
+                quiet: up(1.0),
+                labels: labels(&instance),
+                value: 0.0,
+            },
+        },
+    ]
+}

@@ -1,0 +1,206 @@
+//! One Markdown runbook per alertname: what it means, how to confirm it with a query,
+//! first actions.
+//!
+//! ```
+//! let catalog = voxscope_alert::RuleCatalog::new(Default::default()).unwrap();
+//! let books = voxscope_alert::runbook::runbooks(&catalog);
+//! let (_, config_missing) = books.iter().find(|(name, _)| name == "ConfigMissing").unwrap();
+//! assert!(config_missing.contains("## First actions"));
+//! ```
+
+use std::fmt::Write;
+
+use crate::{AlertRule, RuleCatalog};
+
+/// What an alert means and what to do first, written for the person on call.
+pub fn guide(alertname: &str) -> Option<(&'static str, &'static [&'static str])> {
+    Some(match alertname {
+        "HighCallLatency" => (
+            "Callers wait too long between the end of their turn and the agent's first audio. \
+             The turn is the sum of endpointing, STT, LLM and TTS time.",
+            &[
+                "Open the Providers dashboard: the kind whose TTFB rose at the same time is the usual cause.",
+                "If every provider is fast, check endpointing settings and CPU of the service.",
+                "Switch the slow provider to its fallback if it stays slow for more than 10 minutes.",
+            ],
+        ),
+        "HighAIResponseTime" => (
+            "LLM requests take longer than the threshold at p95: long prompts, a slow model or a degraded provider.",
+            &[
+                "Compare providers on the LLM request duration panel; check the provider's status page.",
+                "Look for prompt growth (token usage panel) after a deploy.",
+                "Route traffic to a faster model or the fallback provider.",
+            ],
+        ),
+        "HighProviderTTFB" => (
+            "A provider takes too long to send its first chunk, token or audio byte; callers hear silence.",
+            &[
+                "Find the kind and provider in the alert labels; compare with the other providers of that kind.",
+                "Check the provider's status page and our network path (DNS, TLS handshakes).",
+                "Critical: fail over to the next provider in the chain; warning: watch and open a ticket.",
+            ],
+        ),
+        "LowAudioQuality" => (
+            "Inbound media frames arrive late: callers' audio is choppy and STT accuracy drops.",
+            &[
+                "Check media gaps by transport; a single transport points at the carrier or its region.",
+                "Check CPU and event-loop stalls of the service (Service dashboard).",
+                "Contact the carrier if gaps persist on one transport only.",
+            ],
+        ),
+        "NegativeSentiment" => (
+            "Most calls score negative sentiment: callers are unhappy with the answers or the experience.",
+            &[
+                "Listen to a sample of recent calls; look for a prompt or flow change in the last deploy.",
+                "Check turn latency and audio quality: slow or choppy calls sour sentiment.",
+                "Roll back the last prompt or flow change if it lines up.",
+            ],
+        ),
+        "HighCallErrorRate" => (
+            "Too many calls end failed or dropped instead of completed.",
+            &[
+                "Split outcomes by transport on the Calls dashboard; check protocol errors.",
+                "Check provider errors and circuit state: a provider outage fails calls.",
+                "Check the service logs for the failing call ids (they are on spans, not labels).",
+            ],
+        ),
+        "HighHTTPErrorRate" => (
+            "A route answers with 5xx statuses too often.",
+            &[
+                "Find the route in the alert; check the logs of recent 5xx responses on it.",
+                "Check dependencies of the route (providers, databases) and the last deploy.",
+                "Roll back if the errors started with a deploy.",
+            ],
+        ),
+        "HighResponseTime" => (
+            "A route answers slowly at p95.",
+            &[
+                "Check whether the slowness is one route or all of them (HTTP dashboard).",
+                "All routes: check CPU, memory and in-flight requests; one route: its dependencies.",
+            ],
+        ),
+        "ProviderErrors" => (
+            "A provider returns errors steadily. The error label tells the class: auth (a bad or \
+             missing key), rate_limited, timeout, unavailable (an outage), bad_request.",
+            &[
+                "auth: check the API key setting and the ConfigMissing alert; rotate the key if it was revoked.",
+                "rate_limited: lower concurrency or raise the quota with the provider.",
+                "unavailable or timeout: check the provider's status page; the fallback chain should take over.",
+            ],
+        ),
+        "HighFallbackRate" => (
+            "Many requests switch to a fallback provider: the primary is failing or its circuit is open.",
+            &[
+                "Check the circuit state and errors of the primary provider (Providers dashboard).",
+                "Confirm the fallback provider has the quota for the extra traffic.",
+                "Open an incident with the primary provider if it stays degraded.",
+            ],
+        ),
+        "ConfigMissing" => (
+            "A required setting is absent or a placeholder, so every feature that needs it fails. \
+             A gauge, not a counter: it fires even if the warning was logged before the first scrape.",
+            &[
+                "Read the field label; set it in the service's environment or secret store.",
+                "Restart or reload the service and confirm the gauge drops to 0.",
+            ],
+        ),
+        "CallsNearCapacity" => (
+            "Live calls approach the configured capacity; at 100 % new calls are rejected.",
+            &[
+                "Scale out the service or raise capacity if the hosts have headroom (CPU, memory).",
+                "Check for calls that never end (call duration panel): a leak looks like load.",
+            ],
+        ),
+        "HighCPUUsage" => (
+            "The process uses most of a CPU core; latency will follow.",
+            &[
+                "Check request and call rates for a traffic spike; scale out if so.",
+                "Without a spike, profile the process; check for a hot loop after a deploy.",
+            ],
+        ),
+        "HighMemoryUsage" => (
+            "The process holds more resident memory than the threshold; it may be killed.",
+            &[
+                "Check live calls and in-flight requests: memory should follow them.",
+                "If memory grows without load, restart one instance and open a leak investigation.",
+            ],
+        ),
+        "ServiceDown" => (
+            "Prometheus cannot scrape the service: it is down, restarting or unreachable.",
+            &[
+                "Check the process or container state and its last log lines.",
+                "Check the network path and the /metrics endpoint (a bearer token mismatch looks like down).",
+                "Restart the service; if it crash-loops, roll back the last deploy.",
+            ],
+        ),
+        "CallAvailabilityBudgetBurn" => (
+            "Calls fail often enough to spend the 30-day error budget early. Page: hours to exhaustion; ticket: days.",
+            &[
+                "Check HighCallErrorRate and provider alerts: they name the cause.",
+                "Page: mitigate first (fail over, roll back), investigate after.",
+            ],
+        ),
+        "HTTPAvailabilityBudgetBurn" => (
+            "5xx responses spend the 30-day error budget early.",
+            &["Check HighHTTPErrorRate for the route; roll back a recent deploy if it lines up."],
+        ),
+        "TurnLatencyBudgetBurn" => (
+            "Too many turns exceed the latency threshold; callers notice the delay.",
+            &["Check HighProviderTTFB and HighCallLatency; fail over the slow provider."],
+        ),
+        "ProviderTTFBBudgetBurn" => (
+            "A provider kind misses its first-byte objective often enough to spend its budget early.",
+            &[
+                "The slo label names the kind; check that kind's TTFB panel for the provider at fault.",
+                "Fail over to the next provider in the chain.",
+            ],
+        ),
+        _ => return None,
+    })
+}
+
+/// `(alertname, markdown)` for every alertname of `catalog`.
+pub fn runbooks(catalog: &RuleCatalog) -> Vec<(String, String)> {
+    catalog.alertnames().into_iter().map(|name| (name.to_owned(), runbook(catalog, name))).collect()
+}
+
+fn runbook(catalog: &RuleCatalog, name: &str) -> String {
+    let rules: Vec<_> = catalog.alerts.iter().filter(|a| a.name == name).collect();
+    let mut out = format!("# {name}\n\n");
+    out.push_str("Generated by voxscope-alert. Do not edit: run `voxscope runbooks`.\n\n");
+    let (meaning, actions) = guide(name).unwrap_or(("", &[]));
+    let _ = writeln!(out, "## What it means\n\n{meaning}\n");
+    out.push_str("| rule | category | for | summary |\n|---|---|---|---|\n");
+    for rule in &rules {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} |",
+            tag(rule),
+            rule.category,
+            crate::model::duration(rule.for_seconds),
+            rule.summary.replace('|', "\\|")
+        );
+    }
+    out.push_str("\n## Confirm it\n\nRun in Prometheus (or Grafana Explore); a result means the alert holds:\n\n");
+    for rule in &rules {
+        let _ = writeln!(out, "{}:\n\n```promql\n{}\n```\n", tag(rule), rule.expr);
+    }
+    if let Some(rule) = rules.first() {
+        let dashboard = catalog.annotations(rule).remove("dashboard").unwrap_or_default();
+        let _ = writeln!(out, "Dashboard: <{dashboard}>\n");
+    }
+    out.push_str("## First actions\n\n");
+    for (i, action) in actions.iter().enumerate() {
+        let _ = writeln!(out, "{}. {action}", i + 1);
+    }
+    out
+}
+
+/// The severity, and the static labels that tell rules of one alertname apart.
+fn tag(rule: &AlertRule) -> String {
+    let mut tag = rule.severity.to_string();
+    for (key, value) in &rule.labels {
+        let _ = write!(tag, ", {key}={value}");
+    }
+    tag
+}

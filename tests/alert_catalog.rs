@@ -1,0 +1,307 @@
+//! The typed rule catalog against the metric catalog and DESIGN.md: every rule and panel
+//! names only catalog metrics and labels, every alert of the design table exists with its
+//! severity, configs are validated with errors that name the field, and dashboards are
+//! well formed.
+
+use std::collections::HashSet;
+
+use serde_json::Value;
+use voxscope::alert::{Config, Error, RuleCatalog, Severity, grafana, promql, runbook};
+
+fn catalog() -> RuleCatalog {
+    RuleCatalog::new(Config::default()).expect("default config is valid")
+}
+
+/// `(record, labels)` of the recording rules: static labels plus grouping labels.
+fn recorded(catalog: &RuleCatalog) -> Vec<(String, Vec<String>)> {
+    catalog
+        .recording
+        .iter()
+        .map(|r| {
+            let mut labels: Vec<String> = r.labels.keys().cloned().collect();
+            labels.extend(promql::references(&r.expr).grouping);
+            (r.record.clone(), labels)
+        })
+        .collect()
+}
+
+#[test]
+fn every_rule_and_panel_names_only_catalog_metrics_and_labels() {
+    let catalog = catalog();
+    let recorded = recorded(&catalog);
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    for rule in &catalog.recording {
+        // Recording rules read raw metrics only.
+        problems.extend(promql::check(&rule.expr, &[]).err());
+        checked += 1;
+    }
+    for rule in &catalog.alerts {
+        problems.extend(promql::check(&rule.expr, &recorded).err());
+        checked += 1;
+    }
+    for dashboard in grafana::dashboards(&catalog) {
+        for panel in &dashboard.panels {
+            for (expr, _) in &panel.queries {
+                problems.extend(promql::check(expr, &recorded).err());
+                checked += 1;
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert!(checked > 100, "only {checked} expressions checked");
+}
+
+#[test]
+fn every_alert_of_the_design_table_exists_with_its_severity() {
+    let catalog = catalog();
+    let has = |name: &str, severity: Severity| {
+        catalog.alerts.iter().any(|a| a.name == name && a.severity == severity)
+    };
+    for (name, severity) in [
+        ("HighCallLatency", Severity::Warning),
+        ("HighAIResponseTime", Severity::Warning),
+        ("HighProviderTTFB", Severity::Warning),
+        ("HighProviderTTFB", Severity::Critical),
+        ("LowAudioQuality", Severity::Warning),
+        ("NegativeSentiment", Severity::Warning),
+        ("HighCallErrorRate", Severity::Critical),
+        ("HighHTTPErrorRate", Severity::Critical),
+        ("HighResponseTime", Severity::Warning),
+        ("ProviderErrors", Severity::Warning),
+        ("HighFallbackRate", Severity::Warning),
+        ("HighFallbackRate", Severity::Critical),
+        ("ConfigMissing", Severity::Critical),
+        ("CallsNearCapacity", Severity::Warning),
+        ("HighCPUUsage", Severity::Warning),
+        ("HighMemoryUsage", Severity::Warning),
+        ("ServiceDown", Severity::Critical),
+    ] {
+        assert!(has(name, severity), "{name} {severity} missing");
+    }
+    for slo in ["call-availability", "http-availability", "turn-latency", "provider-ttfb-llm"] {
+        for severity in [Severity::Critical, Severity::Warning] {
+            assert!(
+                catalog.alerts.iter().any(|a| a.labels.get("slo").map(String::as_str) == Some(slo)
+                    && a.severity == severity),
+                "no {severity} burn alert for {slo}"
+            );
+        }
+    }
+}
+
+#[test]
+fn burn_rate_alerts_use_the_workbook_windows_and_factors() {
+    let catalog = catalog();
+    let page = catalog
+        .alerts
+        .iter()
+        .find(|a| {
+            a.labels.get("slo").map(String::as_str) == Some("http-availability")
+                && a.severity == Severity::Critical
+        })
+        .expect("page alert");
+    for part in [
+        "slo:sli_error:ratio_rate5m{slo=\"http-availability\"} > (14.4 * (1 - 0.999))",
+        "slo:sli_error:ratio_rate1h{slo=\"http-availability\"} > (14.4 * (1 - 0.999))",
+        "slo:sli_error:ratio_rate30m{slo=\"http-availability\"} > (6 * (1 - 0.999))",
+        "slo:sli_error:ratio_rate6h{slo=\"http-availability\"} > (6 * (1 - 0.999))",
+    ] {
+        assert!(page.expr.contains(part), "{part} not in {}", page.expr);
+    }
+    let ticket = catalog
+        .alerts
+        .iter()
+        .find(|a| {
+            a.labels.get("slo").map(String::as_str) == Some("http-availability")
+                && a.severity == Severity::Warning
+        })
+        .expect("ticket alert");
+    for part in
+        ["ratio_rate2h", "ratio_rate1d", "(3 * (1 - 0.999))", "ratio_rate3d", "(1 * (1 - 0.999))"]
+    {
+        assert!(ticket.expr.contains(part), "{part} not in {}", ticket.expr);
+    }
+    let windows: HashSet<&str> = catalog.recording.iter().map(|r| r.record.as_str()).collect();
+    assert_eq!(windows.len(), 7, "{windows:?}");
+}
+
+#[test]
+fn every_alert_carries_its_labels_annotations_and_a_runbook() {
+    let catalog = catalog();
+    let books = runbook::runbooks(&catalog);
+    for rule in &catalog.alerts {
+        let annotations = catalog.annotations(rule);
+        for key in ["summary", "description", "runbook_url", "dashboard"] {
+            assert!(annotations.get(key).is_some_and(|v| !v.is_empty()), "{}: {key}", rule.name);
+        }
+        assert!(annotations["runbook_url"].ends_with(&format!("/{}.md", rule.name)));
+        assert!(runbook::guide(&rule.name).is_some(), "{} has no runbook guidance", rule.name);
+        let (_, book) = books.iter().find(|(name, _)| name == &rule.name).expect("runbook");
+        assert!(book.contains(&rule.expr), "{}'s runbook lacks its query", rule.name);
+    }
+}
+
+#[test]
+fn latency_thresholds_off_the_buckets_are_rejected_with_the_buckets_to_add() {
+    let err =
+        Config::from_toml("[slo]\nturn_latency = { objective = 0.95, threshold_seconds = 0.7 }")
+            .unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, Error::NotABucketBound { .. }), "{text}");
+    assert!(
+        text.starts_with("slo.turn_latency.threshold_seconds: 0.7 is not a bucket bound"),
+        "{text}"
+    );
+    assert!(text.contains("add 0.7 to [buckets] voice_turn_latency_seconds"), "{text}");
+
+    // The same threshold is fine once the service installs that bound.
+    let config = Config::from_toml(
+        "[buckets]\nvoice_turn_latency_seconds = [0.1, 0.3, 0.5, 0.7, 1.0, 2.0]\n\
+         [slo]\nturn_latency = { objective = 0.95, threshold_seconds = 0.7 }",
+    )
+    .expect("threshold on a configured bound");
+    let catalog = RuleCatalog::new(config).expect("catalog");
+    assert!(
+        catalog.alerts.iter().any(|a| a.expr.contains("le=\"0.7\"") || a.expr.ends_with("> 0.7"))
+    );
+
+    // A p95 above the highest finite bound cannot be measured.
+    let text =
+        Config::from_toml("[thresholds]\nhttp_latency_p95_seconds = 30.0").unwrap_err().to_string();
+    assert!(
+        text.contains("thresholds.http_latency_p95_seconds") && text.contains("larger bound"),
+        "{text}"
+    );
+}
+
+#[test]
+fn bad_settings_are_rejected_naming_the_field_and_the_value() {
+    for (toml, field, value) in [
+        ("[thresholds]\nhttp_error_ratio = 1.5", "thresholds.http_error_ratio", "1.5"),
+        ("[thresholds]\ncpu_ratio = -1.0", "thresholds.cpu_ratio", "-1"),
+        ("[slo]\ncall_availability = 0.5", "slo.call_availability", "0.5"),
+        (
+            "[thresholds.ttfb.tts]\nwarning = 1.0\ncritical = 0.5",
+            "thresholds.ttfb.tts.critical",
+            "0.5",
+        ),
+        (
+            "[thresholds]\nfallback_ratio_warning = 0.2\nfallback_ratio_critical = 0.1",
+            "thresholds.fallback_ratio_critical",
+            "0.1",
+        ),
+        ("[buckets]\nvoice_calls_total = [1.0]", "buckets.voice_calls_total", "voice_calls_total"),
+        (
+            "[buckets]\nvoice_turn_latency_seconds = [1.0, 0.5]",
+            "buckets.voice_turn_latency_seconds",
+            "0.5",
+        ),
+        ("[alertmanager]\ngroup_wait_seconds = 0", "alertmanager.group_wait_seconds", "0"),
+        ("[service]\njob = \"\"", "service.job", ""),
+    ] {
+        let text = Config::from_toml(toml).unwrap_err().to_string();
+        assert!(text.starts_with(field) || text.contains(&format!("{field}:")), "{toml}: {text}");
+        assert!(text.contains(value), "{toml}: {text}");
+    }
+    let text = Config::from_toml("[thresholds]\nhttp_eror_ratio = 0.1").unwrap_err().to_string();
+    assert!(text.contains("http_eror_ratio"), "{text}");
+}
+
+fn overlaps(a: &Value, b: &Value) -> bool {
+    let n = |v: &Value, k: &str| v[k].as_u64().unwrap_or(0);
+    n(a, "x") < n(b, "x") + n(b, "w")
+        && n(b, "x") < n(a, "x") + n(a, "w")
+        && n(a, "y") < n(b, "y") + n(b, "h")
+        && n(b, "y") < n(a, "y") + n(a, "h")
+}
+
+#[test]
+fn dashboards_are_well_formed_with_a_datasource_variable_and_units() {
+    let catalog = catalog();
+    let dashboards = grafana::dashboards(&catalog);
+    let uids: HashSet<&str> = dashboards.iter().map(|d| d.uid).collect();
+    for rule in &catalog.alerts {
+        assert!(uids.contains(rule.dashboard), "{} links to a missing dashboard", rule.name);
+    }
+    for dashboard in &dashboards {
+        let doc: Value = serde_json::from_str(&dashboard.json()).expect("valid JSON");
+        let uid = dashboard.uid;
+        assert_eq!(doc["uid"], uid);
+        assert!(doc["schemaVersion"].as_u64() >= Some(39), "{uid}");
+        let vars = doc["templating"]["list"].as_array().expect("templating");
+        assert!(
+            vars.iter().any(|v| v["name"] == "datasource"
+                && v["type"] == "datasource"
+                && v["query"] == "prometheus"),
+            "{uid}: no Prometheus datasource variable"
+        );
+        let panels = doc["panels"].as_array().expect("panels");
+        assert!(!panels.is_empty(), "{uid}");
+        let mut ids = HashSet::new();
+        for (i, panel) in panels.iter().enumerate() {
+            let title = panel["title"].as_str().unwrap_or_default();
+            assert!(ids.insert(panel["id"].as_u64().expect("id")), "{uid}: duplicate id");
+            let grid = &panel["gridPos"];
+            let right = grid["x"].as_u64().unwrap_or(99) + grid["w"].as_u64().unwrap_or(99);
+            assert!(right <= 24 && grid["h"].as_u64() > Some(0), "{uid}/{title}: {grid}");
+            for other in &panels[..i] {
+                assert!(
+                    !overlaps(grid, &other["gridPos"]),
+                    "{uid}/{title} overlaps {}",
+                    other["title"]
+                );
+            }
+            assert_eq!(panel["datasource"]["uid"], "${datasource}", "{uid}/{title}");
+            assert_eq!(panel["datasource"]["type"], "prometheus", "{uid}/{title}");
+            let unit = panel["fieldConfig"]["defaults"]["unit"].as_str().unwrap_or_default();
+            assert!(!unit.is_empty(), "{uid}/{title}: no unit");
+            let targets = panel["targets"].as_array().expect("targets");
+            assert!(!targets.is_empty(), "{uid}/{title}: no query");
+            let mut refs = HashSet::new();
+            for target in targets {
+                assert_eq!(target["datasource"]["uid"], "${datasource}", "{uid}/{title}");
+                assert!(refs.insert(target["refId"].as_str().expect("refId")), "{uid}/{title}");
+                assert!(!target["expr"].as_str().unwrap_or_default().is_empty());
+            }
+        }
+    }
+}
+
+#[test]
+fn dashboards_cover_what_the_issue_lists() {
+    let catalog = catalog();
+    let exprs: Vec<String> = grafana::dashboards(&catalog)
+        .iter()
+        .flat_map(|d| d.panels.iter().flat_map(|p| p.queries.iter().map(|(q, _)| q.clone())))
+        .collect();
+    let all = exprs.join("\n");
+    for metric in [
+        "voice_calls_active",
+        "voice_calls_capacity",
+        "voice_calls_total",
+        "voice_call_duration_seconds",
+        "voice_call_audio_quality",
+        "voice_turn_latency_seconds",
+        "voice_provider_ttfb_seconds",
+        "voice_provider_errors_total",
+        "voice_provider_fallbacks_total",
+        "voice_provider_circuit_open",
+        "gen_ai_client_token_usage",
+        "voice_tts_characters_total",
+        "voice_stt_audio_seconds_total",
+        "http_server_request_duration_seconds",
+        "voxscope_config_missing",
+        "slo:sli_error:ratio_rate",
+        "process_cpu_seconds_total",
+        "process_resident_memory_bytes",
+    ] {
+        assert!(all.contains(metric), "no panel shows {metric}");
+    }
+    let heatmaps = grafana::dashboards(&catalog)
+        .iter()
+        .flat_map(|d| d.panels.clone())
+        .filter(|p| p.kind == grafana::Kind::Heatmap)
+        .count();
+    assert!(heatmaps >= 1);
+}

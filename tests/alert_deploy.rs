@@ -1,0 +1,50 @@
+//! deploy/ is generated from the typed rule catalog; this fails when a checked-in file
+//! differs or a stale one lingers. `VOXSCOPE_BLESS=1` rewrites deploy/.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use voxscope::alert::{Config, RuleCatalog, deploy};
+
+fn listed(root: &Path, dir: &Path, out: &mut BTreeSet<String>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            listed(root, &path, out);
+        } else if let Ok(rel) = path.strip_prefix(root) {
+            out.insert(rel.to_string_lossy().replace('\\', "/"));
+        }
+    }
+}
+
+#[test]
+fn deploy_dir_matches_the_generators() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy");
+    let catalog = RuleCatalog::new(Config::default()).expect("default config");
+    let files = deploy::files(&catalog);
+    if std::env::var_os("VOXSCOPE_BLESS").is_some() {
+        let _ = std::fs::remove_dir_all(&root);
+        for file in &files {
+            let path = root.join(&file.path);
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+            std::fs::write(&path, &file.contents).expect("write");
+        }
+        return;
+    }
+    let hint = "run `VOXSCOPE_BLESS=1 cargo test -p voxscope-tests --test alert_deploy`";
+    let mut present = BTreeSet::new();
+    listed(&root, &root, &mut present);
+    let generated: BTreeSet<String> = files.iter().map(|f| f.path.clone()).collect();
+    let stale: Vec<_> = present.difference(&generated).collect();
+    let missing: Vec<_> = generated.difference(&present).collect();
+    assert!(stale.is_empty() && missing.is_empty(), "stale {stale:?}, missing {missing:?}: {hint}");
+    for file in &files {
+        let checked_in = std::fs::read_to_string(root.join(&file.path)).unwrap_or_default();
+        assert!(
+            checked_in == file.contents,
+            "deploy/{} differs from the generator: {hint}",
+            file.path
+        );
+    }
+}

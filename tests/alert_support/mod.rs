@@ -1,0 +1,76 @@
+//! Shared by the alert tests: external tools found on PATH (skip with a reason, or fail
+//! under CI) and a temporary deploy/ tree written from the generators.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use voxscope::alert::{RuleCatalog, deploy};
+
+/// `name` from PATH. Absent, the caller skips with a printed reason, unless `CI` is set,
+/// where absence is a failure.
+pub fn tool(name: &str, package: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths).map(|dir| dir.join(name)).find(|p| p.is_file())
+    });
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{name} is not on PATH and CI is set: install Debian's {package} package"
+        );
+        eprintln!("skipped: {name} is not on PATH (apt-get install {package})");
+    }
+    found
+}
+
+/// A directory removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> Self {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("voxscope-{tag}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("create temp dir");
+        Self(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Writes every generated deploy/ file of `catalog` under a fresh temp dir.
+pub fn write_deploy(catalog: &RuleCatalog) -> TempDir {
+    let dir = TempDir::new("deploy");
+    for file in deploy::files(catalog) {
+        let path = dir.path().join(&file.path);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&path, &file.contents).expect("write");
+    }
+    dir
+}
+
+/// Runs `program args` in `dir`; returns the output and stdout+stderr as text.
+pub fn run(program: &Path, dir: &Path, args: &[&str]) -> (Output, String) {
+    let output = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output, text)
+}
