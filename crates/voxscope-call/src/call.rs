@@ -10,6 +10,7 @@ use tracing::Span;
 use crate::handles::Handles;
 use crate::outcome::Outcome;
 use crate::protocol::{Protocol, StartInfo};
+use crate::serve::{CallFuture, CallResult};
 use crate::socket::TrackedSocket;
 
 const TRACKED: u8 = 1;
@@ -57,7 +58,38 @@ impl fmt::Debug for Call {
 }
 
 impl Call {
+    /// Runs the call's handler on the tracked socket: inside the call's span, with a
+    /// panic ending the call `failed` and an `Err` output too (see [`CallResult`]).
+    /// The usual way to take the upgrade.
+    ///
+    /// ```
+    /// use axum::extract::ws::{WebSocket, WebSocketUpgrade};
+    /// use axum::response::Response;
+    /// use voxscope_call::{Call, TrackedSocket};
+    ///
+    /// async fn media(ws: WebSocketUpgrade, call: Call) -> Response {
+    ///     ws.on_upgrade(move |socket| call.serve(socket, agent))
+    /// }
+    ///
+    /// async fn agent(socket: TrackedSocket<WebSocket>, call: Call) -> Result<(), String> {
+    ///     # let _ = (socket, call);
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn serve<S, F, Fut>(self, socket: S, handler: F) -> CallFuture<Fut>
+    where
+        F: FnOnce(TrackedSocket<S>, Call) -> Fut,
+        Fut: Future,
+        Fut::Output: CallResult,
+    {
+        let socket = self.track(socket);
+        let future = handler(socket, self.clone());
+        CallFuture { inner: future, guard: PollGuard::new(self) }
+    }
+
     /// Wraps the upgraded socket: frames, audio, gaps, stop and close are seen from here.
+    /// A panic in the code that owns it is seen only if it drops the socket while
+    /// unwinding; [`serve`](Self::serve) sees every panic.
     pub fn track<S>(&self, socket: S) -> TrackedSocket<S> {
         self.state.set(TRACKED);
         TrackedSocket::new(socket, self.clone())
@@ -350,5 +382,29 @@ fn log_end(
     match outcome {
         Outcome::Completed | Outcome::Rejected => end_line!(tracing::Level::INFO),
         Outcome::Dropped | Outcome::Failed => end_line!(tracing::Level::WARN),
+    }
+}
+
+/// Holds a call while a future that may panic is polled. A panic unwinds through
+/// `poll` and leaves `polling` set: the call then ends `failed`, even when the panic is
+/// caught (tokio's task harness, tower-http's CatchPanic) and we are dropped after
+/// unwinding, when `std::thread::panicking()` is false again.
+#[derive(Debug)]
+pub(crate) struct PollGuard {
+    pub(crate) call: Option<Call>,
+    pub(crate) polling: bool,
+}
+
+impl PollGuard {
+    pub(crate) fn new(call: Call) -> Self {
+        Self { call: Some(call), polling: false }
+    }
+}
+
+impl Drop for PollGuard {
+    fn drop(&mut self) {
+        if let (true, Some(call)) = (self.polling, &self.call) {
+            call.state.failed_by_panic();
+        }
     }
 }

@@ -2,17 +2,20 @@
 //! whether its audio arrived on time, and how long the caller waited for each answer.
 //!
 //! ```
-//! use axum::{Router, extract::ws::WebSocketUpgrade, response::Response, routing::any};
+//! use axum::extract::ws::{WebSocket, WebSocketUpgrade};
+//! use axum::{Router, response::Response, routing::any};
 //! use futures_util::StreamExt;
-//! use voxscope_call::{Call, CallLayer, Protocol};
+//! use voxscope_call::{Call, CallLayer, Protocol, TrackedSocket};
 //!
 //! async fn media(ws: WebSocketUpgrade, call: Call) -> Response {
-//!     ws.on_upgrade(move |socket| async move {
-//!         let mut socket = call.track(socket);
-//!         while let Some(Ok(_frame)) = socket.next().await {
-//!             // speech in, agent audio out through `socket`'s Sink half
-//!         }
-//!     })
+//!     ws.on_upgrade(move |socket| call.serve(socket, agent))
+//! }
+//!
+//! async fn agent(mut socket: TrackedSocket<WebSocket>, call: Call) {
+//!     while let Some(Ok(_frame)) = socket.next().await {
+//!         // speech in; when the caller stops: `call.user_turn_ended()`;
+//!         // agent audio out through `socket`'s Sink half.
+//!     }
 //! }
 //!
 //! let app: Router = Router::new()
@@ -39,6 +42,9 @@
 //!   audio frame; `voice_call_sentiment` from [`Call::record_sentiment`].
 //! - `voice_call_protocol_errors_total{kind}`: frames not understood, passed through.
 //!
+//! A panic in the handler run by [`Call::serve`], or an `Err` it returns, ends the call
+//! `failed`.
+//!
 //! Each call has a `voice_call` span, a child of the span current when the request
 //! arrived, and two log lines, `call started` and `call ended` (outcome, duration,
 //! frames, audio seconds, quality, turns, mean turn latency). Call ids and phone numbers
@@ -52,6 +58,7 @@ mod json;
 mod layer;
 mod outcome;
 mod protocol;
+mod serve;
 mod service;
 mod socket;
 mod timing;
@@ -61,5 +68,6 @@ pub use extract::MissingCallLayer;
 pub use layer::{CallLayer, CallLayerBuilder};
 pub use outcome::Outcome;
 pub use protocol::{Protocol, ProtocolErrorKind};
+pub use serve::{CallFuture, CallResult};
 pub use service::{CallMetrics, ResponseFuture};
 pub use socket::TrackedSocket;

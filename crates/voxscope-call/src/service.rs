@@ -9,7 +9,7 @@ use http::{Request, Response, StatusCode, header};
 use pin_project::pin_project;
 use tower::Service;
 
-use crate::call::Call;
+use crate::call::PollGuard;
 use crate::layer::{Shared, valid_id};
 
 /// Middleware that opens a [`Call`] per request; built by
@@ -72,7 +72,7 @@ where
         };
         request.extensions_mut().insert(call.clone());
         let inner = self.inner.call(request);
-        ResponseFuture { kind: Kind::Inner { inner, guard: PollGuard { call: Some(call), polling: false } } }
+        ResponseFuture { kind: Kind::Inner { inner, guard: PollGuard::new(call) } }
     }
 }
 
@@ -96,23 +96,6 @@ enum Kind<F> {
     Shed {
         retry_after: http::HeaderValue,
     },
-}
-
-/// Holds the call while the handler runs. A panic in the handler unwinds through
-/// `poll`, which leaves `polling` set: the call then ends `failed`, even when an outer
-/// layer (tower-http's CatchPanic) catches the panic and drops us after unwinding.
-#[derive(Debug)]
-struct PollGuard {
-    call: Option<Call>,
-    polling: bool,
-}
-
-impl Drop for PollGuard {
-    fn drop(&mut self) {
-        if let (true, Some(call)) = (self.polling, &self.call) {
-            call.state.failed_by_panic();
-        }
-    }
 }
 
 impl<F, B, E> Future for ResponseFuture<F>

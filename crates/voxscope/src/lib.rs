@@ -21,6 +21,7 @@
 //! | feature | default | brings |
 //! |---|---|---|
 //! | `http` | yes | [`http`]: [`HttpMetricsLayer`] |
+//! | `call` | no | [`call`]: [`CallLayer`], the `Call` extractor, tracked sockets |
 //! | `prometheus` | yes | [`install`], [`builder`], the `/metrics` endpoint |
 //!
 //! The metric catalog ([`catalog`]) is always there: it is the contract between the
@@ -37,6 +38,15 @@ pub mod http {
 
 #[cfg(feature = "http")]
 pub use voxscope_http::HttpMetricsLayer;
+
+/// The WebSocket call-lifecycle layer (`voxscope-call`).
+#[cfg(feature = "call")]
+pub mod call {
+    pub use voxscope_call::*;
+}
+
+#[cfg(feature = "call")]
+pub use voxscope_call::CallLayer;
 
 #[cfg(feature = "prometheus")]
 pub use voxscope_core::prometheus::{
