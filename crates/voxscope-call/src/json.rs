@@ -13,11 +13,24 @@ use serde_json::Value;
 
 use crate::protocol::{Frame, Protocol, ProtocolErrorKind, StartInfo, codec_byte_rate};
 
-/// A Twilio or Telnyx text frame.
+/// A Twilio or Telnyx text frame from the caller.
 pub(crate) fn media_stream(text: &str, protocol: Protocol) -> Frame {
     if let Some(frame) = scan_media(text) {
         return frame;
     }
+    parse(text, protocol)
+}
+
+/// A Twilio or Telnyx text frame to the caller: only the audio length matters, so
+/// the scan reads `event` and `payload` and skips the timing fields.
+pub(crate) fn media_stream_out(text: &str, protocol: Protocol) -> Frame {
+    if let Some(frame) = scan_outbound_media(text) {
+        return frame;
+    }
+    parse(text, protocol)
+}
+
+fn parse(text: &str, protocol: Protocol) -> Frame {
     let value: Value = match serde_json::from_str(text) {
         Ok(value) => value,
         Err(_) => return Frame::Error(ProtocolErrorKind::InvalidJson),
@@ -59,23 +72,49 @@ pub(crate) fn vonage(text: &str) -> Frame {
 }
 
 /// The fast path: `Some` only for a compact media frame whose fields are plain strings.
+/// Twilio and Telnyx write `track`, `timestamp` and `payload` in that order, so each
+/// search starts where the previous field ended, and starts over only if that misses.
 fn scan_media(text: &str) -> Option<Frame> {
     let bytes = text.as_bytes();
     if bytes.first() != Some(&b'{') || bytes.last() != Some(&b'}') {
         return None;
     }
-    if string_field(text, &EVENT)? != "media" {
+    let (event, mut at) = string_field(text, &EVENT, 0).plain()?;
+    if event != "media" {
         return None;
     }
-    let payload = string_field(text, &PAYLOAD)?;
-    let timestamp_ms = match string_field(text, &TIMESTAMP) {
-        Some(ts) => Some(ts.parse().ok()?),
-        // Present but not a plain string (a number, say): the full parse reads it.
-        None if TIMESTAMP.find(bytes).is_some() => return None,
-        None => None,
+    let caller_track = match string_field(text, &TRACK, at) {
+        Field::Plain(track, end) => {
+            at = end;
+            track != "outbound"
+        }
+        Field::Absent => true,
+        Field::Other => return None,
     };
-    let caller_track = string_field(text, &TRACK) != Some("outbound");
+    let timestamp_ms = match string_field(text, &TIMESTAMP, at) {
+        Field::Plain(ts, end) => {
+            at = end;
+            Some(ts.parse().ok()?)
+        }
+        Field::Absent => None,
+        // A number, say: the full parse reads it.
+        Field::Other => return None,
+    };
+    let (payload, _) = string_field(text, &PAYLOAD, at).plain()?;
     Some(media_frame(payload, timestamp_ms, caller_track))
+}
+
+fn scan_outbound_media(text: &str) -> Option<Frame> {
+    let bytes = text.as_bytes();
+    if bytes.first() != Some(&b'{') || bytes.last() != Some(&b'}') {
+        return None;
+    }
+    let (event, at) = string_field(text, &EVENT, 0).plain()?;
+    if event != "media" {
+        return None;
+    }
+    let (payload, _) = string_field(text, &PAYLOAD, at).plain()?;
+    Some(media_frame(payload, None, false))
 }
 
 fn parse_media(value: &Value) -> Frame {
@@ -141,14 +180,53 @@ static PAYLOAD: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("\"payl
 static TIMESTAMP: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("\"timestamp\""));
 static TRACK: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("\"track\""));
 
-/// The string value after the first occurrence of the quoted key `key` finds.
-/// `None` when the key is absent, the value is not a string, or it holds an escape.
-fn string_field<'a>(text: &'a str, key: &Finder<'_>) -> Option<&'a str> {
-    let at = key.find(text.as_bytes())? + key.needle().len();
-    let rest = text.get(at..)?.trim_start().strip_prefix(':')?.trim_start().strip_prefix('"')?;
-    let end = memchr::memchr2(b'"', b'\\', rest.as_bytes())?;
-    // Both bytes are ASCII, so `end` is a char boundary.
-    (rest.as_bytes().get(end) == Some(&b'"')).then(|| rest.get(..end)).flatten()
+/// What a key holds.
+enum Field<'a> {
+    Absent,
+    /// A string without escapes, and the offset just past its closing quote.
+    Plain(&'a str, usize),
+    /// A number, an object, or a string with escapes.
+    Other,
+}
+
+impl<'a> Field<'a> {
+    fn plain(self) -> Option<(&'a str, usize)> {
+        match self {
+            Field::Plain(value, end) => Some((value, end)),
+            Field::Absent | Field::Other => None,
+        }
+    }
+}
+
+/// The value of the quoted key that `key` finds, searched from `from`, then from the
+/// start.
+fn string_field<'a>(text: &'a str, key: &Finder<'_>, from: usize) -> Field<'a> {
+    let bytes = text.as_bytes();
+    let found = bytes
+        .get(from..)
+        .and_then(|tail| key.find(tail))
+        .map(|at| from + at)
+        // Starting over only needs the part before `from` (and a key straddling it).
+        .or_else(|| {
+            let end = (from + key.needle().len()).saturating_sub(1).min(bytes.len());
+            key.find(bytes.get(..end)?)
+        });
+    let Some(at) = found else { return Field::Absent };
+    let value_at = at + key.needle().len();
+    let Some(rest) = text.get(value_at..) else { return Field::Other };
+    let after_colon = rest.trim_start().strip_prefix(':').map(str::trim_start);
+    let Some(string) = after_colon.and_then(|r| r.strip_prefix('"')) else {
+        return Field::Other;
+    };
+    let start = text.len() - string.len();
+    match memchr::memchr2(b'"', b'\\', string.as_bytes()) {
+        // Both bytes are ASCII, so `end` is a char boundary.
+        Some(end) if string.as_bytes().get(end) == Some(&b'"') => match string.get(..end) {
+            Some(value) => Field::Plain(value, start + end + 1),
+            None => Field::Other,
+        },
+        _ => Field::Other,
+    }
 }
 
 #[cfg(test)]
@@ -186,6 +264,24 @@ mod tests {
         let value: Value = serde_json::from_str(&compact).unwrap();
         let pretty = serde_json::to_string_pretty(&value).unwrap();
         assert_eq!(media_stream(&pretty, Protocol::Twilio), media_stream(&compact, Protocol::Twilio));
+    }
+
+    #[test]
+    fn field_order_does_not_matter_and_outbound_reads_only_the_payload() {
+        let reordered = format!(
+            r#"{{"media":{{"payload":"{PAYLOAD_20MS}","timestamp":"60","track":"outbound"}},"event":"media"}}"#
+        );
+        assert_eq!(
+            media_stream(&reordered, Protocol::Twilio),
+            Frame::Media { bytes: 160, timestamp_ms: Some(60), caller_track: false }
+        );
+        let out = format!(r#"{{"event":"media","streamSid":"MZ1","media":{{"payload":"{PAYLOAD_20MS}"}}}}"#);
+        assert_eq!(
+            media_stream_out(&out, Protocol::Twilio),
+            Frame::Media { bytes: 160, timestamp_ms: None, caller_track: false }
+        );
+        let clear = r#"{"event":"clear","streamSid":"MZ1"}"#;
+        assert_eq!(media_stream_out(clear, Protocol::Twilio), Frame::Control);
     }
 
     #[test]

@@ -172,10 +172,19 @@ impl Adapter {
         }
     }
 
-    /// A text frame, in either direction.
-    pub(crate) fn text(&self, text: &str) -> Frame {
+    /// A text frame from the caller.
+    pub(crate) fn text_in(&self, text: &str) -> Frame {
         match self.protocol {
             Protocol::Twilio | Protocol::Telnyx => json::media_stream(text, self.protocol),
+            Protocol::Vonage => json::vonage(text),
+            Protocol::RawPcm { .. } => Frame::Control,
+        }
+    }
+
+    /// A text frame to the caller.
+    pub(crate) fn text_out(&self, text: &str) -> Frame {
+        match self.protocol {
+            Protocol::Twilio | Protocol::Telnyx => json::media_stream_out(text, self.protocol),
             Protocol::Vonage => json::vonage(text),
             Protocol::RawPcm { .. } => Frame::Control,
         }

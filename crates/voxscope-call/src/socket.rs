@@ -89,7 +89,7 @@ where
 
     fn start_send(self: Pin<&mut Self>, message: Message) -> Result<(), Self::Error> {
         let this = self.project();
-        let frame = this.tracker.classify(&message);
+        let frame = this.tracker.classify(&message, Direction::Out);
         let closing = match &message {
             Message::Close(frame) => Some(frame.as_ref().map(|f| f.code)),
             _ => None,
@@ -144,9 +144,12 @@ impl Tracker {
         }
     }
 
-    fn classify(&self, message: &Message) -> Option<Frame> {
+    fn classify(&self, message: &Message, direction: Direction) -> Option<Frame> {
         match message {
-            Message::Text(text) => Some(self.adapter.text(text.as_str())),
+            Message::Text(text) if direction == Direction::In => {
+                Some(self.adapter.text_in(text.as_str()))
+            }
+            Message::Text(text) => Some(self.adapter.text_out(text.as_str())),
             Message::Binary(bytes) => Some(self.adapter.binary(bytes.len())),
             Message::Ping(_) | Message::Pong(_) | Message::Close(_) => None,
         }
@@ -156,7 +159,7 @@ impl Tracker {
         if let Message::Close(frame) = message {
             return self.call.state.peer_closed(frame.as_ref().map(|f| f.code));
         }
-        match self.classify(message) {
+        match self.classify(message, Direction::In) {
             Some(Frame::Media { bytes, timestamp_ms, caller_track }) => {
                 let micros = self.media(Direction::In, bytes);
                 if caller_track && self.timing.frame(Instant::now(), timestamp_ms, micros) {
