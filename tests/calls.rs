@@ -14,7 +14,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::{self, protocol::CloseFrame, protocol::frame::coding::CloseCode};
+use tokio_tungstenite::tungstenite::{
+    self, protocol::CloseFrame, protocol::frame::coding::CloseCode,
+};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use voxscope::call::{Call, CallLayer, Protocol, TrackedSocket};
 use voxscope_tests::{Exposition, eventually, serve, with_local_prometheus};
@@ -51,7 +53,8 @@ fn media(n: u64) -> String {
     )
 }
 
-const STOP: &str = r#"{"event":"stop","sequenceNumber":"99","stop":{"accountSid":"AC1","callSid":"CA1"}}"#;
+const STOP: &str =
+    r#"{"event":"stop","sequenceNumber":"99","stop":{"accountSid":"AC1","callSid":"CA1"}}"#;
 const CONNECTED: &str = r#"{"event":"connected","protocol":"Call","version":"1.0.0"}"#;
 
 /// What the handlers saw, for tests that prove frames passed through.
@@ -116,8 +119,8 @@ fn app(layer: CallLayer, seen: Seen) -> Router {
 fn quiet_expected_panics() {
     let default = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        let expected = info.payload().downcast_ref::<String>().map(String::as_str)
-            == Some(PANIC_MESSAGE);
+        let expected =
+            info.payload().downcast_ref::<String>().map(String::as_str) == Some(PANIC_MESSAGE);
         if !expected {
             default(info);
         }
@@ -311,7 +314,8 @@ fn malformed_frames_are_counted_by_kind_and_the_call_goes_on() {
         assert!(eventually(Duration::from_secs(10), || layer.active_calls() == 0).await);
     });
     let exposition = Exposition::render(&handle);
-    for kind in ["invalid_json", "unknown_event", "missing_field", "invalid_payload", "unexpected_frame"]
+    for kind in
+        ["invalid_json", "unknown_event", "missing_field", "invalid_payload", "unexpected_frame"]
     {
         assert_eq!(exposition.sum(ERRORS, &[("kind", kind)]), 1.0, "{kind}");
     }
@@ -358,8 +362,11 @@ fn turn_latency_matches_the_injected_answer_delay() {
 #[test]
 fn count_only_mode_records_capacity_but_never_refuses() {
     let handle = with_local_prometheus(|handle| async move {
-        let layer =
-            CallLayer::builder(Protocol::Twilio).max_calls(1).count_only(true).build().expect("layer");
+        let layer = CallLayer::builder(Protocol::Twilio)
+            .max_calls(1)
+            .count_only(true)
+            .build()
+            .expect("layer");
         let addr = serve(app(layer.clone(), Seen::default())).await;
         let mut held = Vec::new();
         for _ in 0..3 {

@@ -67,7 +67,10 @@ impl Args {
         }
         let host = args.url.strip_prefix("ws://").and_then(|rest| rest.split(['/', ':']).next());
         if !matches!(host, Some("127.0.0.1" | "localhost" | "[::1]")) {
-            bail!("--url {}: the simulator talks to loopback only (ws://127.0.0.1:PORT/...)", args.url);
+            bail!(
+                "--url {}: the simulator talks to loopback only (ws://127.0.0.1:PORT/...)",
+                args.url
+            );
         }
         if args.calls == 0 || args.calls > MAX_CALLS {
             bail!("--calls {}: between 1 and {MAX_CALLS}", args.calls);
@@ -125,12 +128,13 @@ async fn main() -> anyhow::Result<()> {
         args.calls, args.concurrency, args.turns, args.url, args.seconds
     );
     let started = Instant::now();
-    let runs = futures_util::stream::iter(plans.into_iter().enumerate().map(|(n, (plan, stop_at))| {
-        let url = args.url.clone();
-        async move { (plan, simulate(&url, n, plan, args.turns, stop_at).await) }
-    }))
-    .buffer_unordered(args.concurrency)
-    .collect::<Vec<_>>();
+    let runs =
+        futures_util::stream::iter(plans.into_iter().enumerate().map(|(n, (plan, stop_at))| {
+            let url = args.url.clone();
+            async move { (plan, simulate(&url, n, plan, args.turns, stop_at).await) }
+        }))
+        .buffer_unordered(args.concurrency)
+        .collect::<Vec<_>>();
     let results = match tokio::time::timeout(Duration::from_secs(args.seconds), runs).await {
         Ok(results) => results,
         Err(_) => bail!("the run passed its {} s bound; unfinished calls were cut", args.seconds),
@@ -156,10 +160,8 @@ async fn simulate(url: &str, n: usize, plan: Plan, turns: usize, stop_at: usize)
         Ok(ended) => ended,
         Err(_) => "error",
     };
-    if outcome.ended == "disconnected" {
-        if let MaybeTlsStream::Plain(tcp) = ws.get_ref() {
-            let _ = tcp.set_zero_linger();
-        }
+    if let (true, MaybeTlsStream::Plain(tcp)) = (outcome.ended == "disconnected", ws.get_ref()) {
+        let _ = tcp.set_zero_linger();
     }
     outcome
 }

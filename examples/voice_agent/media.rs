@@ -91,7 +91,9 @@ async fn media(
     call: Call,
     State(responder): State<Arc<dyn Responder>>,
 ) -> Response {
-    ws.on_upgrade(move |socket| call.serve(socket, move |socket, call| agent(socket, call, responder)))
+    ws.on_upgrade(move |socket| {
+        call.serve(socket, move |socket, call| agent(socket, call, responder))
+    })
 }
 
 #[derive(Deserialize)]

@@ -133,7 +133,7 @@ fn parse_media(value: &Value) -> Frame {
 /// Audio length from the base64 text alone; the payload is never decoded.
 fn media_frame(payload: &str, timestamp_ms: Option<u64>, caller_track: bool) -> Frame {
     let len = payload.len();
-    if len % 4 != 0 {
+    if !len.is_multiple_of(4) {
         return Frame::Error(ProtocolErrorKind::InvalidPayload);
     }
     let padding = payload.as_bytes().iter().rev().take(2).take_while(|&&b| b == b'=').count();
@@ -263,7 +263,10 @@ mod tests {
         let compact = twilio_media("60");
         let value: Value = serde_json::from_str(&compact).unwrap();
         let pretty = serde_json::to_string_pretty(&value).unwrap();
-        assert_eq!(media_stream(&pretty, Protocol::Twilio), media_stream(&compact, Protocol::Twilio));
+        assert_eq!(
+            media_stream(&pretty, Protocol::Twilio),
+            media_stream(&compact, Protocol::Twilio)
+        );
     }
 
     #[test]
@@ -275,7 +278,9 @@ mod tests {
             media_stream(&reordered, Protocol::Twilio),
             Frame::Media { bytes: 160, timestamp_ms: Some(60), caller_track: false }
         );
-        let out = format!(r#"{{"event":"media","streamSid":"MZ1","media":{{"payload":"{PAYLOAD_20MS}"}}}}"#);
+        let out = format!(
+            r#"{{"event":"media","streamSid":"MZ1","media":{{"payload":"{PAYLOAD_20MS}"}}}}"#
+        );
         assert_eq!(
             media_stream_out(&out, Protocol::Twilio),
             Frame::Media { bytes: 160, timestamp_ms: None, caller_track: false }
@@ -305,7 +310,10 @@ mod tests {
             _ => None,
         };
         assert_eq!(kind("not json"), Some(ProtocolErrorKind::InvalidJson));
-        assert_eq!(kind(r#"{"event":"media","media":{"payload":"AAAA""#), Some(ProtocolErrorKind::InvalidJson));
+        assert_eq!(
+            kind(r#"{"event":"media","media":{"payload":"AAAA""#),
+            Some(ProtocolErrorKind::InvalidJson)
+        );
         assert_eq!(kind(r#"{"sequenceNumber":"1"}"#), Some(ProtocolErrorKind::MissingField));
         assert_eq!(kind(r#"{"event":"media","media":{}}"#), Some(ProtocolErrorKind::MissingField));
         assert_eq!(kind(r#"{"event":"dance"}"#), Some(ProtocolErrorKind::UnknownEvent));

@@ -185,9 +185,10 @@ impl CallLayerBuilder {
             return Err(invalid("transport", transport.to_owned(), reason));
         }
         let id_header = match self.id_header {
-            Some(name) => Some(HeaderName::try_from(name.as_str()).map_err(|_| {
-                invalid("call_id_header", name.clone(), "an HTTP header name")
-            })?),
+            Some(name) => Some(
+                HeaderName::try_from(name.as_str())
+                    .map_err(|_| invalid("call_id_header", name.clone(), "an HTTP header name"))?,
+            ),
             None => None,
         };
         if self.id_query.as_deref() == Some("") {

@@ -193,9 +193,7 @@ impl Adapter {
     /// A binary frame, in either direction.
     pub(crate) fn binary(&self, len: usize) -> Frame {
         match self.protocol {
-            Protocol::Twilio | Protocol::Telnyx => {
-                Frame::Error(ProtocolErrorKind::UnexpectedFrame)
-            }
+            Protocol::Twilio | Protocol::Telnyx => Frame::Error(ProtocolErrorKind::UnexpectedFrame),
             Protocol::Vonage | Protocol::RawPcm { .. } => {
                 Frame::Media { bytes: len, timestamp_ms: None, caller_track: true }
             }

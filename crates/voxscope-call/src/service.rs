@@ -68,7 +68,9 @@ where
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         let id = self.call_id(&request);
         let Some(call) = self.shared.admit(id) else {
-            return ResponseFuture { kind: Kind::Shed { retry_after: self.shared.retry_after.clone() } };
+            return ResponseFuture {
+                kind: Kind::Shed { retry_after: self.shared.retry_after.clone() },
+            };
         };
         request.extensions_mut().insert(call.clone());
         let inner = self.inner.call(request);
