@@ -112,6 +112,10 @@ struct InboundMedia<'a> {
 
 /// Reads the caller and writes the agent's answers from one task: a new turn while the
 /// agent speaks (barge-in) clears the queued audio and drops the answer.
+///
+/// A socket error ends the call with `Ok`: the caller went away, which the tracked
+/// socket has already seen (`dropped`). `Err` is for the agent's own failures (a
+/// responder error), which end the call `failed`.
 async fn agent(
     socket: TrackedSocket<WebSocket>,
     call: Call,
@@ -124,8 +128,8 @@ async fn agent(
     loop {
         tokio::select! {
             message = from_caller.next() => {
-                let Some(message) = message else { return Ok(()) };
-                let Message::Text(text) = message.context("reading the caller")? else { continue };
+                let Some(Ok(message)) = message else { return Ok(()) };
+                let Message::Text(text) = message else { continue };
                 let Ok(frame) = serde_json::from_str::<Inbound<'_>>(text.as_str()) else { continue };
                 if let (Some(sid), true) = (frame.stream_sid, stream_sid.is_empty()) {
                     stream_sid = sid.to_owned();
@@ -141,7 +145,9 @@ async fn agent(
                         Heard::SpeechStarted if answer.is_some() => {
                             answer = None;
                             let clear = serde_json::json!({"event": "clear", "streamSid": stream_sid});
-                            to_caller.send(Message::text(clear.to_string())).await?;
+                            if to_caller.send(Message::text(clear.to_string())).await.is_err() {
+                                return Ok(());
+                            }
                         }
                         Heard::SpeechStarted | Heard::Nothing => {}
                     },
@@ -151,11 +157,14 @@ async fn agent(
             }
             chunk = next_chunk(&mut answer) => match chunk {
                 Some(audio) => {
-                    let payload = base64::engine::general_purpose::STANDARD.encode(audio?);
+                    let audio = audio.context("the responder failed")?;
+                    let payload = base64::engine::general_purpose::STANDARD.encode(audio);
                     let frame = serde_json::json!({
                         "event": "media", "streamSid": stream_sid, "media": {"payload": payload}
                     });
-                    to_caller.send(Message::text(frame.to_string())).await?;
+                    if to_caller.send(Message::text(frame.to_string())).await.is_err() {
+                        return Ok(());
+                    }
                 }
                 None => answer = None,
             }
