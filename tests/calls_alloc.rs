@@ -22,8 +22,9 @@ fn a_warm_media_frame_allocates_nothing() {
     let inbound = Message::text(format!(
         r#"{{"event":"media","sequenceNumber":"3","media":{{"track":"inbound","chunk":"2","timestamp":"20","payload":"{payload}"}},"streamSid":"MZ1"}}"#
     ));
-    let outbound =
-        Message::text(format!(r#"{{"event":"media","streamSid":"MZ1","media":{{"payload":"{payload}"}}}}"#));
+    let outbound = Message::text(format!(
+        r#"{{"event":"media","streamSid":"MZ1","media":{{"payload":"{payload}"}}}}"#
+    ));
     let (recorder, _handle) = PrometheusInstaller::new().build().expect("recorder");
     metrics::with_local_recorder(&recorder, || {
         let layer = CallLayer::new(Protocol::Twilio).expect("layer");
