@@ -24,6 +24,10 @@
 //! # Ok::<(), voxscope_core::ConfigError>(())
 //! ```
 //!
+//! Every request through the layer is a call, so put it on the WebSocket route(s)
+//! only (a router of its own, or `route_layer` there): a plain HTTP route under it would
+//! count each request as a `rejected` call.
+//!
 //! What it records, by the names of `voxscope_core::catalog`, all labelled with the
 //! layer's `transport`:
 //!
