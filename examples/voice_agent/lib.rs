@@ -1,11 +1,12 @@
 //! The voxscope demo voice agent, as a library so that tests can start it on port 0.
 //!
 //! Modules follow the concerns of a voice service: [`config`] (flags and environment),
-//! [`calls`] (the call registry the routes work on), [`routes`] (the HTTP API) and
-//! [`telemetry`] (metrics and logs).
+//! [`calls`] (the call registry the routes work on), [`routes`] (the HTTP API),
+//! [`media`] (the Twilio media-stream WebSocket) and [`telemetry`] (metrics and logs).
 
 pub mod calls;
 pub mod config;
+pub mod media;
 pub mod routes;
 pub mod telemetry;
 
@@ -19,7 +20,9 @@ pub fn app(metrics: &MetricsHandle, config: &config::Config) -> anyhow::Result<R
     if let Some(token) = &config.metrics_token {
         endpoint = endpoint.require_bearer_token(token);
     }
+    let responder = std::sync::Arc::new(media::FixedDelayResponder::default());
     Ok(routes::router(calls::CallRegistry::default())
+        .merge(media::router(responder)?)
         .merge(endpoint.into_router())
         .layer(telemetry::http_layer()?))
 }

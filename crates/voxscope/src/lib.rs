@@ -21,6 +21,7 @@
 //! | feature | default | brings |
 //! |---|---|---|
 //! | `http` | yes | [`http`]: [`HttpMetricsLayer`] |
+//! | `call` | no | [`call`]: [`CallLayer`], the `Call` extractor, tracked sockets |
 //! | `prometheus` | yes | [`install`], [`builder`], the `/metrics` endpoint |
 //! | `alert` | no | `alert`: rules, Alertmanager config, dashboards, runbooks from the catalog |
 //!
@@ -44,6 +45,15 @@ pub use voxscope_http::HttpMetricsLayer;
 pub mod alert {
     pub use voxscope_alert::*;
 }
+
+/// The WebSocket call-lifecycle layer (`voxscope-call`).
+#[cfg(feature = "call")]
+pub mod call {
+    pub use voxscope_call::*;
+}
+
+#[cfg(feature = "call")]
+pub use voxscope_call::CallLayer;
 
 #[cfg(feature = "prometheus")]
 pub use voxscope_core::prometheus::{

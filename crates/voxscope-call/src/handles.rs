@@ -1,0 +1,94 @@
+//! The series of one transport, registered together on first use and then held: a
+//! frame costs a counter add, never a registry lookup.
+
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, OnceLock};
+
+use metrics::{Counter, Gauge, Histogram};
+use voxscope_core::catalog::{
+    VOICE_CALL_AUDIO_QUALITY, VOICE_CALL_AUDIO_SECONDS_TOTAL, VOICE_CALL_DURATION,
+    VOICE_CALL_FRAMES_TOTAL, VOICE_CALL_MEDIA_GAPS_TOTAL, VOICE_CALL_PROTOCOL_ERRORS_TOTAL,
+    VOICE_CALL_SENTIMENT, VOICE_CALLS_ACTIVE, VOICE_CALLS_CAPACITY, VOICE_CALLS_TOTAL,
+    VOICE_TURN_LATENCY,
+};
+
+use crate::outcome::Outcome;
+use crate::protocol::ProtocolErrorKind;
+
+/// Index of the `direction` label.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Direction {
+    In = 0,
+    Out = 1,
+}
+
+const DIRECTIONS: [&str; 2] = ["in", "out"];
+
+/// Lazily registered handles of a layer, with the recorder current at first use.
+#[derive(Debug)]
+pub(crate) struct Instruments {
+    transport: &'static str,
+    capacity: Option<usize>,
+    handles: OnceLock<Arc<Handles>>,
+}
+
+impl Instruments {
+    pub(crate) fn new(transport: &'static str, capacity: Option<usize>) -> Self {
+        Self { transport, capacity, handles: OnceLock::new() }
+    }
+
+    pub(crate) fn get(&self) -> &Arc<Handles> {
+        self.handles.get_or_init(|| Arc::new(Handles::register(self.transport, self.capacity)))
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Handles {
+    pub(crate) transport: &'static str,
+    pub(crate) active: Gauge,
+    pub(crate) calls: [Counter; Outcome::ALL.len()],
+    pub(crate) duration: [Histogram; Outcome::ALL.len()],
+    pub(crate) frames: [Counter; 2],
+    pub(crate) audio: [Counter; 2],
+    /// Sub-second audio left over by ended calls, per direction, in microseconds.
+    pub(crate) audio_carry: [AtomicU64; 2],
+    pub(crate) gaps: Counter,
+    pub(crate) quality: Histogram,
+    pub(crate) turn_latency: Histogram,
+    pub(crate) sentiment: Histogram,
+    pub(crate) protocol_errors: [Counter; ProtocolErrorKind::ALL.len()],
+}
+
+impl Handles {
+    fn register(transport: &'static str, capacity: Option<usize>) -> Self {
+        let t = ("transport", transport);
+        if let Some(capacity) = capacity {
+            // Only a configured capacity is exported: a 0 would read as "always full".
+            metrics::gauge!(VOICE_CALLS_CAPACITY.name, t.0 => t.1).set(capacity as f64);
+        }
+        let by_outcome = |name: &'static str| {
+            Outcome::ALL.map(|o| metrics::counter!(name, t.0 => t.1, "outcome" => o.label()))
+        };
+        let direction = |name: &'static str| {
+            DIRECTIONS.map(|d| metrics::counter!(name, t.0 => t.1, "direction" => d))
+        };
+        Self {
+            transport,
+            active: metrics::gauge!(VOICE_CALLS_ACTIVE.name, t.0 => t.1),
+            calls: by_outcome(VOICE_CALLS_TOTAL.name),
+            duration: Outcome::ALL.map(|o| {
+                metrics::histogram!(VOICE_CALL_DURATION.name, t.0 => t.1, "outcome" => o.label())
+            }),
+            frames: direction(VOICE_CALL_FRAMES_TOTAL.name),
+            audio: direction(VOICE_CALL_AUDIO_SECONDS_TOTAL.name),
+            audio_carry: Default::default(),
+            gaps: metrics::counter!(VOICE_CALL_MEDIA_GAPS_TOTAL.name, t.0 => t.1),
+            quality: metrics::histogram!(VOICE_CALL_AUDIO_QUALITY.name, t.0 => t.1),
+            turn_latency: metrics::histogram!(VOICE_TURN_LATENCY.name, t.0 => t.1),
+            sentiment: metrics::histogram!(VOICE_CALL_SENTIMENT.name, t.0 => t.1),
+            protocol_errors: ProtocolErrorKind::ALL.map(|k| {
+                metrics::counter!(VOICE_CALL_PROTOCOL_ERRORS_TOTAL.name, t.0 => t.1, "kind" => k.label())
+            }),
+        }
+    }
+}

@@ -1,0 +1,345 @@
+//! JSON media-stream frames: a scan that reads a compact `media` frame without parsing
+//! or allocating, and serde_json for everything else.
+//!
+//! A media frame arrives every 20 ms per call, so it takes the scan: find `"payload"`,
+//! measure the base64 string, read `"timestamp"` and `"track"`. The scan accepts only
+//! plain strings (no escapes) and falls back to the full parse for anything else, so a
+//! pretty-printed or reordered frame gives the same answer, only slower.
+
+use std::sync::LazyLock;
+
+use memchr::memmem::Finder;
+use serde_json::Value;
+
+use crate::protocol::{Frame, Protocol, ProtocolErrorKind, StartInfo, codec_byte_rate};
+
+/// A Twilio or Telnyx text frame from the caller.
+pub(crate) fn media_stream(text: &str, protocol: Protocol) -> Frame {
+    if let Some(frame) = scan_media(text) {
+        return frame;
+    }
+    parse(text, protocol)
+}
+
+/// A Twilio or Telnyx text frame to the caller: only the audio length matters, so
+/// the scan reads `event` and `payload` and skips the timing fields.
+pub(crate) fn media_stream_out(text: &str, protocol: Protocol) -> Frame {
+    if let Some(frame) = scan_outbound_media(text) {
+        return frame;
+    }
+    parse(text, protocol)
+}
+
+fn parse(text: &str, protocol: Protocol) -> Frame {
+    let value: Value = match serde_json::from_str(text) {
+        Ok(value) => value,
+        Err(_) => return Frame::Error(ProtocolErrorKind::InvalidJson),
+    };
+    let Some(event) = value.get("event").and_then(Value::as_str) else {
+        return Frame::Error(ProtocolErrorKind::MissingField);
+    };
+    match (event, protocol) {
+        ("media", _) => parse_media(&value),
+        ("start", Protocol::Twilio) => Frame::Start(Box::new(twilio_start(&value))),
+        ("start", _) => Frame::Start(Box::new(telnyx_start(&value))),
+        ("stop", _) => Frame::Stop,
+        ("connected" | "mark" | "dtmf" | "clear", _) => Frame::Control,
+        ("error", Protocol::Telnyx) => Frame::Error(ProtocolErrorKind::RemoteError),
+        _ => Frame::Error(ProtocolErrorKind::UnknownEvent),
+    }
+}
+
+/// A Vonage text frame: the `content-type` header first, then `websocket:*` events.
+pub(crate) fn vonage(text: &str) -> Frame {
+    let value: Value = match serde_json::from_str(text) {
+        Ok(value) => value,
+        Err(_) => return Frame::Error(ProtocolErrorKind::InvalidJson),
+    };
+    if let Some(content_type) = value.get("content-type").and_then(Value::as_str) {
+        let rate = content_type
+            .split(';')
+            .find_map(|part| part.trim().strip_prefix("rate="))
+            .and_then(|rate| rate.parse::<u32>().ok());
+        let byte_rate = rate.and_then(|rate| codec_byte_rate("l16", rate, 1));
+        let call_sid = value.get("uuid").and_then(Value::as_str).map(str::to_owned);
+        return Frame::Start(Box::new(StartInfo { call_sid, byte_rate, ..StartInfo::default() }));
+    }
+    match value.get("event").and_then(Value::as_str) {
+        Some(event) if event.starts_with("websocket:") => Frame::Control,
+        Some(_) => Frame::Error(ProtocolErrorKind::UnknownEvent),
+        None => Frame::Error(ProtocolErrorKind::MissingField),
+    }
+}
+
+/// The fast path: `Some` only for a compact media frame whose fields are plain strings.
+/// Twilio and Telnyx write `track`, `timestamp` and `payload` in that order, so each
+/// search starts where the previous field ended, and starts over only if that misses.
+fn scan_media(text: &str) -> Option<Frame> {
+    let bytes = text.as_bytes();
+    if bytes.first() != Some(&b'{') || bytes.last() != Some(&b'}') {
+        return None;
+    }
+    let (event, mut at) = string_field(text, &EVENT, 0).plain()?;
+    if event != "media" {
+        return None;
+    }
+    let caller_track = match string_field(text, &TRACK, at) {
+        Field::Plain(track, end) => {
+            at = end;
+            track != "outbound"
+        }
+        Field::Absent => true,
+        Field::Other => return None,
+    };
+    let timestamp_ms = match string_field(text, &TIMESTAMP, at) {
+        Field::Plain(ts, end) => {
+            at = end;
+            Some(ts.parse().ok()?)
+        }
+        Field::Absent => None,
+        // A number, say: the full parse reads it.
+        Field::Other => return None,
+    };
+    let (payload, _) = string_field(text, &PAYLOAD, at).plain()?;
+    Some(media_frame(payload, timestamp_ms, caller_track))
+}
+
+fn scan_outbound_media(text: &str) -> Option<Frame> {
+    let bytes = text.as_bytes();
+    if bytes.first() != Some(&b'{') || bytes.last() != Some(&b'}') {
+        return None;
+    }
+    let (event, at) = string_field(text, &EVENT, 0).plain()?;
+    if event != "media" {
+        return None;
+    }
+    let (payload, _) = string_field(text, &PAYLOAD, at).plain()?;
+    Some(media_frame(payload, None, false))
+}
+
+fn parse_media(value: &Value) -> Frame {
+    let media = value.get("media");
+    let Some(payload) = media.and_then(|m| m.get("payload")).and_then(Value::as_str) else {
+        return Frame::Error(ProtocolErrorKind::MissingField);
+    };
+    let timestamp_ms = media.and_then(|m| m.get("timestamp")).and_then(|ts| match ts {
+        Value::String(s) => s.parse().ok(),
+        other => other.as_u64(),
+    });
+    let track = media.and_then(|m| m.get("track")).and_then(Value::as_str);
+    media_frame(payload, timestamp_ms, track != Some("outbound"))
+}
+
+/// Audio length from the base64 text alone; the payload is never decoded.
+fn media_frame(payload: &str, timestamp_ms: Option<u64>, caller_track: bool) -> Frame {
+    let len = payload.len();
+    if !len.is_multiple_of(4) {
+        return Frame::Error(ProtocolErrorKind::InvalidPayload);
+    }
+    let padding = payload.as_bytes().iter().rev().take(2).take_while(|&&b| b == b'=').count();
+    Frame::Media { bytes: len / 4 * 3 - padding, timestamp_ms, caller_track }
+}
+
+fn twilio_start(value: &Value) -> StartInfo {
+    let start = value.get("start");
+    let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
+    let format = start.and_then(|s| s.get("mediaFormat"));
+    StartInfo {
+        call_sid: text(start.and_then(|s| s.get("callSid"))),
+        stream_sid: text(value.get("streamSid")).or_else(|| text(start?.get("streamSid"))),
+        from: None,
+        to: None,
+        byte_rate: format.and_then(|f| format_byte_rate(f, "encoding", "sampleRate")),
+    }
+}
+
+fn telnyx_start(value: &Value) -> StartInfo {
+    let start = value.get("start");
+    let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
+    let format = start.and_then(|s| s.get("media_format"));
+    StartInfo {
+        call_sid: text(start.and_then(|s| s.get("call_control_id"))),
+        stream_sid: text(value.get("stream_id")),
+        from: text(start.and_then(|s| s.get("from"))),
+        to: text(start.and_then(|s| s.get("to"))),
+        byte_rate: format.and_then(|f| format_byte_rate(f, "encoding", "sample_rate")),
+    }
+}
+
+fn format_byte_rate(format: &Value, encoding: &str, rate: &str) -> Option<u32> {
+    let encoding = format.get(encoding)?.as_str()?;
+    let rate = u32::try_from(format.get(rate)?.as_u64()?).ok()?;
+    let channels = format.get("channels").and_then(Value::as_u64).unwrap_or(1);
+    codec_byte_rate(encoding, rate, u32::try_from(channels).ok()?)
+}
+
+// Searchers built once: std's `str::find` rebuilds its searcher per call and walks
+// char by char, several times slower on a 330-byte frame.
+static EVENT: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("\"event\""));
+static PAYLOAD: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("\"payload\""));
+static TIMESTAMP: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("\"timestamp\""));
+static TRACK: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("\"track\""));
+
+/// What a key holds.
+enum Field<'a> {
+    Absent,
+    /// A string without escapes, and the offset just past its closing quote.
+    Plain(&'a str, usize),
+    /// A number, an object, or a string with escapes.
+    Other,
+}
+
+impl<'a> Field<'a> {
+    fn plain(self) -> Option<(&'a str, usize)> {
+        match self {
+            Field::Plain(value, end) => Some((value, end)),
+            Field::Absent | Field::Other => None,
+        }
+    }
+}
+
+/// The value of the quoted key that `key` finds, searched from `from`, then from the
+/// start.
+fn string_field<'a>(text: &'a str, key: &Finder<'_>, from: usize) -> Field<'a> {
+    let bytes = text.as_bytes();
+    let found = bytes
+        .get(from..)
+        .and_then(|tail| key.find(tail))
+        .map(|at| from + at)
+        // Starting over only needs the part before `from` (and a key straddling it).
+        .or_else(|| {
+            let end = (from + key.needle().len()).saturating_sub(1).min(bytes.len());
+            key.find(bytes.get(..end)?)
+        });
+    let Some(at) = found else { return Field::Absent };
+    let value_at = at + key.needle().len();
+    let Some(rest) = text.get(value_at..) else { return Field::Other };
+    let after_colon = rest.trim_start().strip_prefix(':').map(str::trim_start);
+    let Some(string) = after_colon.and_then(|r| r.strip_prefix('"')) else {
+        return Field::Other;
+    };
+    let start = text.len() - string.len();
+    match memchr::memchr2(b'"', b'\\', string.as_bytes()) {
+        // Both bytes are ASCII, so `end` is a char boundary.
+        Some(end) if string.as_bytes().get(end) == Some(&b'"') => match string.get(..end) {
+            Some(value) => Field::Plain(value, start + end + 1),
+            None => Field::Other,
+        },
+        _ => Field::Other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 160 bytes of mu-law, 20 ms at 8 kHz: 216 base64 characters, two of them padding.
+    const PAYLOAD_20MS: &str = concat!(
+        "////////////////////////////////////////////////////////////////////////////////",
+        "////////////////////////////////////////////////////////////////////////////////",
+        "//////////////////////////////////////////////////////=="
+    );
+
+    fn twilio_media(ts: &str) -> String {
+        format!(
+            r#"{{"event":"media","sequenceNumber":"3","media":{{"track":"inbound","chunk":"2","timestamp":"{ts}","payload":"{PAYLOAD_20MS}"}},"streamSid":"MZ1"}}"#
+        )
+    }
+
+    #[test]
+    fn twenty_ms_of_mulaw_is_160_bytes_from_216_base64_characters() {
+        assert_eq!(PAYLOAD_20MS.len(), 216);
+        let frame = media_stream(&twilio_media("40"), Protocol::Twilio);
+        assert_eq!(frame, Frame::Media { bytes: 160, timestamp_ms: Some(40), caller_track: true });
+        let truncated = twilio_media("40").replace("==\"}", "=\"}");
+        assert_eq!(
+            media_stream(&truncated, Protocol::Twilio),
+            Frame::Error(ProtocolErrorKind::InvalidPayload)
+        );
+    }
+
+    #[test]
+    fn pretty_printed_frames_read_the_same_as_compact_ones() {
+        let compact = twilio_media("60");
+        let value: Value = serde_json::from_str(&compact).unwrap();
+        let pretty = serde_json::to_string_pretty(&value).unwrap();
+        assert_eq!(
+            media_stream(&pretty, Protocol::Twilio),
+            media_stream(&compact, Protocol::Twilio)
+        );
+    }
+
+    #[test]
+    fn field_order_does_not_matter_and_outbound_reads_only_the_payload() {
+        let reordered = format!(
+            r#"{{"media":{{"payload":"{PAYLOAD_20MS}","timestamp":"60","track":"outbound"}},"event":"media"}}"#
+        );
+        assert_eq!(
+            media_stream(&reordered, Protocol::Twilio),
+            Frame::Media { bytes: 160, timestamp_ms: Some(60), caller_track: false }
+        );
+        let out = format!(
+            r#"{{"event":"media","streamSid":"MZ1","media":{{"payload":"{PAYLOAD_20MS}"}}}}"#
+        );
+        assert_eq!(
+            media_stream_out(&out, Protocol::Twilio),
+            Frame::Media { bytes: 160, timestamp_ms: None, caller_track: false }
+        );
+        let clear = r#"{"event":"clear","streamSid":"MZ1"}"#;
+        assert_eq!(media_stream_out(clear, Protocol::Twilio), Frame::Control);
+    }
+
+    #[test]
+    fn escaped_or_numeric_fields_fall_back_to_the_full_parse() {
+        let numeric = r#"{"event":"media","media":{"timestamp":80,"payload":"AAAA"}}"#;
+        assert_eq!(
+            media_stream(numeric, Protocol::Telnyx),
+            Frame::Media { bytes: 3, timestamp_ms: Some(80), caller_track: true }
+        );
+        let escaped = r#"{"event":"med\u0069a","media":{"payload":"AAA="}}"#;
+        assert_eq!(
+            media_stream(escaped, Protocol::Twilio),
+            Frame::Media { bytes: 2, timestamp_ms: None, caller_track: true }
+        );
+    }
+
+    #[test]
+    fn garbage_is_classified_not_fatal() {
+        let kind = |text: &str| match media_stream(text, Protocol::Twilio) {
+            Frame::Error(kind) => Some(kind),
+            _ => None,
+        };
+        assert_eq!(kind("not json"), Some(ProtocolErrorKind::InvalidJson));
+        assert_eq!(
+            kind(r#"{"event":"media","media":{"payload":"AAAA""#),
+            Some(ProtocolErrorKind::InvalidJson)
+        );
+        assert_eq!(kind(r#"{"sequenceNumber":"1"}"#), Some(ProtocolErrorKind::MissingField));
+        assert_eq!(kind(r#"{"event":"media","media":{}}"#), Some(ProtocolErrorKind::MissingField));
+        assert_eq!(kind(r#"{"event":"dance"}"#), Some(ProtocolErrorKind::UnknownEvent));
+        assert_eq!(kind(r#"{"event":"mark","mark":{"name":"a"}}"#), None);
+    }
+
+    #[test]
+    fn start_messages_reveal_ids_and_format() {
+        let twilio = r#"{"event":"start","sequenceNumber":"1","streamSid":"MZ9","start":{"accountSid":"AC1","callSid":"CA7","tracks":["inbound"],"mediaFormat":{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1}}}"#;
+        let Frame::Start(info) = media_stream(twilio, Protocol::Twilio) else { panic!() };
+        assert_eq!(info.call_sid.as_deref(), Some("CA7"));
+        assert_eq!(info.stream_sid.as_deref(), Some("MZ9"));
+        assert_eq!(info.byte_rate, Some(8000));
+
+        let telnyx = r#"{"event":"start","sequence_number":"1","stream_id":"s1","start":{"call_control_id":"v3:x","from":"+15550001","to":"+15550002","media_format":{"encoding":"L16","sample_rate":16000,"channels":1}}}"#;
+        let Frame::Start(info) = media_stream(telnyx, Protocol::Telnyx) else { panic!() };
+        assert_eq!(info.call_sid.as_deref(), Some("v3:x"));
+        assert_eq!(info.from.as_deref(), Some("+15550001"));
+        assert_eq!(info.byte_rate, Some(32_000));
+
+        let Frame::Start(info) =
+            vonage(r#"{"event":"websocket:connected","content-type":"audio/l16;rate=8000"}"#)
+        else {
+            panic!()
+        };
+        assert_eq!(info.byte_rate, Some(16_000));
+        assert_eq!(vonage(r#"{"event":"websocket:dtmf","digit":"1"}"#), Frame::Control);
+    }
+}

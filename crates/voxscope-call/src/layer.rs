@@ -1,0 +1,255 @@
+//! [`CallLayer`] and its builder.
+
+use std::hash::{BuildHasher, RandomState};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use http::{HeaderName, HeaderValue};
+use tower::Layer;
+use voxscope_core::{ConfigError, validate_nonzero};
+
+use crate::call::{Call, CallState};
+use crate::handles::Instruments;
+use crate::protocol::Protocol;
+use crate::service::CallMetrics;
+
+/// Opens a [`Call`] for each request on the WebSocket route(s) it wraps, and ends it
+/// exactly once; optionally sheds calls beyond a capacity with `503` and `Retry-After`.
+///
+/// ```
+/// use axum::{Router, routing::any};
+/// use voxscope_call::{CallLayer, Protocol};
+///
+/// let layer = CallLayer::builder(Protocol::Twilio)
+///     .max_calls(200)
+///     .call_id_query("callSid")
+///     .build()?;
+/// let app: Router = Router::new()
+///     .route("/media", any(|| async { "upgrade here" }))
+///     .layer(layer);
+/// # Ok::<(), voxscope_core::ConfigError>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct CallLayer {
+    shared: Arc<Shared>,
+}
+
+impl CallLayer {
+    /// A layer for `protocol` with default settings; fails only for a `RawPcm` with a
+    /// zero sample rate or a sample width outside 1..=4.
+    ///
+    /// ```
+    /// let layer = voxscope_call::CallLayer::new(voxscope_call::Protocol::Vonage)?;
+    /// # Ok::<(), voxscope_core::ConfigError>(())
+    /// ```
+    pub fn new(protocol: Protocol) -> Result<Self, ConfigError> {
+        Self::builder(protocol).build()
+    }
+
+    /// A builder for a customised layer.
+    pub fn builder(protocol: Protocol) -> CallLayerBuilder {
+        CallLayerBuilder::new(protocol)
+    }
+
+    /// Opens a call without an HTTP request (another transport, a test): admitted
+    /// against the same capacity. `None` when it was shed, which counts as `rejected`.
+    ///
+    /// ```
+    /// let layer = voxscope_call::CallLayer::new(voxscope_call::Protocol::Twilio)?;
+    /// let call = layer.open_call(Some("CA123")).expect("no capacity set");
+    /// assert_eq!(call.id(), "CA123");
+    /// # Ok::<(), voxscope_core::ConfigError>(())
+    /// ```
+    pub fn open_call(&self, id: Option<&str>) -> Option<Call> {
+        self.shared.admit(id.filter(|id| valid_id(id)).map(str::to_owned))
+    }
+
+    /// Calls admitted and not yet ended.
+    pub fn active_calls(&self) -> usize {
+        self.shared.active.load(Ordering::Acquire)
+    }
+}
+
+impl<S> Layer<S> for CallLayer {
+    type Service = CallMetrics<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        CallMetrics::new(inner, Arc::clone(&self.shared))
+    }
+}
+
+/// Settings of a [`CallLayer`], validated by [`build`](Self::build).
+#[derive(Clone, Debug)]
+pub struct CallLayerBuilder {
+    protocol: Protocol,
+    transport: Option<&'static str>,
+    max_calls: Option<usize>,
+    count_only: bool,
+    retry_after: Duration,
+    id_header: Option<String>,
+    id_query: Option<String>,
+    gap_factor: f64,
+}
+
+impl CallLayerBuilder {
+    fn new(protocol: Protocol) -> Self {
+        Self {
+            protocol,
+            transport: None,
+            max_calls: None,
+            count_only: false,
+            retry_after: Duration::from_secs(5),
+            id_header: None,
+            id_query: None,
+            gap_factor: 3.0,
+        }
+    }
+
+    /// The `transport` label, instead of the protocol's name (say `browser` for
+    /// raw PCM from web clients). Lowercase letters, digits and `_`.
+    pub fn transport(mut self, label: &'static str) -> Self {
+        self.transport = Some(label);
+        self
+    }
+
+    /// At most `max` concurrent calls; exported as `voice_calls_capacity`. Beyond it,
+    /// requests get `503 Service Unavailable` with `Retry-After` before any upgrade.
+    pub fn max_calls(mut self, max: usize) -> Self {
+        self.max_calls = Some(max);
+        self
+    }
+
+    /// With a capacity: record it and the load, but never refuse a call.
+    pub fn count_only(mut self, count_only: bool) -> Self {
+        self.count_only = count_only;
+        self
+    }
+
+    /// The `Retry-After` of a shed call, in whole seconds (default 5 s).
+    pub fn retry_after(mut self, retry_after: Duration) -> Self {
+        self.retry_after = retry_after;
+        self
+    }
+
+    /// Takes the call id from this request header when present and sane.
+    pub fn call_id_header(mut self, name: impl Into<String>) -> Self {
+        self.id_header = Some(name.into());
+        self
+    }
+
+    /// Takes the call id from this query parameter when present and sane.
+    pub fn call_id_query(mut self, name: impl Into<String>) -> Self {
+        self.id_query = Some(name.into());
+        self
+    }
+
+    /// An inbound media frame that follows the previous one by more than `factor`
+    /// times its audio length (by arrival or by the protocol's timestamps) is a gap
+    /// and not on time (default 3: 60 ms for 20 ms frames).
+    pub fn gap_factor(mut self, factor: f64) -> Self {
+        self.gap_factor = factor;
+        self
+    }
+
+    /// Validates the settings and builds the layer.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the field: a zero `max_calls`, a `retry_after` under one
+    /// second, a `gap_factor` that is not a finite number of at least 1, a header name
+    /// that is not one, an empty query name, a `transport` outside `[a-z0-9_]+`, or a
+    /// `RawPcm` protocol with a zero rate or a width outside 1..=4.
+    pub fn build(self) -> Result<CallLayer, ConfigError> {
+        self.protocol.validate()?;
+        if let Some(max) = self.max_calls {
+            validate_nonzero("max_calls", max)?;
+        }
+        let invalid = |field: &str, value: String, reason| ConfigError::Invalid {
+            field: field.to_owned(),
+            value,
+            reason,
+        };
+        let retry_secs = self.retry_after.as_secs();
+        if retry_secs == 0 {
+            let value = format!("{:?}", self.retry_after);
+            return Err(invalid("retry_after", value, "at least one second"));
+        }
+        if !(self.gap_factor.is_finite() && self.gap_factor >= 1.0) {
+            let value = self.gap_factor.to_string();
+            return Err(invalid("gap_factor", value, "a finite multiple of at least 1"));
+        }
+        let transport = self.transport.unwrap_or(self.protocol.label());
+        let label_ok = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_';
+        if transport.is_empty() || !transport.chars().all(label_ok) {
+            let reason = "a label value of lowercase letters, digits and '_'";
+            return Err(invalid("transport", transport.to_owned(), reason));
+        }
+        let id_header = match self.id_header {
+            Some(name) => Some(
+                HeaderName::try_from(name.as_str())
+                    .map_err(|_| invalid("call_id_header", name.clone(), "an HTTP header name"))?,
+            ),
+            None => None,
+        };
+        if self.id_query.as_deref() == Some("") {
+            return Err(invalid("call_id_query", String::new(), "a query parameter name"));
+        }
+        let shared = Shared {
+            protocol: self.protocol,
+            instruments: Instruments::new(transport, self.max_calls),
+            active: Arc::new(AtomicUsize::new(0)),
+            max_calls: self.max_calls,
+            shed: !self.count_only,
+            retry_after: HeaderValue::from(retry_secs),
+            id_header,
+            id_query: self.id_query.map(Into::into),
+            gap_factor: self.gap_factor,
+        };
+        Ok(CallLayer { shared: Arc::new(shared) })
+    }
+}
+
+/// What every service built by one layer shares.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    protocol: Protocol,
+    instruments: Instruments,
+    active: Arc<AtomicUsize>,
+    max_calls: Option<usize>,
+    shed: bool,
+    pub(crate) retry_after: HeaderValue,
+    pub(crate) id_header: Option<HeaderName>,
+    pub(crate) id_query: Option<Box<str>>,
+    gap_factor: f64,
+}
+
+impl Shared {
+    /// Opens a call, or ends one at once as `rejected` when over capacity.
+    pub(crate) fn admit(&self, id: Option<String>) -> Option<Call> {
+        let handles = Arc::clone(self.instruments.get());
+        let id = id.unwrap_or_else(generate_id);
+        let admitted = self.active.fetch_add(1, Ordering::AcqRel) + 1;
+        let over = self.max_calls.is_some_and(|max| admitted > max);
+        if over && self.shed {
+            self.active.fetch_sub(1, Ordering::AcqRel);
+            CallState::start(handles, self.protocol, self.gap_factor, None, id).shed();
+            return None;
+        }
+        let slot = Some(Arc::clone(&self.active));
+        Some(Call { state: CallState::start(handles, self.protocol, self.gap_factor, slot, id) })
+    }
+}
+
+/// Client-supplied ids go to logs and spans: short, and nothing that could forge a
+/// log line.
+pub(crate) fn valid_id(id: &str) -> bool {
+    (1..=128).contains(&id.len())
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+}
+
+/// 16 random hex digits: a counter hashed with std's randomly keyed SipHash.
+fn generate_id() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!("{:016x}", RandomState::new().hash_one(n))
+}

@@ -1,0 +1,77 @@
+//! Voice calls over WebSockets, made observable: how many are live, how each ended,
+//! whether its audio arrived on time, and how long the caller waited for each answer.
+//!
+//! ```
+//! use axum::extract::ws::{WebSocket, WebSocketUpgrade};
+//! use axum::{Router, response::Response, routing::any};
+//! use futures_util::StreamExt;
+//! use voxscope_call::{Call, CallLayer, Protocol, TrackedSocket};
+//!
+//! async fn media(ws: WebSocketUpgrade, call: Call) -> Response {
+//!     ws.on_upgrade(move |socket| call.serve(socket, agent))
+//! }
+//!
+//! async fn agent(mut socket: TrackedSocket<WebSocket>, call: Call) {
+//!     while let Some(Ok(_frame)) = socket.next().await {
+//!         // speech in; when the caller stops: `call.user_turn_ended()`;
+//!         // agent audio out through `socket`'s Sink half.
+//!     }
+//! }
+//!
+//! let app: Router = Router::new()
+//!     .route("/media", any(media))
+//!     .layer(CallLayer::builder(Protocol::Twilio).max_calls(500).build()?);
+//! # Ok::<(), voxscope_core::ConfigError>(())
+//! ```
+//!
+//! Every request through the layer is a call, so put it on the WebSocket route(s)
+//! only (a router of its own, or `route_layer` there): a plain HTTP route under it would
+//! count each request as a `rejected` call.
+//!
+//! What it records, by the names of `voxscope_core::catalog`, all labelled with the
+//! layer's `transport`:
+//!
+//! - `voice_calls_active`, back to 0 however calls end; `voice_calls_capacity` when a
+//!   capacity is set.
+//! - `voice_calls_total{outcome}` and `voice_call_duration_seconds{outcome}`, once per
+//!   call, by a drop guard: `completed`, `dropped`, `rejected` or `failed` (see
+//!   [`Outcome`]).
+//! - `voice_call_frames_total{direction}` and `voice_call_audio_seconds_total{direction}`
+//!   (`in`, `out`): audio length from the base64 length, never decoded. Counters hold
+//!   whole numbers, so audio seconds are added as they complete, with the fractions of
+//!   ended calls carried over.
+//! - `voice_call_media_gaps_total` and, per call, `voice_call_audio_quality`: the
+//!   share of inbound media frames on time.
+//! - `voice_turn_latency_seconds`: from [`Call::user_turn_ended`] to the first outbound
+//!   audio frame; `voice_call_sentiment` from [`Call::record_sentiment`].
+//! - `voice_call_protocol_errors_total{kind}`: frames not understood, passed through.
+//!
+//! A panic in the handler run by [`Call::serve`], or an `Err` it returns, ends the call
+//! `failed`.
+//!
+//! Each call has a `voice_call` span, a child of the span current when the request
+//! arrived, and two log lines, `call started` and `call ended` (outcome, duration,
+//! frames, audio seconds, quality, turns, mean turn latency). Call ids and phone numbers
+//! live there, never in labels.
+#![deny(missing_docs)]
+
+mod call;
+mod extract;
+mod handles;
+mod json;
+mod layer;
+mod outcome;
+mod protocol;
+mod serve;
+mod service;
+mod socket;
+mod timing;
+
+pub use call::Call;
+pub use extract::MissingCallLayer;
+pub use layer::{CallLayer, CallLayerBuilder};
+pub use outcome::Outcome;
+pub use protocol::{Protocol, ProtocolErrorKind};
+pub use serve::{CallFuture, CallResult};
+pub use service::{CallMetrics, ResponseFuture};
+pub use socket::TrackedSocket;

@@ -1,0 +1,49 @@
+//! How a call ended.
+
+/// The `outcome` label of `voice_calls_total` and `voice_call_duration_seconds`.
+///
+/// ```
+/// use voxscope_call::Outcome;
+///
+/// assert_eq!(Outcome::Completed.label(), "completed");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// The protocol's stop message, or a normal close (1000/1001) where the protocol has
+    /// no stop message or the service closed the call itself.
+    Completed,
+    /// Ended without the protocol's goodbye: a close without stop, an abnormal close
+    /// code, an IO error or reset, a socket that was dropped.
+    Dropped,
+    /// Never upgraded: refused by the handler, shed at capacity, or the client left
+    /// before the upgrade completed.
+    Rejected,
+    /// The handler panicked or reported an error with [`Call::fail`](crate::Call::fail).
+    Failed,
+}
+
+impl Outcome {
+    /// Every outcome, in label order.
+    pub const ALL: [Outcome; 4] =
+        [Outcome::Completed, Outcome::Dropped, Outcome::Rejected, Outcome::Failed];
+
+    /// The label value.
+    pub const fn label(self) -> &'static str {
+        match self {
+            Outcome::Completed => "completed",
+            Outcome::Dropped => "dropped",
+            Outcome::Rejected => "rejected",
+            Outcome::Failed => "failed",
+        }
+    }
+
+    pub(crate) const fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.label())
+    }
+}

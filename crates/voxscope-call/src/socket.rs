@@ -1,0 +1,236 @@
+//! The tracked socket: the WebSocket, seen frame by frame.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+
+use axum::extract::ws::Message;
+use futures_util::{Sink, Stream};
+use pin_project::pin_project;
+use quanta::Instant;
+
+use crate::call::Call;
+use crate::handles::{Direction, Handles};
+use crate::protocol::{Adapter, Frame};
+use crate::timing::{AudioTally, InboundTiming, audio_micros};
+
+/// A WebSocket wrapped by [`Call::track`]: a `Stream` and a `Sink` of axum
+/// [`Message`]s that passes every frame through unchanged and counts, on the way,
+/// media frames and audio seconds in each direction, inbound gaps, protocol errors,
+/// the protocol's stop, close codes and IO errors, and turn latency at the first
+/// outbound audio after [`Call::user_turn_ended`].
+///
+/// Split it with `StreamExt::split` to read and write from two tasks. A media frame
+/// costs no allocation; inbound arrival is when the application reads the frame.
+///
+/// ```
+/// # async fn f(call: voxscope_call::Call, socket: axum::extract::ws::WebSocket) {
+/// use futures_util::StreamExt;
+///
+/// let (mut to_caller, mut from_caller) = call.track(socket).split();
+/// # let _ = (&mut to_caller, &mut from_caller);
+/// # }
+/// ```
+#[pin_project]
+#[derive(Debug)]
+pub struct TrackedSocket<S> {
+    #[pin]
+    inner: S,
+    tracker: Tracker,
+}
+
+impl<S> TrackedSocket<S> {
+    pub(crate) fn new(inner: S, call: Call) -> Self {
+        Self { inner, tracker: Tracker::new(call) }
+    }
+
+    /// The wrapped socket.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The call this socket belongs to.
+    pub fn call(&self) -> &Call {
+        &self.tracker.call
+    }
+}
+
+impl<S, E> Stream for TrackedSocket<S>
+where
+    S: Stream<Item = Result<Message, E>>,
+{
+    type Item = Result<Message, E>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.project();
+        let item = ready!(this.inner.poll_next(cx));
+        match &item {
+            Some(Ok(message)) => this.tracker.inbound(message),
+            Some(Err(_)) => this.tracker.call.state.io_error(),
+            None => this.tracker.call.state.eof(),
+        }
+        Poll::Ready(item)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.inner.size_hint()
+    }
+}
+
+impl<S> Sink<Message> for TrackedSocket<S>
+where
+    S: Sink<Message>,
+{
+    type Error = S::Error;
+
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.project().inner.poll_ready(cx)
+    }
+
+    fn start_send(self: Pin<&mut Self>, message: Message) -> Result<(), Self::Error> {
+        let this = self.project();
+        let frame = this.tracker.classify(&message, Direction::Out);
+        let closing = match &message {
+            Message::Close(frame) => Some(frame.as_ref().map(|f| f.code)),
+            _ => None,
+        };
+        this.inner.start_send(message)?;
+        if let Some(code) = closing {
+            this.tracker.call.state.service_closed(code);
+        }
+        if let Some(frame) = frame {
+            this.tracker.outbound(frame);
+        }
+        Ok(())
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.project().inner.poll_flush(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.project().inner.poll_close(cx)
+    }
+}
+
+/// Per-socket tallies in plain fields: `Stream` and `Sink` both take `&mut self`, so the
+/// hot path needs no atomics. They join the call's summary when the socket goes.
+#[derive(Debug)]
+struct Tracker {
+    call: Call,
+    handles: Arc<Handles>,
+    adapter: Adapter,
+    timing: InboundTiming,
+    audio: [AudioTally; 2],
+    frames: [u64; 2],
+    turns: u64,
+    turn_latency_sum: f64,
+}
+
+impl Tracker {
+    fn new(call: Call) -> Self {
+        let handles = Arc::clone(call.handles());
+        let adapter = Adapter::new(call.state.protocol);
+        let timing = InboundTiming::new(call.state.gap_factor);
+        Self {
+            call,
+            handles,
+            adapter,
+            timing,
+            audio: Default::default(),
+            frames: [0; 2],
+            turns: 0,
+            turn_latency_sum: 0.0,
+        }
+    }
+
+    fn classify(&self, message: &Message, direction: Direction) -> Option<Frame> {
+        match message {
+            Message::Text(text) if direction == Direction::In => {
+                Some(self.adapter.text_in(text.as_str()))
+            }
+            Message::Text(text) => Some(self.adapter.text_out(text.as_str())),
+            Message::Binary(bytes) => Some(self.adapter.binary(bytes.len())),
+            Message::Ping(_) | Message::Pong(_) | Message::Close(_) => None,
+        }
+    }
+
+    fn inbound(&mut self, message: &Message) {
+        if let Message::Close(frame) = message {
+            return self.call.state.peer_closed(frame.as_ref().map(|f| f.code));
+        }
+        match self.classify(message, Direction::In) {
+            Some(Frame::Media { bytes, timestamp_ms, caller_track }) => {
+                let micros = self.media(Direction::In, bytes);
+                if caller_track && self.timing.frame(Instant::now(), timestamp_ms, micros) {
+                    self.handles.gaps.increment(1);
+                }
+            }
+            Some(Frame::Start(info)) => {
+                if let Some(rate) = info.byte_rate {
+                    self.adapter.set_byte_rate(rate);
+                }
+                self.call.state.stream_started(*info);
+            }
+            Some(Frame::Stop) => self.call.state.stop_seen(),
+            Some(Frame::Error(kind)) => self.protocol_error(kind, "in"),
+            Some(Frame::Control) | None => {}
+        }
+    }
+
+    fn outbound(&mut self, frame: Frame) {
+        match frame {
+            Frame::Media { bytes, .. } => {
+                self.media(Direction::Out, bytes);
+                if let Some(latency) = self.call.state.take_turn_latency() {
+                    self.handles.turn_latency.record(latency);
+                    self.turns += 1;
+                    self.turn_latency_sum += latency;
+                }
+            }
+            Frame::Error(kind) => self.protocol_error(kind, "out"),
+            Frame::Start(_) | Frame::Stop | Frame::Control => {}
+        }
+    }
+
+    fn media(&mut self, direction: Direction, bytes: usize) -> u64 {
+        let d = direction as usize;
+        let micros = audio_micros(bytes, self.adapter.byte_rate());
+        self.frames[d] += 1;
+        self.handles.frames[d].increment(1);
+        self.audio[d].add(micros, &self.handles.audio[d]);
+        micros
+    }
+
+    #[cold]
+    fn protocol_error(&self, kind: crate::ProtocolErrorKind, direction: &'static str) {
+        self.handles.protocol_errors[kind.index()].increment(1);
+        tracing::debug!(
+            parent: self.call.span(),
+            kind = kind.label(),
+            direction,
+            "media-stream frame not understood; passed through"
+        );
+    }
+}
+
+impl Drop for Tracker {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.call.state.failed_by_panic();
+        }
+        for d in [Direction::In, Direction::Out] {
+            let d = d as usize;
+            self.audio[d].finish(&self.handles.audio_carry[d], &self.handles.audio[d]);
+        }
+        let mut summary = self.call.state.summary();
+        for d in 0..2 {
+            summary.frames[d] += self.frames[d];
+            summary.audio_seconds[d] += self.audio[d].seconds();
+        }
+        summary.inbound_frames += self.timing.frames;
+        summary.late_frames += self.timing.late;
+        summary.turns += self.turns;
+        summary.turn_latency_sum += self.turn_latency_sum;
+    }
+}

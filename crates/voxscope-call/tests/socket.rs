@@ -1,0 +1,164 @@
+//! The tracked socket over in-memory streams, recorded by `DebuggingRecorder`: what
+//! each protocol's frames add up to, and how a call ends without a network.
+
+use std::convert::Infallible;
+
+use axum::extract::ws::{CloseFrame, Message};
+use futures_util::{FutureExt, StreamExt, stream};
+use metrics_util::CompositeKey;
+use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+use voxscope_call::{CallLayer, Protocol};
+
+type Snapshot = Vec<(CompositeKey, DebugValue)>;
+
+/// Runs `f` with a fresh local recorder and takes one snapshot: a snapshot drains
+/// counters and histograms, so every assertion reads the same one.
+fn recorded(f: impl FnOnce()) -> Snapshot {
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    metrics::with_local_recorder(&recorder, f);
+    snapshotter.snapshot().into_vec().into_iter().map(|(key, _, _, value)| (key, value)).collect()
+}
+
+/// Counter value, or the histogram's observations, of `name` with all of `labels`.
+fn values(snapshot: &Snapshot, name: &str, labels: &[(&str, &str)]) -> Vec<f64> {
+    let mut out = Vec::new();
+    for (key, value) in snapshot {
+        let key = key.key();
+        let matches =
+            labels.iter().all(|(k, v)| key.labels().any(|l| l.key() == *k && l.value() == *v));
+        if key.name() != name || !matches {
+            continue;
+        }
+        match value {
+            DebugValue::Counter(n) => out.push(*n as f64),
+            DebugValue::Gauge(g) => out.push(g.into_inner()),
+            DebugValue::Histogram(h) => out.extend(h.iter().map(|v| v.into_inner())),
+        }
+    }
+    out
+}
+
+fn drain<S: futures_util::Stream + Unpin>(mut socket: S) -> S {
+    while let Some(Some(_)) = socket.next().now_or_never() {}
+    socket
+}
+
+fn telnyx_media(ts: u64) -> Message {
+    Message::text(format!(
+        r#"{{"event":"media","sequence_number":"{ts}","media":{{"track":"inbound","chunk":"{ts}","timestamp":"{ts}","payload":"{}=="}},"stream_id":"s1"}}"#,
+        "/".repeat(214)
+    ))
+}
+
+#[test]
+fn telnyx_reordering_is_not_a_gap_but_lost_audio_is() {
+    let snapshot = recorded(|| {
+        let layer = CallLayer::new(Protocol::Telnyx).unwrap();
+        let call = layer.open_call(None).unwrap();
+        let start = r#"{"event":"start","sequence_number":"1","stream_id":"s1","start":{"call_control_id":"v3:abc","from":"+15550001","to":"+15550002","media_format":{"encoding":"PCMU","sample_rate":8000,"channels":1}}}"#;
+        let mut frames = vec![Message::text(start)];
+        frames.extend([0, 20, 40, 200, 180, 220].map(telnyx_media));
+        frames.push(Message::text(r#"{"event":"stop","sequence_number":"9","stream_id":"s1"}"#));
+        let socket = drain(call.track(stream::iter(frames.into_iter().map(Ok::<_, Infallible>))));
+        assert_eq!(call.id(), "v3:abc");
+        drop((socket, call));
+        assert_eq!(layer.active_calls(), 0);
+    });
+    let telnyx = [("transport", "telnyx")];
+    assert_eq!(values(&snapshot, "voice_call_media_gaps_total", &telnyx), [1.0]);
+    assert_eq!(values(&snapshot, "voice_call_audio_quality", &telnyx), [5.0 / 6.0]);
+    assert_eq!(values(&snapshot, "voice_call_frames_total", &[("direction", "in")]), [6.0]);
+    let completed = [("transport", "telnyx"), ("outcome", "completed")];
+    assert_eq!(values(&snapshot, "voice_calls_total", &completed), [1.0]);
+}
+
+#[test]
+fn raw_pcm_counts_audio_from_rate_and_width() {
+    let snapshot = recorded(|| {
+        let protocol = Protocol::RawPcm { sample_rate: 16_000, sample_width: 2 };
+        let layer = CallLayer::builder(protocol).transport("browser").build().unwrap();
+        let call = layer.open_call(None).unwrap();
+        let mut frames: Vec<Message> = (0..150).map(|_| Message::binary(vec![0u8; 640])).collect();
+        frames.push(Message::text("{\"type\":\"hello\"}"));
+        frames.push(Message::Close(Some(CloseFrame { code: 1000, reason: "".into() })));
+        drop(drain(call.track(stream::iter(frames.into_iter().map(Ok::<_, Infallible>)))));
+    });
+    let browser_in = [("transport", "browser"), ("direction", "in")];
+    assert_eq!(values(&snapshot, "voice_call_frames_total", &browser_in), [150.0]);
+    assert_eq!(values(&snapshot, "voice_call_audio_seconds_total", &browser_in), [3.0]);
+    assert_eq!(values(&snapshot, "voice_call_protocol_errors_total", &[]), [0.0; 6]);
+    let completed = [("outcome", "completed")];
+    assert_eq!(values(&snapshot, "voice_calls_total", &completed), [1.0]);
+}
+
+#[test]
+fn outcomes_without_a_network() {
+    let snapshot = recorded(|| {
+        let layer = CallLayer::builder(Protocol::Twilio).max_calls(3).build().unwrap();
+        // Never tracked: the upgrade never happened.
+        drop(layer.open_call(None));
+        // The handler reported an error.
+        let failed = layer.open_call(None).unwrap();
+        let socket = failed.track(stream::empty::<Result<Message, Infallible>>());
+        failed.fail("the LLM provider is down");
+        drop((socket, failed));
+        // A panic while the socket is held.
+        let panicked = layer.open_call(None).unwrap();
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _socket = panicked.track(stream::empty::<Result<Message, Infallible>>());
+            panic!("handler bug");
+        }));
+        assert!(result.is_err());
+        drop(panicked);
+        // The peer went away without a close frame.
+        let dropped = layer.open_call(None).unwrap();
+        drop(drain(dropped.track(stream::empty::<Result<Message, Infallible>>())));
+        drop(dropped);
+        // Three held, the fourth is shed.
+        let held: Vec<_> = (0..3).map(|_| layer.open_call(None).unwrap()).collect();
+        assert!(layer.open_call(None).is_none());
+        held[0].record_sentiment(0.5);
+        held[0].record_sentiment(7.0);
+        held[0].record_sentiment(f64::NAN);
+        drop(held);
+        assert_eq!(layer.active_calls(), 0);
+    });
+    let calls = |outcome| values(&snapshot, "voice_calls_total", &[("outcome", outcome)]);
+    assert_eq!(calls("rejected"), [1.0 + 3.0 + 1.0]);
+    assert_eq!(calls("failed"), [2.0]);
+    assert_eq!(calls("dropped"), [1.0]);
+    assert_eq!(calls("completed"), [0.0]);
+    assert_eq!(values(&snapshot, "voice_call_duration_seconds", &[]).len(), 8);
+    assert_eq!(values(&snapshot, "voice_calls_active", &[]), [0.0]);
+    assert_eq!(values(&snapshot, "voice_calls_capacity", &[]), [3.0]);
+    assert_eq!(values(&snapshot, "voice_call_sentiment", &[]), [0.5, 1.0]);
+}
+
+#[test]
+fn builder_errors_name_the_field_and_value() {
+    let err = |b: voxscope_call::CallLayerBuilder| b.build().unwrap_err().to_string();
+    let twilio = || CallLayer::builder(Protocol::Twilio);
+    assert_eq!(err(twilio().max_calls(0)), "max_calls: must be greater than 0");
+    assert_eq!(
+        err(twilio().gap_factor(0.5)),
+        "gap_factor: a finite multiple of at least 1 (got \"0.5\")"
+    );
+    assert_eq!(
+        err(twilio().call_id_header("bad header")),
+        "call_id_header: an HTTP header name (got \"bad header\")"
+    );
+    assert_eq!(
+        err(twilio().transport("Twilio-EU")),
+        "transport: a label value of lowercase letters, digits and '_' (got \"Twilio-EU\")"
+    );
+    assert_eq!(
+        err(twilio().retry_after(std::time::Duration::from_millis(10))),
+        "retry_after: at least one second (got \"10ms\")"
+    );
+    let pcm = Protocol::RawPcm { sample_rate: 8_000, sample_width: 9 };
+    assert_eq!(
+        err(CallLayer::builder(pcm)),
+        "protocol.sample_width: bytes per sample, 1 to 4 (got \"9\")"
+    );
+}

@@ -1,0 +1,219 @@
+//! `GET /media`: a WebSocket that speaks Twilio Media Streams (point a `<Stream url>`
+//! at `wss://HOST/media`). The agent listens, notices the caller's turn end, and
+//! answers each turn with audio from a pluggable [`Responder`].
+//!
+//! Endpointing is the demo's simplest: mu-law silence is the byte 0xFF, which base64
+//! writes as `/`, so a payload of only `/` and `=` is silence, read without decoding.
+//! Ten silent frames (200 ms) after speech end the caller's turn.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::extract::State;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::response::Response;
+use axum::routing::any;
+use base64::Engine as _;
+use futures_util::stream::{self, BoxStream};
+use futures_util::{SinkExt, StreamExt};
+use serde::Deserialize;
+use voxscope::call::{Call, CallLayer, Protocol, TrackedSocket};
+
+/// The path of the media-stream endpoint.
+pub const MEDIA_PATH: &str = "/media";
+/// Calls beyond this many are refused with 503 and `Retry-After`.
+pub const MAX_CALLS: usize = 500;
+/// Silent 20 ms frames after speech that end the caller's turn.
+const ENDPOINT_SILENT_FRAMES: u32 = 10;
+
+/// One caller turn, as the responder sees it.
+#[derive(Clone, Debug)]
+pub struct CallerTurn {
+    /// The call id (Twilio's callSid once the stream started).
+    pub call_id: String,
+    /// 1 for the first turn of the call.
+    pub number: u32,
+    /// The caller's speech in this turn, mu-law 8 kHz, as received.
+    pub audio: Vec<u8>,
+}
+
+/// Agent audio: chunks of mu-law 8 kHz, sent as they come.
+pub type AgentAudio = BoxStream<'static, anyhow::Result<Vec<u8>>>;
+
+/// Answers a caller turn. The default waits and replies with silence; the provider
+/// pipeline (STT, LLM, TTS) plugs in here.
+pub trait Responder: Send + Sync + 'static {
+    /// The agent's answer to `turn`, streamed.
+    fn answer(&self, turn: CallerTurn) -> AgentAudio;
+}
+
+/// Replies after a fixed delay with a fixed length of audio.
+#[derive(Clone, Debug)]
+pub struct FixedDelayResponder {
+    /// Before the first chunk: the agent "thinking".
+    pub delay: Duration,
+    /// How much audio it answers with, in 20 ms frames.
+    pub frames: usize,
+}
+
+impl Default for FixedDelayResponder {
+    fn default() -> Self {
+        Self { delay: Duration::from_millis(600), frames: 50 }
+    }
+}
+
+impl Responder for FixedDelayResponder {
+    fn answer(&self, _turn: CallerTurn) -> AgentAudio {
+        let (delay, frames) = (self.delay, self.frames);
+        let first = stream::once(async move {
+            tokio::time::sleep(delay).await;
+            Ok(vec![0xFF; 160])
+        });
+        first.chain(stream::iter((1..frames).map(|_| Ok(vec![0xFF; 160])))).boxed()
+    }
+}
+
+/// `GET /media` under its own [`CallLayer`] (Twilio, at most [`MAX_CALLS`]).
+pub fn router(responder: Arc<dyn Responder>) -> anyhow::Result<Router> {
+    let layer = CallLayer::builder(Protocol::Twilio)
+        .max_calls(MAX_CALLS)
+        .call_id_query("callSid")
+        .build()
+        .context("call layer")?;
+    Ok(Router::new().route(MEDIA_PATH, any(media)).layer(layer).with_state(responder))
+}
+
+async fn media(
+    ws: WebSocketUpgrade,
+    call: Call,
+    State(responder): State<Arc<dyn Responder>>,
+) -> Response {
+    ws.on_upgrade(move |socket| {
+        call.serve(socket, move |socket, call| agent(socket, call, responder))
+    })
+}
+
+#[derive(Deserialize)]
+struct Inbound<'a> {
+    event: &'a str,
+    #[serde(rename = "streamSid")]
+    stream_sid: Option<&'a str>,
+    #[serde(borrow)]
+    media: Option<InboundMedia<'a>>,
+}
+
+#[derive(Deserialize)]
+struct InboundMedia<'a> {
+    payload: &'a str,
+}
+
+/// Reads the caller and writes the agent's answers from one task: a new turn while the
+/// agent speaks (barge-in) clears the queued audio and drops the answer.
+///
+/// A socket error ends the call with `Ok`: the caller went away, which the tracked
+/// socket has already seen (`dropped`). `Err` is for the agent's own failures (a
+/// responder error), which end the call `failed`.
+async fn agent(
+    socket: TrackedSocket<WebSocket>,
+    call: Call,
+    responder: Arc<dyn Responder>,
+) -> anyhow::Result<()> {
+    let (mut to_caller, mut from_caller) = socket.split();
+    let mut stream_sid = String::new();
+    let mut turn = Turn::default();
+    let mut answer: Option<AgentAudio> = None;
+    loop {
+        tokio::select! {
+            message = from_caller.next() => {
+                let Some(Ok(message)) = message else { return Ok(()) };
+                let Message::Text(text) = message else { continue };
+                let Ok(frame) = serde_json::from_str::<Inbound<'_>>(text.as_str()) else { continue };
+                if let (Some(sid), true) = (frame.stream_sid, stream_sid.is_empty()) {
+                    stream_sid = sid.to_owned();
+                }
+                match (frame.event, frame.media) {
+                    ("media", Some(media)) => match turn.frame(media.payload) {
+                        Heard::TurnEnded(audio) => {
+                            call.user_turn_ended();
+                            turn.number += 1;
+                            let caller = CallerTurn { call_id: call.id(), number: turn.number, audio };
+                            answer = Some(responder.answer(caller));
+                        }
+                        Heard::SpeechStarted if answer.is_some() => {
+                            answer = None;
+                            let clear = serde_json::json!({"event": "clear", "streamSid": stream_sid});
+                            if to_caller.send(Message::text(clear.to_string())).await.is_err() {
+                                return Ok(());
+                            }
+                        }
+                        Heard::SpeechStarted | Heard::Nothing => {}
+                    },
+                    ("stop", _) => return Ok(()),
+                    _ => {}
+                }
+            }
+            chunk = next_chunk(&mut answer) => match chunk {
+                Some(audio) => {
+                    let audio = audio.context("the responder failed")?;
+                    let payload = base64::engine::general_purpose::STANDARD.encode(audio);
+                    let frame = serde_json::json!({
+                        "event": "media", "streamSid": stream_sid, "media": {"payload": payload}
+                    });
+                    if to_caller.send(Message::text(frame.to_string())).await.is_err() {
+                        return Ok(());
+                    }
+                }
+                None => answer = None,
+            }
+        }
+    }
+}
+
+/// The next chunk of the current answer; pending forever while there is none.
+async fn next_chunk(answer: &mut Option<AgentAudio>) -> Option<anyhow::Result<Vec<u8>>> {
+    match answer {
+        Some(audio) => Pin::new(audio).next().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Endpointing state of the caller.
+#[derive(Default)]
+struct Turn {
+    speaking: bool,
+    silent_frames: u32,
+    audio: Vec<u8>,
+    number: u32,
+}
+
+enum Heard {
+    Nothing,
+    SpeechStarted,
+    TurnEnded(Vec<u8>),
+}
+
+impl Turn {
+    fn frame(&mut self, payload: &str) -> Heard {
+        let silent = payload.bytes().all(|b| b == b'/' || b == b'=');
+        if !silent {
+            if let Ok(audio) = base64::engine::general_purpose::STANDARD.decode(payload) {
+                self.audio.extend_from_slice(&audio);
+            }
+            self.silent_frames = 0;
+            let started = !self.speaking;
+            self.speaking = true;
+            return if started { Heard::SpeechStarted } else { Heard::Nothing };
+        }
+        if self.speaking {
+            self.silent_frames += 1;
+            if self.silent_frames >= ENDPOINT_SILENT_FRAMES {
+                self.speaking = false;
+                return Heard::TurnEnded(std::mem::take(&mut self.audio));
+            }
+        }
+        Heard::Nothing
+    }
+}

@@ -1,0 +1,52 @@
+//! A warm media frame costs no heap allocation through the tracked socket, in either
+//! direction. Its own test binary: the counting allocator is global to the process.
+
+use std::alloc::System;
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::task::Context;
+
+use axum::extract::ws::Message;
+use futures_util::task::noop_waker_ref;
+use futures_util::{Sink, StreamExt, sink, stream};
+use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
+use voxscope::PrometheusInstaller;
+use voxscope::call::{CallLayer, Protocol};
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+#[test]
+fn a_warm_media_frame_allocates_nothing() {
+    let payload = format!("{}==", "/".repeat(214));
+    let inbound = Message::text(format!(
+        r#"{{"event":"media","sequenceNumber":"3","media":{{"track":"inbound","chunk":"2","timestamp":"20","payload":"{payload}"}},"streamSid":"MZ1"}}"#
+    ));
+    let outbound = Message::text(format!(
+        r#"{{"event":"media","streamSid":"MZ1","media":{{"payload":"{payload}"}}}}"#
+    ));
+    let (recorder, _handle) = PrometheusInstaller::new().build().expect("recorder");
+    metrics::with_local_recorder(&recorder, || {
+        let layer = CallLayer::new(Protocol::Twilio).expect("layer");
+        let call = layer.open_call(None).expect("no capacity set");
+        let mut from_caller = call.track(stream::repeat(Ok::<_, Infallible>(inbound)));
+        let mut to_caller = call.track(sink::drain::<Message>());
+        let mut cx = Context::from_waker(noop_waker_ref());
+        let mut frame_pair = || {
+            let _ = from_caller.poll_next_unpin(&mut cx);
+            let _ = Pin::new(&mut to_caller).start_send(outbound.clone());
+        };
+        // Warm: the first frames register handles and start the clock.
+        for _ in 0..100 {
+            frame_pair();
+        }
+        let region = Region::new(GLOBAL);
+        for _ in 0..10_000 {
+            frame_pair();
+        }
+        let allocations = region.change().allocations;
+        // Other threads of the test harness may allocate meanwhile; a per-frame
+        // allocation would show as thousands.
+        assert!(allocations < 10, "{allocations} allocations over 10,000 frame pairs");
+    });
+}
