@@ -197,7 +197,7 @@ impl ProviderCall {
             "provider",
             otel.kind = "client",
             voice.provider.kind = instruments.kind().as_str(),
-            gen_ai.provider.name = &*instruments.provider().as_ref(),
+            gen_ai.provider.name = instruments.provider().as_ref(),
             outcome = tracing::field::Empty,
             error.type = tracing::field::Empty,
         );

@@ -138,7 +138,7 @@ impl ConfigCheck {
             Some(value) => value,
         };
         let lower = value.to_ascii_lowercase();
-        if self.placeholders.iter().any(|p| *p == lower) {
+        if self.placeholders.contains(&lower) {
             return Some(MissingReason::Placeholder);
         }
         let len = value.chars().count();

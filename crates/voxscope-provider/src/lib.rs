@@ -3,29 +3,33 @@
 //! config is complete.
 //!
 //! ```
+//! use std::io;
 //! use std::time::Duration;
 //! use futures_util::{StreamExt, stream};
-//! use http::StatusCode;
 //! use voxscope_provider::{FallbackChain, ProviderKind, ProviderSettings, check_config};
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! // At startup: `[Config] ELEVENLABS_API_KEY is not set` and voxscope_config_missing = 1.
 //! check_config([("ELEVENLABS_API_KEY", std::env::var("ELEVENLABS_API_KEY").ok().as_deref())]);
 //!
-//! // TTS through ElevenLabs, falling back to Azure when it fails or stalls.
+//! // TTS through ElevenLabs, falling back to Azure when it is down or stalls.
 //! let tts = FallbackChain::builder(ProviderKind::Tts)
 //!     .stream_provider(
 //!         ProviderSettings::new("elevenlabs").first_byte_timeout(Duration::from_millis(500)),
-//!         |_text: String| async { Err::<stream::Empty<Result<Vec<u8>, StatusCode>>, _>(StatusCode::TOO_MANY_REQUESTS) },
+//!         |_text: String| async {
+//!             Err::<stream::Empty<io::Result<Vec<u8>>>, _>(io::ErrorKind::ConnectionRefused.into())
+//!         },
 //!     )
 //!     .stream_provider(ProviderSettings::new("azure"), |text: String| async move {
-//!         Ok(stream::iter(text.split(' ').map(|w| Ok(w.as_bytes().to_vec())).collect::<Vec<_>>()))
+//!         let words: Vec<io::Result<Vec<u8>>> =
+//!             text.split(' ').map(|w| Ok(w.as_bytes().to_vec())).collect();
+//!         Ok(stream::iter(words))
 //!     })
 //!     .build()?;
 //!
 //! let mut audio = tts.stream("hello caller".to_owned());
 //! while let Some(chunk) = audio.next().await {
-//!     let _chunk = chunk?; // play it
+//!     let _chunk = chunk?; // play it: served by azure, one fallback counted
 //! }
 //! # Ok(()) }
 //! ```

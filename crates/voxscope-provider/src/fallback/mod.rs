@@ -26,6 +26,8 @@ pub use stream::FallbackStream;
 type ItemStream<T, E> = Pin<Box<dyn Stream<Item = Result<T, E>> + Send>>;
 type Opening<T, E> = Pin<Box<dyn Future<Output = Result<ItemStream<T, E>, E>> + Send>>;
 type OpenFn<Req, T, E> = Arc<dyn Fn(Req) -> Opening<T, E> + Send + Sync>;
+type ClassifyFn<E> = Arc<dyn Fn(&E) -> ErrorClass + Send + Sync>;
+type UsageFn<T> = Arc<dyn Fn(&T) -> Usage + Send + Sync>;
 
 /// Why a chain moved on: the `reason` label of `voice_provider_fallbacks_total`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -154,8 +156,8 @@ pub(crate) struct ChainInner<Req, T, E> {
     pub(crate) members: Vec<Member<Req, T, E>>,
     pub(crate) fallback_on: [bool; ErrorClass::ALL.len()],
     pub(crate) retry_after_first_item: bool,
-    pub(crate) classify: Arc<dyn Fn(&E) -> ErrorClass + Send + Sync>,
-    pub(crate) usage: Option<Arc<dyn Fn(&T) -> Usage + Send + Sync>>,
+    pub(crate) classify: ClassifyFn<E>,
+    pub(crate) usage: Option<UsageFn<T>>,
     /// `voice_provider_fallbacks_total` by (from, to, reason), registered on first use.
     fallbacks: Box<[OnceLock<Counter>]>,
     warm: OnceLock<()>,
@@ -210,16 +212,17 @@ impl<Req, T, E> ChainInner<Req, T, E> {
 /// use http::StatusCode;
 /// use voxscope_provider::{FallbackChain, ProviderKind, ProviderSettings};
 ///
-/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// let llm = FallbackChain::builder(ProviderKind::Llm)
 ///     .provider(ProviderSettings::new("groq").first_byte_timeout(Duration::from_secs(1)),
-///         |prompt: String| async move { Err::<String, _>(StatusCode::SERVICE_UNAVAILABLE) })
+///         |_prompt: String| async move { Err::<String, _>(StatusCode::SERVICE_UNAVAILABLE) })
 ///     .provider(ProviderSettings::new("openai"),
 ///         |prompt: String| async move { Ok::<_, StatusCode>(format!("answer to {prompt}")) })
-///     .build()?;
-/// let answer = llm.call("hello".to_owned()).await?;
+///     .build()
+///     .expect("valid chain");
+/// let answer = llm.call("hello".to_owned()).await.expect("openai answers");
 /// assert_eq!(answer, "answer to hello"); // groq failed, openai answered
-/// # Ok(()) }
+/// # }
 /// ```
 pub struct FallbackChain<Req, T, E> {
     inner: Arc<ChainInner<Req, T, E>>,
@@ -293,8 +296,8 @@ pub struct FallbackChainBuilder<Req, T, E> {
     members: Vec<(ProviderSettings, OpenFn<Req, T, E>)>,
     fallback_on: [bool; ErrorClass::ALL.len()],
     retry_after_first_item: bool,
-    classify: Arc<dyn Fn(&E) -> ErrorClass + Send + Sync>,
-    usage: Option<Arc<dyn Fn(&T) -> Usage + Send + Sync>>,
+    classify: ClassifyFn<E>,
+    usage: Option<UsageFn<T>>,
 }
 
 impl<Req, T, E> fmt::Debug for FallbackChainBuilder<Req, T, E> {
