@@ -21,6 +21,7 @@
 //! | feature | default | brings |
 //! |---|---|---|
 //! | `http` | yes | [`http`]: [`HttpMetricsLayer`] |
+//! | `provider` | no | [`provider`]: provider timing, fallback chains, `check_config` |
 //! | `prometheus` | yes | [`install`], [`builder`], the `/metrics` endpoint |
 //!
 //! The metric catalog ([`catalog`]) is always there: it is the contract between the
@@ -37,6 +38,13 @@ pub mod http {
 
 #[cfg(feature = "http")]
 pub use voxscope_http::HttpMetricsLayer;
+
+/// Provider timing, errors, usage, fallback chains and config checks
+/// (`voxscope-provider`).
+#[cfg(feature = "provider")]
+pub mod provider {
+    pub use voxscope_provider::*;
+}
 
 #[cfg(feature = "prometheus")]
 pub use voxscope_core::prometheus::{
