@@ -267,8 +267,21 @@ impl ProviderCall {
         self.end.get_or_insert((outcome, Some(class)));
     }
 
-    pub(crate) fn set_polling(&mut self, polling: bool) {
-        self.polling = polling;
+    /// Runs one poll of the provider's future or stream: inside the span, so that the
+    /// client's own events and spans nest under it, and flagged, so that a panic in it is
+    /// told from a cancellation. A disabled span is not entered: with tracing off (or with
+    /// no subscriber but `tracing/log`), entering costs more per streamed item than all
+    /// the rest of the wrapper.
+    pub(crate) fn poll_in<R>(&mut self, poll: impl FnOnce() -> R) -> R {
+        self.polling = true;
+        let result = if self.span.is_disabled() {
+            poll()
+        } else {
+            let _entered = self.span.enter();
+            poll()
+        };
+        self.polling = false;
+        result
     }
 
     pub(crate) fn saw_first_byte(&self) -> bool {

@@ -41,15 +41,7 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let result = match this.call.as_mut() {
-            Some(call) => {
-                call.set_polling(true);
-                let result = {
-                    let _entered = call.span().enter();
-                    this.inner.poll(cx)
-                };
-                call.set_polling(false);
-                result
-            }
+            Some(call) => call.poll_in(|| this.inner.poll(cx)),
             None => this.inner.poll(cx),
         };
         let result = ready!(result);
@@ -118,12 +110,7 @@ where
         let Some(call) = this.call.as_mut() else {
             return this.inner.poll_next(cx);
         };
-        call.set_polling(true);
-        let item = {
-            let _entered = call.span().enter();
-            this.inner.poll_next(cx)
-        };
-        call.set_polling(false);
+        let item = call.poll_in(|| this.inner.poll_next(cx));
         match ready!(item) {
             Some(Ok(item)) => {
                 call.first_byte();

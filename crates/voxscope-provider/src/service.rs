@@ -42,11 +42,8 @@ impl<S, M, C, U> Provider<S, M, C, U> {
     where
         S: Service<Req>,
     {
-        let call = self.layer.metrics.start();
-        let future = {
-            let _entered = call.span().enter();
-            self.inner.call(request)
-        };
+        let mut call = self.layer.metrics.start();
+        let future = call.poll_in(|| self.inner.call(request));
         (call, future)
     }
 }
@@ -119,15 +116,7 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let result = match this.call.as_mut() {
-            Some(call) => {
-                call.set_polling(true);
-                let result = {
-                    let _entered = call.span().enter();
-                    this.inner.poll(cx)
-                };
-                call.set_polling(false);
-                result
-            }
+            Some(call) => call.poll_in(|| this.inner.poll(cx)),
             None => this.inner.poll(cx),
         };
         let result = ready!(result);

@@ -102,11 +102,8 @@ where
             if let Some((from, reason)) = self.pending.take() {
                 self.chain.count_fallback(from, index, reason);
             }
-            let call = member.metrics.start();
-            let opening = {
-                let _entered = call.span().enter();
-                (member.open)(self.request.clone())
-            };
+            let mut call = member.metrics.start();
+            let opening = call.poll_in(|| (member.open)(self.request.clone()));
             let started = Instant::now();
             let first_deadline = match (member.first_byte_timeout, member.timeout) {
                 (Some(first), Some(total)) => Some(first.min(total)),
@@ -219,12 +216,7 @@ where
                     None => return Poll::Ready(Some(Err(this.exhausted()))),
                 },
                 State::Opening(mut attempt, mut opening) => {
-                    attempt.call.set_polling(true);
-                    let polled = {
-                        let _entered = attempt.call.span().enter();
-                        opening.poll_unpin(cx)
-                    };
-                    attempt.call.set_polling(false);
+                    let polled = attempt.call.poll_in(|| opening.poll_unpin(cx));
                     match polled {
                         Poll::Ready(Ok(stream)) => this.state = State::First(attempt, stream),
                         Poll::Ready(Err(error)) => {
@@ -252,12 +244,7 @@ where
                 State::First(mut attempt, mut stream)
                 | State::Streaming(mut attempt, mut stream) => {
                     let first = !attempt.call.saw_first_byte();
-                    attempt.call.set_polling(true);
-                    let polled = {
-                        let _entered = attempt.call.span().enter();
-                        stream.poll_next_unpin(cx)
-                    };
-                    attempt.call.set_polling(false);
+                    let polled = attempt.call.poll_in(|| stream.poll_next_unpin(cx));
                     match polled {
                         Poll::Ready(Some(Ok(item))) => {
                             let attempt = if first {
