@@ -1,11 +1,13 @@
 //! The voxscope demo voice agent, as a library so that tests can start it on port 0.
 //!
 //! Modules follow the concerns of a voice service: [`config`] (flags and environment),
-//! [`calls`] (the call registry the routes work on), [`routes`] (the HTTP API) and
+//! [`calls`] (the call registry the routes work on), [`routes`] (the HTTP API),
+//! [`providers`] (simulated STT/LLM/TTS with fallbacks and fault injection) and
 //! [`telemetry`] (metrics and logs).
 
 pub mod calls;
 pub mod config;
+pub mod providers;
 pub mod routes;
 pub mod telemetry;
 
@@ -19,7 +21,11 @@ pub fn app(metrics: &MetricsHandle, config: &config::Config) -> anyhow::Result<R
     if let Some(token) = &config.metrics_token {
         endpoint = endpoint.require_bearer_token(token);
     }
-    Ok(routes::router(calls::CallRegistry::default())
+    let calls = calls::CallRegistry::default();
+    let faults = providers::Faults::parse(config.faults.as_deref().unwrap_or_default())?;
+    let pipeline = providers::Pipeline::new(&faults)?;
+    Ok(routes::router(calls.clone())
+        .merge(providers::router(calls, pipeline))
         .merge(endpoint.into_router())
         .layer(telemetry::http_layer()?))
 }
