@@ -13,9 +13,7 @@ use axum::routing::get;
 use futures_util::{FutureExt, StreamExt, stream};
 use tower::{Layer, ServiceExt, service_fn};
 use tracing_subscriber::layer::SubscriberExt;
-use voxscope::provider::{
-    ErrorClass, ProviderKind, ProviderLayer, ProviderMetrics, Usage,
-};
+use voxscope::provider::{ErrorClass, ProviderKind, ProviderLayer, ProviderMetrics, Usage};
 use voxscope_tests::{Exposition, serve, with_local_prometheus};
 
 const REQUESTS: &str = "voice_provider_requests_total";
@@ -51,7 +49,8 @@ fn outcomes_and_error_classes_are_counted_exactly() {
         let closed_addr = closed.local_addr().unwrap();
         drop(closed);
 
-        let client = reqwest::Client::builder().timeout(Duration::from_millis(300)).build().unwrap();
+        let client =
+            reqwest::Client::builder().timeout(Duration::from_millis(300)).build().unwrap();
         let metrics = ProviderMetrics::builder(ProviderKind::Stt, "deepgram").build().unwrap();
         let stt = ProviderLayer::new(metrics).layer(service_fn(move |url: String| {
             let client = client.clone();
@@ -230,8 +229,10 @@ fn a_panicking_provider_records_an_error_and_releases_in_flight() {
 #[test]
 fn concurrency_limit_and_in_flight_are_published() {
     let handle = with_local_prometheus(|handle| async move {
-        let metrics =
-            ProviderMetrics::builder(ProviderKind::Llm, "groq").concurrency_limit(16).build().unwrap();
+        let metrics = ProviderMetrics::builder(ProviderKind::Llm, "groq")
+            .concurrency_limit(16)
+            .build()
+            .unwrap();
         let calls: Vec<_> = (0..3).map(|_| metrics.start()).collect();
         let during = Exposition::render(&handle);
         assert_eq!(during.sum(IN_FLIGHT, &[("provider", "groq")]), 3.0);
@@ -250,14 +251,19 @@ fn provider_names_that_are_not_label_values_are_rejected() {
         .unwrap_err();
     assert!(err.to_string().starts_with("provider: 1 to 64 letters"), "{err}");
     assert!(ProviderMetrics::builder(ProviderKind::Llm, "").build().is_err());
-    let err =
-        ProviderMetrics::builder(ProviderKind::Llm, "groq").concurrency_limit(0).build().unwrap_err();
+    let err = ProviderMetrics::builder(ProviderKind::Llm, "groq")
+        .concurrency_limit(0)
+        .build()
+        .unwrap_err();
     assert_eq!(err.to_string(), "concurrency_limit: must be greater than 0");
 }
 
+/// A span's name and its parent's name.
+type SpanAndParent = (String, Option<String>);
+
 /// Records, for each new span, its name and its parent's name.
 #[derive(Clone, Default)]
-struct Parents(Arc<Mutex<Vec<(String, Option<String>)>>>);
+struct Parents(Arc<Mutex<Vec<SpanAndParent>>>);
 
 impl<S> tracing_subscriber::Layer<S> for Parents
 where

@@ -91,7 +91,8 @@ fn values_are_never_logged_or_labelled() {
 #[test]
 fn check_config_reads_pairs_with_the_defaults() {
     let handle = with_local_prometheus(|_| async {
-        let report = check_config([("AZURE_TTS_REGION", Some("westeurope")), ("AZURE_TTS_KEY", Some(" "))]);
+        let report =
+            check_config([("AZURE_TTS_REGION", Some("westeurope")), ("AZURE_TTS_KEY", Some(" "))]);
         assert!(!report.is_complete());
         assert_eq!(report.missing().len(), 1);
     });

@@ -49,18 +49,29 @@ fn injected_outages_show_as_fallbacks_and_an_open_circuit() {
         assert_eq!(fallbacks("stt", "deepgram", "google", "circuit_open"), 1.0);
         assert_eq!(fallbacks("llm", "groq", "openai", "rate_limited"), 3.0);
         assert_eq!(fallbacks("llm", "groq", "openai", "circuit_open"), 1.0);
-        let circuit = |provider| {
-            exposition.sum("voice_provider_circuit_open", &[("provider", provider)])
-        };
+        let circuit =
+            |provider| exposition.sum("voice_provider_circuit_open", &[("provider", provider)]);
         assert_eq!((circuit("deepgram"), circuit("groq"), circuit("elevenlabs")), (1.0, 1.0, 0.0));
         assert_eq!(
-            exposition.sum("voice_provider_requests_total", &[("provider", "elevenlabs"), ("outcome", "ok")]),
+            exposition.sum(
+                "voice_provider_requests_total",
+                &[("provider", "elevenlabs"), ("outcome", "ok")]
+            ),
             4.0
         );
-        assert_eq!(exposition.count("gen_ai_client_token_usage", &[("provider", "openai"), ("token_type", "output")]), 4);
+        assert_eq!(
+            exposition.count(
+                "gen_ai_client_token_usage",
+                &[("provider", "openai"), ("token_type", "output")]
+            ),
+            4
+        );
         assert!(exposition.sum("voice_tts_characters_total", &[("provider", "elevenlabs")]) > 0.0);
         assert_eq!(
-            exposition.count("http_server_request_duration_seconds", &[("route", "/calls/{id}/turn"), ("status", "200")]),
+            exposition.count(
+                "http_server_request_duration_seconds",
+                &[("route", "/calls/{id}/turn"), ("status", "200")]
+            ),
             4
         );
     });
@@ -73,13 +84,25 @@ fn turns_need_a_live_call() {
         let addr = serve(voice_agent::app(&handle, &config).unwrap()).await;
         let client = reqwest::Client::new();
         let base = format!("http://{addr}");
-        let status = client.post(format!("{base}/calls/nobody/turn")).body("hi").send().await.unwrap().status();
+        let status = client
+            .post(format!("{base}/calls/nobody/turn"))
+            .body("hi")
+            .send()
+            .await
+            .unwrap()
+            .status();
         assert_eq!(status, 404);
         let call: serde_json::Value =
             client.post(format!("{base}/calls")).send().await.unwrap().json().await.unwrap();
         let id = call["id"].as_str().unwrap();
         client.post(format!("{base}/calls/{id}/hangup")).send().await.unwrap();
-        let status = client.post(format!("{base}/calls/{id}/turn")).body("hi").send().await.unwrap().status();
+        let status = client
+            .post(format!("{base}/calls/{id}/turn"))
+            .body("hi")
+            .send()
+            .await
+            .unwrap()
+            .status();
         assert_eq!(status, 409);
     });
 }
@@ -89,7 +112,10 @@ fn bad_fault_specs_stop_the_demo_at_startup() {
     with_local_prometheus(|handle| async move {
         let config = Config::parse(["--faults=llm.primary=explode".to_owned()], |_| None).unwrap();
         let err = voice_agent::app(&handle, &config).map(|_| ()).unwrap_err();
-        assert_eq!(err.to_string(), "faults: unknown fault \"explode\" (latency, stall, error, outage)");
+        assert_eq!(
+            err.to_string(),
+            "faults: unknown fault \"explode\" (latency, stall, error, outage)"
+        );
     });
 }
 

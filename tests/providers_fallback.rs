@@ -67,7 +67,9 @@ impl Fake {
     /// The provider function a chain calls.
     fn provider(
         self: &Arc<Self>,
-    ) -> impl Fn(String) -> std::pin::Pin<Box<dyn Future<Output = Result<Chunks, StatusCode>> + Send>>
+    ) -> impl Fn(
+        String,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<Chunks, StatusCode>> + Send>>
     + Send
     + Sync
     + 'static {
@@ -200,7 +202,10 @@ fn no_first_byte_within_the_timeout_moves_to_the_fallback() {
         let started = tokio::time::Instant::now();
         let items = answer(&chain).await;
         let waited = started.elapsed();
-        assert_eq!(items.first().and_then(|r| r.as_ref().ok()).map(String::as_str), Some("azure:hi:0"));
+        assert_eq!(
+            items.first().and_then(|r| r.as_ref().ok()).map(String::as_str),
+            Some("azure:hi:0")
+        );
         assert!(
             (Duration::from_millis(500)..Duration::from_millis(600)).contains(&waited),
             "switched after {waited:?}"
@@ -210,7 +215,10 @@ fn no_first_byte_within_the_timeout_moves_to_the_fallback() {
     assert_eq!(fallbacks(&exposition, "elevenlabs", "azure", "timeout"), 1.0);
     assert_eq!(requests(&exposition, "elevenlabs", "timeout"), 1.0);
     assert_eq!(
-        exposition.sum("voice_provider_errors_total", &[("provider", "elevenlabs"), ("error", "timeout")]),
+        exposition.sum(
+            "voice_provider_errors_total",
+            &[("provider", "elevenlabs"), ("error", "timeout")]
+        ),
         1.0
     );
     assert_eq!(requests(&exposition, "azure", "ok"), 1.0);
@@ -280,7 +288,9 @@ fn a_failed_probe_opens_the_breaker_again() {
         let chain = chain(
             [
                 ProviderSettings::new("deepgram").breaker(
-                    BreakerConfig::default().consecutive_failures(2).cool_down(Duration::from_secs(10)),
+                    BreakerConfig::default()
+                        .consecutive_failures(2)
+                        .cool_down(Duration::from_secs(10)),
                 ),
                 ProviderSettings::new("google"),
             ],
@@ -309,7 +319,9 @@ fn a_probe_dropped_by_the_caller_lets_the_next_request_probe() {
         let chain = chain(
             [
                 ProviderSettings::new("groq").breaker(
-                    BreakerConfig::default().consecutive_failures(1).cool_down(Duration::from_secs(5)),
+                    BreakerConfig::default()
+                        .consecutive_failures(1)
+                        .cool_down(Duration::from_secs(5)),
                 ),
                 ProviderSettings::new("openai"),
             ],
@@ -372,7 +384,10 @@ fn retry_after_first_item_can_be_enabled() {
         .build()
         .unwrap();
         let items: Vec<String> = answer(&chain).await.into_iter().map(Result::unwrap).collect();
-        assert_eq!(items, ["elevenlabs:hi:0", "elevenlabs:hi:1", "azure:hi:0", "azure:hi:1", "azure:hi:2"]);
+        assert_eq!(
+            items,
+            ["elevenlabs:hi:0", "elevenlabs:hi:1", "azure:hi:0", "azure:hi:1", "azure:hi:2"]
+        );
     });
     let exposition = Exposition::render(&handle);
     assert_eq!(fallbacks(&exposition, "elevenlabs", "azure", "unavailable"), 1.0);
@@ -396,7 +411,10 @@ fn bad_requests_neither_fall_back_nor_trip_the_breaker() {
         for _ in 0..5 {
             let items = answer(&chain).await;
             assert_eq!(items.len(), 1);
-            assert_eq!(items[0].as_ref().err().map(FallbackError::class), Some(ErrorClass::BadRequest));
+            assert_eq!(
+                items[0].as_ref().err().map(FallbackError::class),
+                Some(ErrorClass::BadRequest)
+            );
         }
         assert_eq!((primary.calls(), secondary.calls()), (5, 0));
     });
@@ -464,10 +482,7 @@ fn unary_providers_answer_through_call() {
         assert_eq!(chain.call(vec![0; 320]).await.unwrap(), "320 bytes heard");
         let exposition = Exposition::render(&handle);
         assert_eq!(requests(&exposition, "deepgram", "ok"), 1.0);
-        assert_eq!(
-            exposition.sum(FALLBACKS, &[("kind", "stt"), ("reason", "unavailable")]),
-            1.0
-        );
+        assert_eq!(exposition.sum(FALLBACKS, &[("kind", "stt"), ("reason", "unavailable")]), 1.0);
     });
 }
 

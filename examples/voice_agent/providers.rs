@@ -28,8 +28,8 @@ use futures_util::{Stream, StreamExt, stream};
 use serde::Serialize;
 use tracing::Instrument;
 use voxscope::provider::{
-    BreakerConfig, Classify, ConfigCheck, ConfigReport, ErrorClass, FallbackChain,
-    FallbackError, ProviderKind, ProviderSettings, Usage,
+    BreakerConfig, Classify, ConfigCheck, ConfigReport, ErrorClass, FallbackChain, FallbackError,
+    ProviderKind, ProviderSettings, Usage,
 };
 
 use crate::calls::{CallRegistry, CallState};
@@ -115,10 +115,11 @@ fn parse_fault(text: &str) -> anyhow::Result<Fault> {
                 .into_iter()
                 .find(|c| c.as_str() == class)
                 .with_context(|| format!("faults: unknown error class {class:?}"))?;
-            let share: f64 =
-                share.parse().ok().filter(|s| (0.0..=1.0).contains(s)).with_context(|| {
-                    format!("faults: share {share:?} is not a number in 0..=1")
-                })?;
+            let share: f64 = share
+                .parse()
+                .ok()
+                .filter(|s| (0.0..=1.0).contains(s))
+                .with_context(|| format!("faults: share {share:?} is not a number in 0..=1"))?;
             Fault::Error(class, share)
         }
         other => bail!("faults: unknown fault {other:?} (latency, stall, error, outage)"),
@@ -179,7 +180,10 @@ impl Sim {
     }
 
     /// Waits as a real provider would before its first item, then streams `items`.
-    async fn answer<T: Send + 'static>(self: Arc<Self>, items: Vec<T>) -> Result<Items<T>, SimError> {
+    async fn answer<T: Send + 'static>(
+        self: Arc<Self>,
+        items: Vec<T>,
+    ) -> Result<Items<T>, SimError> {
         let mut latency = Duration::ZERO;
         let mut stall = Duration::ZERO;
         for fault in &self.faults {
@@ -257,7 +261,9 @@ fn settings(name: &'static str, first_byte: Duration, total: Duration) -> Provid
     ProviderSettings::new(name)
         .first_byte_timeout(first_byte)
         .timeout(total)
-        .breaker(BreakerConfig::default().consecutive_failures(3).cool_down(Duration::from_secs(15)))
+        .breaker(
+            BreakerConfig::default().consecutive_failures(3).cool_down(Duration::from_secs(15)),
+        )
         .concurrency_limit(64)
 }
 
@@ -272,25 +278,28 @@ impl Pipeline {
 
         let mut stt = FallbackChain::builder(ProviderKind::Stt);
         for (name, sim) in [(stt_a, sim(stt_a, 120, 30, 11)), (stt_b, sim(stt_b, 200, 40, 12))] {
-            stt = stt.stream_provider(settings(name, ms(1_000), ms(10_000)), move |heard: String| {
-                sim.clone().answer(transcripts(&heard))
-            });
+            stt = stt
+                .stream_provider(settings(name, ms(1_000), ms(10_000)), move |heard: String| {
+                    sim.clone().answer(transcripts(&heard))
+                });
         }
         let stt = stt.usage_with(|t: &Transcript| Usage::audio_seconds(t.audio_seconds)).build()?;
 
         let mut llm = FallbackChain::builder(ProviderKind::Llm);
         for (name, sim) in [(llm_a, sim(llm_a, 180, 8, 21)), (llm_b, sim(llm_b, 350, 12, 22))] {
-            llm = llm.stream_provider(settings(name, ms(2_000), ms(30_000)), move |prompt: String| {
-                sim.clone().answer(tokens(&prompt))
-            });
+            llm = llm
+                .stream_provider(settings(name, ms(2_000), ms(30_000)), move |prompt: String| {
+                    sim.clone().answer(tokens(&prompt))
+                });
         }
         let llm = llm.usage_with(|t: &Token| t.usage).build()?;
 
         let mut tts = FallbackChain::builder(ProviderKind::Tts);
         for (name, sim) in [(tts_a, sim(tts_a, 90, 10, 31)), (tts_b, sim(tts_b, 160, 15, 32))] {
-            tts = tts.stream_provider(settings(name, ms(1_000), ms(30_000)), move |text: String| {
-                sim.clone().answer(audio(&text))
-            });
+            tts = tts
+                .stream_provider(settings(name, ms(1_000), ms(30_000)), move |text: String| {
+                    sim.clone().answer(audio(&text))
+                });
         }
         let tts = tts.usage_with(|c: &AudioChunk| Usage::characters(c.characters)).build()?;
         Ok(Self { stt, llm, tts })
@@ -422,9 +431,10 @@ mod tests {
                 Fault::Error(ErrorClass::RateLimited, 0.5)
             ]
         );
-        assert_eq!(Faults::parse("tts.fallback=stall:1.5s").unwrap().of("azure"), [
-            Fault::Stall(Duration::from_millis(1500))
-        ]);
+        assert_eq!(
+            Faults::parse("tts.fallback=stall:1.5s").unwrap().of("azure"),
+            [Fault::Stall(Duration::from_millis(1500))]
+        );
         assert_eq!(Faults::parse("").unwrap(), Faults::default());
     }
 
@@ -433,10 +443,7 @@ mod tests {
         let err = |spec| Faults::parse(spec).unwrap_err().to_string();
         assert_eq!(err("whisper=outage"), "faults: unknown provider \"whisper\"");
         assert_eq!(err("llm.primary=error:teapot"), "faults: unknown error class \"teapot\"");
-        assert_eq!(
-            err("llm.primary=error:auth@2"),
-            "faults: share \"2\" is not a number in 0..=1"
-        );
+        assert_eq!(err("llm.primary=error:auth@2"), "faults: share \"2\" is not a number in 0..=1");
         assert_eq!(
             err("tts.primary=stall:soon"),
             "faults: \"soon\" is not a duration like 300ms or 2s"
