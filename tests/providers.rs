@@ -156,6 +156,35 @@ fn ttfb_matches_an_injected_first_chunk_delay() {
 }
 
 #[test]
+fn stt_ttfb_runs_from_the_end_of_speech_to_the_final_transcript_when_marked() {
+    let handle = with_local_prometheus(|_| async {
+        let metrics = ProviderMetrics::builder(ProviderKind::Stt, "deepgram")
+            .ttfb_from_speech_end(true)
+            .build()
+            .unwrap();
+        let results = stream::iter(["I", "I need", "I need help"]).map(Ok::<_, Infallible>);
+        let mut results = Box::pin(metrics.observe_stream(results));
+        // Interim results while the caller speaks: no TTFB from the request's start.
+        results.next().await;
+        results.next().await;
+        if let Some(call) = results.as_mut().call_mut() {
+            call.speech_ended();
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        results.next().await;
+        if let Some(call) = results.as_mut().call_mut() {
+            call.final_transcript();
+        }
+        assert!(results.next().await.is_none());
+    });
+    let exposition = Exposition::render(&handle);
+    let stt = [("kind", "stt"), ("provider", "deepgram")];
+    assert_eq!(exposition.count(TTFB, &stt), 1);
+    let ttfb = exposition.sum(&format!("{TTFB}_sum"), &stt);
+    assert!((0.25..3.0).contains(&ttfb), "ttfb {ttfb}");
+}
+
+#[test]
 fn an_error_item_ends_the_stream_request_with_its_class() {
     let handle = with_local_prometheus(|_| async {
         let metrics = ProviderMetrics::builder(ProviderKind::Stt, "azure").build().unwrap();

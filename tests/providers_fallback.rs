@@ -524,3 +524,61 @@ fn bad_chain_settings_name_the_field() {
         "groq.breaker.failure_ratio: a share in 0 < ratio <= 1 (got \"1.5\")"
     );
 }
+
+/// Log lines written by the fmt subscriber, shared with the test.
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn switches_and_breaker_transitions_are_logged_once_each() {
+    let logs = Logs::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .with_writer(move || writer.clone())
+        .finish();
+    let primary = Fake::new("groq", Fault::Fail(StatusCode::SERVICE_UNAVAILABLE));
+    let secondary = Fake::new("openai", Fault::None);
+    tracing::subscriber::with_default(subscriber, || {
+        paused(|_| async {
+            let chain = chain(
+                [
+                    ProviderSettings::new("groq").breaker(
+                        BreakerConfig::default()
+                            .consecutive_failures(2)
+                            .cool_down(Duration::from_secs(10)),
+                    ),
+                    ProviderSettings::new("openai"),
+                ],
+                [&primary, &secondary],
+            )
+            .build()
+            .unwrap();
+            for _ in 0..4 {
+                answer(&chain).await;
+            }
+            primary.set_default(Fault::None);
+            tokio::time::advance(Duration::from_secs(11)).await;
+            answer(&chain).await;
+        });
+    });
+    let text = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+    let count = |needle: &str| text.matches(needle).count();
+    assert_eq!(count("switching from groq to openai: unavailable"), 2, "{text}");
+    assert_eq!(count("switching from groq to openai: circuit_open"), 0, "debug only: {text}");
+    assert_eq!(count("circuit opened for llm groq: 2 consecutive failures"), 1, "{text}");
+    assert_eq!(count("circuit half-open for llm groq"), 1, "{text}");
+    assert_eq!(count("circuit closed for llm groq"), 1, "{text}");
+}

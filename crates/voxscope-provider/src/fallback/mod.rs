@@ -179,11 +179,16 @@ impl<Req, T, E> ChainInner<Req, T, E> {
                 )
             })
             .increment(1);
-        tracing::warn!(
-            "switching from {} to {}: {reason}",
-            self.members[from].metrics.provider(),
-            self.members[to].metrics.provider()
-        );
+        let (from, to) =
+            (self.members[from].metrics.provider(), self.members[to].metrics.provider());
+        match reason {
+            // While a breaker is open every request skips it: one warning per request
+            // would flood the logs; the breaker logged the opening once.
+            FallbackReason::CircuitOpen => {
+                tracing::debug!("switching from {from} to {to}: {reason}")
+            }
+            FallbackReason::Error(_) => tracing::warn!("switching from {from} to {to}: {reason}"),
+        }
     }
 
     /// The circuit gauges exist (at 0) from the first request, so that a dashboard shows
