@@ -3,7 +3,6 @@
 //! streams with injected delays.
 
 use std::convert::Infallible;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
@@ -12,7 +11,6 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use futures_util::{FutureExt, StreamExt, stream};
 use tower::{Layer, ServiceExt, service_fn};
-use tracing_subscriber::layer::SubscriberExt;
 use voxscope::provider::{ErrorClass, ProviderKind, ProviderLayer, ProviderMetrics, Usage};
 use voxscope_tests::{Exposition, serve, with_local_prometheus};
 
@@ -285,49 +283,4 @@ fn provider_names_that_are_not_label_values_are_rejected() {
         .build()
         .unwrap_err();
     assert_eq!(err.to_string(), "concurrency_limit: must be greater than 0");
-}
-
-/// A span's name and its parent's name.
-type SpanAndParent = (String, Option<String>);
-
-/// Records, for each new span, its name and its parent's name.
-#[derive(Clone, Default)]
-struct Parents(Arc<Mutex<Vec<SpanAndParent>>>);
-
-impl<S> tracing_subscriber::Layer<S> for Parents
-where
-    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
-{
-    fn on_new_span(
-        &self,
-        _: &tracing::span::Attributes<'_>,
-        id: &tracing::span::Id,
-        ctx: tracing_subscriber::layer::Context<'_, S>,
-    ) {
-        if let Some(span) = ctx.span(id) {
-            let parent = span.parent().map(|p| p.name().to_owned());
-            self.0.lock().unwrap().push((span.name().to_owned(), parent));
-        }
-    }
-}
-
-#[test]
-fn provider_spans_are_children_of_the_current_request_span() {
-    let parents = Parents::default();
-    let subscriber = tracing_subscriber::registry().with(parents.clone());
-    tracing::subscriber::with_default(subscriber, || {
-        with_local_prometheus(|_| async {
-            let metrics = ProviderMetrics::builder(ProviderKind::Llm, "groq").build().unwrap();
-            let llm = ProviderLayer::new(metrics)
-                .layer(service_fn(|_: ()| async { Ok::<_, Infallible>("ok") }));
-            let turn = tracing::info_span!("call_turn", call_id = "call-7");
-            let _entered = turn.enter();
-            llm.oneshot(()).await.unwrap();
-        });
-    });
-    let spans = parents.0.lock().unwrap().clone();
-    assert!(
-        spans.contains(&("provider".to_owned(), Some("call_turn".to_owned()))),
-        "spans: {spans:?}"
-    );
 }

@@ -90,12 +90,20 @@ fn values_are_never_logged_or_labelled() {
 
 #[test]
 fn check_config_reads_pairs_with_the_defaults() {
-    let handle = with_local_prometheus(|_| async {
-        let report =
-            check_config([("AZURE_TTS_REGION", Some("westeurope")), ("AZURE_TTS_KEY", Some(" "))]);
-        assert!(!report.is_complete());
-        assert_eq!(report.missing().len(), 1);
+    // Under a subscriber like every test here: tracing caches a callsite's interest
+    // globally, and a thread without one could turn the others' log lines off.
+    let logs = Logs::default();
+    let handle = tracing::subscriber::with_default(capturing(&logs), || {
+        with_local_prometheus(|_| async {
+            let report = check_config([
+                ("AZURE_TTS_REGION", Some("westeurope")),
+                ("AZURE_TTS_KEY", Some(" ")),
+            ]);
+            assert!(!report.is_complete());
+            assert_eq!(report.missing().len(), 1);
+        })
     });
+    assert_eq!(logs.text().matches("[Config] AZURE_TTS_KEY is not set").count(), 1);
     let exposition = Exposition::render(&handle);
     assert_eq!(exposition.sum("voxscope_config_missing", &[("field", "AZURE_TTS_KEY")]), 1.0);
     assert_eq!(exposition.sum("voxscope_config_missing", &[("field", "AZURE_TTS_REGION")]), 0.0);

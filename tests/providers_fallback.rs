@@ -121,14 +121,37 @@ where
     F: FnOnce(MetricsHandle) -> Fut,
     Fut: Future<Output = ()>,
 {
+    paused_with_logs(test).0
+}
+
+/// As [`paused`], and the INFO log lines the test wrote.
+///
+/// Every test of this binary logs under its own subscriber: tracing caches a callsite's
+/// interest globally, and a test thread without one could register a callsite as
+/// "never" while another test is capturing its lines.
+fn paused_with_logs<F, Fut>(test: F) -> (MetricsHandle, String)
+where
+    F: FnOnce(MetricsHandle) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let logs = Logs::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .with_writer(move || writer.clone())
+        .finish();
     let (recorder, handle) = PrometheusInstaller::new().build().unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .start_paused(true)
         .build()
         .unwrap();
-    metrics::with_local_recorder(&recorder, || runtime.block_on(test(handle.clone())));
-    handle
+    tracing::subscriber::with_default(subscriber, || {
+        metrics::with_local_recorder(&recorder, || runtime.block_on(test(handle.clone())));
+    });
+    let text = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+    (handle, text)
 }
 
 async fn answer(
@@ -542,39 +565,29 @@ impl std::io::Write for Logs {
 
 #[test]
 fn switches_and_breaker_transitions_are_logged_once_each() {
-    let logs = Logs::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_ansi(false)
-        .with_max_level(tracing::Level::INFO)
-        .with_writer(move || writer.clone())
-        .finish();
     let primary = Fake::new("groq", Fault::Fail(StatusCode::SERVICE_UNAVAILABLE));
     let secondary = Fake::new("openai", Fault::None);
-    tracing::subscriber::with_default(subscriber, || {
-        paused(|_| async {
-            let chain = chain(
-                [
-                    ProviderSettings::new("groq").breaker(
-                        BreakerConfig::default()
-                            .consecutive_failures(2)
-                            .cool_down(Duration::from_secs(10)),
-                    ),
-                    ProviderSettings::new("openai"),
-                ],
-                [&primary, &secondary],
-            )
-            .build()
-            .unwrap();
-            for _ in 0..4 {
-                answer(&chain).await;
-            }
-            primary.set_default(Fault::None);
-            tokio::time::advance(Duration::from_secs(11)).await;
+    let (_, text) = paused_with_logs(|_| async {
+        let chain = chain(
+            [
+                ProviderSettings::new("groq").breaker(
+                    BreakerConfig::default()
+                        .consecutive_failures(2)
+                        .cool_down(Duration::from_secs(10)),
+                ),
+                ProviderSettings::new("openai"),
+            ],
+            [&primary, &secondary],
+        )
+        .build()
+        .unwrap();
+        for _ in 0..4 {
             answer(&chain).await;
-        });
+        }
+        primary.set_default(Fault::None);
+        tokio::time::advance(Duration::from_secs(11)).await;
+        answer(&chain).await;
     });
-    let text = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
     let count = |needle: &str| text.matches(needle).count();
     assert_eq!(count("switching from groq to openai: unavailable"), 2, "{text}");
     assert_eq!(count("switching from groq to openai: circuit_open"), 0, "debug only: {text}");
