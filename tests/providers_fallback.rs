@@ -304,6 +304,45 @@ fn breaker_opens_after_the_threshold_skips_the_primary_probes_and_closes() {
 }
 
 #[test]
+fn a_failure_ratio_in_the_window_opens_the_breaker() {
+    let primary = Fake::new("groq", Fault::None);
+    let secondary = Fake::new("openai", Fault::None);
+    let fail = Fault::Fail(StatusCode::SERVICE_UNAVAILABLE);
+    primary.script([fail, Fault::None, fail, Fault::None]);
+    paused(|handle| async move {
+        let chain = chain(
+            [
+                ProviderSettings::new("groq").breaker(
+                    BreakerConfig::default().consecutive_failures(100).failure_ratio(
+                        0.5,
+                        Duration::from_secs(60),
+                        4,
+                    ),
+                ),
+                ProviderSettings::new("openai"),
+            ],
+            [&primary, &secondary],
+        )
+        .build()
+        .unwrap();
+        for _ in 0..3 {
+            answer(&chain).await;
+        }
+        let circuit = |handle: &MetricsHandle| {
+            Exposition::render(handle).sum(CIRCUIT, &[("provider", "groq")])
+        };
+        assert_eq!(circuit(&handle), 0.0, "3 requests: below the minimum of 4");
+        answer(&chain).await;
+        assert_eq!(circuit(&handle), 0.0, "the 4th succeeded: checked on failures only");
+        primary.script([fail]);
+        answer(&chain).await;
+        assert_eq!(circuit(&handle), 1.0, "3 of 5 failed within the window");
+        answer(&chain).await;
+        assert_eq!(primary.calls(), 5, "open: skipped");
+    });
+}
+
+#[test]
 fn a_failed_probe_opens_the_breaker_again() {
     let primary = Fake::new("deepgram", Fault::Fail(StatusCode::SERVICE_UNAVAILABLE));
     let secondary = Fake::new("google", Fault::None);

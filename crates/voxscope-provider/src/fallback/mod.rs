@@ -96,7 +96,8 @@ impl ProviderSettings {
     }
 
     /// Moves on when no first chunk, token or result arrived within `timeout` of the
-    /// request.
+    /// request. Timeouts run on tokio's timer: poll the chain inside a tokio runtime with
+    /// time enabled, as axum's is.
     pub fn first_byte_timeout(mut self, timeout: Duration) -> Self {
         self.first_byte_timeout = Some(timeout);
         self
