@@ -1,5 +1,6 @@
-//! Settings from flags (`--port 3000`, `--metrics-token T`) or the environment
-//! (`VOXSCOPE_PORT` or `PORT`, `VOXSCOPE_METRICS_TOKEN`).
+//! Settings from flags (`--port 3000`, `--metrics-token T`, `--faults SPEC`) or the
+//! environment (`VOXSCOPE_PORT` or `PORT`, `VOXSCOPE_METRICS_TOKEN`,
+//! `VOXSCOPE_DEMO_FAULTS`).
 
 use std::net::{Ipv4Addr, SocketAddr};
 
@@ -12,6 +13,8 @@ pub struct Config {
     pub addr: SocketAddr,
     /// When set, `/metrics` answers 401 without `Authorization: Bearer <token>`.
     pub metrics_token: Option<String>,
+    /// Faults injected into the simulated providers (see [`crate::providers`]).
+    pub faults: Option<String>,
 }
 
 impl Config {
@@ -27,6 +30,7 @@ impl Config {
     ) -> anyhow::Result<Self> {
         let mut port = None;
         let mut metrics_token = None;
+        let mut faults = None;
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
             let (flag, inline) = match arg.split_once('=') {
@@ -39,9 +43,11 @@ impl Config {
                 "--metrics-token" => {
                     metrics_token = Some(value().context("--metrics-token needs a value")?)
                 }
+                "--faults" => faults = Some(value().context("--faults needs a value")?),
                 "-h" | "--help" => bail!(
-                    "usage: voice_agent [--port N] [--metrics-token TOKEN]\n\
-                     env: VOXSCOPE_PORT or PORT, VOXSCOPE_METRICS_TOKEN"
+                    "usage: voice_agent [--port N] [--metrics-token TOKEN] [--faults SPEC]\n\
+                     env: VOXSCOPE_PORT or PORT, VOXSCOPE_METRICS_TOKEN, VOXSCOPE_DEMO_FAULTS\n\
+                     faults: stt.primary=outage,llm.primary=error:rate_limited@0.5,tts.primary=stall:3s"
                 ),
                 other => bail!("unknown argument {other:?} (try --help)"),
             }
@@ -55,7 +61,8 @@ impl Config {
         };
         let metrics_token =
             metrics_token.or_else(|| env("VOXSCOPE_METRICS_TOKEN")).filter(|t| !t.is_empty());
-        Ok(Self { addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)), metrics_token })
+        let faults = faults.or_else(|| env("VOXSCOPE_DEMO_FAULTS")).filter(|f| !f.is_empty());
+        Ok(Self { addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)), metrics_token, faults })
     }
 }
 

@@ -2,11 +2,15 @@
 //!
 //! Modules follow the concerns of a voice service: [`config`] (flags and environment),
 //! [`calls`] (the call registry the routes work on), [`routes`] (the HTTP API),
-//! [`media`] (the Twilio media-stream WebSocket) and [`telemetry`] (metrics and logs).
+//! [`media`] (the Twilio media-stream WebSocket), [`providers`] (simulated STT/LLM/TTS
+//! with fallbacks and fault injection), [`agent`] (which answers media-stream callers
+//! through the providers) and [`telemetry`] (metrics and logs).
 
+pub mod agent;
 pub mod calls;
 pub mod config;
 pub mod media;
+pub mod providers;
 pub mod routes;
 pub mod telemetry;
 
@@ -20,8 +24,12 @@ pub fn app(metrics: &MetricsHandle, config: &config::Config) -> anyhow::Result<R
     if let Some(token) = &config.metrics_token {
         endpoint = endpoint.require_bearer_token(token);
     }
-    let responder = std::sync::Arc::new(media::FixedDelayResponder::default());
-    Ok(routes::router(calls::CallRegistry::default())
+    let calls = calls::CallRegistry::default();
+    let faults = providers::Faults::parse(config.faults.as_deref().unwrap_or_default())?;
+    let pipeline = providers::Pipeline::new(&faults)?;
+    let responder = std::sync::Arc::new(agent::PipelineResponder::new(pipeline.clone()));
+    Ok(routes::router(calls.clone())
+        .merge(providers::router(calls, pipeline))
         .merge(media::router(responder)?)
         .merge(endpoint.into_router())
         .layer(telemetry::http_layer()?))

@@ -7,6 +7,7 @@ async fn main() -> anyhow::Result<()> {
     telemetry::init_logs();
     let config = Config::from_env_and_args()?;
     let metrics = telemetry::install_metrics()?;
+    voice_agent::providers::check_keys(|key| std::env::var(key).ok());
     let app = app(&metrics, &config)?;
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
     let addr = listener.local_addr()?;

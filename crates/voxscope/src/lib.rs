@@ -22,6 +22,7 @@
 //! |---|---|---|
 //! | `http` | yes | [`http`]: [`HttpMetricsLayer`] |
 //! | `call` | no | [`call`]: [`CallLayer`], the `Call` extractor, tracked sockets |
+//! | `provider` | no | [`provider`]: provider timing, fallback chains, `check_config` |
 //! | `prometheus` | yes | [`install`], [`builder`], the `/metrics` endpoint |
 //! | `alert` | no | `alert`: rules, Alertmanager config, dashboards, runbooks from the catalog |
 //!
@@ -54,6 +55,13 @@ pub mod call {
 
 #[cfg(feature = "call")]
 pub use voxscope_call::CallLayer;
+
+/// Provider timing, errors, usage, fallback chains and config checks
+/// (`voxscope-provider`).
+#[cfg(feature = "provider")]
+pub mod provider {
+    pub use voxscope_provider::*;
+}
 
 #[cfg(feature = "prometheus")]
 pub use voxscope_core::prometheus::{

@@ -1,0 +1,261 @@
+//! The per-provider circuit breaker of a fallback chain.
+//!
+//! Closed, it counts failures; past a threshold of consecutive failures, or a failure
+//! ratio within a window, it opens and the chain skips the provider for a cool-down.
+//! Then one request probes it (half-open): success closes the breaker, failure opens it
+//! for another cool-down. Bad requests are the caller's fault and never count.
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use tokio::time::Instant;
+use voxscope_core::ConfigError;
+
+use crate::handles::Instruments;
+
+/// When a provider's breaker opens and how long it stays open.
+///
+/// ```
+/// use std::time::Duration;
+/// use voxscope_provider::BreakerConfig;
+///
+/// let breaker = BreakerConfig::default()
+///     .consecutive_failures(3)
+///     .failure_ratio(0.5, Duration::from_secs(60), 20)
+///     .cool_down(Duration::from_secs(15));
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct BreakerConfig {
+    consecutive_failures: u32,
+    ratio: Option<(f64, Duration, u32)>,
+    cool_down: Duration,
+}
+
+impl Default for BreakerConfig {
+    /// Opens after 5 consecutive failures, for 30 s; no ratio rule.
+    fn default() -> Self {
+        Self { consecutive_failures: 5, ratio: None, cool_down: Duration::from_secs(30) }
+    }
+}
+
+impl BreakerConfig {
+    /// Opens after `count` failures in a row.
+    pub fn consecutive_failures(mut self, count: u32) -> Self {
+        self.consecutive_failures = count;
+        self
+    }
+
+    /// Also opens when at least `min_requests` requests ended within a fixed `window` and
+    /// the share of failures among them reached `ratio` (0 < ratio <= 1).
+    pub fn failure_ratio(mut self, ratio: f64, window: Duration, min_requests: u32) -> Self {
+        self.ratio = Some((ratio, window, min_requests));
+        self
+    }
+
+    /// How long an open breaker skips its provider before one probe.
+    pub fn cool_down(mut self, cool_down: Duration) -> Self {
+        self.cool_down = cool_down;
+        self
+    }
+
+    pub(crate) fn validate(&self, provider: &str) -> Result<(), ConfigError> {
+        let field = |name: &str| format!("{provider}.breaker.{name}");
+        voxscope_core::validate_nonzero(
+            &field("consecutive_failures"),
+            self.consecutive_failures as usize,
+        )?;
+        if self.cool_down.is_zero() {
+            return Err(ConfigError::Zero { field: field("cool_down") });
+        }
+        if let Some((ratio, window, min_requests)) = self.ratio {
+            if !(ratio > 0.0 && ratio <= 1.0) {
+                return Err(ConfigError::Invalid {
+                    field: field("failure_ratio"),
+                    value: ratio.to_string(),
+                    reason: "a share in 0 < ratio <= 1",
+                });
+            }
+            if window.is_zero() {
+                return Err(ConfigError::Zero { field: field("window") });
+            }
+            voxscope_core::validate_nonzero(&field("min_requests"), min_requests as usize)?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug)]
+enum Phase {
+    Closed,
+    Open { until: Instant },
+    HalfOpen { probing: bool },
+}
+
+#[derive(Debug)]
+struct State {
+    phase: Phase,
+    consecutive: u32,
+    window_start: Instant,
+    window_ok: u32,
+    window_failed: u32,
+}
+
+#[derive(Debug)]
+pub(crate) struct Breaker {
+    config: BreakerConfig,
+    instruments: Arc<Instruments>,
+    state: Mutex<State>,
+}
+
+/// Leave to send one request; dropped unsettled (the caller went away), a probe is
+/// handed back so that the next request probes instead.
+#[derive(Debug)]
+pub(crate) struct Permit {
+    breaker: Arc<Breaker>,
+    probe: bool,
+    settled: bool,
+}
+
+impl Breaker {
+    pub(crate) fn new(config: BreakerConfig, instruments: Arc<Instruments>) -> Self {
+        let state = State {
+            phase: Phase::Closed,
+            consecutive: 0,
+            window_start: Instant::now(),
+            window_ok: 0,
+            window_failed: 0,
+        };
+        Self { config, instruments, state: Mutex::new(state) }
+    }
+
+    /// A permit, or `None` while the breaker is open or its probe is out.
+    pub(crate) fn try_acquire(self: &Arc<Self>) -> Option<Permit> {
+        let mut state = self.lock();
+        let probe = match state.phase {
+            Phase::Closed => false,
+            Phase::Open { until } if Instant::now() >= until => {
+                state.phase = Phase::HalfOpen { probing: true };
+                tracing::info!(
+                    "circuit half-open for {} {}: probing",
+                    self.instruments.kind(),
+                    self.instruments.provider()
+                );
+                true
+            }
+            Phase::HalfOpen { probing: false } => {
+                state.phase = Phase::HalfOpen { probing: true };
+                true
+            }
+            Phase::Open { .. } | Phase::HalfOpen { probing: true } => return None,
+        };
+        Some(Permit { breaker: Arc::clone(self), probe, settled: false })
+    }
+
+    /// A failure outside a permit: the stream broke after its first item.
+    pub(crate) fn record_failure(&self) {
+        let mut state = self.lock();
+        self.failed(&mut state, false);
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn succeeded(&self, state: &mut State, probe: bool) {
+        if probe {
+            self.close(state);
+            return;
+        }
+        state.consecutive = 0;
+        self.roll_window(state);
+        state.window_ok = state.window_ok.saturating_add(1);
+    }
+
+    fn failed(&self, state: &mut State, probe: bool) {
+        if probe {
+            self.open(state, "probe failed".to_owned());
+            return;
+        }
+        if !matches!(state.phase, Phase::Closed) {
+            return;
+        }
+        state.consecutive = state.consecutive.saturating_add(1);
+        self.roll_window(state);
+        state.window_failed = state.window_failed.saturating_add(1);
+        if state.consecutive >= self.config.consecutive_failures {
+            let reason = format!("{} consecutive failures", state.consecutive);
+            self.open(state, reason);
+        } else if let Some((ratio, _, min_requests)) = self.config.ratio {
+            let total = state.window_ok + state.window_failed;
+            let share = f64::from(state.window_failed) / f64::from(total.max(1));
+            if total >= min_requests && share >= ratio {
+                let reason = format!("{} of {total} requests failed", state.window_failed);
+                self.open(state, reason);
+            }
+        }
+    }
+
+    fn roll_window(&self, state: &mut State) {
+        if let Some((_, window, _)) = self.config.ratio {
+            let now = Instant::now();
+            if now.duration_since(state.window_start) >= window {
+                state.window_start = now;
+                state.window_ok = 0;
+                state.window_failed = 0;
+            }
+        }
+    }
+
+    fn open(&self, state: &mut State, reason: String) {
+        state.phase = Phase::Open { until: Instant::now() + self.config.cool_down };
+        self.instruments.circuit().set(1.0);
+        tracing::warn!(
+            "circuit opened for {} {}: {reason}; skipping it for {:?}",
+            self.instruments.kind(),
+            self.instruments.provider(),
+            self.config.cool_down
+        );
+    }
+
+    fn close(&self, state: &mut State) {
+        state.phase = Phase::Closed;
+        state.consecutive = 0;
+        state.window_start = Instant::now();
+        state.window_ok = 0;
+        state.window_failed = 0;
+        self.instruments.circuit().set(0.0);
+        tracing::info!(
+            "circuit closed for {} {}: probe succeeded",
+            self.instruments.kind(),
+            self.instruments.provider()
+        );
+    }
+}
+
+impl Permit {
+    pub(crate) fn succeed(mut self) {
+        self.settled = true;
+        let mut state = self.breaker.lock();
+        self.breaker.succeeded(&mut state, self.probe);
+    }
+
+    pub(crate) fn fail(mut self) {
+        self.settled = true;
+        let mut state = self.breaker.lock();
+        self.breaker.failed(&mut state, self.probe);
+    }
+
+    /// Settles without a verdict: the failure was the caller's (a bad request).
+    pub(crate) fn neutral(self) {}
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        if self.probe && !self.settled {
+            let mut state = self.breaker.lock();
+            if matches!(state.phase, Phase::HalfOpen { probing: true }) {
+                state.phase = Phase::HalfOpen { probing: false };
+            }
+        }
+    }
+}

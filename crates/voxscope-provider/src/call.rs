@@ -1,0 +1,314 @@
+//! [`ProviderMetrics`], the per-provider recorder, and [`ProviderCall`], the drop guard
+//! that ends each provider request exactly once.
+
+use std::sync::Arc;
+
+use metrics::SharedString;
+use quanta::Instant;
+use voxscope_core::ConfigError;
+
+use crate::class::{DefaultClassifier, ErrorClass};
+use crate::handles::Instruments;
+use crate::kind::{Outcome, ProviderKind};
+use crate::observe::{Observed, ObservedStream};
+use crate::usage::{NoUsage, Usage};
+
+/// Records the provider metrics of one (kind, provider); cheap to clone, and every clone
+/// records into the same cached handles.
+///
+/// ```
+/// use voxscope_provider::{ProviderKind, ProviderMetrics};
+///
+/// # async fn transcribe(_: &[u8]) -> Result<String, std::io::Error> { Ok(String::new()) }
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let deepgram = ProviderMetrics::builder(ProviderKind::Stt, "deepgram").build()?;
+/// let transcript = deepgram.observe(transcribe(b"...")).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct ProviderMetrics {
+    instruments: Arc<Instruments>,
+    ttfb_from_speech_end: bool,
+}
+
+impl ProviderMetrics {
+    /// A builder for the provider named `provider` (a label value: letters, digits, `_`,
+    /// `-` and `.`, at most 64 characters; never a URL or anything with a key in it).
+    pub fn builder(
+        kind: ProviderKind,
+        provider: impl Into<SharedString>,
+    ) -> ProviderMetricsBuilder {
+        ProviderMetricsBuilder {
+            kind,
+            provider: provider.into(),
+            concurrency_limit: None,
+            ttfb_from_speech_end: false,
+        }
+    }
+
+    /// The kind label.
+    pub fn kind(&self) -> ProviderKind {
+        self.instruments.kind()
+    }
+
+    /// The provider label.
+    pub fn provider(&self) -> &str {
+        self.instruments.provider()
+    }
+
+    /// Starts a request by hand, for clients that are neither futures nor streams of
+    /// `Result`: mark the first byte, report usage, then end it; dropped, it records
+    /// `cancelled`.
+    ///
+    /// ```
+    /// use voxscope_provider::{ProviderKind, ProviderMetrics, Usage};
+    ///
+    /// let openai = ProviderMetrics::builder(ProviderKind::Llm, "openai").build()?;
+    /// let mut call = openai.start();
+    /// call.first_byte();
+    /// call.add_usage(Usage::tokens(812, 64));
+    /// call.succeed();
+    /// # Ok::<(), voxscope_core::ConfigError>(())
+    /// ```
+    pub fn start(&self) -> ProviderCall {
+        ProviderCall::start(Arc::clone(&self.instruments), self.ttfb_from_speech_end)
+    }
+
+    /// Observes a request/response future: TTFB and duration end when it resolves.
+    pub fn observe<F>(&self, future: F) -> Observed<F, DefaultClassifier, NoUsage> {
+        Observed::new(future, self.start(), DefaultClassifier, NoUsage)
+    }
+
+    /// As [`observe`](Self::observe), with your error classifier and usage reader.
+    pub fn observe_with<F, C, U>(&self, future: F, classify: C, usage: U) -> Observed<F, C, U> {
+        Observed::new(future, self.start(), classify, usage)
+    }
+
+    /// Observes a response stream (tokens, audio chunks, transcripts): TTFB at the first
+    /// item, the request ends with the stream, its first error, or its drop.
+    pub fn observe_stream<S>(&self, stream: S) -> ObservedStream<S, DefaultClassifier, NoUsage> {
+        ObservedStream::new(stream, self.start(), DefaultClassifier, NoUsage)
+    }
+
+    /// As [`observe_stream`](Self::observe_stream), with your classifier and usage reader.
+    pub fn observe_stream_with<S, C, U>(
+        &self,
+        stream: S,
+        classify: C,
+        usage: U,
+    ) -> ObservedStream<S, C, U> {
+        ObservedStream::new(stream, self.start(), classify, usage)
+    }
+
+    pub(crate) fn instruments(&self) -> &Arc<Instruments> {
+        &self.instruments
+    }
+}
+
+/// Settings of a [`ProviderMetrics`], validated by [`build`](Self::build).
+#[derive(Clone, Debug)]
+pub struct ProviderMetricsBuilder {
+    kind: ProviderKind,
+    provider: SharedString,
+    concurrency_limit: Option<usize>,
+    ttfb_from_speech_end: bool,
+}
+
+impl ProviderMetricsBuilder {
+    /// Publishes the configured maximum of concurrent requests in
+    /// `voice_provider_concurrency_limit` (enforce it with tower's `ConcurrencyLimitLayer`).
+    pub fn concurrency_limit(mut self, limit: usize) -> Self {
+        self.concurrency_limit = Some(limit);
+        self
+    }
+
+    /// STT only: TTFB is end of speech to final transcript, marked by the app with
+    /// [`ProviderCall::speech_ended`] and [`ProviderCall::final_transcript`], instead of
+    /// request to first result.
+    pub fn ttfb_from_speech_end(mut self, enabled: bool) -> Self {
+        self.ttfb_from_speech_end = enabled;
+        self
+    }
+
+    /// Validates the settings.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] for a provider name that is not a short label value,
+    /// [`ConfigError::Zero`] for a concurrency limit of 0.
+    pub fn build(self) -> Result<ProviderMetrics, ConfigError> {
+        validate_provider_name(&self.provider)?;
+        if let Some(limit) = self.concurrency_limit {
+            voxscope_core::validate_nonzero("concurrency_limit", limit)?;
+        }
+        Ok(ProviderMetrics {
+            instruments: Arc::new(Instruments::new(
+                self.kind,
+                self.provider,
+                self.concurrency_limit,
+            )),
+            ttfb_from_speech_end: self.ttfb_from_speech_end,
+        })
+    }
+}
+
+pub(crate) fn validate_provider_name(name: &str) -> Result<(), ConfigError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+    if ok {
+        Ok(())
+    } else {
+        // The value goes into the message: a name is code, and one that looks like a
+        // key is exactly what this check exists to catch before it becomes a label.
+        Err(ConfigError::Invalid {
+            field: "provider".to_owned(),
+            value: name.chars().take(64).collect(),
+            reason: "1 to 64 letters, digits, '_', '-' or '.'",
+        })
+    }
+}
+
+/// One provider request in progress. Records `voice_provider_requests_total`, the
+/// duration, errors and usage when it ends, and holds `voice_provider_in_flight` up
+/// until then. However it ends (success, error, drop, panic), it records exactly once.
+///
+/// Carries a `provider` span, child of the span current at [`ProviderMetrics::start`]
+/// (the request or call span), with `voice.provider.kind`, `gen_ai.provider.name`, and
+/// at the end `outcome` and `error.type`; never a key, URL or payload.
+#[derive(Debug)]
+pub struct ProviderCall {
+    instruments: Arc<Instruments>,
+    span: tracing::Span,
+    start: Instant,
+    speech_end: Option<Instant>,
+    usage: Usage,
+    end: Option<(Outcome, Option<ErrorClass>)>,
+    first_byte_seen: bool,
+    ttfb_from_speech_end: bool,
+    /// Set while the observed future is polled: still set at drop, the poll panicked,
+    /// even when an outer `catch_unwind` has already stopped the unwinding.
+    polling: bool,
+}
+
+impl ProviderCall {
+    fn start(instruments: Arc<Instruments>, ttfb_from_speech_end: bool) -> Self {
+        instruments.handles().in_flight.increment(1.0);
+        let span = tracing::info_span!(
+            "provider",
+            otel.kind = "client",
+            voice.provider.kind = instruments.kind().as_str(),
+            gen_ai.provider.name = instruments.provider().as_ref(),
+            outcome = tracing::field::Empty,
+            error.type = tracing::field::Empty,
+        );
+        Self {
+            instruments,
+            span,
+            start: Instant::now(),
+            speech_end: None,
+            usage: Usage::default(),
+            end: None,
+            first_byte_seen: false,
+            ttfb_from_speech_end,
+            polling: false,
+        }
+    }
+
+    /// The `provider` span, to enter while talking to the provider.
+    pub fn span(&self) -> &tracing::Span {
+        &self.span
+    }
+
+    /// The first chunk, token, audio byte or result arrived: records TTFB, once.
+    pub fn first_byte(&mut self) {
+        if !self.first_byte_seen {
+            self.first_byte_seen = true;
+            if !self.ttfb_from_speech_end {
+                self.instruments.handles().ttfb.record(self.start.elapsed().as_secs_f64());
+            }
+        }
+    }
+
+    /// STT: the caller stopped speaking (the app's end-of-speech detection).
+    pub fn speech_ended(&mut self) {
+        self.speech_end = Some(Instant::now());
+    }
+
+    /// STT: the final transcript of the turn arrived; records TTFB from the last
+    /// [`speech_ended`](Self::speech_ended), once per mark.
+    pub fn final_transcript(&mut self) {
+        if let Some(mark) = self.speech_end.take() {
+            self.instruments.handles().ttfb.record(mark.elapsed().as_secs_f64());
+        }
+    }
+
+    /// Adds usage, recorded when the request ends.
+    pub fn add_usage(&mut self, usage: Usage) {
+        self.usage += usage;
+    }
+
+    /// Ends the request as `ok`.
+    pub fn succeed(mut self) {
+        self.end_ok();
+    }
+
+    /// Ends the request as failed with `class` (outcome `timeout` for
+    /// [`ErrorClass::Timeout`], else `error`).
+    pub fn fail(mut self, class: ErrorClass) {
+        self.end_failed(class);
+    }
+
+    pub(crate) fn end_ok(&mut self) {
+        self.end.get_or_insert((Outcome::Ok, None));
+    }
+
+    pub(crate) fn end_failed(&mut self, class: ErrorClass) {
+        let outcome = if class == ErrorClass::Timeout { Outcome::Timeout } else { Outcome::Error };
+        self.end.get_or_insert((outcome, Some(class)));
+    }
+
+    /// Runs one poll of the provider's future or stream: inside the span, so that the
+    /// client's own events and spans nest under it, and flagged, so that a panic in it is
+    /// told from a cancellation. A disabled span is not entered: with tracing off (or with
+    /// no subscriber but `tracing/log`), entering costs more per streamed item than all
+    /// the rest of the wrapper.
+    pub(crate) fn poll_in<R>(&mut self, poll: impl FnOnce() -> R) -> R {
+        self.polling = true;
+        let result = if self.span.is_disabled() {
+            poll()
+        } else {
+            let _entered = self.span.enter();
+            poll()
+        };
+        self.polling = false;
+        result
+    }
+
+    pub(crate) fn saw_first_byte(&self) -> bool {
+        self.first_byte_seen
+    }
+}
+
+impl Drop for ProviderCall {
+    fn drop(&mut self) {
+        let (outcome, class) = match self.end {
+            Some(end) => end,
+            None if self.polling || std::thread::panicking() => {
+                (Outcome::Error, Some(ErrorClass::Other))
+            }
+            None => (Outcome::Cancelled, None),
+        };
+        let handles = self.instruments.handles();
+        handles.request(outcome).increment(1);
+        if let Some(class) = class {
+            handles.error(class).increment(1);
+            self.span.record("error.type", class.as_str());
+        }
+        handles.duration.record(self.start.elapsed().as_secs_f64());
+        handles.in_flight.decrement(1.0);
+        if !self.usage.is_empty() {
+            self.instruments.record_usage(&self.usage);
+        }
+        self.span.record("outcome", outcome.as_str());
+    }
+}

@@ -1,0 +1,452 @@
+//! Simulated STT, LLM and TTS providers, a primary and a fallback of each kind, with
+//! faults injected from `--faults SPEC` or `VOXSCOPE_DEMO_FAULTS`, and the [`Pipeline`]
+//! that answers one caller turn through their fallback chains.
+//!
+//! A spec is a comma-separated list of `PROVIDER=FAULT[+FAULT]`, where PROVIDER is
+//! `stt.primary`, `stt.fallback`, `llm.primary`, … or a provider name (`deepgram`,
+//! `google`, `groq`, `openai`, `elevenlabs`, `azure`), and FAULT is one of
+//! `latency:300ms` (slower answers), `stall:5s` (no first byte for that long),
+//! `error:CLASS` or `error:CLASS@0.3` (fail with an error class, always or at that
+//! share), `outage` (connection refused). For example:
+//!
+//! ```text
+//! VOXSCOPE_DEMO_FAULTS="stt.primary=outage,llm.primary=error:rate_limited@0.5,tts.primary=stall:3s"
+//! ```
+
+use std::fmt;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Json, Router};
+use futures_util::{Stream, StreamExt, stream};
+use serde::Serialize;
+use tracing::Instrument;
+use voxscope::provider::{
+    BreakerConfig, Classify, ConfigCheck, ConfigReport, ErrorClass, FallbackChain, FallbackError,
+    ProviderKind, ProviderSettings, Usage,
+};
+
+use crate::calls::{CallRegistry, CallState};
+
+/// The environment variables that hold the simulated providers' keys.
+pub const KEY_VARS: [&str; 3] =
+    ["VOXSCOPE_DEMO_STT_KEY", "VOXSCOPE_DEMO_LLM_KEY", "VOXSCOPE_DEMO_TTS_KEY"];
+
+/// Checks the providers' keys at startup: `[Config] NAME is not set` and
+/// `voxscope_config_missing{field}` for each absent or placeholder key.
+pub fn check_keys(env: impl Fn(&str) -> Option<String>) -> ConfigReport {
+    KEY_VARS
+        .iter()
+        .fold(ConfigCheck::new().min_len(8), |check, var| check.require(*var, env(var).as_deref()))
+        .run()
+}
+
+/// `primary` and `fallback` provider names per kind, in chain order.
+const PROVIDERS: [(ProviderKind, [&str; 2]); 3] = [
+    (ProviderKind::Stt, ["deepgram", "google"]),
+    (ProviderKind::Llm, ["groq", "openai"]),
+    (ProviderKind::Tts, ["elevenlabs", "azure"]),
+];
+
+/// One injected fault.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Fault {
+    /// Every answer and item takes this much longer.
+    Latency(Duration),
+    /// Nothing arrives for this long before the answer starts.
+    Stall(Duration),
+    /// Fails with this class for this share of requests.
+    Error(ErrorClass, f64),
+    /// Connections are refused.
+    Outage,
+}
+
+/// Faults per provider name, parsed from a spec.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Faults(Vec<(&'static str, Fault)>);
+
+impl Faults {
+    /// Parses `PROVIDER=FAULT[+FAULT],…`; an empty spec injects nothing.
+    pub fn parse(spec: &str) -> anyhow::Result<Self> {
+        let mut faults = Vec::new();
+        for entry in spec.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            let (who, what) =
+                entry.split_once('=').with_context(|| format!("faults: {entry:?} needs '='"))?;
+            let provider = provider_name(who.trim())
+                .with_context(|| format!("faults: unknown provider {who:?}"))?;
+            for fault in what.split('+') {
+                faults.push((provider, parse_fault(fault.trim())?));
+            }
+        }
+        Ok(Self(faults))
+    }
+
+    fn of(&self, provider: &str) -> Vec<Fault> {
+        self.0.iter().filter(|(p, _)| *p == provider).map(|(_, f)| *f).collect()
+    }
+}
+
+fn provider_name(who: &str) -> Option<&'static str> {
+    PROVIDERS.iter().find_map(|(kind, names)| {
+        let role = who.strip_prefix(kind.as_str()).and_then(|r| r.strip_prefix('.'));
+        match role {
+            Some("primary") => Some(names[0]),
+            Some("fallback") => Some(names[1]),
+            _ => names.iter().find(|n| **n == who).copied(),
+        }
+    })
+}
+
+fn parse_fault(text: &str) -> anyhow::Result<Fault> {
+    let (name, arg) = text.split_once(':').unwrap_or((text, ""));
+    Ok(match name {
+        "latency" => Fault::Latency(parse_duration(arg)?),
+        "stall" => Fault::Stall(parse_duration(arg)?),
+        "outage" => Fault::Outage,
+        "error" => {
+            let (class, share) = arg.split_once('@').unwrap_or((arg, "1"));
+            let class = ErrorClass::ALL
+                .into_iter()
+                .find(|c| c.as_str() == class)
+                .with_context(|| format!("faults: unknown error class {class:?}"))?;
+            let share: f64 = share
+                .parse()
+                .ok()
+                .filter(|s| (0.0..=1.0).contains(s))
+                .with_context(|| format!("faults: share {share:?} is not a number in 0..=1"))?;
+            Fault::Error(class, share)
+        }
+        other => bail!("faults: unknown fault {other:?} (latency, stall, error, outage)"),
+    })
+}
+
+fn parse_duration(text: &str) -> anyhow::Result<Duration> {
+    let parsed = if let Some(ms) = text.strip_suffix("ms") {
+        ms.parse().ok().map(Duration::from_millis)
+    } else {
+        text.strip_suffix('s').and_then(|s| s.parse().ok()).map(Duration::from_secs_f64)
+    };
+    parsed.with_context(|| format!("faults: {text:?} is not a duration like 300ms or 2s"))
+}
+
+/// A simulated provider's failure: its class is what the real one's status would say.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SimError(pub ErrorClass);
+
+impl fmt::Display for SimError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "simulated provider error: {}", self.0)
+    }
+}
+
+impl std::error::Error for SimError {}
+
+impl Classify for SimError {
+    fn error_class(&self) -> ErrorClass {
+        self.0
+    }
+}
+
+type Items<T> = Pin<Box<dyn Stream<Item = Result<T, SimError>> + Send>>;
+
+/// One simulated provider: answers after its base latency, item by item, unless a fault
+/// says otherwise.
+struct Sim {
+    faults: Vec<Fault>,
+    first_byte: Duration,
+    per_item: Duration,
+    dice: AtomicU64,
+}
+
+impl Sim {
+    fn new(faults: Vec<Fault>, first_byte: Duration, per_item: Duration, seed: u64) -> Arc<Self> {
+        Arc::new(Self { faults, first_byte, per_item, dice: AtomicU64::new(seed | 1) })
+    }
+
+    /// A share in 0..1 from a xorshift sequence: faults "@0.3" hit about 30 % of requests.
+    fn roll(&self) -> f64 {
+        let mut x = self.dice.load(Ordering::Relaxed);
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.dice.store(x, Ordering::Relaxed);
+        (x >> 11) as f64 / (1_u64 << 53) as f64
+    }
+
+    /// Waits as a real provider would before its first item, then streams `items`.
+    async fn answer<T: Send + 'static>(
+        self: Arc<Self>,
+        items: Vec<T>,
+    ) -> Result<Items<T>, SimError> {
+        let mut latency = Duration::ZERO;
+        let mut stall = Duration::ZERO;
+        for fault in &self.faults {
+            match *fault {
+                Fault::Outage => return Err(SimError(ErrorClass::Unavailable)),
+                Fault::Error(class, share) if self.roll() < share => return Err(SimError(class)),
+                Fault::Error(..) => {}
+                Fault::Latency(extra) => latency += extra,
+                Fault::Stall(pause) => stall += pause,
+            }
+        }
+        tokio::time::sleep(self.first_byte + latency + stall).await;
+        let per_item = self.per_item + latency / 10;
+        let mut first = true;
+        Ok(Box::pin(stream::iter(items).then(move |item| {
+            let pause = if std::mem::take(&mut first) { Duration::ZERO } else { per_item };
+            async move {
+                if !pause.is_zero() {
+                    tokio::time::sleep(pause).await;
+                }
+                Ok(item)
+            }
+        })))
+    }
+}
+
+/// A token of the LLM's reply; the last one carries the request's token counts.
+#[derive(Clone, Debug)]
+struct Token {
+    text: String,
+    usage: Usage,
+}
+
+/// A transcript result; the final one carries the audio seconds heard.
+#[derive(Clone, Debug)]
+struct Transcript {
+    text: String,
+    is_final: bool,
+    audio_seconds: f64,
+}
+
+/// What one caller turn produced.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct TurnReply {
+    /// What STT heard.
+    pub transcript: String,
+    /// What the LLM answered.
+    pub reply: String,
+    /// Bytes of reply audio (μ-law 8 kHz) from TTS.
+    pub audio_bytes: usize,
+    /// The provider that served each step.
+    pub served_by: ServedBy,
+}
+
+/// The provider that served each step of a turn.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct ServedBy {
+    /// Speech-to-text.
+    pub stt: String,
+    /// Language model.
+    pub llm: String,
+    /// Text-to-speech.
+    pub tts: String,
+}
+
+/// STT → LLM → TTS through fallback chains; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Pipeline {
+    stt: FallbackChain<String, Transcript, SimError>,
+    llm: FallbackChain<String, Token, SimError>,
+    tts: FallbackChain<String, AudioChunk, SimError>,
+}
+
+fn settings(name: &'static str, first_byte: Duration, total: Duration) -> ProviderSettings {
+    ProviderSettings::new(name)
+        .first_byte_timeout(first_byte)
+        .timeout(total)
+        .breaker(
+            BreakerConfig::default().consecutive_failures(3).cool_down(Duration::from_secs(15)),
+        )
+        .concurrency_limit(64)
+}
+
+impl Pipeline {
+    /// The simulated providers with `faults` injected.
+    pub fn new(faults: &Faults) -> anyhow::Result<Self> {
+        let ms = Duration::from_millis;
+        let [(_, [stt_a, stt_b]), (_, [llm_a, llm_b]), (_, [tts_a, tts_b])] = PROVIDERS;
+        let sim = |name: &str, first: u64, item: u64, seed| {
+            Sim::new(faults.of(name), ms(first), ms(item), seed)
+        };
+
+        let mut stt = FallbackChain::builder(ProviderKind::Stt);
+        for (name, sim) in [(stt_a, sim(stt_a, 120, 30, 11)), (stt_b, sim(stt_b, 200, 40, 12))] {
+            stt = stt
+                .stream_provider(settings(name, ms(1_000), ms(10_000)), move |heard: String| {
+                    sim.clone().answer(transcripts(&heard))
+                });
+        }
+        let stt = stt.usage_with(|t: &Transcript| Usage::audio_seconds(t.audio_seconds)).build()?;
+
+        let mut llm = FallbackChain::builder(ProviderKind::Llm);
+        for (name, sim) in [(llm_a, sim(llm_a, 180, 8, 21)), (llm_b, sim(llm_b, 350, 12, 22))] {
+            llm = llm
+                .stream_provider(settings(name, ms(2_000), ms(30_000)), move |prompt: String| {
+                    sim.clone().answer(tokens(&prompt))
+                });
+        }
+        let llm = llm.usage_with(|t: &Token| t.usage).build()?;
+
+        let mut tts = FallbackChain::builder(ProviderKind::Tts);
+        for (name, sim) in [(tts_a, sim(tts_a, 90, 10, 31)), (tts_b, sim(tts_b, 160, 15, 32))] {
+            tts = tts
+                .stream_provider(settings(name, ms(1_000), ms(30_000)), move |text: String| {
+                    sim.clone().answer(audio(&text))
+                });
+        }
+        let tts = tts.usage_with(|c: &AudioChunk| Usage::characters(c.characters)).build()?;
+        Ok(Self { stt, llm, tts })
+    }
+
+    /// Answers one caller turn: `heard` stands for the caller's speech.
+    ///
+    /// # Errors
+    /// The failing step's [`FallbackError`] when no provider of that kind could answer.
+    pub async fn turn(&self, heard: &str) -> Result<TurnReply, FallbackError<SimError>> {
+        let mut served = ServedBy::default();
+
+        let mut results = self.stt.stream(heard.to_owned());
+        let mut transcript = String::new();
+        while let Some(result) = results.next().await {
+            let result = result?;
+            served.stt = results.serving().unwrap_or_default().to_owned();
+            if result.is_final {
+                transcript = result.text;
+            }
+        }
+
+        let mut tokens = self.llm.stream(transcript.clone());
+        let mut reply = String::new();
+        while let Some(token) = tokens.next().await {
+            reply.push_str(&token?.text);
+            served.llm = tokens.serving().unwrap_or_default().to_owned();
+        }
+
+        let mut chunks = self.tts.stream(reply.clone());
+        let mut audio_bytes = 0;
+        while let Some(chunk) = chunks.next().await {
+            audio_bytes += chunk?.bytes.len();
+            served.tts = chunks.serving().unwrap_or_default().to_owned();
+        }
+        Ok(TurnReply { transcript, reply, audio_bytes, served_by: served })
+    }
+}
+
+fn transcripts(heard: &str) -> Vec<Transcript> {
+    let words: Vec<&str> = heard.split_whitespace().collect();
+    let mut results: Vec<Transcript> = (1..words.len())
+        .map(|n| Transcript { text: words[..n].join(" "), is_final: false, audio_seconds: 0.0 })
+        .collect();
+    // About 2.5 words a second of speech.
+    let audio_seconds = words.len() as f64 / 2.5;
+    results.push(Transcript { text: words.join(" "), is_final: true, audio_seconds });
+    results
+}
+
+fn tokens(prompt: &str) -> Vec<Token> {
+    let reply = if prompt.is_empty() {
+        "Sorry, I did not catch that. Could you say it again?".to_owned()
+    } else {
+        format!("You said: {prompt}. How can I help you with that?")
+    };
+    let words: Vec<String> = reply.split_inclusive(' ').map(str::to_owned).collect();
+    let (input, output) = (prompt.split_whitespace().count() as u64 + 40, words.len() as u64);
+    let last = words.len().saturating_sub(1);
+    words
+        .into_iter()
+        .enumerate()
+        .map(|(i, text)| Token {
+            text,
+            usage: if i == last { Usage::tokens(input, output) } else { Usage::default() },
+        })
+        .collect()
+}
+
+/// A frame of reply audio; the first one reports the characters synthesised.
+#[derive(Clone, Debug)]
+struct AudioChunk {
+    bytes: Vec<u8>,
+    characters: u64,
+}
+
+/// 20 ms μ-law frames (160 bytes), about one per 4 characters of text.
+fn audio(text: &str) -> Vec<AudioChunk> {
+    let characters = text.chars().count();
+    (0..characters.div_ceil(4).max(1))
+        .map(|i| AudioChunk {
+            bytes: vec![0xFF; 160],
+            characters: if i == 0 { characters as u64 } else { 0 },
+        })
+        .collect()
+}
+
+/// `POST /calls/{id}/turn` with the caller's words as the body: runs the pipeline inside
+/// a `call_turn` span, so each provider span is its child.
+pub fn router(calls: CallRegistry, pipeline: Pipeline) -> Router {
+    Router::new().route("/calls/{id}/turn", post(turn)).with_state((calls, pipeline))
+}
+
+async fn turn(
+    State((calls, pipeline)): State<(CallRegistry, Pipeline)>,
+    Path(id): Path<String>,
+    heard: String,
+) -> Result<Json<TurnReply>, (StatusCode, String)> {
+    match calls.get(&id) {
+        None => return Err((StatusCode::NOT_FOUND, "no such call\n".to_owned())),
+        Some(call) if call.state == CallState::Ended => {
+            return Err((StatusCode::CONFLICT, "call has ended\n".to_owned()));
+        }
+        Some(_) => {}
+    }
+    let span = tracing::info_span!("call_turn", call_id = %id);
+    pipeline
+        .turn(&heard)
+        .instrument(span)
+        .await
+        .map(Json)
+        .map_err(|error| (StatusCode::SERVICE_UNAVAILABLE, format!("{error}\n")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_parse_roles_names_and_fault_lists() {
+        let faults =
+            Faults::parse("stt.primary=outage, openai=latency:300ms+error:rate_limited@0.5")
+                .unwrap();
+        assert_eq!(faults.of("deepgram"), [Fault::Outage]);
+        assert_eq!(
+            faults.of("openai"),
+            [
+                Fault::Latency(Duration::from_millis(300)),
+                Fault::Error(ErrorClass::RateLimited, 0.5)
+            ]
+        );
+        assert_eq!(
+            Faults::parse("tts.fallback=stall:1.5s").unwrap().of("azure"),
+            [Fault::Stall(Duration::from_millis(1500))]
+        );
+        assert_eq!(Faults::parse("").unwrap(), Faults::default());
+    }
+
+    #[test]
+    fn bad_specs_say_what_is_wrong() {
+        let err = |spec| Faults::parse(spec).unwrap_err().to_string();
+        assert_eq!(err("whisper=outage"), "faults: unknown provider \"whisper\"");
+        assert_eq!(err("llm.primary=error:teapot"), "faults: unknown error class \"teapot\"");
+        assert_eq!(err("llm.primary=error:auth@2"), "faults: share \"2\" is not a number in 0..=1");
+        assert_eq!(
+            err("tts.primary=stall:soon"),
+            "faults: \"soon\" is not a duration like 300ms or 2s"
+        );
+    }
+}
