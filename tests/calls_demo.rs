@@ -55,3 +55,41 @@ fn the_demo_agent_answers_a_turn_and_the_call_completes() {
     assert_eq!(exposition.sum("voice_call_frames_total", &[("direction", "out")]), 5.0);
     assert_eq!(exposition.sum("voice_calls_active", &[]), 0.0);
 }
+
+#[test]
+fn media_turns_run_through_the_provider_pipeline() {
+    let handle = with_local_prometheus(|handle| async move {
+        let config = voice_agent::config::Config::parse(Vec::<String>::new(), |_| None).unwrap();
+        let addr = serve(voice_agent::app(&handle, &config).expect("app")).await;
+        let url = format!("ws://{addr}{}?callSid=CApipeline", media::MEDIA_PATH);
+        let (mut ws, _) = tokio_tungstenite::connect_async(url).await.expect("upgrade");
+        let start = r#"{"event":"start","sequenceNumber":"1","streamSid":"MZdemo","start":{"callSid":"CApipeline","mediaFormat":{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1}}}"#;
+        ws.send(Message::text(start)).await.expect("start");
+        // One second of speech, then silence until the agent's first audio (at most 20 s).
+        let mut n = 2;
+        let mut answered = false;
+        while !answered && n < 1_000 {
+            ws.send(Message::text(media_frame(n, n >= 52))).await.expect("media");
+            n += 1;
+            answered = matches!(
+                tokio::time::timeout(Duration::from_millis(20), ws.next()).await,
+                Ok(Some(Ok(Message::Text(_))))
+            );
+        }
+        assert!(answered, "the agent answered");
+        let stop = r#"{"event":"stop","sequenceNumber":"9999","stop":{"callSid":"CApipeline"}}"#;
+        ws.send(Message::text(stop)).await.expect("stop");
+        let _ = ws.close(None).await;
+        let ended = eventually(Duration::from_secs(10), || {
+            Exposition::render(&handle).sum("voice_calls_total", &[("outcome", "completed")]) == 1.0
+        });
+        assert!(ended.await, "the call completed");
+    });
+    let exposition = Exposition::render(&handle);
+    assert_eq!(exposition.count("voice_turn_latency_seconds", &[]), 1);
+    for kind in ["stt", "llm", "tts"] {
+        let ok =
+            exposition.sum("voice_provider_requests_total", &[("kind", kind), ("outcome", "ok")]);
+        assert!(ok >= 1.0, "{kind} served the turn\n{}", exposition.text);
+    }
+}
