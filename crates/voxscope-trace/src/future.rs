@@ -1,0 +1,94 @@
+//! The response future: runs the inner future inside the request span and records the
+//! outcome on it.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::{HeaderValue, Response};
+use opentelemetry::trace::TraceId;
+use pin_project::{pin_project, pinned_drop};
+
+use crate::body::ResponseBody;
+use crate::layer::LayerState;
+
+/// Response future of [`Trace`](crate::Trace).
+#[pin_project(PinnedDrop)]
+#[derive(Debug)]
+pub struct ResponseFuture<F> {
+    #[pin]
+    inner: F,
+    span: Option<tracing::Span>,
+    trace_id: TraceId,
+    state: Arc<LayerState>,
+    polling: bool,
+}
+
+impl<F> ResponseFuture<F> {
+    pub(crate) fn new(
+        inner: F,
+        span: tracing::Span,
+        trace_id: TraceId,
+        state: Arc<LayerState>,
+    ) -> Self {
+        Self { inner, span: Some(span), trace_id, state, polling: false }
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
+    type Output = Result<Response<ResponseBody<B>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let span = this.span.take().unwrap_or_else(tracing::Span::none);
+        *this.polling = true;
+        let result = span.in_scope(|| this.inner.poll(cx));
+        *this.polling = false;
+        let result = match result {
+            Poll::Pending => {
+                *this.span = Some(span);
+                return Poll::Pending;
+            }
+            Poll::Ready(result) => result,
+        };
+        Poll::Ready(match result {
+            Ok(mut response) => {
+                let status = response.status();
+                span.record("http.response.status_code", status.as_u16());
+                if status.is_server_error() {
+                    span.record("otel.status_code", "error");
+                    span.record("error.type", status.as_str());
+                }
+                if let Some(name) = &this.state.header {
+                    if let Ok(value) = HeaderValue::from_str(&this.trace_id.to_string()) {
+                        response.headers_mut().insert(name.clone(), value);
+                    }
+                }
+                Ok(response.map(|body| ResponseBody::new(body, span)))
+            }
+            Err(error) => {
+                span.record("otel.status_code", "error");
+                span.record("error.type", std::any::type_name::<E>());
+                Err(error)
+            }
+        })
+    }
+}
+
+#[pinned_drop]
+impl<F> PinnedDrop for ResponseFuture<F> {
+    fn drop(self: Pin<&mut Self>) {
+        let this = self.project();
+        // Dropped while being polled: the handler panicked.
+        if *this.polling || std::thread::panicking() {
+            if let Some(span) = this.span.as_ref() {
+                span.record("otel.status_code", "error");
+                span.record("error.type", "panic");
+            }
+        }
+    }
+}
