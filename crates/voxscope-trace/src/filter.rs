@@ -55,3 +55,26 @@ where
         if metadata.target() == UNTRACED_TARGET { Interest::never() } else { Interest::sometimes() }
     }
 }
+
+/// A layer that does nothing but want untraced request spans, so that they exist in
+/// the registry (with their trace ids) even when no other layer asks for them: a span
+/// that every per-layer filter disables is not created at all, and its children would
+/// then find no hidden parent and become roots of their own.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct KeepUntraced;
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for KeepUntraced {}
+
+/// The filter of [`KeepUntraced`]: untraced request spans only.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct UntracedOnly;
+
+impl<S> Filter<S> for UntracedOnly {
+    fn enabled(&self, metadata: &Metadata<'_>, _cx: &Context<'_, S>) -> bool {
+        metadata.target() == UNTRACED_TARGET
+    }
+
+    fn callsite_enabled(&self, metadata: &'static Metadata<'static>) -> Interest {
+        if metadata.target() == UNTRACED_TARGET { Interest::always() } else { Interest::never() }
+    }
+}

@@ -44,17 +44,15 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let span = this.span.take().unwrap_or_else(tracing::Span::none);
         *this.polling = true;
-        let result = span.in_scope(|| this.inner.poll(cx));
-        *this.polling = false;
-        let result = match result {
-            Poll::Pending => {
-                *this.span = Some(span);
-                return Poll::Pending;
-            }
-            Poll::Ready(result) => result,
+        // The span stays in `self` while polling: a panic leaves it there for the drop.
+        let result = match this.span.as_ref() {
+            Some(span) => span.in_scope(|| this.inner.poll(cx)),
+            None => this.inner.poll(cx),
         };
+        *this.polling = false;
+        let Poll::Ready(result) = result else { return Poll::Pending };
+        let span = this.span.take().unwrap_or_else(tracing::Span::none);
         Poll::Ready(match result {
             Ok(mut response) => {
                 let status = response.status();

@@ -7,8 +7,6 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider, SpanExporter};
 use tracing::Subscriber;
-use tracing_opentelemetry::OpenTelemetryLayer;
-use tracing_subscriber::filter::Filtered;
 use tracing_subscriber::layer::{Layer, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::{EnvFilter, Registry};
@@ -17,7 +15,7 @@ use crate::config::{LogFormat, TraceConfig};
 use crate::counters::Counters;
 use crate::error::TraceError;
 use crate::export::ExportQueue;
-use crate::filter::HeadDropFilter;
+use crate::filter::{HeadDropFilter, KeepUntraced, UntracedOnly};
 use crate::fmt::VoxFormat;
 use crate::layer::TraceLayer;
 use crate::processor::{Sink, TailBounds, TailProcessor};
@@ -117,11 +115,14 @@ impl TracePipeline {
 
     /// tracing-opentelemetry's layer on this pipeline's tracer, behind the
     /// [`HeadDropFilter`] that spares skipped requests an OpenTelemetry span.
-    pub fn otel_layer<S>(&self) -> Filtered<OpenTelemetryLayer<S, SdkTracer>, HeadDropFilter, S>
+    pub fn otel_layer<S>(&self) -> impl Layer<S> + 'static
     where
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
-        tracing_opentelemetry::layer().with_tracer(self.tracer.clone()).with_filter(HeadDropFilter)
+        tracing_opentelemetry::layer()
+            .with_tracer(self.tracer.clone())
+            .with_filter(HeadDropFilter)
+            .and_then(KeepUntraced.with_filter(UntracedOnly))
     }
 
     /// The log formatter of this pipeline's service, for `tracing_subscriber::fmt`.

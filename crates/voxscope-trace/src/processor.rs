@@ -82,6 +82,8 @@ struct Buffer {
 struct Pending {
     seq: u64,
     head: Option<Decision>,
+    /// Opened by a span whose trace was decided and forgotten: its decision was counted.
+    orphan: bool,
     error: bool,
     spans: Vec<SpanData>,
 }
@@ -111,18 +113,32 @@ impl TailProcessor {
         self.buffer.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn open(&self, buffer: &mut Buffer, trace_id: TraceId, head: Option<Decision>, out: &mut Out) {
+    fn open(
+        &self,
+        buffer: &mut Buffer,
+        trace_id: TraceId,
+        head: Option<Decision>,
+        orphan: bool,
+        out: &mut Out,
+    ) {
+        if let Some(open) = buffer.pending.get_mut(&trace_id) {
+            // A second local root of the same trace (a retry, a second request of one
+            // call): one trace, one decision.
+            open.head = open.head.or(head);
+            return;
+        }
+        let pending =
+            Pending { seq: buffer.next_seq, head, orphan, error: false, spans: Vec::new() };
         if buffer.pending.len() >= self.bounds.max_traces {
             // Deciding the newcomer keeps the oldest open traces, the likeliest to be slow.
             self.counters.overflow();
-            let pending = Pending { seq: 0, head, error: false, spans: Vec::new() };
             let decision = self.early(&pending);
-            self.finish(buffer, trace_id, decision, pending.spans, out);
+            self.finish(buffer, trace_id, orphan, decision, Vec::new(), out);
             return;
         }
-        let seq = buffer.next_seq;
+        let seq = pending.seq;
         buffer.next_seq += 1;
-        buffer.pending.insert(trace_id, Pending { seq, head, error: false, spans: Vec::new() });
+        buffer.pending.insert(trace_id, pending);
         buffer.order.push_back((trace_id, seq, Instant::now()));
         if buffer.order.len() > 2 * buffer.pending.len() + 1024 {
             let pending = &buffer.pending;
@@ -142,7 +158,7 @@ impl TailProcessor {
                 self.counters.overflow();
                 buffer.spans -= pending.spans.len();
                 let decision = self.early(&pending);
-                self.finish(buffer, trace_id, decision, pending.spans, out);
+                self.finish(buffer, trace_id, pending.orphan, decision, pending.spans, out);
             }
         }
     }
@@ -174,11 +190,14 @@ impl TailProcessor {
         &self,
         buffer: &mut Buffer,
         trace_id: TraceId,
+        orphan: bool,
         decision: Decision,
         spans: Vec<SpanData>,
         out: &mut Out,
     ) {
-        self.counters.decision(decision);
+        if !orphan {
+            self.counters.decision(decision);
+        }
         if buffer.decided_order.len() >= self.bounds.max_traces {
             if let Some(old) = buffer.decided_order.pop_front() {
                 buffer.decided.remove(&old);
@@ -242,7 +261,7 @@ impl SpanProcessor for TailProcessor {
         {
             let mut buffer = self.lock();
             self.sweep(&mut buffer, Instant::now(), &mut out);
-            self.open(&mut buffer, trace_id, head, &mut out);
+            self.open(&mut buffer, trace_id, head, false, &mut out);
         }
         self.deliver(out);
     }
@@ -261,9 +280,10 @@ impl SpanProcessor for TailProcessor {
                 }
             } else {
                 if !buffer.pending.contains_key(&trace_id) {
-                    // The local root started before this processor saw it; follow the flag.
+                    // Its decision was made and forgotten (or its root was never seen here):
+                    // the sampled flag carries the head decision.
                     let head = span.span_context.is_sampled().then_some(Decision::KeptRatio);
-                    self.open(&mut buffer, trace_id, head, &mut out);
+                    self.open(&mut buffer, trace_id, head, true, &mut out);
                 }
                 self.buffer_span(&mut buffer, trace_id, span, error, &mut out);
             }
@@ -288,7 +308,14 @@ impl SpanProcessor for TailProcessor {
             buffer.spans = 0;
             for (trace_id, pending) in pending {
                 let decision = self.early(&pending);
-                self.finish(&mut buffer, trace_id, decision, pending.spans, &mut out);
+                self.finish(
+                    &mut buffer,
+                    trace_id,
+                    pending.orphan,
+                    decision,
+                    pending.spans,
+                    &mut out,
+                );
             }
             self.counters.buffer_spans(0);
         }
@@ -331,7 +358,7 @@ impl TailProcessor {
                 buffer.spans -= pending.spans.len();
                 let decision = self.decide(&pending, &span);
                 pending.spans.push(span);
-                self.finish(buffer, trace_id, decision, pending.spans, out);
+                self.finish(buffer, trace_id, pending.orphan, decision, pending.spans, out);
             }
             return;
         }
@@ -342,7 +369,7 @@ impl TailProcessor {
                 self.counters.overflow();
                 buffer.spans -= pending.spans.len();
                 let decision = self.early(&pending);
-                self.finish(buffer, trace_id, decision, pending.spans, out);
+                self.finish(buffer, trace_id, pending.orphan, decision, pending.spans, out);
             }
         }
     }
