@@ -3,7 +3,6 @@
 use std::fmt::{self, Write as _};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use opentelemetry::trace::TraceContextExt;
 use serde_json::{Map, Value as Json};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
@@ -16,7 +15,9 @@ use crate::ids;
 /// A `tracing_subscriber::fmt` event formatter:
 /// `[TIMESTAMP] [LEVEL] [SERVICE] [TRACE_ID] message key=value…`, or one JSON object per
 /// line with `timestamp`, `level`, `service`, `target`, `trace_id`, `span_id`,
-/// `message` and the event's fields. The trace id is `-` outside a request.
+/// `message` and the event's fields. The trace id is `-` (JSON: `null`) outside a
+/// request. `span_id` is the request span's: a formatter runs inside the dispatcher,
+/// where tracing-opentelemetry's context of a nested span cannot be looked up.
 ///
 /// ```
 /// use tracing_subscriber::prelude::*;
@@ -50,19 +51,12 @@ where
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
-        let (trace_id, span_id) = match ctx.event_scope().and_then(|mut scope| scope.next()) {
-            Some(leaf) => match ids::of_scope(&leaf) {
-                Some(ids) => {
-                    let span_id = ids.traced.then(|| otel_span_id(&leaf.id())).flatten();
-                    (
-                        Some(ids.trace_id.to_string()),
-                        Some(span_id.unwrap_or(ids.span_id.to_string())),
-                    )
-                }
-                None => (None, None),
-            },
-            None => (None, None),
-        };
+        let ids = ctx
+            .event_scope()
+            .and_then(|mut scope| scope.next())
+            .and_then(|leaf| ids::of_scope(&leaf));
+        let trace_id = ids.map(|ids| ids.trace_id.to_string());
+        let span_id = ids.map(|ids| ids.span_id.to_string());
         let mut fields = Fields::default();
         event.record(&mut fields);
         let meta = event.metadata();
@@ -98,17 +92,6 @@ where
             writeln!(writer)
         }
     }
-}
-
-/// The OpenTelemetry span id of a traced span (built by now: events happen inside
-/// entered spans).
-fn otel_span_id(id: &tracing::span::Id) -> Option<String> {
-    tracing::dispatcher::get_default(|dispatch| {
-        tracing_opentelemetry::get_otel_context(id, dispatch)
-            .map(|cx| cx.span().span_context().span_id())
-            .filter(|id| *id != opentelemetry::trace::SpanId::INVALID)
-            .map(|id| id.to_string())
-    })
 }
 
 #[derive(Default)]

@@ -56,7 +56,7 @@ where
         Poll::Ready(match result {
             Ok(mut response) => {
                 let status = response.status();
-                span.record("http.response.status_code", status.as_u16());
+                span.record("http.response.status_code", i64::from(status.as_u16()));
                 if status.is_server_error() {
                     span.record("otel.status_code", "error");
                     span.record("error.type", status.as_str());

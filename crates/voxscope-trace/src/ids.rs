@@ -10,8 +10,6 @@ use tracing_subscriber::registry::{LookupSpan, SpanRef};
 pub(crate) struct RequestIds {
     pub(crate) trace_id: TraceId,
     pub(crate) span_id: SpanId,
-    /// An OpenTelemetry span exists for the request (kept, or recorded for the tail).
-    pub(crate) traced: bool,
 }
 
 /// Stores `ids` on `span` when the subscriber is built on tracing-subscriber's

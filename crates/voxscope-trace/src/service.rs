@@ -79,7 +79,6 @@ impl LayerState {
                     trace_id: parent
                         .map_or_else(|| TraceId::from(rand::random::<u128>()), |p| p.trace_id),
                     span_id: SpanId::from(rand::random::<u64>()),
-                    traced: false,
                 };
                 ids::attach(&span, ids);
                 return (span, ids);
@@ -117,14 +116,13 @@ impl LayerState {
         let cx = span.context();
         let otel = cx.span().span_context().clone();
         let ids = if otel.is_valid() {
-            RequestIds { trace_id: otel.trace_id(), span_id: otel.span_id(), traced: true }
+            RequestIds { trace_id: otel.trace_id(), span_id: otel.span_id() }
         } else {
             // No OpenTelemetry layer in this subscriber: ids for the logs all the same.
             RequestIds {
                 trace_id: parent
                     .map_or_else(|| TraceId::from(rand::random::<u128>()), |p| p.trace_id),
                 span_id: SpanId::from(rand::random::<u64>()),
-                traced: false,
             }
         };
         ids::attach(&span, ids);
