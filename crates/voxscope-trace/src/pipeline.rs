@@ -115,12 +115,21 @@ impl TracePipeline {
 
     /// tracing-opentelemetry's layer on this pipeline's tracer, behind the
     /// [`HeadDropFilter`] that spares skipped requests an OpenTelemetry span.
+    ///
+    /// Source locations, thread names, targets and busy/idle times are not recorded:
+    /// they cost time on every kept span and say little about a request. OpenTelemetry
+    /// context activation stays on, so `opentelemetry::Context::current()` (used to
+    /// propagate `traceparent` to providers) is the current span's.
     pub fn otel_layer<S>(&self) -> impl Layer<S> + 'static
     where
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
         tracing_opentelemetry::layer()
             .with_tracer(self.tracer.clone())
+            .with_location(false)
+            .with_threads(false)
+            .with_target(false)
+            .with_tracked_inactivity(false)
             .with_filter(HeadDropFilter)
             .and_then(KeepUntraced.with_filter(UntracedOnly))
     }
