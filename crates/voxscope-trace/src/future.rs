@@ -62,7 +62,7 @@ where
                     span.record("error.type", status.as_str());
                 }
                 if let Some(name) = &this.state.header {
-                    if let Ok(value) = HeaderValue::from_str(&this.trace_id.to_string()) {
+                    if let Ok(value) = HeaderValue::from_bytes(&hex32(*this.trace_id)) {
                         response.headers_mut().insert(name.clone(), value);
                     }
                 }
@@ -88,5 +88,27 @@ impl<F> PinnedDrop for ResponseFuture<F> {
                 span.record("error.type", "panic");
             }
         }
+    }
+}
+
+/// The trace id as 32 lowercase hex digits, without the formatting machinery.
+fn hex32(trace_id: TraceId) -> [u8; 32] {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [0u8; 32];
+    for (i, byte) in trace_id.to_bytes().iter().enumerate() {
+        out[2 * i] = DIGITS[usize::from(byte >> 4)];
+        out[2 * i + 1] = DIGITS[usize::from(byte & 0xf)];
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use opentelemetry::trace::TraceId;
+
+    #[test]
+    fn hex_matches_the_display_form() {
+        let id = TraceId::from(0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736_u128);
+        assert_eq!(super::hex32(id).as_slice(), id.to_string().as_bytes());
     }
 }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use http::{HeaderMap, Method, Request, Response};
+use http::{HeaderMap, HeaderName, Method, Request, Response};
 use opentelemetry::propagation::{Extractor, TextMapPropagator};
 use opentelemetry::trace::{SpanId, TraceContextExt, TraceId};
 use tower::Service;
@@ -179,5 +179,3 @@ impl Extractor for HeaderExtractor<'_> {
         self.0.keys().map(HeaderName::as_str).collect()
     }
 }
-
-use http::HeaderName;
