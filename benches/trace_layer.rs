@@ -61,16 +61,20 @@ fn trace_layer(c: &mut Criterion) {
     ];
 
     let mut group = c.benchmark_group("trace_layer");
+    let mut ran_kept = false;
     for (name, pipeline, app) in variants.map(|(n, p, app)| (n, p, app.with_state(()))).iter() {
         let subscriber = tracing_subscriber::registry().with(pipeline.otel_layer());
         tracing::subscriber::with_default(subscriber, || {
-            group.bench_function(*name, |b| b.to_async(&runtime).iter(|| one_request(app)));
+            group.bench_function(*name, |b| {
+                ran_kept |= *name == "kept";
+                b.to_async(&runtime).iter(|| one_request(app))
+            });
         });
     }
     group.finish();
 
     // The kept variant really kept, and nothing else did.
-    assert!(!kept.store().is_empty());
+    assert!(!ran_kept || !kept.store().is_empty());
     assert!(head_only.store().is_empty() && tail.store().is_empty());
 }
 
