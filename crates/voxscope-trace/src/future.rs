@@ -61,10 +61,10 @@ where
                     span.record("otel.status_code", "error");
                     span.record("error.type", status.as_str());
                 }
-                if let Some(name) = &this.state.header {
-                    if let Ok(value) = HeaderValue::from_bytes(&hex32(*this.trace_id)) {
-                        response.headers_mut().insert(name.clone(), value);
-                    }
+                if let Some(name) = &this.state.header
+                    && let Ok(value) = HeaderValue::from_bytes(&hex32(*this.trace_id))
+                {
+                    response.headers_mut().insert(name.clone(), value);
                 }
                 Ok(response.map(|body| ResponseBody::new(body, span)))
             }
@@ -82,11 +82,11 @@ impl<F> PinnedDrop for ResponseFuture<F> {
     fn drop(self: Pin<&mut Self>) {
         let this = self.project();
         // Dropped while being polled: the handler panicked.
-        if *this.polling || std::thread::panicking() {
-            if let Some(span) = this.span.as_ref() {
-                span.record("otel.status_code", "error");
-                span.record("error.type", "panic");
-            }
+        if (*this.polling || std::thread::panicking())
+            && let Some(span) = this.span.as_ref()
+        {
+            span.record("otel.status_code", "error");
+            span.record("error.type", "panic");
         }
     }
 }

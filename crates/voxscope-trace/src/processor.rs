@@ -198,10 +198,10 @@ impl TailProcessor {
         if !orphan {
             self.counters.decision(decision);
         }
-        if buffer.decided_order.len() >= self.bounds.max_traces {
-            if let Some(old) = buffer.decided_order.pop_front() {
-                buffer.decided.remove(&old);
-            }
+        if buffer.decided_order.len() >= self.bounds.max_traces
+            && let Some(old) = buffer.decided_order.pop_front()
+        {
+            buffer.decided.remove(&old);
         }
         if buffer.decided.insert(trace_id, decision).is_none() {
             buffer.decided_order.push_back(trace_id);
@@ -345,10 +345,10 @@ impl TailProcessor {
         let root = is_local_root(&span);
         let Some(pending) = buffer.pending.get_mut(&trace_id) else {
             // Decided at `open` (the buffer was full): follow that decision.
-            if let Some(&decision) = buffer.decided.get(&trace_id) {
-                if decision.is_kept() {
-                    out.push((trace_id, decision, vec![span]));
-                }
+            if let Some(&decision) = buffer.decided.get(&trace_id)
+                && decision.is_kept()
+            {
+                out.push((trace_id, decision, vec![span]));
             }
             return;
         };
@@ -364,13 +364,13 @@ impl TailProcessor {
         }
         pending.spans.push(span);
         buffer.spans += 1;
-        if pending.spans.len() >= self.bounds.max_spans_per_trace {
-            if let Some(pending) = buffer.pending.remove(&trace_id) {
-                self.counters.overflow();
-                buffer.spans -= pending.spans.len();
-                let decision = self.early(&pending);
-                self.finish(buffer, trace_id, pending.orphan, decision, pending.spans, out);
-            }
+        if pending.spans.len() >= self.bounds.max_spans_per_trace
+            && let Some(pending) = buffer.pending.remove(&trace_id)
+        {
+            self.counters.overflow();
+            buffer.spans -= pending.spans.len();
+            let decision = self.early(&pending);
+            self.finish(buffer, trace_id, pending.orphan, decision, pending.spans, out);
         }
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! [`TraceLayer`]: crate::TraceLayer
 
-use opentelemetry::trace::{Link, SpanKind, TraceContextExt, TraceId, TraceState};
+use opentelemetry::trace::{Link, SpanKind, TraceContextExt, TraceId};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::trace::{SamplingDecision, SamplingResult, ShouldSample};
 
@@ -77,9 +77,7 @@ impl ShouldSample for VoxSampler {
         SamplingResult {
             decision: self.decide(sampled),
             attributes: Vec::new(),
-            trace_state: parent
-                .map(|p| p.trace_state().clone())
-                .unwrap_or_else(TraceState::default),
+            trace_state: parent.map(|p| p.trace_state().clone()).unwrap_or_default(),
         }
     }
 }
