@@ -51,7 +51,7 @@ fn ratio_keeps_its_share_of_ten_thousand_requests() {
 #[test]
 fn errors_and_slow_requests_are_kept_whole() {
     let policy =
-        SamplingPolicy::default().default_ratio(0.0).slow_threshold(Duration::from_millis(200));
+        SamplingPolicy::default().default_ratio(0.0).slow_threshold(Duration::from_millis(500));
     run(config(policy), |ctx: Ctx| async move {
         let addr = serve(app(&ctx.pipeline)).await;
         let client = reqwest::Client::new();
@@ -275,7 +275,7 @@ fn tail_buffer_stays_bounded_with_ten_thousand_open_traces() {
             })
             .collect();
         assert!(
-            eventually(Duration::from_secs(60), || waiting.load(Ordering::SeqCst) == OPEN).await
+            eventually(Duration::from_secs(120), || waiting.load(Ordering::SeqCst) == OPEN).await
         );
         let buffered = ctx.metrics.get("voxscope_trace_buffer_spans");
         assert!(buffered <= 1_000.0 * 4.0, "buffered {buffered}");

@@ -61,7 +61,8 @@ impl Decision {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum SamplingMode {
     /// Head decisions only: the lowest cost. A dropped request builds no OpenTelemetry
-    /// span at all, and neither do its children.
+    /// span at all, and neither do its children; errors and slow requests are kept only
+    /// when the head kept them.
     HeadOnly,
     /// Head decisions, then tail rules at the end of the local root: errors and slow
     /// requests are kept whole even when the head said drop.
