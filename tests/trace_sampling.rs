@@ -300,3 +300,32 @@ fn tail_buffer_stays_bounded_with_ten_thousand_open_traces() {
         }
     });
 }
+
+#[test]
+fn max_wait_decides_a_stalled_trace_early_and_counts_it() {
+    let policy =
+        SamplingPolicy::default().default_ratio(0.0).slow_threshold(Duration::from_secs(3_600));
+    let config = config(policy).max_wait(Duration::from_millis(200));
+    run(config, |ctx: Ctx| async move {
+        let addr = serve(app(&ctx.pipeline)).await;
+        let client = reqwest::Client::new();
+        // Its children end at once, its root only after 1.5 s.
+        let stalled = tokio::spawn({
+            let client = client.clone();
+            async move { client.get(format!("http://{addr}/slow")).send().await.map(|r| r.status()) }
+        });
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        assert_eq!(ctx.metrics.get("voxscope_trace_buffer_spans"), 2.0, "children buffered");
+        // Any span activity sweeps the buffer: the stalled trace has waited too long.
+        get(&client, format!("http://{addr}/calls/1")).await;
+        assert_eq!(ctx.metrics.get("voxscope_trace_buffer_overflow_total"), 1.0);
+        assert_eq!(stalled.await.expect("task").expect("request"), 200);
+        let decided =
+            eventually(Duration::from_secs(5), || ctx.metrics.decision("dropped") >= 2.0).await;
+        assert!(decided);
+        // The root, ending later, followed the early decision instead of being counted again.
+        assert_eq!(ctx.metrics.decision("dropped"), 2.0);
+        assert_eq!(ctx.metrics.get("voxscope_trace_buffer_spans"), 0.0);
+        assert!(traces(&ctx).is_empty());
+    });
+}

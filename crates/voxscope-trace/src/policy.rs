@@ -225,3 +225,34 @@ impl SamplingPolicy {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Decision, Head, SamplingMode, SamplingPolicy};
+
+    #[test]
+    fn head_decisions_follow_parent_route_and_ratio() {
+        let policy = SamplingPolicy::default()
+            .default_ratio(0.5)
+            .route_ratio("/hangup", 1.0)
+            .route_ratio("/health", 0.0);
+        assert_eq!(policy.head(Some("/health"), Some(true), 0.0), Head::Skip);
+        assert_eq!(policy.head(Some("/x"), Some(true), 0.9), Head::Keep(Decision::KeptParent));
+        assert_eq!(policy.head(Some("/hangup"), None, 0.9), Head::Keep(Decision::KeptRoute));
+        assert_eq!(policy.head(None, Some(false), 0.4), Head::Keep(Decision::KeptRatio));
+        assert_eq!(policy.head(None, None, 0.6), Head::Undecided);
+        let head_only = policy.clone().mode(SamplingMode::HeadOnly);
+        assert_eq!(head_only.head(None, None, 0.6), Head::Skip);
+        let no_parents = policy.honour_parent(false);
+        assert_eq!(no_parents.head(None, Some(true), 0.6), Head::Undecided);
+    }
+
+    #[test]
+    fn ratios_outside_zero_to_one_name_their_field() {
+        let bad = SamplingPolicy::default().route_ratio("/calls", f64::NAN);
+        let error = bad.validate().map_err(|e| e.to_string());
+        assert_eq!(error, Err("route_ratio[/calls]: a ratio in 0..=1 (got \"NaN\")".to_owned()));
+        assert!(SamplingPolicy::default().default_ratio(-0.01).validate().is_err());
+        assert!(SamplingPolicy::default().default_ratio(1.0).validate().is_ok());
+    }
+}
