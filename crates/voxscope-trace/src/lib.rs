@@ -50,7 +50,10 @@
 //! span of yours created while the request is being handled nest under the request
 //! span through tracing's current span; no crate depends on another for it. They are
 //! kept or dropped with their trace, and a span that ends after its local root follows
-//! the decision already made.
+//! the decision already made (a WebSocket call span outlives the upgrade request that
+//! started it). Create such spans in the request's scope (or in a task instrumented
+//! with `Span::current()`), not with an explicit `parent:`: [`HeadDropFilter`]
+//! recognises the children of a skipped request through the current span only.
 #![deny(missing_docs)]
 
 mod body;

@@ -183,7 +183,9 @@ impl Drop for TraceGuard {
 
 /// Installs the global tracing subscriber: an `EnvFilter` (`RUST_LOG`, else the
 /// config's filter), the log formatter, and the OpenTelemetry layer with voxscope's
-/// sampler, tail processor, store and exporter.
+/// sampler, tail processor, store and exporter. Also sets OpenTelemetry's global W3C
+/// propagator and tracer provider, for crates that inject `traceparent` into outgoing
+/// requests or trace through the OpenTelemetry API.
 ///
 /// ```no_run
 /// use axum::{Router, routing::get};
@@ -217,5 +219,9 @@ pub fn init(config: TraceConfig) -> Result<TraceGuard, TraceError> {
     let subscriber = Registry::default().with(filter).with(pipeline.otel_layer()).with(logs);
     tracing::subscriber::set_global_default(subscriber)
         .map_err(|_| TraceError::AlreadyInitialised)?;
+    opentelemetry::global::set_text_map_propagator(
+        opentelemetry_sdk::propagation::TraceContextPropagator::new(),
+    );
+    opentelemetry::global::set_tracer_provider(pipeline.provider.clone());
     Ok(TraceGuard { pipeline })
 }
