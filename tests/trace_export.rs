@@ -318,3 +318,38 @@ fn config_errors_name_the_field_and_install_nothing() {
     // Nothing was installed: a subscriber can still be set here.
     assert!(tracing::subscriber::set_global_default(tracing_subscriber::registry()).is_ok());
 }
+
+#[test]
+fn client_address_is_recorded_when_asked_for() {
+    run(config(1.0), |ctx: Ctx| async move {
+        let layer = ctx
+            .pipeline
+            .trace_layer_builder()
+            .record_client_address(true)
+            .response_header("x-request-trace")
+            .build()
+            .expect("layer");
+        let app = axum::Router::new()
+            .route("/calls/{id}", axum::routing::get(|| async { "ok" }))
+            .layer(layer);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+            axum::serve(listener, app).await.expect("server");
+        });
+        let response = reqwest::get(format!("http://{addr}/calls/1")).await.expect("request");
+        assert!(response.headers().contains_key("x-request-trace"));
+        let mut kept = Default::default();
+        assert!(
+            eventually(Duration::from_secs(10), || {
+                kept = common::traces(&ctx);
+                kept.len() == 1
+            })
+            .await
+        );
+        let spans = kept.values().next().expect("one trace");
+        let request = common::root(spans);
+        assert_eq!(common::attribute(request, "client.address").as_deref(), Some("127.0.0.1"));
+    });
+}

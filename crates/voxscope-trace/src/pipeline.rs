@@ -17,7 +17,7 @@ use crate::error::TraceError;
 use crate::export::ExportQueue;
 use crate::filter::{HeadDropFilter, KeepUntraced, UntracedOnly};
 use crate::fmt::VoxFormat;
-use crate::layer::TraceLayer;
+use crate::layer::{TraceLayer, TraceLayerBuilder};
 use crate::processor::{Sink, TailBounds, TailProcessor};
 use crate::sampler::VoxSampler;
 use crate::store::TraceStore;
@@ -111,6 +111,20 @@ impl TracePipeline {
     /// The tower layer for the router, sharing this pipeline's policy and counters.
     pub fn trace_layer(&self) -> TraceLayer {
         self.layer.clone()
+    }
+
+    /// A builder for a customised layer (response header, client address) that shares
+    /// this pipeline's policy and counters.
+    ///
+    /// ```
+    /// # let pipeline = voxscope_trace::TracePipeline::new(&voxscope_trace::TraceConfig::new("x"))?;
+    /// let layer = pipeline.trace_layer_builder().record_client_address(true).build()?;
+    /// # Ok::<(), voxscope_trace::TraceError>(())
+    /// ```
+    pub fn trace_layer_builder(&self) -> TraceLayerBuilder {
+        TraceLayer::builder()
+            .policy(self.config.policy.clone())
+            .counters(Arc::clone(&self.layer.state.counters))
     }
 
     /// tracing-opentelemetry's layer on this pipeline's tracer, behind the
