@@ -329,3 +329,31 @@ fn max_wait_decides_a_stalled_trace_early_and_counts_it() {
         assert!(traces(&ctx).is_empty());
     });
 }
+
+#[test]
+fn a_second_request_of_a_decided_trace_follows_the_decision() {
+    let policy = SamplingPolicy::default().default_ratio(0.0);
+    run(config(policy), |ctx: Ctx| async move {
+        let addr = serve(app(&ctx.pipeline)).await;
+        let client = reqwest::Client::new();
+        let traceparent = "00-6bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00";
+        for path in ["fail", "calls/1"] {
+            let response = client
+                .get(format!("http://{addr}/{path}"))
+                .header("traceparent", traceparent)
+                .send()
+                .await
+                .expect("request");
+            assert_eq!(response.headers()["x-trace-id"], &traceparent[3..35]);
+        }
+        let complete = eventually(Duration::from_secs(10), || {
+            traces(&ctx).values().next().is_some_and(|spans| spans.len() == 6)
+        })
+        .await;
+        assert!(complete, "both requests, three spans each, in the one kept trace");
+        assert_eq!(ctx.metrics.decision("kept_error"), 1.0);
+        assert_eq!(ctx.metrics.decision("dropped"), 0.0);
+        assert_eq!(ctx.metrics.get("voxscope_trace_buffer_overflow_total"), 0.0);
+        assert_eq!(ctx.metrics.get("voxscope_trace_buffer_spans"), 0.0);
+    });
+}

@@ -261,7 +261,11 @@ impl SpanProcessor for TailProcessor {
         {
             let mut buffer = self.lock();
             self.sweep(&mut buffer, Instant::now(), &mut out);
-            self.open(&mut buffer, trace_id, head, false, &mut out);
+            // A local root of a trace decided already follows that decision, as its
+            // spans will when they end.
+            if !buffer.decided.contains_key(&trace_id) {
+                self.open(&mut buffer, trace_id, head, false, &mut out);
+            }
         }
         self.deliver(out);
     }
