@@ -34,3 +34,12 @@ pub fn app(metrics: &MetricsHandle, config: &config::Config) -> anyhow::Result<R
         .merge(endpoint.into_router())
         .layer(telemetry::http_layer()?))
 }
+
+/// [`app`] with a span per request (sampled by the pipeline's policy) and `GET /traces`.
+pub fn traced_app(
+    metrics: &MetricsHandle,
+    config: &config::Config,
+    tracing: &voxscope::trace::TracePipeline,
+) -> anyhow::Result<Router> {
+    Ok(app(metrics, config)?.layer(tracing.trace_layer()).merge(tracing.traces_router()))
+}

@@ -19,3 +19,16 @@ pub fn init_logs() {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }
+
+/// Logs with trace ids and sampled traces (`/traces`), configured from the standard
+/// `OTEL_*` variables; `/health` is never traced, hanging up always is. Replaces
+/// [`init_logs`]; the guard flushes kept traces on drop.
+pub fn init_tracing() -> anyhow::Result<voxscope::trace::TraceGuard> {
+    use voxscope::trace::{SamplingPolicy, TraceConfig};
+    let policy = SamplingPolicy::default()
+        .route_ratio("/health", 0.0)
+        .route_ratio("/metrics", 0.0)
+        .route_ratio("/calls/{id}/hangup", 1.0);
+    let config = TraceConfig::new("voice_agent").policy(policy).with_env()?;
+    Ok(voxscope::init_tracing(config)?)
+}

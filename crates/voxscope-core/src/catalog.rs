@@ -375,6 +375,12 @@ metric!(
     "Traces decided early because a tail-sampler bound was reached."
 );
 metric!(
+    /// Kept spans dropped because the export queue was full or the exporter failed.
+    VOXSCOPE_TRACE_EXPORT_DROPPED_TOTAL, "voxscope_trace_export_dropped_spans_total", Counter,
+    Count, SelfObservation, [], NONE,
+    "Kept spans not exported: the bounded export queue was full or the exporter failed."
+);
+metric!(
     /// Alerts firing in the embedded evaluator.
     VOXSCOPE_ALERTS_FIRING, "voxscope_alerts_firing", Gauge, Count, SelfObservation,
     ["alertname", "severity"], NONE,
@@ -448,6 +454,7 @@ pub const ALL: &[MetricDef] = &[
     VOXSCOPE_TRACES_TOTAL,
     VOXSCOPE_TRACE_BUFFER_SPANS,
     VOXSCOPE_TRACE_BUFFER_OVERFLOW_TOTAL,
+    VOXSCOPE_TRACE_EXPORT_DROPPED_TOTAL,
     VOXSCOPE_ALERTS_FIRING,
     VOXSCOPE_NOTIFICATIONS_TOTAL,
     VOXSCOPE_LABEL_OVERFLOW_TOTAL,

@@ -25,6 +25,8 @@
 //! | `provider` | no | [`provider`]: provider timing, fallback chains, `check_config` |
 //! | `prometheus` | yes | [`install`], [`builder`], the `/metrics` endpoint |
 //! | `alert` | no | `alert`: rules, Alertmanager config, dashboards, runbooks from the catalog |
+//! | `trace` | no | [`trace`]: `TraceLayer`, head and tail sampling, `/traces`, [`init_tracing`] |
+//! | `otlp` | no | OTLP http/protobuf export for `trace` |
 //!
 //! The metric catalog ([`catalog`]) is always there: it is the contract between the
 //! layers and the rules, dashboards and docs generated from it.
@@ -61,6 +63,29 @@ pub use voxscope_call::CallLayer;
 #[cfg(feature = "provider")]
 pub mod provider {
     pub use voxscope_provider::*;
+}
+
+/// Sampled request tracing (`voxscope-trace`).
+#[cfg(feature = "trace")]
+pub mod trace {
+    pub use voxscope_trace::*;
+}
+
+/// Installs the global tracing subscriber (logs with trace ids, sampling, export) and
+/// returns the guard that flushes on drop: [`voxscope_trace::init`].
+///
+/// ```no_run
+/// let tracing = voxscope::init_tracing(voxscope::trace::TraceConfig::new("voice-agent"))?;
+/// # Ok::<(), voxscope::trace::TraceError>(())
+/// ```
+///
+/// # Errors
+/// See [`voxscope_trace::init`].
+#[cfg(feature = "trace")]
+pub fn init_tracing(
+    config: voxscope_trace::TraceConfig,
+) -> Result<voxscope_trace::TraceGuard, voxscope_trace::TraceError> {
+    voxscope_trace::init(config)
 }
 
 #[cfg(feature = "prometheus")]

@@ -1,0 +1,221 @@
+//! [`TraceConfig`]: everything [`init`](crate::init) needs, from code or from the
+//! standard `OTEL_*` environment variables.
+
+use std::time::Duration;
+
+use voxscope_core::{ConfigError, validate_nonzero};
+
+use crate::policy::{SamplingPolicy, validate_ratio};
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// `[TIMESTAMP] [LEVEL] [SERVICE] [TRACE_ID] message key=value…`
+    #[default]
+    Text,
+    /// One JSON object per line, with `trace_id` and `span_id`.
+    Json,
+    /// No log output.
+    Off,
+}
+
+/// Settings of a [`TracePipeline`](crate::TracePipeline) and of [`init`](crate::init).
+///
+/// ```
+/// use std::time::Duration;
+/// use voxscope_trace::{SamplingPolicy, TraceConfig};
+///
+/// let config = TraceConfig::new("voice-agent")
+///     .policy(SamplingPolicy::default().route_ratio("/health", 0.0))
+///     .max_traces(5_000)
+///     .max_wait(Duration::from_secs(10));
+/// assert!(config.validate().is_ok());
+///
+/// let bad = TraceConfig::new("voice-agent").policy(SamplingPolicy::default().default_ratio(1.5));
+/// assert_eq!(bad.validate().unwrap_err().to_string(), "default_ratio: a ratio in 0..=1 (got \"1.5\")");
+/// ```
+#[derive(Clone, Debug)]
+pub struct TraceConfig {
+    pub(crate) service_name: String,
+    pub(crate) policy: SamplingPolicy,
+    pub(crate) max_traces: usize,
+    pub(crate) max_spans_per_trace: usize,
+    pub(crate) max_wait: Duration,
+    pub(crate) memory_traces: usize,
+    pub(crate) export_queue: usize,
+    pub(crate) otlp_endpoint: Option<String>,
+    pub(crate) log_format: LogFormat,
+    pub(crate) log_filter: String,
+}
+
+impl TraceConfig {
+    /// Defaults: [`SamplingPolicy::default`], at most 10,000 open traces, 1,000 spans per
+    /// trace and 30 s of waiting in the tail buffer, the last 100 kept traces in memory,
+    /// an export queue of 2,048 spans, no OTLP endpoint, text logs at `info`.
+    pub fn new(service_name: impl Into<String>) -> Self {
+        Self {
+            service_name: service_name.into(),
+            policy: SamplingPolicy::default(),
+            max_traces: 10_000,
+            max_spans_per_trace: 1_000,
+            max_wait: Duration::from_secs(30),
+            memory_traces: 100,
+            export_queue: 2_048,
+            otlp_endpoint: None,
+            log_format: LogFormat::Text,
+            log_filter: "info".to_owned(),
+        }
+    }
+
+    /// The sampling policy.
+    pub fn policy(mut self, policy: SamplingPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Tail bound: open traces held at once; past it, a new trace is decided at the head.
+    pub fn max_traces(mut self, max: usize) -> Self {
+        self.max_traces = max;
+        self
+    }
+
+    /// Tail bound: spans buffered for one trace; past it, the trace is decided early.
+    pub fn max_spans_per_trace(mut self, max: usize) -> Self {
+        self.max_spans_per_trace = max;
+        self
+    }
+
+    /// Tail bound: how long a trace may wait for its local root to end.
+    pub fn max_wait(mut self, wait: Duration) -> Self {
+        self.max_wait = wait;
+        self
+    }
+
+    /// Kept traces held in memory for `/traces`; 0 holds none.
+    pub fn memory_traces(mut self, traces: usize) -> Self {
+        self.memory_traces = traces;
+        self
+    }
+
+    /// Spans that may wait for the exporter; past it, spans are dropped and counted.
+    pub fn export_queue(mut self, spans: usize) -> Self {
+        self.export_queue = spans;
+        self
+    }
+
+    /// Exports kept traces over OTLP http/protobuf to `endpoint`, such as
+    /// `http://localhost:4318/v1/traces` (feature `otlp`).
+    pub fn otlp_endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.otlp_endpoint = Some(endpoint.into());
+        self
+    }
+
+    /// How [`init`](crate::init) writes logs.
+    pub fn log_format(mut self, format: LogFormat) -> Self {
+        self.log_format = format;
+        self
+    }
+
+    /// The log filter when `RUST_LOG` is unset (an `EnvFilter` directive).
+    pub fn log_filter(mut self, filter: impl Into<String>) -> Self {
+        self.log_filter = filter.into();
+        self
+    }
+
+    /// The service name.
+    pub fn service_name(&self) -> &str {
+        &self.service_name
+    }
+
+    /// Overrides settings from the process environment: `OTEL_SERVICE_NAME`,
+    /// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` (or `OTEL_EXPORTER_OTLP_ENDPOINT` plus
+    /// `/v1/traces`) and `OTEL_TRACES_SAMPLER_ARG` (the default ratio).
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] naming the variable when `OTEL_TRACES_SAMPLER_ARG` is
+    /// not a number.
+    pub fn with_env(self) -> Result<Self, ConfigError> {
+        self.with_env_from(|key| std::env::var(key).ok())
+    }
+
+    /// [`with_env`](Self::with_env) with the variables read from `var`.
+    ///
+    /// ```
+    /// use voxscope_trace::TraceConfig;
+    ///
+    /// let config = TraceConfig::new("x").with_env_from(|key| match key {
+    ///     "OTEL_SERVICE_NAME" => Some("from-env".to_owned()),
+    ///     "OTEL_EXPORTER_OTLP_ENDPOINT" => Some("http://collector:4318".to_owned()),
+    ///     _ => None,
+    /// })?;
+    /// assert_eq!(config.service_name(), "from-env");
+    /// # Ok::<(), voxscope_core::ConfigError>(())
+    /// ```
+    pub fn with_env_from(
+        mut self,
+        var: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let var = |key: &str| var(key).filter(|v| !v.trim().is_empty());
+        if let Some(name) = var("OTEL_SERVICE_NAME") {
+            self.service_name = name;
+        }
+        if let Some(endpoint) = var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
+            self.otlp_endpoint = Some(endpoint);
+        } else if let Some(base) = var("OTEL_EXPORTER_OTLP_ENDPOINT") {
+            self.otlp_endpoint = Some(format!("{}/v1/traces", base.trim_end_matches('/')));
+        }
+        if let Some(arg) = var("OTEL_TRACES_SAMPLER_ARG") {
+            let ratio = arg.trim().parse::<f64>().map_err(|_| ConfigError::Invalid {
+                field: "OTEL_TRACES_SAMPLER_ARG".to_owned(),
+                value: arg.clone(),
+                reason: "a ratio in 0..=1",
+            })?;
+            validate_ratio("OTEL_TRACES_SAMPLER_ARG", ratio)?;
+            self.policy = self.policy.default_ratio(ratio);
+        }
+        Ok(self)
+    }
+
+    /// Checks every setting.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the field: a ratio outside `0..=1`, a zero bound or queue,
+    /// an OTLP endpoint that is not an `http://` or `https://` URL (or set without the
+    /// `otlp` feature), an empty service name.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.policy.validate()?;
+        validate_nonzero("max_traces", self.max_traces)?;
+        validate_nonzero("max_spans_per_trace", self.max_spans_per_trace)?;
+        validate_nonzero("export_queue", self.export_queue)?;
+        if self.max_wait.is_zero() {
+            return Err(ConfigError::Zero { field: "max_wait".to_owned() });
+        }
+        if self.service_name.trim().is_empty() {
+            return Err(ConfigError::Invalid {
+                field: "service_name".to_owned(),
+                value: self.service_name.clone(),
+                reason: "a non-empty name",
+            });
+        }
+        if let Some(endpoint) = &self.otlp_endpoint {
+            validate_endpoint(endpoint)?;
+        }
+        Ok(())
+    }
+}
+
+fn validate_endpoint(endpoint: &str) -> Result<(), ConfigError> {
+    let invalid = |reason| ConfigError::Invalid {
+        field: "otlp_endpoint".to_owned(),
+        value: endpoint.to_owned(),
+        reason,
+    };
+    let uri: http::Uri = endpoint.parse().map_err(|_| invalid("an http:// or https:// URL"))?;
+    if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.authority().is_none() {
+        return Err(invalid("an http:// or https:// URL"));
+    }
+    if cfg!(not(feature = "otlp")) {
+        return Err(invalid("OTLP export needs the `otlp` feature of voxscope-trace"));
+    }
+    Ok(())
+}

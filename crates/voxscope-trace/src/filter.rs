@@ -1,0 +1,80 @@
+//! Keeps untraced requests away from the OpenTelemetry layer, children included.
+//!
+//! tracing-opentelemetry builds an OpenTelemetry span for every tracing span it sees,
+//! about 1.5 µs even when the sampler then drops it. This per-layer filter hides a
+//! request the head sampler skipped, and every span and event created inside it, from
+//! that layer: they still reach the registry and the log formatter (with their trace
+//! id), but no OpenTelemetry span is built.
+
+use tracing::Metadata;
+use tracing::subscriber::Interest;
+use tracing_subscriber::layer::{Context, Filter};
+use tracing_subscriber::registry::LookupSpan;
+
+/// The target of a request span that is traced.
+pub(crate) const TRACED_TARGET: &str = "voxscope_trace::request";
+/// The target of a request span that the head sampler skipped.
+pub(crate) const UNTRACED_TARGET: &str = "voxscope_trace::untraced";
+
+/// The filter that [`TracePipeline::otel_layer`](crate::TracePipeline::otel_layer)
+/// puts on tracing-opentelemetry's layer.
+///
+/// Children are recognised through tracing's current span: a span or event created
+/// while an untraced request is entered is untraced too. A span given an explicit
+/// `parent:` outside that scope is not recognised and becomes its own root.
+///
+/// ```
+/// use tracing_subscriber::{Layer, prelude::*};
+/// use voxscope_trace::HeadDropFilter;
+///
+/// let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+/// let tracer = opentelemetry::trace::TracerProvider::tracer(&provider, "app");
+/// let subscriber = tracing_subscriber::registry()
+///     .with(tracing_opentelemetry::layer().with_tracer(tracer).with_filter(HeadDropFilter));
+/// # drop(subscriber);
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HeadDropFilter;
+
+impl<S> Filter<S> for HeadDropFilter
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn enabled(&self, metadata: &Metadata<'_>, cx: &Context<'_, S>) -> bool {
+        if metadata.target() == UNTRACED_TARGET {
+            return false;
+        }
+        // `cx` is filtered: a current span that it cannot see is one this filter hid.
+        match cx.current_span().id() {
+            Some(current) => cx.span(current).is_some(),
+            None => true,
+        }
+    }
+
+    fn callsite_enabled(&self, metadata: &'static Metadata<'static>) -> Interest {
+        if metadata.target() == UNTRACED_TARGET { Interest::never() } else { Interest::sometimes() }
+    }
+}
+
+/// A layer that does nothing but want untraced request spans, so that they exist in
+/// the registry (with their trace ids) even when no other layer asks for them: a span
+/// that every per-layer filter disables is not created at all, and its children would
+/// then find no hidden parent and become roots of their own.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct KeepUntraced;
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for KeepUntraced {}
+
+/// The filter of [`KeepUntraced`]: untraced request spans only.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct UntracedOnly;
+
+impl<S> Filter<S> for UntracedOnly {
+    fn enabled(&self, metadata: &Metadata<'_>, _cx: &Context<'_, S>) -> bool {
+        metadata.target() == UNTRACED_TARGET
+    }
+
+    fn callsite_enabled(&self, metadata: &'static Metadata<'static>) -> Interest {
+        if metadata.target() == UNTRACED_TARGET { Interest::always() } else { Interest::never() }
+    }
+}

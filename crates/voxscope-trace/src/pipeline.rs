@@ -1,0 +1,241 @@
+//! [`TracePipeline`]: sampler, tail processor, store and exporter wired together, and
+//! [`init`], which installs them as the global subscriber.
+
+use std::sync::Arc;
+
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider, SpanExporter};
+use tracing::Subscriber;
+use tracing_subscriber::layer::{Layer, SubscriberExt};
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::{EnvFilter, Registry};
+
+use crate::config::{LogFormat, TraceConfig};
+use crate::counters::Counters;
+use crate::error::TraceError;
+use crate::export::ExportQueue;
+use crate::filter::{HeadDropFilter, KeepUntraced, UntracedOnly};
+use crate::fmt::VoxFormat;
+use crate::layer::{TraceLayer, TraceLayerBuilder};
+use crate::processor::{Sink, TailBounds, TailProcessor};
+use crate::sampler::VoxSampler;
+use crate::store::TraceStore;
+
+/// The parts of a sampled tracing setup, built from one [`TraceConfig`] and installed
+/// nowhere: compose them into your own subscriber, or let [`init`] do it.
+///
+/// ```
+/// use tracing_subscriber::prelude::*;
+/// use voxscope_trace::{TraceConfig, TracePipeline};
+///
+/// let pipeline = TracePipeline::new(&TraceConfig::new("voice-agent"))?;
+/// let subscriber = tracing_subscriber::registry().with(pipeline.otel_layer());
+/// tracing::subscriber::with_default(subscriber, || {
+///     // Requests through `pipeline.trace_layer()` are traced here.
+/// });
+/// # Ok::<(), voxscope_trace::TraceError>(())
+/// ```
+#[derive(Debug)]
+pub struct TracePipeline {
+    provider: SdkTracerProvider,
+    tracer: SdkTracer,
+    store: TraceStore,
+    layer: TraceLayer,
+    config: TraceConfig,
+}
+
+impl TracePipeline {
+    /// Kept traces go to the in-memory store and, with an OTLP endpoint (feature
+    /// `otlp`), to that endpoint.
+    ///
+    /// # Errors
+    /// [`TraceError::Config`] for an invalid setting; [`TraceError::Exporter`] when the
+    /// OTLP exporter cannot be built.
+    pub fn new(config: &TraceConfig) -> Result<Self, TraceError> {
+        config.validate()?;
+        match &config.otlp_endpoint {
+            #[cfg(feature = "otlp")]
+            Some(endpoint) => Self::with_exporter(config, crate::otlp::exporter(endpoint)?),
+            _ => Self::build(config, |_| Ok(None)),
+        }
+    }
+
+    /// Kept traces go to the in-memory store and to `exporter`, through a bounded,
+    /// non-blocking queue (`export_queue` spans; drops are counted in
+    /// `voxscope_trace_export_dropped_spans_total`).
+    ///
+    /// # Errors
+    /// [`TraceError::Config`] for an invalid setting; [`TraceError::Thread`] when the
+    /// export thread cannot start.
+    pub fn with_exporter<E: SpanExporter + 'static>(
+        config: &TraceConfig,
+        exporter: E,
+    ) -> Result<Self, TraceError> {
+        config.validate()?;
+        Self::build(config, |counters| {
+            Ok(Some(ExportQueue::start(exporter, config.export_queue, counters)?))
+        })
+    }
+
+    fn build(
+        config: &TraceConfig,
+        queue: impl FnOnce(Arc<Counters>) -> Result<Option<ExportQueue>, TraceError>,
+    ) -> Result<Self, TraceError> {
+        let counters = Arc::new(Counters::default());
+        let store = TraceStore::new(config.memory_traces);
+        let sink = Sink {
+            store: (config.memory_traces > 0).then(|| store.clone()),
+            queue: queue(Arc::clone(&counters))?,
+        };
+        let bounds = TailBounds {
+            max_traces: config.max_traces,
+            max_spans_per_trace: config.max_spans_per_trace,
+            max_wait: config.max_wait,
+        };
+        let processor =
+            TailProcessor::new(&config.policy, bounds, Arc::new(sink), Arc::clone(&counters));
+        let provider = SdkTracerProvider::builder()
+            .with_sampler(VoxSampler::new(&config.policy))
+            .with_span_processor(processor)
+            .with_resource(
+                Resource::builder().with_service_name(config.service_name.clone()).build(),
+            )
+            .build();
+        let tracer = provider.tracer("voxscope-trace");
+        let layer =
+            TraceLayer::builder().policy(config.policy.clone()).counters(counters).build()?;
+        Ok(Self { provider, tracer, store, layer, config: config.clone() })
+    }
+
+    /// The tower layer for the router, sharing this pipeline's policy and counters.
+    pub fn trace_layer(&self) -> TraceLayer {
+        self.layer.clone()
+    }
+
+    /// A builder for a customised layer (response header, client address) that shares
+    /// this pipeline's policy and counters.
+    ///
+    /// ```
+    /// # let pipeline = voxscope_trace::TracePipeline::new(&voxscope_trace::TraceConfig::new("x"))?;
+    /// let layer = pipeline.trace_layer_builder().record_client_address(true).build()?;
+    /// # Ok::<(), voxscope_trace::TraceError>(())
+    /// ```
+    pub fn trace_layer_builder(&self) -> TraceLayerBuilder {
+        TraceLayer::builder()
+            .policy(self.config.policy.clone())
+            .counters(Arc::clone(&self.layer.state.counters))
+    }
+
+    /// tracing-opentelemetry's layer on this pipeline's tracer, behind the
+    /// [`HeadDropFilter`] that spares skipped requests an OpenTelemetry span.
+    ///
+    /// Source locations, thread names, targets and busy/idle times are not recorded:
+    /// they cost time on every kept span and say little about a request. OpenTelemetry
+    /// context activation stays on, so `opentelemetry::Context::current()` (used to
+    /// propagate `traceparent` to providers) is the current span's.
+    pub fn otel_layer<S>(&self) -> impl Layer<S> + 'static
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        tracing_opentelemetry::layer()
+            .with_tracer(self.tracer.clone())
+            .with_location(false)
+            .with_threads(false)
+            .with_target(false)
+            .with_tracked_inactivity(false)
+            .with_filter(HeadDropFilter)
+            .and_then(KeepUntraced.with_filter(UntracedOnly))
+    }
+
+    /// The log formatter of this pipeline's service, for `tracing_subscriber::fmt`.
+    pub fn log_format(&self, format: LogFormat) -> VoxFormat {
+        VoxFormat::new(&self.config.service_name, format == LogFormat::Json)
+    }
+
+    /// The last kept traces.
+    pub fn store(&self) -> TraceStore {
+        self.store.clone()
+    }
+
+    /// `GET /traces`: the kept traces as JSON, newest first (`?limit=N`, default 50).
+    #[cfg(feature = "axum")]
+    pub fn traces_router(&self) -> axum::Router {
+        crate::routes::traces_router(self.store.clone())
+    }
+
+    /// Hands every kept span so far to the exporter and waits (at most 5 s).
+    pub fn force_flush(&self) {
+        let _ = self.provider.force_flush();
+    }
+
+    /// Decides every open trace, flushes and stops the exporter. Idempotent.
+    pub fn shutdown(&self) {
+        let _ = self.provider.shutdown();
+    }
+}
+
+/// Returned by [`init`]: flushes and shuts the exporter down when dropped.
+#[derive(Debug)]
+#[must_use = "dropping the guard shuts tracing down"]
+pub struct TraceGuard {
+    pipeline: TracePipeline,
+}
+
+impl TraceGuard {
+    /// The pipeline behind the global subscriber (its layer, store, `/traces` route).
+    pub fn pipeline(&self) -> &TracePipeline {
+        &self.pipeline
+    }
+}
+
+impl Drop for TraceGuard {
+    fn drop(&mut self) {
+        self.pipeline.shutdown();
+    }
+}
+
+/// Installs the global tracing subscriber: an `EnvFilter` (`RUST_LOG`, else the
+/// config's filter), the log formatter, and the OpenTelemetry layer with voxscope's
+/// sampler, tail processor, store and exporter. Also sets OpenTelemetry's global W3C
+/// propagator and tracer provider, for crates that inject `traceparent` into outgoing
+/// requests or trace through the OpenTelemetry API.
+///
+/// ```no_run
+/// use axum::{Router, routing::get};
+///
+/// let config = voxscope_trace::TraceConfig::new("voice-agent").with_env()?;
+/// let tracing = voxscope_trace::init(config)?;
+/// let app: Router = Router::new()
+///     .route("/calls/{id}", get(|| async { "call" }))
+///     .layer(tracing.pipeline().trace_layer())
+///     .merge(tracing.pipeline().traces_router());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+/// [`TraceError::Config`] naming the bad field; [`TraceError::AlreadyInitialised`] when
+/// a global subscriber exists; [`TraceError::Exporter`] for an unusable endpoint.
+pub fn init(config: TraceConfig) -> Result<TraceGuard, TraceError> {
+    let pipeline = TracePipeline::new(&config)?;
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(&config.log_filter))
+        .map_err(|_| voxscope_core::ConfigError::Invalid {
+            field: "log_filter".to_owned(),
+            value: config.log_filter.clone(),
+            reason: "an EnvFilter directive such as `info`",
+        })?;
+    let logs = (config.log_format != LogFormat::Off).then(|| {
+        tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .event_format(pipeline.log_format(config.log_format))
+    });
+    let subscriber = Registry::default().with(filter).with(pipeline.otel_layer()).with(logs);
+    tracing::subscriber::set_global_default(subscriber)
+        .map_err(|_| TraceError::AlreadyInitialised)?;
+    opentelemetry::global::set_text_map_propagator(
+        opentelemetry_sdk::propagation::TraceContextPropagator::new(),
+    );
+    opentelemetry::global::set_tracer_provider(pipeline.provider.clone());
+    Ok(TraceGuard { pipeline })
+}

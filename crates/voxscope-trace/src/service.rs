@@ -1,0 +1,181 @@
+//! The middleware service: head decision, span, parent extraction.
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::{HeaderMap, HeaderName, Method, Request, Response};
+use opentelemetry::propagation::{Extractor, TextMapPropagator};
+use opentelemetry::trace::{SpanId, TraceContextExt, TraceId};
+use tower::Service;
+use tracing::field::Empty;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+use crate::body::ResponseBody;
+use crate::filter::{TRACED_TARGET, UNTRACED_TARGET};
+use crate::future::ResponseFuture;
+use crate::ids::{self, RequestIds};
+use crate::layer::LayerState;
+use crate::policy::{Decision, Head};
+use crate::sampler::HeadHint;
+use crate::traceparent::TraceParent;
+
+/// Middleware that traces requests; built by [`TraceLayer`](crate::TraceLayer).
+#[derive(Clone, Debug)]
+pub struct Trace<S> {
+    inner: S,
+    state: Arc<LayerState>,
+}
+
+impl<S> Trace<S> {
+    pub(crate) fn new(inner: S, state: Arc<LayerState>) -> Self {
+        Self { inner, state }
+    }
+
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Trace<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+{
+    type Response = Response<ResponseBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        let (span, ids) = self.state.start(&request);
+        let inner = {
+            let _entered = span.enter();
+            self.inner.call(request)
+        };
+        ResponseFuture::new(inner, span, ids.trace_id, Arc::clone(&self.state))
+    }
+}
+
+impl LayerState {
+    fn start<B>(&self, request: &Request<B>) -> (tracing::Span, RequestIds) {
+        let route = route(request);
+        let parent = TraceParent::from_headers(request.headers());
+        let draw = rand::random::<f64>();
+        let head = self.policy.head(route, parent.map(|p| p.sampled), draw);
+        let method = method_label(request.method());
+        let keep = match head {
+            Head::Skip => {
+                self.counters.decision(Decision::Dropped);
+                let span = tracing::info_span!(
+                    target: UNTRACED_TARGET,
+                    "request",
+                    http.request.method = method,
+                    http.route = route,
+                );
+                let ids = RequestIds {
+                    trace_id: parent
+                        .map_or_else(|| TraceId::from(rand::random::<u128>()), |p| p.trace_id),
+                    span_id: SpanId::from(rand::random::<u64>()),
+                };
+                ids::attach(&span, ids);
+                return (span, ids);
+            }
+            Head::Keep(decision) => Some(decision),
+            Head::Undecided => None,
+        };
+        let name = match route {
+            Some(route) => format!("{method} {route}"),
+            None => method.to_owned(),
+        };
+        let span = tracing::info_span!(
+            target: TRACED_TARGET,
+            "request",
+            otel.name = name,
+            otel.kind = "server",
+            otel.status_code = Empty,
+            http.request.method = method,
+            http.route = route,
+            url.scheme = request.uri().scheme_str().unwrap_or("http"),
+            url.path = request.uri().path(),
+            http.response.status_code = Empty,
+            error.type = Empty,
+            client.address = Empty,
+        );
+        if self.client_address {
+            record_client_address(&span, request);
+        }
+        let parent_cx = match parent {
+            Some(_) => self.propagator.extract(&HeaderExtractor(request.headers())),
+            None => opentelemetry::Context::new(),
+        };
+        // Read by the sampler and the tail processor when the span is built, just below.
+        let _ = span.set_parent(parent_cx.with_value(HeadHint(keep)));
+        let cx = span.context();
+        let otel = cx.span().span_context().clone();
+        let ids = if otel.is_valid() {
+            RequestIds { trace_id: otel.trace_id(), span_id: otel.span_id() }
+        } else {
+            // No OpenTelemetry layer in this subscriber: ids for the logs all the same.
+            RequestIds {
+                trace_id: parent
+                    .map_or_else(|| TraceId::from(rand::random::<u128>()), |p| p.trace_id),
+                span_id: SpanId::from(rand::random::<u64>()),
+            }
+        };
+        ids::attach(&span, ids);
+        (span, ids)
+    }
+}
+
+#[cfg(feature = "axum")]
+fn route<B>(request: &Request<B>) -> Option<&str> {
+    request.extensions().get::<axum::extract::MatchedPath>().map(|path| path.as_str())
+}
+
+#[cfg(not(feature = "axum"))]
+fn route<B>(_request: &Request<B>) -> Option<&str> {
+    None
+}
+
+#[cfg(feature = "axum")]
+fn record_client_address<B>(span: &tracing::Span, request: &Request<B>) {
+    use axum::extract::ConnectInfo;
+    if let Some(ConnectInfo(addr)) = request.extensions().get::<ConnectInfo<std::net::SocketAddr>>()
+    {
+        span.record("client.address", tracing::field::display(addr.ip()));
+    }
+}
+
+#[cfg(not(feature = "axum"))]
+fn record_client_address<B>(_span: &tracing::Span, _request: &Request<B>) {}
+
+/// `http.request.method`: the standard verbs, else `_OTHER` (semantic conventions).
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "_OTHER",
+    }
+}
+
+struct HeaderExtractor<'a>(&'a HeaderMap);
+
+impl Extractor for HeaderExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(HeaderName::as_str).collect()
+    }
+}

@@ -1,0 +1,355 @@
+//! voxscope-trace's outputs: OTLP http/protobuf to a receiver on loopback, a stuck
+//! exporter that must not slow requests, `GET /traces`, log lines with trace ids, and
+//! config errors that name the field.
+
+#[path = "trace_common.rs"]
+mod common;
+
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::routing::post;
+use common::{Ctx, app, run, run_with};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{KeyValue, any_value};
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{InMemorySpanExporter, SpanData, SpanExporter};
+use prost::Message;
+use tracing_subscriber::prelude::*;
+use voxscope::trace::{LogFormat, SamplingPolicy, TraceConfig, TracePipeline};
+use voxscope_tests::{eventually, serve};
+
+fn config(ratio: f64) -> TraceConfig {
+    TraceConfig::new("trace-tests").policy(
+        SamplingPolicy::default().default_ratio(ratio).route_ratio("/calls/{id}/hangup", 1.0),
+    )
+}
+
+/// An OTLP/HTTP receiver on its own thread and runtime: the exporter's thread posts to
+/// it while the test thread waits.
+fn otlp_receiver() -> (String, Arc<Mutex<Vec<ExportTraceServiceRequest>>>) {
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let (addr_tx, addr_rx) = mpsc::channel();
+    let sink = Arc::clone(&received);
+    std::thread::spawn(move || {
+        let runtime =
+            tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        runtime.block_on(async move {
+            let router = axum::Router::new().route(
+                "/v1/traces",
+                post(move |body: Bytes| async move {
+                    let request = ExportTraceServiceRequest::decode(body).expect("OTLP protobuf");
+                    sink.lock().expect("sink").push(request);
+                    [("content-type", "application/x-protobuf")]
+                }),
+            );
+            let addr = serve(router).await;
+            addr_tx.send(addr).expect("addr");
+            std::future::pending::<()>().await;
+        });
+    });
+    let addr = addr_rx.recv().expect("receiver address");
+    (format!("http://{addr}/v1/traces"), received)
+}
+
+fn attr<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a any_value::Value> {
+    attributes.iter().find(|kv| kv.key == key).and_then(|kv| kv.value.as_ref()?.value.as_ref())
+}
+
+fn string(value: &str) -> Option<any_value::Value> {
+    Some(any_value::Value::StringValue(value.to_owned()))
+}
+
+#[test]
+fn otlp_round_trip_carries_attributes_and_parent_links() {
+    let (endpoint, received) = otlp_receiver();
+    let pipeline = TracePipeline::new(&config(0.0).otlp_endpoint(endpoint)).expect("pipeline");
+    let inbox = Arc::clone(&received);
+    run_with(pipeline, InMemorySpanExporter::default(), |ctx: Ctx| async move {
+        let addr = serve(app(&ctx.pipeline)).await;
+        let response = reqwest::Client::new()
+            .get(format!("http://{addr}/calls/7"))
+            .header("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), 200);
+        let arrived = eventually(Duration::from_secs(10), || {
+            ctx.pipeline.force_flush();
+            let requests = inbox.lock().expect("received");
+            requests
+                .iter()
+                .flat_map(|r| &r.resource_spans)
+                .flat_map(|r| &r.scope_spans)
+                .map(|s| s.spans.len())
+                .sum::<usize>()
+                >= 3
+        })
+        .await;
+        assert!(arrived, "three spans at the receiver");
+    });
+
+    let requests = received.lock().expect("received");
+    let resource_spans: Vec<_> = requests.iter().flat_map(|r| &r.resource_spans).collect();
+    let resource = resource_spans[0].resource.as_ref().expect("resource");
+    assert_eq!(attr(&resource.attributes, "service.name").cloned(), string("trace-tests"));
+    let spans: Vec<_> =
+        resource_spans.iter().flat_map(|r| &r.scope_spans).flat_map(|s| &s.spans).collect();
+    let request = spans.iter().find(|s| s.name == "GET /calls/{id}").expect("request span");
+    let provider = spans.iter().find(|s| s.name == "provider").expect("provider span");
+    let stt = spans.iter().find(|s| s.name == "stt.request").expect("stt span");
+    assert_eq!(request.kind, 2, "SPAN_KIND_SERVER");
+    assert_eq!(hex(&request.trace_id), "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_eq!(hex(&request.parent_span_id), "00f067aa0ba902b7");
+    assert_eq!(provider.parent_span_id, request.span_id);
+    assert_eq!(stt.parent_span_id, provider.span_id);
+    assert_eq!(attr(&request.attributes, "http.route").cloned(), string("/calls/{id}"));
+    assert_eq!(attr(&request.attributes, "http.request.method").cloned(), string("GET"));
+    assert_eq!(attr(&request.attributes, "url.path").cloned(), string("/calls/7"));
+    assert_eq!(attr(&request.attributes, "url.scheme").cloned(), string("http"));
+    assert_eq!(
+        attr(&request.attributes, "http.response.status_code").cloned(),
+        Some(any_value::Value::IntValue(200))
+    );
+    assert_eq!(
+        attr(&request.attributes, "voxscope.sampling.decision").cloned(),
+        string("kept_parent")
+    );
+    assert_eq!(attr(&provider.attributes, "provider").cloned(), string("deepgram"));
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// An exporter whose endpoint hangs until the test lets it go.
+#[derive(Debug)]
+struct StuckExporter(Arc<Mutex<mpsc::Receiver<()>>>);
+
+impl SpanExporter for StuckExporter {
+    async fn export(&self, _batch: Vec<SpanData>) -> OTelSdkResult {
+        let _ = self.0.lock().expect("gate").recv();
+        Ok(())
+    }
+}
+
+#[test]
+fn stuck_exporter_never_slows_requests_and_drops_are_counted() {
+    let (release, gate) = mpsc::channel::<()>();
+    let exporter = StuckExporter(Arc::new(Mutex::new(gate)));
+    let config = config(1.0).export_queue(64).max_traces(100);
+    let pipeline = TracePipeline::with_exporter(&config, exporter).expect("pipeline");
+    run_with(pipeline, InMemorySpanExporter::default(), |ctx: Ctx| async move {
+        let addr = serve(app(&ctx.pipeline)).await;
+        let client = reqwest::Client::new();
+        let started = Instant::now();
+        for i in 0..2_000 {
+            let response =
+                client.get(format!("http://{addr}/calls/{i}")).send().await.expect("request");
+            assert_eq!(response.status(), 200);
+        }
+        // A blocking push would never return at all: the exporter is stuck for good.
+        assert!(started.elapsed() < Duration::from_secs(60));
+        let dropped =
+            eventually(Duration::from_secs(10), || ctx.metrics.decision("kept_ratio") >= 2_000.0)
+                .await;
+        assert!(dropped);
+        // 2,000 kept traces of 3 spans; at most the queue (64) and one batch in the
+        // exporter's hands escape the count.
+        let lost = ctx.metrics.get("voxscope_trace_export_dropped_spans_total");
+        assert!(lost >= 6_000.0 - 64.0 - 512.0, "dropped {lost}");
+        assert_eq!(ctx.metrics.get("voxscope_trace_buffer_spans"), 0.0);
+        drop(release);
+    });
+}
+
+#[test]
+fn traces_route_lists_kept_traces_newest_first() {
+    run(config(0.0), |ctx: Ctx| async move {
+        let addr = serve(app(&ctx.pipeline).merge(ctx.pipeline.traces_router())).await;
+        let client = reqwest::Client::new();
+        client.get(format!("http://{addr}/calls/1")).send().await.expect("dropped");
+        client.get(format!("http://{addr}/fail")).send().await.expect("error");
+        client.post(format!("http://{addr}/calls/2/hangup")).send().await.expect("route");
+        assert!(eventually(Duration::from_secs(10), || ctx.pipeline.store().len() == 2).await);
+
+        let body: serde_json::Value = client
+            .get(format!("http://{addr}/traces"))
+            .send()
+            .await
+            .expect("traces")
+            .json()
+            .await
+            .expect("json");
+        let traces = body["traces"].as_array().expect("array");
+        assert_eq!(traces.len(), 2, "{body:#}");
+        assert_eq!(traces[0]["kept"], "kept_route");
+        assert_eq!(traces[0]["root"], "POST /calls/{id}/hangup");
+        assert_eq!(traces[0]["error"], false);
+        assert_eq!(traces[1]["kept"], "kept_error");
+        assert_eq!(traces[1]["error"], true);
+        let spans = traces[1]["spans"].as_array().expect("spans");
+        assert_eq!(spans.len(), 3);
+        let request = spans.iter().find(|s| s["name"] == "GET /fail").expect("request");
+        assert_eq!(request["attributes"]["http.response.status_code"], 502);
+        assert_eq!(request["attributes"]["http.route"], "/fail");
+        assert_eq!(request["status"], "error");
+        assert!(request["duration_ms"].as_f64().is_some_and(|ms| ms >= 0.0));
+        let provider = spans.iter().find(|s| s["name"] == "provider").expect("provider");
+        assert_eq!(provider["parent_span_id"], request["span_id"]);
+        let limited: serde_json::Value = client
+            .get(format!("http://{addr}/traces?limit=1"))
+            .send()
+            .await
+            .expect("traces")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(limited["traces"].as_array().map(Vec::len), Some(1));
+    });
+}
+
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("logs").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Logs {
+    fn lines(&self) -> Vec<String> {
+        String::from_utf8_lossy(&self.0.lock().expect("logs")).lines().map(str::to_owned).collect()
+    }
+}
+
+/// Requests `/calls/1` (dropped at the head) and `/fail` (kept) with `format` logs;
+/// returns their trace ids, the log lines and the kept trace's spans.
+fn logged_requests(format: LogFormat) -> (String, String, Vec<String>, Vec<SpanData>) {
+    let exporter = InMemorySpanExporter::default();
+    let pipeline =
+        Arc::new(TracePipeline::with_exporter(&config(0.0), exporter.clone()).expect("pipeline"));
+    let logs = Logs::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::registry().with(pipeline.otel_layer()).with(
+        tracing_subscriber::fmt::layer()
+            .event_format(pipeline.log_format(format))
+            .with_writer(move || writer.clone()),
+    );
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let (dropped, kept) = tracing::subscriber::with_default(subscriber, || {
+        runtime.block_on(async {
+            let addr = serve(app(&pipeline)).await;
+            let client = reqwest::Client::new();
+            let mut ids = Vec::new();
+            for path in ["calls/1", "fail"] {
+                let response =
+                    client.get(format!("http://{addr}/{path}")).send().await.expect("request");
+                ids.push(response.headers()["x-trace-id"].to_str().expect("ascii").to_owned());
+            }
+            (ids[0].clone(), ids[1].clone())
+        })
+    });
+    pipeline.force_flush();
+    let spans = exporter.get_finished_spans().expect("spans");
+    pipeline.shutdown();
+    (dropped, kept, logs.lines(), spans)
+}
+
+#[test]
+fn text_log_lines_carry_trace_ids_of_dropped_traces_too() {
+    let (dropped, kept, lines, _) = logged_requests(LogFormat::Text);
+    let transcribed: Vec<_> = lines.iter().filter(|l| l.contains("transcribed")).collect();
+    assert_eq!(transcribed.len(), 2, "{lines:#?}");
+    assert!(transcribed[0].contains(&format!("] [INFO] [trace-tests] [{dropped}] transcribed")));
+    assert!(transcribed[1].contains(&format!("[{kept}] transcribed")));
+    assert!(transcribed[0].starts_with("[20"), "RFC 3339 timestamp first: {}", transcribed[0]);
+}
+
+#[test]
+fn json_log_lines_carry_trace_and_span_ids() {
+    let (dropped, kept, lines, spans) = logged_requests(LogFormat::Json);
+    let events: Vec<serde_json::Value> =
+        lines.iter().map(|l| serde_json::from_str(l).expect("one JSON object per line")).collect();
+    let transcribed: Vec<_> = events.iter().filter(|e| e["message"] == "transcribed").collect();
+    assert_eq!(transcribed.len(), 2);
+    assert_eq!(transcribed[0]["trace_id"], dropped.as_str());
+    assert_eq!(transcribed[0]["span_id"].as_str().map(str::len), Some(16));
+    assert_eq!(transcribed[1]["trace_id"], kept.as_str());
+    assert_eq!(transcribed[1]["service"], "trace-tests");
+    assert_eq!(transcribed[1]["level"], "INFO");
+    // The kept line names its request's OpenTelemetry span.
+    let request = spans.iter().find(|s| s.name == "GET /fail").expect("request span");
+    assert_eq!(transcribed[1]["span_id"], request.span_context.span_id().to_string());
+}
+
+#[test]
+fn config_errors_name_the_field_and_install_nothing() {
+    let cases = [
+        (config(1.5), "default_ratio"),
+        (
+            TraceConfig::new("x").policy(SamplingPolicy::default().route_ratio("/a", -0.1)),
+            "route_ratio[/a]",
+        ),
+        (config(0.1).max_traces(0), "max_traces"),
+        (config(0.1).max_spans_per_trace(0), "max_spans_per_trace"),
+        (config(0.1).max_wait(Duration::ZERO), "max_wait"),
+        (config(0.1).export_queue(0), "export_queue"),
+        (config(0.1).otlp_endpoint("collector:4318"), "otlp_endpoint"),
+        (config(0.1).otlp_endpoint("ftp://collector/v1/traces"), "otlp_endpoint"),
+    ];
+    for (config, field) in cases {
+        let error = voxscope::init_tracing(config).expect_err(field);
+        assert!(error.to_string().starts_with(field), "{error}");
+    }
+    let env = TraceConfig::new("x")
+        .with_env_from(|key| (key == "OTEL_TRACES_SAMPLER_ARG").then(|| "a lot".to_owned()));
+    let error = env.expect_err("not a number");
+    assert!(error.to_string().contains("OTEL_TRACES_SAMPLER_ARG"), "{error}");
+    // Nothing was installed: a subscriber can still be set here.
+    assert!(tracing::subscriber::set_global_default(tracing_subscriber::registry()).is_ok());
+}
+
+#[test]
+fn client_address_is_recorded_when_asked_for() {
+    run(config(1.0), |ctx: Ctx| async move {
+        let layer = ctx
+            .pipeline
+            .trace_layer_builder()
+            .record_client_address(true)
+            .response_header("x-request-trace")
+            .build()
+            .expect("layer");
+        let app = axum::Router::new()
+            .route("/calls/{id}", axum::routing::get(|| async { "ok" }))
+            .layer(layer);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+            axum::serve(listener, app).await.expect("server");
+        });
+        let response = reqwest::get(format!("http://{addr}/calls/1")).await.expect("request");
+        assert!(response.headers().contains_key("x-request-trace"));
+        let mut kept = Default::default();
+        assert!(
+            eventually(Duration::from_secs(10), || {
+                kept = common::traces(&ctx);
+                kept.len() == 1
+            })
+            .await
+        );
+        let spans = kept.values().next().expect("one trace");
+        let request = common::root(spans);
+        assert_eq!(common::attribute(request, "client.address").as_deref(), Some("127.0.0.1"));
+    });
+}
