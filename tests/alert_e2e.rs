@@ -1,7 +1,8 @@
-//! End to end: the demo service and a real Prometheus on loopback, scraping every
-//! second and running the generated rules. Every recording rule and dashboard query
+//! End to end: the demo service (HTTP API, `/media` calls, providers with injected
+//! failures and fallbacks, its config check) and a real Prometheus on loopback, scraping
+//! every second and running the generated rules. Every recording rule and dashboard query
 //! whose metrics the service emits must return data through /api/v1/query; those on
-//! metrics no crate emits yet are listed as skipped, so the test grows as crates land.
+//! metrics it does not emit (tracing runs without a subscriber here) are listed as skipped.
 
 mod alert_support;
 
@@ -13,8 +14,9 @@ use std::time::{Duration, Instant};
 use alert_support::{TempDir, tool};
 use axum::http::StatusCode;
 use axum::routing::get;
+use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
-use voice_agent::calls::CallRegistry;
+use tokio_tungstenite::tungstenite::Message;
 use voxscope::alert::{Config, RuleCatalog, grafana, prometheus, promql};
 use voxscope_tests::{Exposition, serve};
 
@@ -107,6 +109,47 @@ fn raw_metrics(catalog: &RuleCatalog, expr: &str) -> BTreeSet<String> {
     out
 }
 
+/// A Twilio media frame: speech, or mu-law silence (base64 `/`).
+fn media_frame(n: u64, silent: bool) -> String {
+    let payload = if silent { "/".repeat(214) } else { "AQID".repeat(53) + "AQ" };
+    format!(
+        r#"{{"event":"media","sequenceNumber":"{n}","media":{{"track":"inbound","chunk":"{n}","timestamp":"{}","payload":"{payload}=="}},"streamSid":"MZe2e"}}"#,
+        n * 20
+    )
+}
+
+/// One caller on `/media`: a second of speech, silence until the agent answers, then a
+/// graceful stop (`completed`) or, when `hang_up_abruptly`, a close without it (`dropped`).
+async fn media_call(addr: SocketAddr, n: u64, hang_up_abruptly: bool) {
+    let url = format!("ws://{addr}/media?callSid=CAe2e{n}");
+    let Ok((mut ws, _)) = tokio_tungstenite::connect_async(url).await else { return };
+    let start = r#"{"event":"start","sequenceNumber":"1","streamSid":"MZe2e","start":{"callSid":"CAe2e","mediaFormat":{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1}}}"#;
+    if ws.send(Message::text(start)).await.is_err() {
+        return;
+    }
+    for frame in 2..500 {
+        if ws.send(Message::text(media_frame(frame, frame >= 52))).await.is_err() {
+            return;
+        }
+        let reply = tokio::time::timeout(Duration::from_millis(20), ws.next()).await;
+        if matches!(reply, Ok(Some(Ok(Message::Text(_))))) {
+            break;
+        }
+    }
+    if !hang_up_abruptly {
+        let stop = r#"{"event":"stop","sequenceNumber":"999","stop":{"callSid":"CAe2e"}}"#;
+        let _ = ws.send(Message::text(stop)).await;
+    }
+    let _ = ws.close(None).await;
+}
+
+/// Callers on `/media`, one after another, every fourth hanging up abruptly.
+async fn drive_calls(addr: SocketAddr) {
+    for n in 0.. {
+        media_call(addr, n, n % 4 == 3).await;
+    }
+}
+
 async fn drive_traffic(base: String) {
     let client = reqwest::Client::new();
     loop {
@@ -115,6 +158,12 @@ async fn drive_traffic(base: String) {
             && let Some(id) = call["id"].as_str()
         {
             let _ = client.get(format!("{base}/calls/{id}")).send().await;
+            // A turn through the providers, whose primaries fail now and then.
+            let _ = client
+                .post(format!("{base}/calls/{id}/turn"))
+                .body("move my appointment")
+                .send()
+                .await;
             let _ = client.post(format!("{base}/calls/{id}/hangup")).send().await;
         }
         let _ = client.get(format!("{base}/calls/nobody")).send().await; // 404
@@ -129,13 +178,19 @@ async fn every_rule_and_panel_on_emitted_metrics_returns_data_from_a_real_promet
     let Some(binary) = tool("prometheus", "prometheus") else { return };
     let started = Instant::now();
     let metrics = voxscope::PrometheusInstaller::new().install().expect("install recorder");
-    // The demo's routes and layer, plus a route that fails, since the demo has none.
-    let app = voice_agent::routes::router(CallRegistry::default())
+    // The whole demo (HTTP API, /media calls, providers whose primaries fail now and then,
+    // its startup key check), plus a route that fails, since the demo has none.
+    let faults = "stt.primary=error:unavailable@0.3,llm.primary=error:rate_limited@0.3";
+    let config = voice_agent::config::Config::parse([format!("--faults={faults}")], |_| None)
+        .expect("config");
+    voice_agent::providers::check_keys(|_| None);
+    let failing = axum::Router::new()
         .route("/fail", get(|| async { (StatusCode::SERVICE_UNAVAILABLE, "down for the test\n") }))
-        .merge(metrics.endpoint().into_router())
         .layer(voice_agent::telemetry::http_layer().expect("layer"));
+    let app = voice_agent::app(&metrics, &config).expect("demo app").merge(failing);
     let addr = serve(app).await;
     let traffic = tokio::spawn(drive_traffic(format!("http://{addr}")));
+    let calls = tokio::spawn(drive_calls(addr));
 
     let catalog = RuleCatalog::new(Config::default()).expect("catalog");
     let mut prom = start_prometheus(&binary, addr, &prometheus::rule_file(&catalog));
@@ -199,6 +254,7 @@ async fn every_rule_and_panel_on_emitted_metrics_returns_data_from_a_real_promet
         }
     }
     traffic.abort();
+    calls.abort();
 
     // Prometheus itself ran every generated rule without an evaluation error.
     let rules: Value = client
