@@ -8,7 +8,6 @@
 //! Prometheus recorder is installed: counter adds are real. After the timed runs the
 //! bench counts heap allocations over 10,000 warm frames in each direction.
 
-use std::alloc::System;
 use std::convert::Infallible;
 use std::hint::black_box;
 use std::pin::Pin;
@@ -18,11 +17,7 @@ use axum::extract::ws::Message;
 use criterion::{Criterion, criterion_group, criterion_main};
 use futures_util::task::noop_waker_ref;
 use futures_util::{Sink, StreamExt, sink, stream};
-use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 use voxscope::call::{CallLayer, Protocol};
-
-#[global_allocator]
-static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
 /// An inbound Twilio media frame: 20 ms of mu-law, as Twilio sends it.
 fn inbound_media() -> Message {
@@ -70,12 +65,13 @@ fn call_frames(c: &mut Criterion) {
     });
     group.finish();
 
-    let region = Region::new(GLOBAL);
-    for _ in 0..10_000 {
-        let _ = black_box(tracked_in.poll_next_unpin(&mut cx));
-        let _ = black_box(Pin::new(&mut tracked_out).start_send(outbound.clone()));
-    }
-    let allocations = region.change().allocations;
+    let allocations = allocation_counter::measure(|| {
+        for _ in 0..10_000 {
+            let _ = black_box(tracked_in.poll_next_unpin(&mut cx));
+            let _ = black_box(Pin::new(&mut tracked_out).start_send(outbound.clone()));
+        }
+    })
+    .count_total;
     println!("call_frames: {allocations} heap allocations over 10,000 frames each way");
 
     drop((tracked_in, tracked_out, call));
