@@ -8,10 +8,10 @@ mod alert_support;
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use alert_support::{TempDir, tool};
+use alert_support::{Daemon, TempDir, free_port, tool};
 use axum::http::StatusCode;
 use axum::routing::get;
 use futures_util::{SinkExt, StreamExt};
@@ -25,21 +25,8 @@ const BUDGET: Duration = Duration::from_secs(90);
 
 /// Prometheus, killed on drop.
 struct Prometheus {
-    child: Child,
+    daemon: Daemon,
     base: String,
-    _dir: TempDir,
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr").port()
 }
 
 fn start_prometheus(binary: &std::path::Path, target: SocketAddr, rules: &str) -> Prometheus {
@@ -61,7 +48,7 @@ fn start_prometheus(binary: &std::path::Path, target: SocketAddr, rules: &str) -
         .stderr(Stdio::null())
         .spawn()
         .expect("start prometheus");
-    Prometheus { child, base: format!("http://127.0.0.1:{port}"), _dir: dir }
+    Prometheus { daemon: Daemon::new(child, dir), base: format!("http://127.0.0.1:{port}") }
 }
 
 async fn query(client: &reqwest::Client, base: &str, expr: &str) -> Result<Vec<Value>, String> {
@@ -206,7 +193,7 @@ async fn every_rule_and_panel_on_emitted_metrics_returns_data_from_a_real_promet
         if ready {
             break;
         }
-        if let Ok(Some(status)) = prom.child.try_wait() {
+        if let Ok(Some(status)) = prom.daemon.child.try_wait() {
             panic!("Prometheus exited early ({status}): is its port taken?");
         }
         assert!(started.elapsed() < BUDGET / 2, "Prometheus did not scrape and evaluate in time");

@@ -3,29 +3,12 @@
 
 mod alert_support;
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use alert_support::{TempDir, tool, write_deploy};
+use alert_support::{Daemon, free_port, tool, write_deploy};
 use serde_json::{Value, json};
 use voxscope::alert::{Config, RuleCatalog, deploy};
-
-struct Alertmanager {
-    child: Child,
-    _dir: TempDir,
-}
-
-impl Drop for Alertmanager {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr").port()
-}
 
 fn ttfb(severity: &str, kind: &str) -> Value {
     json!({"labels": {
@@ -51,7 +34,7 @@ async fn critical_inhibits_the_warning_of_the_same_alert_and_subject_only() {
         .stderr(Stdio::null())
         .spawn()
         .expect("start alertmanager");
-    let _am = Alertmanager { child, _dir: dir };
+    let _alertmanager = Daemon::new(child, dir);
     let base = format!("http://127.0.0.1:{port}/api/v2");
     let client = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(30);

@@ -7,6 +7,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 use voice_agent::media::{self, FixedDelayResponder};
+use voxscope::MetricsHandle;
 use voxscope_tests::{Exposition, eventually, serve, with_local_prometheus};
 
 fn media_frame(n: u64, silent: bool) -> String {
@@ -15,6 +16,23 @@ fn media_frame(n: u64, silent: bool) -> String {
         r#"{{"event":"media","sequenceNumber":"{n}","media":{{"track":"inbound","chunk":"{n}","timestamp":"{}","payload":"{payload}=="}},"streamSid":"MZdemo"}}"#,
         n * 20
     )
+}
+
+/// Ends the call as Twilio does (`stop`, then close) and waits until the server has
+/// counted it completed.
+async fn hang_up_and_await_completion<S>(ws: &mut S, handle: &MetricsHandle, call_sid: &str)
+where
+    S: futures_util::Sink<Message> + Unpin,
+    S::Error: std::fmt::Debug,
+{
+    let stop =
+        format!(r#"{{"event":"stop","sequenceNumber":"9999","stop":{{"callSid":"{call_sid}"}}}}"#);
+    ws.send(Message::text(stop)).await.expect("stop");
+    let _ = ws.close().await;
+    let ended = eventually(Duration::from_secs(10), || {
+        Exposition::render(handle).sum("voice_calls_total", &[("outcome", "completed")]) == 1.0
+    });
+    assert!(ended.await, "the call completed");
 }
 
 #[test]
@@ -40,13 +58,7 @@ fn the_demo_agent_answers_a_turn_and_the_call_completes() {
             }
         }
         assert_eq!(answered, 5, "the agent answered with its five frames");
-        let stop = r#"{"event":"stop","sequenceNumber":"999","stop":{"callSid":"CAdemo"}}"#;
-        ws.send(Message::text(stop)).await.expect("stop");
-        let _ = ws.close(None).await;
-        let ended = eventually(Duration::from_secs(10), || {
-            Exposition::render(&handle).sum("voice_calls_total", &[("outcome", "completed")]) == 1.0
-        });
-        assert!(ended.await, "the call completed");
+        hang_up_and_await_completion(&mut ws, &handle, "CAdemo").await;
     });
     let exposition = Exposition::render(&handle);
     assert_eq!(exposition.count("voice_turn_latency_seconds", &[]), 1);
@@ -77,13 +89,7 @@ fn media_turns_run_through_the_provider_pipeline() {
             );
         }
         assert!(answered, "the agent answered");
-        let stop = r#"{"event":"stop","sequenceNumber":"9999","stop":{"callSid":"CApipeline"}}"#;
-        ws.send(Message::text(stop)).await.expect("stop");
-        let _ = ws.close(None).await;
-        let ended = eventually(Duration::from_secs(10), || {
-            Exposition::render(&handle).sum("voice_calls_total", &[("outcome", "completed")]) == 1.0
-        });
-        assert!(ended.await, "the call completed");
+        hang_up_and_await_completion(&mut ws, &handle, "CApipeline").await;
     });
     let exposition = Exposition::render(&handle);
     assert_eq!(exposition.count("voice_turn_latency_seconds", &[]), 1);

@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use voxscope::alert::{RuleCatalog, deploy};
@@ -73,4 +73,32 @@ pub fn run(program: &Path, dir: &Path, args: &[&str]) -> (Output, String) {
         String::from_utf8_lossy(&output.stderr)
     );
     (output, text)
+}
+
+/// A tool running in the background (Prometheus, Alertmanager) with its temporary
+/// directory: killed and reaped on drop, so a failing test leaves no process behind.
+pub struct Daemon {
+    /// The running process.
+    pub child: Child,
+    _dir: TempDir,
+}
+
+impl Daemon {
+    /// Owns `child` and `dir` until dropped.
+    pub fn new(child: Child, dir: TempDir) -> Self {
+        Self { child, _dir: dir }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
 }
