@@ -168,13 +168,18 @@ async fn every_rule_and_panel_on_emitted_metrics_returns_data_from_a_real_promet
     // The whole demo (HTTP API, /media calls, providers whose primaries fail now and then,
     // its startup key check), plus a route that fails, since the demo has none.
     let faults = "stt.primary=error:unavailable@0.3,llm.primary=error:rate_limited@0.3";
-    let config = voice_agent::config::Config::parse([format!("--faults={faults}")], |_| None)
-        .expect("config");
-    voice_agent::providers::check_keys(|_| None);
+    let config = voice_agent::config::Config::parse(
+        ["voice_agent".to_owned(), format!("--faults={faults}")],
+        |_| None,
+    )
+    .expect("config");
+    let tracing =
+        voxscope::trace::TracePipeline::new(&voxscope::trace::TraceConfig::new("voice_agent"))
+            .expect("trace pipeline");
     let failing = axum::Router::new()
         .route("/fail", get(|| async { (StatusCode::SERVICE_UNAVAILABLE, "down for the test\n") }))
         .layer(voice_agent::telemetry::http_layer().expect("layer"));
-    let app = voice_agent::app(&metrics, &config).expect("demo app").merge(failing);
+    let app = voice_agent::service(&config, &metrics, &tracing).expect("demo").merge(failing);
     let addr = serve(app).await;
     let traffic = tokio::spawn(drive_traffic(format!("http://{addr}")));
     let calls = tokio::spawn(drive_calls(addr));

@@ -8,7 +8,7 @@ use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 use voice_agent::media::{self, FixedDelayResponder};
 use voxscope::MetricsHandle;
-use voxscope_tests::{Exposition, eventually, serve, with_local_prometheus};
+use voxscope_tests::{Exposition, eventually, serve, start_demo, with_local_prometheus};
 
 fn media_frame(n: u64, silent: bool) -> String {
     let payload = if silent { "/".repeat(214) } else { "AQID".repeat(53) + "AQ" };
@@ -71,8 +71,7 @@ fn the_demo_agent_answers_a_turn_and_the_call_completes() {
 #[test]
 fn media_turns_run_through_the_provider_pipeline() {
     let handle = with_local_prometheus(|handle| async move {
-        let config = voice_agent::config::Config::parse(Vec::<String>::new(), |_| None).unwrap();
-        let addr = serve(voice_agent::app(&handle, &config).expect("app")).await;
+        let addr = start_demo(&[], |_| None, &handle).await;
         let url = format!("ws://{addr}{}?callSid=CApipeline", media::MEDIA_PATH);
         let (mut ws, _) = tokio_tungstenite::connect_async(url).await.expect("upgrade");
         let start = r#"{"event":"start","sequenceNumber":"1","streamSid":"MZdemo","start":{"callSid":"CApipeline","mediaFormat":{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1}}}"#;

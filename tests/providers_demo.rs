@@ -3,17 +3,14 @@
 
 use voice_agent::config::Config;
 use voice_agent::providers::check_keys;
-use voxscope_tests::{Exposition, serve, with_local_prometheus};
+use voxscope::trace::{TraceConfig, TracePipeline};
+use voxscope_tests::{Exposition, start_demo, with_local_prometheus};
 
 #[test]
 fn injected_outages_show_as_fallbacks_and_an_open_circuit() {
     with_local_prometheus(|handle| async move {
-        let config = Config::parse(
-            ["--faults=stt.primary=outage,llm.primary=error:rate_limited".to_owned()],
-            |_| None,
-        )
-        .unwrap();
-        let addr = serve(voice_agent::app(&handle, &config).unwrap()).await;
+        let faults = "--faults=stt.primary=outage,llm.primary=error:rate_limited";
+        let addr = start_demo(&[faults], |_| None, &handle).await;
         let client = reqwest::Client::new();
         let base = format!("http://{addr}");
         let call: serde_json::Value =
@@ -80,8 +77,7 @@ fn injected_outages_show_as_fallbacks_and_an_open_circuit() {
 #[test]
 fn turns_need_a_live_call() {
     with_local_prometheus(|handle| async move {
-        let config = Config::parse(Vec::new(), |_| None).unwrap();
-        let addr = serve(voice_agent::app(&handle, &config).unwrap()).await;
+        let addr = start_demo(&[], |_| None, &handle).await;
         let client = reqwest::Client::new();
         let base = format!("http://{addr}");
         let status = client
@@ -110,8 +106,10 @@ fn turns_need_a_live_call() {
 #[test]
 fn bad_fault_specs_stop_the_demo_at_startup() {
     with_local_prometheus(|handle| async move {
-        let config = Config::parse(["--faults=llm.primary=explode".to_owned()], |_| None).unwrap();
-        let err = voice_agent::app(&handle, &config).map(|_| ()).unwrap_err();
+        let config =
+            Config::parse(["voice_agent", "--faults=llm.primary=explode"], |_| None).unwrap();
+        let tracing = TracePipeline::new(&TraceConfig::new("voice_agent")).unwrap();
+        let err = voice_agent::service(&config, &handle, &tracing).map(|_| ()).unwrap_err();
         assert_eq!(
             err.to_string(),
             "faults: unknown fault \"explode\" (latency, stall, error, outage)"

@@ -1,13 +1,13 @@
 //! The demo voice agent, started on port 0 as a user would reach it.
 
-use voice_agent::config::Config;
-use voxscope_tests::{Exposition, serve, with_local_prometheus};
+use std::time::Duration;
+
+use voxscope_tests::{Exposition, eventually, start_demo, with_local_prometheus};
 
 #[test]
 fn demo_routes_are_measured_by_template_and_metrics_need_the_token() {
     with_local_prometheus(|handle| async move {
-        let config = Config::parse(["--metrics-token=t0ken".to_owned()], |_| None).unwrap();
-        let addr = serve(voice_agent::app(&handle, &config).unwrap()).await;
+        let addr = start_demo(&["--metrics-token=t0ken"], |_| None, &handle).await;
         let client = reqwest::Client::new();
         let base = format!("http://{addr}");
 
@@ -51,4 +51,66 @@ fn demo_routes_are_measured_by_template_and_metrics_need_the_token() {
         let routes = exposition.label_values("http_server_request_duration_seconds_count", "route");
         assert!(!routes.iter().any(|r| r == "/health" || r == "/metrics"), "{routes:?}");
     });
+}
+
+/// What `main` serves, under a request mix that matches no route as often as it does:
+/// every request is counted exactly once, the unmatched ones under `route="unmatched"`,
+/// and clients that hang up mid-turn as `cancelled`.
+#[test]
+fn every_request_to_the_demo_is_counted_exactly_once() {
+    let handle = with_local_prometheus(|handle| async move {
+        let addr = start_demo(&[], |_| None, &handle).await;
+        let base = format!("http://{addr}");
+        let client = reqwest::Client::new();
+        let call: serde_json::Value =
+            client.post(format!("{base}/calls")).send().await.unwrap().json().await.unwrap();
+        let id = call["id"].as_str().unwrap().to_owned();
+
+        let odd = ["PUT", "DELETE", "PROPFIND", "PATCH", "OPTIONS"];
+        let requests = (0..500).flat_map(|i| {
+            let odd = reqwest::Method::from_bytes(odd[i % odd.len()].as_bytes()).unwrap();
+            [
+                client.get(format!("{base}/calls/42")),
+                client.request(odd, format!("{base}/calls/42")),
+                client.get(format!("{base}/wp-admin/{i}.php")),
+                client.post(format!("{base}/api/v{i}/upload")).body("x"),
+            ]
+        });
+        let mut statuses = std::collections::BTreeMap::<u16, u32>::new();
+        let requests: Vec<_> = requests.collect();
+        for chunk in requests.chunks(50) {
+            let sent = chunk.iter().map(|r| r.try_clone().unwrap().send());
+            for response in futures_util::future::join_all(sent).await {
+                *statuses.entry(response.unwrap().status().as_u16()).or_default() += 1;
+            }
+        }
+        assert_eq!(statuses, [(404, 1500), (405, 500)].into_iter().collect());
+
+        // 50 callers hang up while their turn is still running through the providers.
+        let hang_ups = (0..50).map(|_| {
+            client
+                .post(format!("{base}/calls/{id}/turn"))
+                .body("move my appointment")
+                .timeout(Duration::from_millis(20))
+                .send()
+        });
+        for result in futures_util::future::join_all(hang_ups).await {
+            assert!(result.unwrap_err().is_timeout());
+        }
+        let settled = eventually(Duration::from_secs(20), || {
+            Exposition::render(&handle).sum("http_server_active_requests", &[]) == 0.0
+        })
+        .await;
+        assert!(settled, "requests still in flight");
+    });
+    let exposition = Exposition::render(&handle);
+    let count =
+        |wanted: &[(&str, &str)]| exposition.count("http_server_request_duration_seconds", wanted);
+    assert_eq!(count(&[]), 1 + 2000 + 50);
+    assert_eq!(count(&[("route", "/calls/{id}"), ("status", "404")]), 500);
+    assert_eq!(count(&[("route", "/calls/{id}"), ("status", "405")]), 500);
+    assert_eq!(count(&[("route", "/calls/{id}"), ("method", "_OTHER")]), 100);
+    assert_eq!(count(&[("route", "unmatched"), ("method", "GET"), ("status", "404")]), 500);
+    assert_eq!(count(&[("route", "unmatched"), ("method", "POST"), ("status", "404")]), 500);
+    assert_eq!(count(&[("route", "/calls/{id}/turn"), ("status", "cancelled")]), 50);
 }

@@ -1,69 +1,116 @@
-//! Settings from flags (`--port 3000`, `--metrics-token T`, `--faults SPEC`) or the
-//! environment (`VOXSCOPE_PORT` or `PORT`, `VOXSCOPE_METRICS_TOKEN`,
-//! `VOXSCOPE_DEMO_FAULTS`).
+//! Settings from flags or the environment, parsed with clap:
+//!
+//! | flag | environment | default |
+//! |---|---|---|
+//! | `--bind ADDR` (`IP:PORT` or `IP`) | `VOXSCOPE_BIND` | `127.0.0.1:3000` |
+//! | `--port N` (replaces the port of the bind address) | `VOXSCOPE_PORT`, then `PORT` | |
+//! | `--metrics-token T` | `VOXSCOPE_METRICS_TOKEN` | none: `/metrics` is open |
+//! | `--faults SPEC` | `VOXSCOPE_DEMO_FAULTS` | none |
+//!
+//! The provider keys (`VOXSCOPE_DEMO_STT_KEY`, …) come from the environment only, so they
+//! never show in a process list.
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use anyhow::{Context, bail};
+use anyhow::{Context, anyhow};
+use clap::{Arg, Command};
+
+use crate::providers::KEY_VARS;
+
+/// The address the demo listens on when nothing else is said: loopback only.
+pub const DEFAULT_ADDR: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 3000);
 
 /// The demo's settings.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
-    /// Where the service listens; always loopback.
+    /// Where the service listens. Loopback unless `--bind` or `VOXSCOPE_BIND` say
+    /// otherwise (`0.0.0.0:3000` lets a Prometheus in a container scrape it).
     pub addr: SocketAddr,
     /// When set, `/metrics` answers 401 without `Authorization: Bearer <token>`.
     pub metrics_token: Option<String>,
     /// Faults injected into the simulated providers (see [`crate::providers`]).
     pub faults: Option<String>,
+    /// The provider keys that are set, by variable name (values are never logged).
+    pub provider_keys: BTreeMap<&'static str, String>,
+}
+
+fn command() -> Command {
+    Command::new("voice_agent")
+        .about("The voxscope demo voice service: HTTP API, Twilio media streams, simulated providers")
+        .arg(
+            Arg::new("bind")
+                .long("bind")
+                .value_name("ADDR")
+                .help("Listen address, IP:PORT or IP [env: VOXSCOPE_BIND] [default: 127.0.0.1:3000]"),
+        )
+        .arg(
+            Arg::new("port")
+                .long("port")
+                .value_name("N")
+                .help("Port, replacing the bind address's [env: VOXSCOPE_PORT, PORT]"),
+        )
+        .arg(
+            Arg::new("metrics-token")
+                .long("metrics-token")
+                .value_name("TOKEN")
+                .help("Bearer token that /metrics requires [env: VOXSCOPE_METRICS_TOKEN]"),
+        )
+        .arg(Arg::new("faults").long("faults").value_name("SPEC").help(
+            "Provider faults, e.g. stt.primary=outage,llm.primary=error:rate_limited@0.5,tts.primary=stall:3s [env: VOXSCOPE_DEMO_FAULTS]",
+        ))
 }
 
 impl Config {
-    /// Reads the process's flags and environment.
+    /// Reads the process's flags and environment. `--help` prints the usage and exits.
     pub fn from_env_and_args() -> anyhow::Result<Self> {
-        Self::parse(std::env::args().skip(1), |key| std::env::var(key).ok())
+        match Self::parse(std::env::args(), |key| std::env::var(key).ok()) {
+            Err(err) => match err.downcast::<clap::Error>() {
+                Ok(clap) => clap.exit(),
+                Err(other) => Err(other),
+            },
+            config => config,
+        }
     }
 
-    /// Parses flags, falling back to `env` for what they leave unset.
-    pub fn parse(
-        args: impl IntoIterator<Item = String>,
-        env: impl Fn(&str) -> Option<String>,
-    ) -> anyhow::Result<Self> {
-        let mut port = None;
-        let mut metrics_token = None;
-        let mut faults = None;
-        let mut args = args.into_iter();
-        while let Some(arg) = args.next() {
-            let (flag, inline) = match arg.split_once('=') {
-                Some((flag, value)) => (flag.to_owned(), Some(value.to_owned())),
-                None => (arg, None),
-            };
-            let mut value = || inline.clone().or_else(|| args.next());
-            match flag.as_str() {
-                "--port" => port = Some(value().context("--port needs a value")?),
-                "--metrics-token" => {
-                    metrics_token = Some(value().context("--metrics-token needs a value")?)
-                }
-                "--faults" => faults = Some(value().context("--faults needs a value")?),
-                "-h" | "--help" => bail!(
-                    "usage: voice_agent [--port N] [--metrics-token TOKEN] [--faults SPEC]\n\
-                     env: VOXSCOPE_PORT or PORT, VOXSCOPE_METRICS_TOKEN, VOXSCOPE_DEMO_FAULTS\n\
-                     faults: stt.primary=outage,llm.primary=error:rate_limited@0.5,tts.primary=stall:3s"
-                ),
-                other => bail!("unknown argument {other:?} (try --help)"),
-            }
-        }
-        let port = port.or_else(|| env("VOXSCOPE_PORT")).or_else(|| env("PORT"));
-        let port: u16 = match port {
-            Some(text) => {
-                text.parse().with_context(|| format!("port: {text:?} is not a port number"))?
-            }
-            None => 3000,
+    /// Parses `args` (the program name first, as `std::env::args` gives it), falling
+    /// back to `env` for what they leave unset.
+    ///
+    /// ```
+    /// use voice_agent::config::Config;
+    ///
+    /// let config = Config::parse(["voice_agent", "--bind", "0.0.0.0:8080"], |_| None).unwrap();
+    /// assert_eq!(config.addr.to_string(), "0.0.0.0:8080");
+    /// ```
+    pub fn parse<I, T>(args: I, env: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let matches = command().try_get_matches_from(args)?;
+        let flag = |name: &str| matches.get_one::<String>(name).cloned();
+        let env = |key: &str| env(key).filter(|value| !value.is_empty());
+
+        let mut addr = match flag("bind").or_else(|| env("VOXSCOPE_BIND")) {
+            Some(text) => parse_bind(&text)?,
+            None => DEFAULT_ADDR,
         };
-        let metrics_token =
-            metrics_token.or_else(|| env("VOXSCOPE_METRICS_TOKEN")).filter(|t| !t.is_empty());
-        let faults = faults.or_else(|| env("VOXSCOPE_DEMO_FAULTS")).filter(|f| !f.is_empty());
-        Ok(Self { addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)), metrics_token, faults })
+        if let Some(text) = flag("port").or_else(|| env("VOXSCOPE_PORT")).or_else(|| env("PORT")) {
+            addr.set_port(
+                text.parse().with_context(|| format!("port: {text:?} is not a port number"))?,
+            );
+        }
+        let metrics_token = flag("metrics-token").or_else(|| env("VOXSCOPE_METRICS_TOKEN"));
+        let faults = flag("faults").or_else(|| env("VOXSCOPE_DEMO_FAULTS"));
+        let provider_keys = KEY_VARS.iter().filter_map(|var| Some((*var, env(var)?))).collect();
+        Ok(Self { addr, metrics_token, faults, provider_keys })
     }
+}
+
+fn parse_bind(text: &str) -> anyhow::Result<SocketAddr> {
+    text.parse::<SocketAddr>()
+        .or_else(|_| text.parse::<IpAddr>().map(|ip| SocketAddr::new(ip, DEFAULT_ADDR.port())))
+        .map_err(|_| anyhow!("bind: {text:?} is neither IP:PORT nor an IP address"))
 }
 
 #[cfg(test)]
@@ -71,17 +118,42 @@ mod tests {
     use super::*;
 
     fn args(list: &[&str]) -> Vec<String> {
-        list.iter().map(|s| s.to_string()).collect()
+        std::iter::once("voice_agent").chain(list.iter().copied()).map(str::to_owned).collect()
     }
 
     #[test]
-    fn flags_beat_environment_and_default_is_3000() {
+    fn flags_beat_environment_and_default_is_loopback_3000() {
         let none = |_: &str| None;
-        assert_eq!(Config::parse(args(&[]), none).unwrap().addr.port(), 3000);
+        assert_eq!(Config::parse(args(&[]), none).unwrap().addr, DEFAULT_ADDR);
         let env = |k: &str| (k == "PORT").then(|| "4000".to_owned());
-        assert_eq!(Config::parse(args(&[]), env).unwrap().addr.port(), 4000);
+        assert_eq!(Config::parse(args(&[]), env).unwrap().addr.to_string(), "127.0.0.1:4000");
         assert_eq!(Config::parse(args(&["--port", "5000"]), env).unwrap().addr.port(), 5000);
         assert_eq!(Config::parse(args(&["--port=0"]), none).unwrap().addr.port(), 0);
+    }
+
+    #[test]
+    fn bind_from_flag_or_environment_and_port_replaces_its_port() {
+        let bind = |k: &str| (k == "VOXSCOPE_BIND").then(|| "0.0.0.0:9000".to_owned());
+        assert_eq!(Config::parse(args(&[]), bind).unwrap().addr.to_string(), "0.0.0.0:9000");
+        let flag = Config::parse(args(&["--bind", "::1"]), bind).unwrap();
+        assert_eq!(flag.addr.to_string(), "[::1]:3000");
+        let both = Config::parse(args(&["--port", "7000"]), bind).unwrap();
+        assert_eq!(both.addr.to_string(), "0.0.0.0:7000");
+    }
+
+    #[test]
+    fn empty_values_count_as_unset_and_keys_come_from_the_environment() {
+        let env = |k: &str| match k {
+            "VOXSCOPE_METRICS_TOKEN" => Some(String::new()),
+            "VOXSCOPE_DEMO_LLM_KEY" => Some("sk-live-123456".to_owned()),
+            _ => None,
+        };
+        let config = Config::parse(args(&[]), env).unwrap();
+        assert_eq!(config.metrics_token, None);
+        assert_eq!(
+            config.provider_keys.into_iter().collect::<Vec<_>>(),
+            [("VOXSCOPE_DEMO_LLM_KEY", "sk-live-123456".to_owned())]
+        );
     }
 
     #[test]
@@ -89,6 +161,9 @@ mod tests {
         let none = |_: &str| None;
         let err = Config::parse(args(&["--port", "http"]), none).unwrap_err();
         assert_eq!(err.to_string(), "port: \"http\" is not a port number");
-        assert!(Config::parse(args(&["--bogus"]), none).is_err());
+        let err = Config::parse(args(&["--bind", "localhost:80"]), none).unwrap_err();
+        assert_eq!(err.to_string(), "bind: \"localhost:80\" is neither IP:PORT nor an IP address");
+        let err = Config::parse(args(&["--bogus"]), none).unwrap_err();
+        assert!(err.to_string().contains("--bogus"), "{err}");
     }
 }

@@ -16,10 +16,32 @@ pub mod telemetry;
 
 use axum::Router;
 use voxscope::MetricsHandle;
+use voxscope::trace::TracePipeline;
 
-/// The whole service: API routes and `/metrics`, under the HTTP metrics layer (which
-/// also sees requests that match no route).
-pub fn app(metrics: &MetricsHandle, config: &config::Config) -> anyhow::Result<Router> {
+/// The whole demo service, exactly as `main` serves it: the HTTP API, `/media` calls,
+/// the provider turns, `/metrics` and `/traces`, under the trace and HTTP metrics
+/// layers. It also runs the startup check of the provider keys
+/// (`voxscope_config_missing`).
+///
+/// The layers go on last, after every `merge`: `Router::layer` wraps the routes and the
+/// fallback that exist when it is called, so a router merged afterwards would bring
+/// an unwrapped fallback and requests that match no route would go unmeasured.
+///
+/// ```no_run
+/// # async fn run() -> anyhow::Result<()> {
+/// let tracing = voxscope::trace::TracePipeline::new(&voxscope::trace::TraceConfig::new("demo"))?;
+/// let metrics = voice_agent::telemetry::install_metrics()?;
+/// let config = voice_agent::config::Config::parse(["voice_agent"], |_| None)?;
+/// let app = voice_agent::service(&config, &metrics, &tracing)?;
+/// axum::serve(tokio::net::TcpListener::bind(config.addr).await?, app).await?;
+/// # Ok(()) }
+/// ```
+pub fn service(
+    config: &config::Config,
+    metrics: &MetricsHandle,
+    tracing: &TracePipeline,
+) -> anyhow::Result<Router> {
+    providers::check_keys(|key| config.provider_keys.get(key).cloned());
     let mut endpoint = metrics.endpoint();
     if let Some(token) = &config.metrics_token {
         endpoint = endpoint.require_bearer_token(token);
@@ -32,14 +54,7 @@ pub fn app(metrics: &MetricsHandle, config: &config::Config) -> anyhow::Result<R
         .merge(providers::router(calls, pipeline))
         .merge(media::router(responder)?)
         .merge(endpoint.into_router())
-        .layer(telemetry::http_layer()?))
-}
-
-/// [`app`] with a span per request (sampled by the pipeline's policy) and `GET /traces`.
-pub fn traced_app(
-    metrics: &MetricsHandle,
-    config: &config::Config,
-    tracing: &voxscope::trace::TracePipeline,
-) -> anyhow::Result<Router> {
-    Ok(app(metrics, config)?.layer(tracing.trace_layer()).merge(tracing.traces_router()))
+        .merge(tracing.traces_router())
+        .layer(telemetry::http_layer()?)
+        .layer(tracing.trace_layer()))
 }

@@ -1,14 +1,13 @@
-//! `cargo run --release -p voxscope-examples --bin voice_agent -- --port 3000`
+//! `cargo run --release -p voxscope-examples --bin voice_agent -- --bind 127.0.0.1:3000`
 
-use voice_agent::{config::Config, telemetry, traced_app};
+use voice_agent::{config::Config, telemetry};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let traces = telemetry::init_tracing()?;
     let config = Config::from_env_and_args()?;
+    let traces = telemetry::init_tracing()?;
     let metrics = telemetry::install_metrics()?;
-    voice_agent::providers::check_keys(|key| std::env::var(key).ok());
-    let app = traced_app(&metrics, &config, traces.pipeline())?;
+    let app = voice_agent::service(&config, &metrics, traces.pipeline())?;
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
     let addr = listener.local_addr()?;
     tracing::info!(

@@ -21,6 +21,22 @@ pub async fn serve(app: Router) -> SocketAddr {
     addr
 }
 
+/// Starts the demo voice service exactly as its `main` builds it
+/// (`voice_agent::service`), with `args` as its command line after the program name and
+/// `env` as its environment, recording into `metrics`. Serves on 127.0.0.1 port 0.
+pub async fn start_demo(
+    args: &[&str],
+    env: impl Fn(&str) -> Option<String>,
+    metrics: &MetricsHandle,
+) -> SocketAddr {
+    let args = std::iter::once("voice_agent").chain(args.iter().copied());
+    let config = voice_agent::config::Config::parse(args, env).expect("demo config");
+    let tracing =
+        voxscope::trace::TracePipeline::new(&voxscope::trace::TraceConfig::new("voice_agent"))
+            .expect("trace pipeline");
+    serve(voice_agent::service(&config, metrics, &tracing).expect("demo service")).await
+}
+
 /// Runs `test` on a current-thread runtime with a fresh Prometheus recorder as the
 /// thread's local recorder: server, client and layer all record into it, and nothing
 /// leaks between tests. Returns the handle for a final render.
