@@ -147,6 +147,10 @@ fn every_request_is_observed_exactly_once() {
     expect("/stream", "200", 3);
     expect("/hang", "cancelled", 2);
     assert_eq!(exposition.count(DURATION, &[]), 55);
+    // The three streams cut off by their clients, and nothing else, ended aborted.
+    let aborted = [("route", "/stream"), ("status", "200"), ("error_type", "aborted")];
+    assert_eq!(exposition.count(DURATION, &aborted), 3);
+    assert_eq!(exposition.label_values(&format!("{DURATION}_count"), "error_type"), ["aborted"]);
     assert_eq!(exposition.sum(ACTIVE, &[]), 0.0);
 
     // A streamed body is timed to its end, not to its headers: the disconnected clients
@@ -166,6 +170,7 @@ fn streamed_body_duration_covers_the_whole_body() {
     });
     let exposition = Exposition::render(&handle);
     assert_eq!(exposition.count(DURATION, &[("route", "/stream")]), 1);
+    assert!(exposition.label_values(&format!("{DURATION}_count"), "error_type").is_empty());
     let seconds = exposition.sum(&format!("{DURATION}_sum"), &[("route", "/stream")]);
     // 199 gaps of 10 ms: at least 1.99 s however fast the machine.
     assert!((1.99..30.0).contains(&seconds), "recorded {seconds} s");
@@ -224,4 +229,99 @@ fn exposition_after_mixed_traffic_passes_promtool() {
     assert!(exposition.text.contains("# TYPE http_server_request_duration_seconds histogram"));
     assert!(exposition.text.contains("# HELP http_server_request_duration_seconds "));
     promtool_check_metrics(&promtool, &exposition.text).unwrap();
+}
+
+/// Three chunks, then the stream behind the body breaks.
+async fn broken_stream() -> Body {
+    let chunks = (0..4).map(|i| match i {
+        3 => Err(std::io::Error::other("upstream TTS connection reset")),
+        i => Ok(Bytes::from(format!("chunk {i}\n"))),
+    });
+    Body::from_stream(futures_util::stream::iter(chunks))
+}
+
+#[test]
+fn bodies_that_fail_or_end_early_are_not_successes() {
+    let handle = with_local_prometheus(|handle| async move {
+        let app = routes()
+            .route("/broken", get(broken_stream))
+            .route("/empty", get(|| async { StatusCode::NO_CONTENT }))
+            .layer(HttpMetricsLayer::new());
+        let addr = serve(app).await;
+        let client = reqwest::Client::new();
+        for _ in 0..4 {
+            // Depending on how much hyper had flushed, the client sees the head then a
+            // broken body, or a message cut short.
+            match client.get(format!("http://{addr}/broken")).send().await {
+                Ok(response) => assert!(response.bytes().await.is_err(), "body must break"),
+                Err(error) => assert!(error.is_request(), "{error}"),
+            }
+        }
+        for _ in 0..2 {
+            disconnect_after(addr, "/stream", Some("chunk 3\n"), Duration::ZERO).await;
+        }
+        for _ in 0..3 {
+            let head = client.head(format!("http://{addr}/stream")).send().await.unwrap();
+            assert_eq!(head.status(), 200);
+            assert_eq!(
+                client.get(format!("http://{addr}/empty")).send().await.unwrap().status(),
+                204
+            );
+            assert_eq!(client.get(format!("http://{addr}/ok")).send().await.unwrap().status(), 200);
+        }
+        let settled = eventually(Duration::from_secs(10), || {
+            let exposition = Exposition::render(&handle);
+            exposition.count(DURATION, &[]) == 15 && exposition.sum(ACTIVE, &[]) == 0.0
+        })
+        .await;
+        assert!(settled, "{}", Exposition::render(&handle).text);
+    });
+    let exposition = Exposition::render(&handle);
+    let count = |route: &str, error_type: &str| {
+        exposition
+            .count(DURATION, &[("route", route), ("status", "200"), ("error_type", error_type)])
+    };
+    assert_eq!(count("/broken", "body_error"), 4);
+    assert_eq!(count("/stream", "aborted"), 2);
+    // HEAD, 204 and whole bodies carry no error_type.
+    let with_error_type: u64 = ["aborted", "body_error"]
+        .iter()
+        .map(|e| exposition.count(DURATION, &[("error_type", e)]))
+        .sum();
+    assert_eq!(with_error_type, 6, "{}", exposition.text);
+    assert_eq!(exposition.count(DURATION, &[("route", "/stream"), ("method", "HEAD")]), 3);
+    assert_eq!(exposition.count(DURATION, &[("route", "/empty"), ("status", "204")]), 3);
+}
+
+/// Where the layer goes: after every `merge`, so that the merged router's fallback is
+/// wrapped too. Applied before a `merge`, requests that match no route go unmeasured
+/// (axum serves them from a fallback the layer never saw); this pins both.
+#[test]
+fn the_layer_covers_unmatched_requests_only_when_applied_after_merge() {
+    let handle = with_local_prometheus(|_| async move {
+        let extra = || Router::new().route("/traces", get(|| async { "traces" }));
+        let after = Router::new()
+            .route("/ok", get(|| async { "ok" }))
+            .merge(extra())
+            .layer(HttpMetricsLayer::builder().max_routes(10).build().unwrap());
+        let before = Router::new()
+            .route("/b/ok", get(|| async { "ok" }))
+            .layer(HttpMetricsLayer::builder().max_routes(11).build().unwrap())
+            .merge(extra());
+        let (after, before) = (serve(after).await, serve(before).await);
+        let client = reqwest::Client::new();
+        for addr in [after, before] {
+            for path in ["/ok", "/b/ok", "/traces", "/nope", "/wp-login.php"] {
+                client.get(format!("http://{addr}{path}")).send().await.unwrap();
+            }
+        }
+    });
+    let exposition = Exposition::render(&handle);
+    // After merge: /ok, /traces and three unmatched (one is /b/ok). Before merge: only
+    // /b/ok, the one route the layer wrapped.
+    assert_eq!(exposition.count(DURATION, &[("route", "unmatched")]), 3);
+    assert_eq!(exposition.count(DURATION, &[("route", "/traces")]), 1);
+    assert_eq!(exposition.count(DURATION, &[("route", "/ok")]), 1);
+    assert_eq!(exposition.count(DURATION, &[("route", "/b/ok")]), 1);
+    assert_eq!(exposition.count(DURATION, &[]), 6);
 }

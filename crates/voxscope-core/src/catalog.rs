@@ -8,7 +8,7 @@
 //!
 //! let def = catalog::find("http_server_request_duration_seconds").unwrap();
 //! assert_eq!(def.kind, MetricKind::Histogram);
-//! assert_eq!(def.labels, &["method", "route", "status"]);
+//! assert_eq!(def.labels, &["method", "route", "status", "error_type"]);
 //! assert!(def.buckets.contains(&2.0));
 //! ```
 
@@ -189,10 +189,11 @@ const NONE: &[f64] = &[];
 
 // HTTP
 metric!(
-    /// Server request duration until the response body finished or was dropped.
+    /// Server request duration until the response body finished or was dropped;
+    /// `error_type` (`aborted`, `body_error`) only on responses whose body did not end.
     HTTP_SERVER_REQUEST_DURATION, "http_server_request_duration_seconds", Histogram, Seconds, Http,
-    ["method", "route", "status"], HTTP_DURATION_BUCKETS,
-    "Duration of HTTP server requests, until the response body has been sent or dropped."
+    ["method", "route", "status", "error_type"], HTTP_DURATION_BUCKETS,
+    "Duration of HTTP server requests, until the response body has been sent or dropped; error_type=aborted|body_error when the body did not reach its end."
 );
 metric!(
     /// Requests in flight.
@@ -203,7 +204,7 @@ metric!(
 metric!(
     /// Response body sizes (opt-in).
     HTTP_SERVER_RESPONSE_BODY_BYTES, "http_server_response_body_bytes", Histogram, Bytes, Http,
-    ["method", "route", "status"], BODY_BYTES_BUCKETS,
+    ["method", "route", "status", "error_type"], BODY_BYTES_BUCKETS,
     "Size of HTTP server response bodies in bytes."
 );
 

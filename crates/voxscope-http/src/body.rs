@@ -5,15 +5,16 @@ use std::task::{Context, Poll, ready};
 
 use bytes::Buf;
 use http_body::{Body, Frame, SizeHint};
-use pin_project::pin_project;
+use pin_project::{pin_project, pinned_drop};
 
 use crate::guard::RequestGuard;
 
 /// Response body of [`HttpMetrics`](crate::HttpMetrics).
 ///
-/// The request is recorded when the last frame has been handed to the server, when the
-/// body fails, or when it is dropped mid-stream (the client went away), exactly once.
-#[pin_project]
+/// The request is recorded exactly once: when the last frame has been handed to the
+/// server, when the body fails (`error_type="body_error"`), or when it is dropped before
+/// its end (`error_type="aborted"`: the client went away mid-stream).
+#[pin_project(PinnedDrop)]
 #[derive(Debug)]
 pub struct ResponseBody<B> {
     #[pin]
@@ -21,8 +22,11 @@ pub struct ResponseBody<B> {
     guard: Option<RequestGuard>,
 }
 
-impl<B> ResponseBody<B> {
+impl<B: Body> ResponseBody<B> {
+    /// A body that is already at its end (an empty body, which servers drop unread) ends
+    /// the request now.
     pub(crate) fn new(inner: B, guard: Option<RequestGuard>) -> Self {
+        let guard = guard.filter(|_| !inner.is_end_stream());
         Self { inner, guard }
     }
 }
@@ -46,7 +50,12 @@ impl<B: Body> Body for ResponseBody<B> {
                     this.guard.take();
                 }
             }
-            Some(Err(_)) | None => {
+            Some(Err(_)) => {
+                if let Some(mut guard) = this.guard.take() {
+                    guard.body_failed();
+                }
+            }
+            None => {
                 this.guard.take();
             }
         }
@@ -59,5 +68,15 @@ impl<B: Body> Body for ResponseBody<B> {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+#[pinned_drop]
+impl<B> PinnedDrop for ResponseBody<B> {
+    fn drop(self: Pin<&mut Self>) {
+        let this = self.project();
+        if let Some(guard) = this.guard.as_mut() {
+            guard.body_dropped();
+        }
     }
 }

@@ -185,11 +185,14 @@ impl RouteSeries {
     }
 
     fn register(&self, method: usize, status: StatusLabel) -> StatusSeries {
-        let labels = [
+        let mut labels = vec![
             ("method", SharedString::const_str(METHOD_LABELS[method])),
             ("route", self.route.clone()),
             ("status", status.to_shared()),
         ];
+        if let Some(error_type) = status.error_type() {
+            labels.push(("error_type", SharedString::const_str(error_type)));
+        }
         let duration = metrics::histogram!(HTTP_SERVER_REQUEST_DURATION.name, &labels);
         let body_bytes = self
             .record_body_size

@@ -10,11 +10,36 @@
 //!     .layer(HttpMetricsLayer::builder().exclude_path("/health").build().unwrap());
 //! ```
 //!
-//! What it records, by the names of `voxscope_core::catalog`:
+//! # Where the layer goes
+//!
+//! Apply it last, after every `merge` and `nest`, and with `Router::layer` (not
+//! `route_layer`): `Router::layer` wraps the routes *and the fallback* that exist when it
+//! is called. A router merged afterwards brings its own unwrapped fallback, and every
+//! request that matches no route (scanners, broken clients) would go unmeasured.
+//!
+//! ```
+//! # use axum::{Router, routing::get};
+//! # use voxscope_http::HttpMetricsLayer;
+//! # let api = Router::new().route("/calls", get(|| async { "calls" }));
+//! # let metrics_routes = Router::new().route("/metrics", get(|| async { "" }));
+//! let app: Router = api
+//!     .merge(metrics_routes) // first every merge...
+//!     .layer(HttpMetricsLayer::new()); // ...then the layer: unmatched requests counted
+//! ```
+//!
+//! # What it records
+//!
+//! By the names of `voxscope_core::catalog`:
 //!
 //! - `http_server_request_duration_seconds{method, route, status}`: from the request
 //!   entering the layer until the response body has been handed over in full, failed or
-//!   was dropped. A streamed 10 s body records about 10 s.
+//!   was dropped. A streamed 10 s body records about 10 s. A response whose body did not
+//!   reach its end keeps its `status` and gains `error_type`: `aborted` when the body was
+//!   dropped mid-stream (the client hung up on a streamed TTS answer), `body_error` when
+//!   the stream behind it failed. The status stays what the client received; the label,
+//!   as OpenTelemetry's `error.type`, says the exchange did not complete, so
+//!   `sum by (error_type)` shows cut-off streams without a second metric to join.
+//!   Responses that carry no body on the wire (HEAD, 1xx, 204, 304) never get it.
 //! - `http_server_active_requests{method}`: back to 0 however a request ends, a
 //!   panicking handler included.
 //! - `http_server_response_body_bytes{method, route, status}`, opt-in.

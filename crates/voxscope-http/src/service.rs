@@ -65,6 +65,7 @@ impl<R> ServiceState<R> {
 impl<S, R, ReqBody, ResBody> Service<Request<ReqBody>> for HttpMetrics<S, R>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: http_body::Body,
     R: RouteSource<ReqBody>,
 {
     type Response = Response<ResponseBody<ResBody>>;

@@ -62,17 +62,27 @@ impl Series {
 
     /// Observations of the duration histogram for (method, route, status).
     fn durations(&self, method: &str, route: &str, status: &str) -> Vec<f64> {
+        self.durations_with(method, route, status, None)
+    }
+
+    /// Durations of one series; `error_type` is the extra label of bodies that did not end.
+    fn durations_with(
+        &self,
+        method: &str,
+        route: &str,
+        status: &str,
+        error_type: Option<&str>,
+    ) -> Vec<f64> {
+        let mut wanted: Labels = vec![
+            ("method".into(), method.into()),
+            ("route".into(), route.into()),
+            ("status".into(), status.into()),
+        ];
+        wanted.extend(error_type.map(|e| ("error_type".to_owned(), e.to_owned())));
+        wanted.sort();
         self.0
             .iter()
-            .filter(|(name, labels, _)| {
-                name == DURATION
-                    && labels
-                        == &[
-                            ("method".into(), method.into()),
-                            ("route".into(), route.into()),
-                            ("status".into(), status.into()),
-                        ]
-            })
+            .filter(|(name, labels, _)| name == DURATION && *labels == wanted)
             .flat_map(|(_, _, value)| match value {
                 DebugValue::Histogram(values) => values.iter().map(|v| v.into_inner()).collect(),
                 _ => Vec::new(),
@@ -320,7 +330,7 @@ fn bodies_dropped_mid_stream_record_once() {
         drop(body);
         tokio::time::sleep(Duration::from_millis(20)).await;
     });
-    assert_eq!(series.durations("GET", "/stream", "200").len(), 1);
+    assert_eq!(series.durations_with("GET", "/stream", "200", Some("aborted")).len(), 1);
     assert_eq!(series.observations(DURATION), 1);
     assert_eq!(series.gauge_total(ACTIVE), 0.0);
 }
