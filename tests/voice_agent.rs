@@ -114,3 +114,20 @@ fn every_request_to_the_demo_is_counted_exactly_once() {
     assert_eq!(count(&[("route", "unmatched"), ("method", "POST"), ("status", "404")]), 500);
     assert_eq!(count(&[("route", "/calls/{id}/turn"), ("status", "cancelled")]), 50);
 }
+
+/// A scrape right after startup, before any call, already shows the call capacity and
+/// the provider keys that are missing: alerts on them need no first call.
+#[test]
+fn startup_publishes_capacity_and_missing_keys_before_any_traffic() {
+    let handle = with_local_prometheus(|handle| async move {
+        let env = |key: &str| (key == "VOXSCOPE_DEMO_TTS_KEY").then(|| "el-0123456789".to_owned());
+        start_demo(&[], env, &handle).await;
+    });
+    let exposition = Exposition::render(&handle);
+    let capacity = exposition.sum("voice_calls_capacity", &[("transport", "twilio")]);
+    assert_eq!(capacity, voice_agent::media::MAX_CALLS as f64);
+    let missing = |field: &str| exposition.sum("voxscope_config_missing", &[("field", field)]);
+    assert_eq!(missing("VOXSCOPE_DEMO_STT_KEY"), 1.0);
+    assert_eq!(missing("VOXSCOPE_DEMO_LLM_KEY"), 1.0);
+    assert_eq!(missing("VOXSCOPE_DEMO_TTS_KEY"), 0.0);
+}

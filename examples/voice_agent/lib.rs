@@ -44,7 +44,7 @@ pub fn service(
     providers::check_keys(|key| config.provider_keys.get(key).cloned());
     let mut endpoint = metrics.endpoint();
     if let Some(token) = &config.metrics_token {
-        endpoint = endpoint.require_bearer_token(token);
+        endpoint = endpoint.require_bearer_token(token)?;
     }
     let calls = calls::CallRegistry::default();
     let faults = providers::Faults::parse(config.faults.as_deref().unwrap_or_default())?;

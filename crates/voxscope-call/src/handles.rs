@@ -59,13 +59,19 @@ pub(crate) struct Handles {
     pub(crate) protocol_errors: [Counter; ProtocolErrorKind::ALL.len()],
 }
 
+/// Sets `voice_calls_capacity{transport}` in the current recorder. Only a configured
+/// capacity is exported: a 0 would read as "always full".
+pub(crate) fn publish_capacity(transport: &'static str, capacity: Option<usize>) {
+    if let Some(capacity) = capacity {
+        metrics::gauge!(VOICE_CALLS_CAPACITY.name, "transport" => transport).set(capacity as f64);
+    }
+}
+
 impl Handles {
     fn register(transport: &'static str, capacity: Option<usize>) -> Self {
         let t = ("transport", transport);
-        if let Some(capacity) = capacity {
-            // Only a configured capacity is exported: a 0 would read as "always full".
-            metrics::gauge!(VOICE_CALLS_CAPACITY.name, t.0 => t.1).set(capacity as f64);
-        }
+        // Again at first use, for a layer built before the recorder was installed.
+        publish_capacity(transport, capacity);
         let by_outcome = |name: &'static str| {
             Outcome::ALL.map(|o| metrics::counter!(name, t.0 => t.1, "outcome" => o.label()))
         };

@@ -113,7 +113,8 @@ impl CallLayerBuilder {
         self
     }
 
-    /// At most `max` concurrent calls; exported as `voice_calls_capacity`. Beyond it,
+    /// At most `max` concurrent calls; exported as `voice_calls_capacity` from the moment
+    /// the layer is built (and again at the first call). Beyond it,
     /// requests get `503 Service Unavailable` with `Retry-After` before any upgrade.
     pub fn max_calls(mut self, max: usize) -> Self {
         self.max_calls = Some(max);
@@ -205,6 +206,7 @@ impl CallLayerBuilder {
             id_query: self.id_query.map(Into::into),
             gap_factor: self.gap_factor,
         };
+        crate::handles::publish_capacity(transport, self.max_calls);
         Ok(CallLayer { shared: Arc::new(shared) })
     }
 }

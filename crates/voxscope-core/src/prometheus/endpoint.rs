@@ -11,6 +11,7 @@ use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
 
 use super::MetricsHandle;
+use crate::error::ConfigError;
 
 /// The content type of the Prometheus text exposition format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -20,13 +21,13 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// Mount it on the application's router, or serve it on a listener of its own:
 ///
 /// ```no_run
-/// # async fn run(metrics: voxscope_core::prometheus::MetricsHandle) -> std::io::Result<()> {
+/// # async fn run(metrics: voxscope_core::prometheus::MetricsHandle) -> Result<(), Box<dyn std::error::Error>> {
 /// // On the app:
 /// let app: axum::Router = axum::Router::new().merge(metrics.endpoint().into_router());
 ///
 /// // Or on a separate, token-protected port:
 /// let listener = tokio::net::TcpListener::bind("127.0.0.1:9464").await?;
-/// metrics.endpoint().require_bearer_token("s3cret").serve(listener).await?;
+/// metrics.endpoint().require_bearer_token("s3cret")?.serve(listener).await?;
 /// # Ok(()) }
 /// ```
 ///
@@ -46,15 +47,50 @@ impl MetricsEndpoint {
     }
 
     /// Serves at `path` instead of `/metrics`.
-    pub fn at_path(mut self, path: impl Into<String>) -> Self {
-        self.path = path.into();
-        self
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] for a path that does not start with `/`, or that holds
+    /// a capture (`{name}`) or a wildcard: the endpoint is one fixed path.
+    ///
+    /// ```
+    /// # let (_, metrics) = voxscope_core::prometheus::PrometheusInstaller::new().build().unwrap();
+    /// assert!(metrics.endpoint().at_path("/internal/metrics").is_ok());
+    /// let err = metrics.endpoint().at_path("metrics").unwrap_err();
+    /// assert_eq!(err.to_string(), "metrics.path: must start with / (got \"metrics\")");
+    /// ```
+    pub fn at_path(mut self, path: impl Into<String>) -> Result<Self, ConfigError> {
+        let path = path.into();
+        let reason = if !path.starts_with('/') {
+            Some("must start with /")
+        } else if path.contains(['{', '}', '*', '?', '#']) {
+            Some("must be a fixed path, without captures, wildcards, query or fragment")
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            return Err(ConfigError::Invalid { field: "metrics.path".into(), value: path, reason });
+        }
+        self.path = path;
+        Ok(self)
     }
 
-    /// Answers 401 unless the request carries `Authorization: Bearer <token>`.
-    pub fn require_bearer_token(mut self, token: impl AsRef<str>) -> Self {
-        self.token = Some(Arc::from(token.as_ref()));
-        self
+    /// Answers 401 unless the request carries `Authorization: Bearer <token>` (the
+    /// scheme in any case, as RFC 9110 says).
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] for an empty token or one with whitespace or control
+    /// characters, which no client could send.
+    pub fn require_bearer_token(mut self, token: impl AsRef<str>) -> Result<Self, ConfigError> {
+        let token = token.as_ref();
+        if token.is_empty() || token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(ConfigError::Invalid {
+                field: "metrics.bearer_token".into(),
+                value: if token.is_empty() { String::new() } else { "<redacted>".into() },
+                reason: "must be non-empty, without whitespace or control characters",
+            });
+        }
+        self.token = Some(Arc::from(token));
+        Ok(self)
     }
 
     /// A router holding the one route; merge it into the app or serve it alone.
@@ -81,7 +117,9 @@ impl MetricsEndpoint {
         let Some(given) = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim_start_matches(' '))
         else {
             return false;
         };

@@ -76,7 +76,22 @@ impl PrometheusInstaller {
         }
     }
 
-    /// Replaces the catalog's buckets for one histogram (validated when built).
+    /// Sets the buckets of one histogram (validated when built): replaces the catalog's
+    /// for a voxscope histogram, or gives an application's own histogram its buckets
+    /// (without them it would render as a summary).
+    ///
+    /// ```
+    /// use voxscope_core::prometheus::PrometheusInstaller;
+    ///
+    /// let (recorder, metrics) = PrometheusInstaller::new()
+    ///     .buckets_for("appointments_booking_seconds", &[0.5, 1.0, 5.0])
+    ///     .build()
+    ///     .unwrap();
+    /// metrics::with_local_recorder(&recorder, || {
+    ///     metrics::histogram!("appointments_booking_seconds").record(0.7);
+    /// });
+    /// assert!(metrics.render().contains(r#"appointments_booking_seconds_bucket{le="1"} 1"#));
+    /// ```
     pub fn buckets_for(mut self, metric: &str, buckets: &[f64]) -> Self {
         self.bucket_overrides.push((metric.to_owned(), buckets.to_vec()));
         self
@@ -88,7 +103,8 @@ impl PrometheusInstaller {
         self
     }
 
-    /// How often the upkeep thread drains histogram buffers (installed recorders only).
+    /// How often the upkeep thread drains histogram buffers (installed recorders only);
+    /// zero is rejected when built.
     pub fn upkeep_interval(mut self, interval: Duration) -> Self {
         self.upkeep_interval = interval;
         self
@@ -112,11 +128,14 @@ impl PrometheusInstaller {
     /// [`MetricsHandle::run_upkeep`] (rendering does it too).
     ///
     /// # Errors
-    /// [`InstallError::Config`] for an invalid bucket list, naming the metric, or a
-    /// bucket override for a metric that is not a histogram of the catalog.
+    /// [`InstallError::Config`] for an invalid bucket list, naming the metric; buckets
+    /// for a catalog metric that is not a histogram; a zero upkeep interval.
     pub fn build(
         self,
     ) -> Result<(CardinalityGuard<PrometheusRecorder>, MetricsHandle), InstallError> {
+        if self.upkeep_interval.is_zero() {
+            return Err(ConfigError::Zero { field: "upkeep_interval".into() }.into());
+        }
         let mut builder = PrometheusBuilder::new();
         for def in catalog::ALL.iter().filter(|d| d.kind == MetricKind::Histogram) {
             let buckets = self
@@ -132,15 +151,26 @@ impl PrometheusInstaller {
                 field: format!("buckets.{}", def.name),
             })?;
         }
-        if let Some((name, _)) = self.bucket_overrides.iter().find(|(name, _)| {
-            catalog::find(name).is_none_or(|def| def.kind != MetricKind::Histogram)
-        }) {
-            return Err(ConfigError::Invalid {
-                field: format!("buckets.{name}"),
-                value: name.clone(),
-                reason: "not a histogram of the voxscope catalog",
+        let mut own = Vec::<&str>::new();
+        for (name, buckets) in self.bucket_overrides.iter().rev() {
+            match catalog::find(name) {
+                Some(def) if def.kind == MetricKind::Histogram => continue,
+                Some(_) => {
+                    return Err(ConfigError::Invalid {
+                        field: format!("buckets.{name}"),
+                        value: name.clone(),
+                        reason: "a catalog metric that is not a histogram",
+                    }
+                    .into());
+                }
+                None if own.contains(&name.as_str()) => continue,
+                None => own.push(name),
             }
-            .into());
+            let field = format!("buckets.{name}");
+            validate_buckets(&field, buckets)?;
+            builder = builder
+                .set_buckets_for_metric(Matcher::Full(name.clone()), buckets)
+                .map_err(|_| ConfigError::EmptyBuckets { field })?;
         }
         for (key, value) in &self.global_labels {
             builder = builder.add_global_label(key, value);
