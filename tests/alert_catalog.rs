@@ -1,4 +1,4 @@
-//! The typed rule catalog against the metric catalog and DESIGN.md: every rule and panel
+//! The typed rule catalog against the metric catalog and the alert table: every rule and panel
 //! names only catalog metrics and labels, every alert of the design table exists with its
 //! severity, configs are validated with errors that name the field, and dashboards are
 //! well formed.

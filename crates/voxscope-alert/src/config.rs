@@ -98,7 +98,7 @@ impl Ttfb {
     }
 }
 
-/// Alert thresholds (the seed values of DESIGN.md).
+/// Alert thresholds: the operators' defaults, each one overridable from TOML.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Thresholds {

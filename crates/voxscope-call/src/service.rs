@@ -12,7 +12,7 @@ use tower::Service;
 use crate::call::PollGuard;
 use crate::layer::{Shared, valid_id};
 
-/// Middleware that opens a [`Call`] per request; built by
+/// Middleware that opens a [`Call`](crate::Call) per request; built by
 /// [`CallLayer`](crate::CallLayer).
 #[derive(Debug)]
 pub struct CallMetrics<S> {

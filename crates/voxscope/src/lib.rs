@@ -10,8 +10,9 @@
 //!
 //! let app = Router::new()
 //!     .route("/calls/{id}", get(|| async { "call" }))
-//!     .layer(voxscope::HttpMetricsLayer::new())
-//!     .merge(metrics.endpoint().into_router());
+//!     .merge(metrics.endpoint().into_router())
+//!     // Layers after every merge, so requests that match no route are measured too.
+//!     .layer(voxscope::HttpMetricsLayer::new());
 //!
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
 //! axum::serve(listener, app).await?;

@@ -1,4 +1,4 @@
-//! The threshold alerts of DESIGN.md's table, built from a validated [`Config`].
+//! The threshold alerts of the catalog, built from a validated [`Config`].
 
 mod calls;
 mod errors;
@@ -99,7 +99,7 @@ fn gauge(name: &str, labels_: &[(&str, &str)], value: f64) -> Vec<Series> {
 
 const TWILIO: (&str, &str) = ("transport", "twilio");
 
-/// Every threshold alert, in the order of DESIGN.md's table.
+/// Every threshold alert, in catalog order.
 pub(crate) fn threshold_alerts(config: &Config) -> Vec<AlertRule> {
     let t = &config.thresholds;
     let turn = config.slo.turn_latency.threshold_seconds;

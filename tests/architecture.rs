@@ -1,0 +1,108 @@
+//! docs/architecture.md against the workspace: every crate it maps exists and is mapped,
+//! dependencies point the way it says, and nothing in the repository points at a file
+//! outside it.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn manifest(path: &Path) -> toml::Table {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    text.parse().unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The voxscope crates that `crate_dir`'s manifest depends on at run time.
+fn voxscope_dependencies(crate_dir: &Path) -> BTreeSet<String> {
+    let table = manifest(&crate_dir.join("Cargo.toml"));
+    table
+        .get("dependencies")
+        .and_then(|d| d.as_table())
+        .map(|deps| deps.keys().filter(|k| k.starts_with("voxscope")).cloned().collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn dependencies_point_one_way() {
+    let allowed = |name: &str| -> &[&str] {
+        match name {
+            "voxscope-core" => &[],
+            "voxscope-http" | "voxscope-call" | "voxscope-provider" | "voxscope-trace"
+            | "voxscope-alert" => &["voxscope-core"],
+            "voxscope-cli" => &["voxscope-alert", "voxscope-core"],
+            "voxscope" => &[
+                "voxscope-core",
+                "voxscope-http",
+                "voxscope-call",
+                "voxscope-provider",
+                "voxscope-trace",
+                "voxscope-alert",
+            ],
+            other => panic!("{other} is not in the crate map of docs/architecture.md"),
+        }
+    };
+    let mut crates = 0;
+    for entry in std::fs::read_dir(root().join("crates")).unwrap() {
+        let dir = entry.unwrap().path();
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        for dependency in voxscope_dependencies(&dir) {
+            assert!(
+                allowed(&name).contains(&dependency.as_str()),
+                "{name} depends on {dependency}, against the rules of docs/architecture.md"
+            );
+        }
+        crates += 1;
+    }
+    assert!(crates >= 8, "found {crates} crates");
+}
+
+#[test]
+fn the_crate_map_names_every_workspace_member() {
+    let doc = std::fs::read_to_string(root().join("docs/architecture.md")).unwrap();
+    let workspace = manifest(&root().join("Cargo.toml"));
+    let members = workspace["workspace"]["members"].as_array().unwrap();
+    for member in members {
+        let member = member.as_str().unwrap();
+        let name = member.rsplit('/').next().unwrap();
+        let mapped = if member.starts_with("crates/") {
+            doc.contains(&format!("| `{name}` |"))
+        } else {
+            doc.contains(&format!("| `{name}/` |"))
+        };
+        assert!(mapped, "docs/architecture.md's crate map lacks {member}");
+    }
+}
+
+#[test]
+fn nothing_points_at_a_file_outside_the_repository() {
+    const OUTSIDE: [&str; 4] = ["DESIGN.md", "REFERENCE.md", "STYLE.md", "../shared"];
+    let mut stack = vec![root()];
+    let mut read = 0;
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if path.is_dir() {
+                if !name.starts_with('.') && name != "target" && name != "node_modules" {
+                    stack.push(path);
+                }
+                continue;
+            }
+            let checked = ["rs", "toml", "md", "sh", "yml", "yaml", "json"];
+            if !path.extension().is_some_and(|e| checked.contains(&&*e.to_string_lossy())) {
+                continue;
+            }
+            if path.ends_with("tests/architecture.rs") {
+                continue;
+            }
+            let Ok(text) = std::fs::read_to_string(&path) else { continue };
+            read += 1;
+            for needle in OUTSIDE {
+                assert!(!text.contains(needle), "{} mentions {needle}", path.display());
+            }
+        }
+    }
+    assert!(read > 100, "read only {read} files");
+}
