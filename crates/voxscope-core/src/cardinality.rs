@@ -3,8 +3,9 @@
 //! A label bug (a raw path, a call id, an error message as a label value) creates a new
 //! series per request until the process or Prometheus runs out of memory. The guard keeps
 //! at most a cap of combinations per metric name; every further combination is folded
-//! into one series whose label values are all [`OVERFLOW_LABEL_VALUE`], and each fold is
-//! counted in `voxscope_label_overflow_total{metric}`.
+//! into one series whose label values are all [`OVERFLOW_LABEL_VALUE`], and every update
+//! of a folded series counts one in `voxscope_label_overflow_total{metric}` (see
+//! [`FoldCounter`] for that counter's one meaning across voxscope).
 //!
 //! ```
 //! use metrics::Recorder;
@@ -33,16 +34,22 @@
 //! assert!(series.contains(&OVERFLOW_LABEL_VALUE.to_owned()));
 //! ```
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use metrics::{
     Counter, Gauge, Histogram, Key, KeyName, Label, Metadata, Recorder, SharedString, Unit,
 };
+use metrics_util::KeyHasher;
 use metrics_util::layers::Layer;
 
-use crate::catalog::VOXSCOPE_LABEL_OVERFLOW_TOTAL;
 use crate::error::{ConfigError, validate_nonzero};
+
+mod folded;
+
+pub use folded::FoldCounter;
 
 /// The label value that replaces every value of a folded combination.
 pub const OVERFLOW_LABEL_VALUE: &str = "__overflow__";
@@ -92,20 +99,57 @@ impl<R> Layer<R> for CardinalityLimit {
     type Output = CardinalityGuard<R>;
 
     fn layer(&self, inner: R) -> Self::Output {
-        CardinalityGuard { inner, limit: Arc::new(self.clone()), seen: Mutex::new(HashMap::new()) }
+        CardinalityGuard {
+            inner,
+            limit: Arc::new(self.clone()),
+            combos: papaya::HashMap::default(),
+            names: papaya::HashMap::default(),
+        }
     }
 }
 
 /// The recorder that [`CardinalityLimit`] wraps around another.
 ///
-/// Registration (once per series for callers that hold handles, once per call for
-/// `counter!`-style callers) takes one lock and one set lookup; recording through a
-/// handle is untouched.
+/// Registrations share no lock. A combination seen before (the common case for
+/// `counter!`-style callers, which register on every call) costs one lock-free lookup
+/// keyed by the hash that [`Key`] carries; a new one also reserves a slot of its
+/// metric's cap with one atomic operation. Recording through a handle is untouched,
+/// except for folded series, whose updates are also counted (see [`FoldCounter`]).
+///
+/// A metric without labels has a single series: it passes through without a lookup and
+/// is never folded. Each combination is decided once: concurrent first registrations of
+/// the same combination all get its own series, or all get the folded one.
 #[derive(Debug)]
 pub struct CardinalityGuard<R> {
     inner: R,
     limit: Arc<CardinalityLimit>,
-    seen: Mutex<HashMap<String, HashSet<u64>>>,
+    /// Every labelled combination registered, by its key; admitted or not, decided once.
+    /// Refused combinations are removed again, so the map holds at most the caps.
+    combos: papaya::HashMap<Key, OnceLock<bool>, BuildHasherDefault<KeyHasher>>,
+    /// Per metric name: the slots taken and the fold counter.
+    names: papaya::HashMap<Box<str>, NameState, foldhash::fast::RandomState>,
+}
+
+/// One metric name's share of the guard.
+#[derive(Debug)]
+struct NameState {
+    admitted: AtomicUsize,
+    cap: usize,
+    folds: OnceLock<FoldCounter>,
+}
+
+impl NameState {
+    /// Takes a slot if one is left. Slots are never given back, so once a name is full
+    /// it stays full and every later decision for it is a refusal.
+    fn reserve(&self) -> bool {
+        self.admitted
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < self.cap).then_some(n + 1))
+            .is_ok()
+    }
+
+    fn is_full(&self) -> bool {
+        self.admitted.load(Ordering::Acquire) >= self.cap
+    }
 }
 
 impl<R> CardinalityGuard<R> {
@@ -116,41 +160,72 @@ impl<R> CardinalityGuard<R> {
 }
 
 impl<R: Recorder> CardinalityGuard<R> {
-    /// Returns the key to register: `key` itself, or its folded form past the cap.
-    fn admit(&self, key: &Key, metadata: &Metadata<'_>) -> Option<Key> {
+    /// Registers `key` through `register`, or its folded form (through `count`) past the
+    /// cap of its metric.
+    fn register<H>(
+        &self,
+        key: &Key,
+        metadata: &Metadata<'_>,
+        register: impl Fn(&R, &Key, &Metadata<'_>) -> H,
+        count: impl FnOnce(&FoldCounter, H) -> H,
+    ) -> H {
         if key.labels().len() == 0 {
-            return None;
+            return register(&self.inner, key, metadata);
         }
+        let combos = self.combos.pin();
+        if let Some(true) = combos.get(key).and_then(|decision| decision.get()) {
+            return register(&self.inner, key, metadata);
+        }
+        let names = self.names.pin();
         let name = key.name();
-        let hash = key.get_hash();
-        let admitted = {
-            let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
-            let combos = match seen.get_mut(name) {
-                Some(combos) => combos,
-                None => seen.entry(name.to_owned()).or_default(),
-            };
-            if combos.contains(&hash) {
-                true
-            } else if combos.len() < self.limit.cap_for(name) {
-                combos.insert(hash);
-                true
-            } else {
-                false
-            }
+        let state = match names.get(name) {
+            Some(state) => state,
+            None => names.get_or_insert_with(name.into(), || NameState {
+                admitted: AtomicUsize::new(0),
+                cap: self.limit.cap_for(name),
+                folds: OnceLock::new(),
+            }),
         };
-        if admitted {
-            return None;
+        let decision = match combos.get(key) {
+            Some(decision) => decision,
+            None if state.is_full() => return self.fold(key, metadata, state, register, count),
+            None => combos.get_or_insert_with(key.clone(), OnceLock::new),
+        };
+        if *decision.get_or_init(|| state.reserve()) {
+            return register(&self.inner, key, metadata);
         }
-        let overflow_key = Key::from_parts(
-            VOXSCOPE_LABEL_OVERFLOW_TOTAL.name,
-            vec![Label::new("metric", name.to_owned())],
-        );
-        self.inner.register_counter(&overflow_key, metadata).increment(1);
-        let folded = key
+        // A refused combination can never be admitted later (its name is full for good),
+        // so its entry is dropped: the map stays bounded by the caps.
+        combos.remove(key);
+        self.fold(key, metadata, state, register, count)
+    }
+
+    fn fold<H>(
+        &self,
+        key: &Key,
+        metadata: &Metadata<'_>,
+        state: &NameState,
+        register: impl Fn(&R, &Key, &Metadata<'_>) -> H,
+        count: impl FnOnce(&FoldCounter, H) -> H,
+    ) -> H {
+        let mut already_folded = false;
+        let labels = key
             .labels()
-            .map(|label| Label::new(label.key().to_owned(), OVERFLOW_LABEL_VALUE))
+            .map(|label| {
+                already_folded |= label.value() == OVERFLOW_LABEL_VALUE;
+                Label::new(label.key().to_owned(), OVERFLOW_LABEL_VALUE)
+            })
             .collect::<Vec<_>>();
-        Some(Key::from_parts(name.to_owned(), folded))
+        let handle =
+            register(&self.inner, &Key::from_parts(key.name().to_owned(), labels), metadata);
+        if already_folded {
+            // Its recorder folded it and counts its updates already.
+            return handle;
+        }
+        let folds = state.folds.get_or_init(|| {
+            FoldCounter::new(self.inner.register_counter(&FoldCounter::key(key.name()), metadata))
+        });
+        count(folds, handle)
     }
 }
 
@@ -168,107 +243,14 @@ impl<R: Recorder> Recorder for CardinalityGuard<R> {
     }
 
     fn register_counter(&self, key: &Key, metadata: &Metadata<'_>) -> Counter {
-        match self.admit(key, metadata) {
-            Some(folded) => self.inner.register_counter(&folded, metadata),
-            None => self.inner.register_counter(key, metadata),
-        }
+        self.register(key, metadata, R::register_counter, |folds, h| folds.counter(h))
     }
 
     fn register_gauge(&self, key: &Key, metadata: &Metadata<'_>) -> Gauge {
-        match self.admit(key, metadata) {
-            Some(folded) => self.inner.register_gauge(&folded, metadata),
-            None => self.inner.register_gauge(key, metadata),
-        }
+        self.register(key, metadata, R::register_gauge, |folds, h| folds.gauge(h))
     }
 
     fn register_histogram(&self, key: &Key, metadata: &Metadata<'_>) -> Histogram {
-        match self.admit(key, metadata) {
-            Some(folded) => self.inner.register_histogram(&folded, metadata),
-            None => self.inner.register_histogram(key, metadata),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
-
-    fn counter_values(
-        snapshot: &[(metrics_util::CompositeKey, Option<Unit>, Option<SharedString>, DebugValue)],
-        name: &str,
-    ) -> Vec<(Vec<(String, String)>, u64)> {
-        let mut out: Vec<_> = snapshot
-            .iter()
-            .filter(|(key, ..)| key.key().name() == name)
-            .map(|(key, _, _, value)| {
-                let labels = key
-                    .key()
-                    .labels()
-                    .map(|l| (l.key().to_owned(), l.value().to_owned()))
-                    .collect();
-                let DebugValue::Counter(v) = value else { panic!("not a counter") };
-                (labels, *v)
-            })
-            .collect();
-        out.sort();
-        out
-    }
-
-    #[test]
-    fn combinations_past_the_cap_fold_into_one_counted_series() {
-        let debugging = DebuggingRecorder::new();
-        let snapshotter = debugging.snapshotter();
-        let limit = CardinalityLimit::new(10).unwrap().with_cap_for("paths_total", 3).unwrap();
-        let guarded = limit.layer(debugging);
-        metrics::with_local_recorder(&guarded, || {
-            for i in 0..100 {
-                metrics::counter!("paths_total", "path" => format!("/p/{i}"), "m" => "GET")
-                    .increment(1);
-            }
-            // Already admitted combinations keep their own series.
-            metrics::counter!("paths_total", "path" => "/p/0", "m" => "GET").increment(1);
-        });
-        let snapshot = snapshotter.snapshot().into_vec();
-        let paths = counter_values(&snapshot, "paths_total");
-        assert_eq!(paths.len(), 4, "{paths:?}");
-        let overflow = paths
-            .iter()
-            .find(|(labels, _)| labels.iter().all(|(_, v)| v == OVERFLOW_LABEL_VALUE))
-            .expect("overflow series");
-        assert_eq!(overflow.1, 97);
-        let first = paths.iter().find(|(labels, _)| labels[0].1 == "/p/0").unwrap();
-        assert_eq!(first.1, 2);
-        let folds = counter_values(&snapshot, VOXSCOPE_LABEL_OVERFLOW_TOTAL.name);
-        assert_eq!(folds, vec![(vec![("metric".into(), "paths_total".into())], 97)]);
-    }
-
-    #[test]
-    fn metrics_without_labels_and_other_kinds_pass_through() {
-        let debugging = DebuggingRecorder::new();
-        let snapshotter = debugging.snapshotter();
-        let guarded = CardinalityLimit::new(1).unwrap().layer(debugging);
-        metrics::with_local_recorder(&guarded, || {
-            metrics::gauge!("plain").set(3.0);
-            metrics::histogram!("h", "k" => "1").record(1.0);
-            metrics::histogram!("h", "k" => "2").record(2.0);
-        });
-        let snapshot = snapshotter.snapshot().into_vec();
-        let h: Vec<_> = snapshot
-            .iter()
-            .filter(|(k, ..)| k.key().name() == "h")
-            .map(|(k, ..)| k.key().labels().next().unwrap().value().to_owned())
-            .collect();
-        assert_eq!(h.len(), 2);
-        assert!(h.contains(&"1".to_owned()) && h.contains(&OVERFLOW_LABEL_VALUE.to_owned()));
-        assert!(snapshot.iter().any(|(k, ..)| k.key().name() == "plain"));
-    }
-
-    #[test]
-    fn zero_caps_are_rejected_with_the_field_named() {
-        let err = CardinalityLimit::new(0).unwrap_err();
-        assert_eq!(err.to_string(), "cardinality.default_cap: must be greater than 0");
-        let err = CardinalityLimit::default().with_cap_for("x_total", 0).unwrap_err();
-        assert_eq!(err.to_string(), "cardinality.x_total: must be greater than 0");
+        self.register(key, metadata, R::register_histogram, |folds, h| folds.histogram(h))
     }
 }

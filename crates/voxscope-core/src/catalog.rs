@@ -394,13 +394,16 @@ metric!(
     "Alert notifications sent, by channel and result."
 );
 metric!(
-    /// Label values folded by the cardinality guard.
+    /// Updates that lost their labels: one per counter increment, gauge change or
+    /// histogram observation recorded into a series folded to `__overflow__`, by the
+    /// cardinality guard past a metric's cap or by voxscope-http past `max_routes`.
     ///
-    /// Not in the first draft of the design's catalog: the guard must count what it
-    /// folds, and a counter of its own keeps that visible to rules and dashboards.
+    /// Not in the first draft of the design's catalog: what is folded must be counted,
+    /// and a counter of its own keeps that visible to rules and dashboards. The one
+    /// meaning is kept by `cardinality::FoldCounter`, through which every fold counts.
     VOXSCOPE_LABEL_OVERFLOW_TOTAL, "voxscope_label_overflow_total", Counter, Count,
     SelfObservation, ["metric"], NONE,
-    "Label-value combinations folded into the overflow value by the cardinality guard."
+    "Updates recorded into series whose label values were folded to __overflow__ (cardinality cap or route cap), by metric."
 );
 
 // Process (recorded by metrics-process; listed so rules and dashboards can name them)
