@@ -1,14 +1,13 @@
 //! The warm-handle cache: once a (route, method, status) combination has been seen,
 //! recording it takes no allocation, no lock and no registry lookup.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
-use metrics::{Counter, Gauge, Histogram, SharedString};
-use voxscope_core::cardinality::OVERFLOW_LABEL_VALUE;
+use metrics::{Gauge, Histogram, SharedString};
+use voxscope_core::cardinality::{FoldCounter, OVERFLOW_LABEL_VALUE};
 use voxscope_core::catalog::{
     HTTP_SERVER_ACTIVE_REQUESTS, HTTP_SERVER_REQUEST_DURATION, HTTP_SERVER_RESPONSE_BODY_BYTES,
-    VOXSCOPE_LABEL_OVERFLOW_TOTAL,
 };
 
 use crate::labels::{METHOD_LABELS, StatusLabel};
@@ -20,9 +19,17 @@ use crate::labels::{METHOD_LABELS, StatusLabel};
 #[derive(Debug)]
 pub(crate) struct Instruments {
     active: Arc<ActiveRequests>,
-    routes: RwLock<HashMap<Box<str>, Arc<RouteSeries>>>,
+    /// Read without a lock on every request whose service has not seen its route last
+    /// (a `RouteFn` service sees them all), hashed with foldhash: route templates are
+    /// short, and at most `max_routes` of them are ever stored. Each route is decided
+    /// once, by whichever request gets there first: concurrent first requests of a route
+    /// all get its series, or all get the overflow series.
+    routes:
+        papaya::HashMap<Box<str>, OnceLock<Option<Arc<RouteSeries>>>, foldhash::fast::RandomState>,
+    /// Routes given a series so far; slots are never given back, so once it reaches
+    /// `max_routes` every route not in the map is an overflow route, without a store.
+    admitted: AtomicUsize,
     overflow_route: OnceLock<Arc<RouteSeries>>,
-    overflow_count: OnceLock<Counter>,
     max_routes: usize,
     record_body_size: bool,
 }
@@ -31,9 +38,9 @@ impl Instruments {
     pub(crate) fn new(max_routes: usize, record_body_size: bool) -> Self {
         Self {
             active: Arc::default(),
-            routes: RwLock::new(HashMap::new()),
+            routes: papaya::HashMap::default(),
+            admitted: AtomicUsize::new(0),
             overflow_route: OnceLock::new(),
-            overflow_count: OnceLock::new(),
             max_routes,
             record_body_size,
         }
@@ -41,37 +48,45 @@ impl Instruments {
 
     /// The series of `route`; past `max_routes` distinct routes, the overflow series.
     pub(crate) fn route(&self, route: &str) -> Arc<RouteSeries> {
-        if let Some(series) = self.routes.read().unwrap_or_else(PoisonError::into_inner).get(route)
-        {
-            return Arc::clone(series);
-        }
-        let mut routes = self.routes.write().unwrap_or_else(PoisonError::into_inner);
-        if let Some(series) = routes.get(route) {
-            return Arc::clone(series);
-        }
-        if routes.len() >= self.max_routes {
-            drop(routes);
-            self.overflow_count
-                .get_or_init(|| {
-                    metrics::counter!(
-                        VOXSCOPE_LABEL_OVERFLOW_TOTAL.name,
-                        "metric" => HTTP_SERVER_REQUEST_DURATION.name
-                    )
+        let routes = self.routes.pin();
+        let decision = match routes.get(route) {
+            Some(decision) => decision,
+            None if self.admitted.load(Ordering::Acquire) >= self.max_routes => {
+                return self.overflow_route();
+            }
+            None => routes.get_or_insert_with(route.into(), OnceLock::new),
+        };
+        let series = decision.get_or_init(|| {
+            let reserved = self
+                .admitted
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                    (n < self.max_routes).then_some(n + 1)
                 })
-                .increment(1);
-            return Arc::clone(
-                self.overflow_route
-                    .get_or_init(|| self.new_series(SharedString::const_str(OVERFLOW_LABEL_VALUE))),
-            );
+                .is_ok();
+            reserved.then(|| self.new_series(SharedString::from(route.to_owned()), false))
+        });
+        match series {
+            Some(series) => Arc::clone(series),
+            None => {
+                // Refused for good (the map is full): drop the entry to keep the map bounded.
+                routes.remove(route);
+                self.overflow_route()
+            }
         }
-        let series = self.new_series(SharedString::from(route.to_owned()));
-        routes.insert(route.into(), Arc::clone(&series));
-        series
     }
 
-    fn new_series(&self, route: SharedString) -> Arc<RouteSeries> {
+    fn overflow_route(&self) -> Arc<RouteSeries> {
+        Arc::clone(
+            self.overflow_route.get_or_init(|| {
+                self.new_series(SharedString::const_str(OVERFLOW_LABEL_VALUE), true)
+            }),
+        )
+    }
+
+    fn new_series(&self, route: SharedString, overflow: bool) -> Arc<RouteSeries> {
         Arc::new(RouteSeries {
             route,
+            overflow,
             active: Arc::clone(&self.active),
             record_body_size: self.record_body_size,
             by_method: Default::default(),
@@ -92,23 +107,27 @@ impl ActiveRequests {
 }
 
 /// A route sees a handful of statuses per method: the first few live in slots that are
-/// read without a lock (a shared reader count would bounce between cores under load).
+/// read with plain loads, the rest in a lock-free map.
 const STATUS_SLOTS: usize = 8;
 
 /// The series of one route, per method and status.
 #[derive(Debug)]
 pub(crate) struct RouteSeries {
     route: SharedString,
+    /// The `__overflow__` route: its updates count in `voxscope_label_overflow_total`.
+    overflow: bool,
     active: Arc<ActiveRequests>,
     record_body_size: bool,
     by_method: [OnceLock<Box<StatusTable>>; METHOD_LABELS.len()],
 }
 
+/// Statuses fill the slots in the order they are first seen; a slot being filled makes
+/// the readers that reach it wait for its status (first sightings only), so a status
+/// never lands in two slots.
 #[derive(Debug, Default)]
 struct StatusTable {
     slots: [OnceLock<(StatusLabel, StatusSeries)>; STATUS_SLOTS],
-    /// Statuses past the slots, and the lock that orders slot writers.
-    more: Mutex<Vec<(StatusLabel, Arc<StatusSeries>)>>,
+    more: papaya::HashMap<StatusLabel, StatusSeries, foldhash::fast::RandomState>,
 }
 
 #[derive(Debug)]
@@ -141,47 +160,17 @@ impl RouteSeries {
     ) {
         let table = self.by_method[method].get_or_init(Box::default);
         for slot in &table.slots {
-            match slot.get() {
-                Some((seen, series)) if *seen == status => {
-                    return series.record(seconds, body_bytes);
-                }
-                Some(_) => {}
-                None => break,
+            let (seen, series) = slot.get_or_init(|| (status, self.register(method, status)));
+            if *seen == status {
+                return series.record(seconds, body_bytes);
             }
         }
-        self.record_cold(table, method, status, seconds, body_bytes);
-    }
-
-    /// First sighting of a status, or one past the slots.
-    fn record_cold(
-        &self,
-        table: &StatusTable,
-        method: usize,
-        status: StatusLabel,
-        seconds: f64,
-        body_bytes: Option<u64>,
-    ) {
-        let mut more = table.more.lock().unwrap_or_else(PoisonError::into_inner);
-        for slot in &table.slots {
-            match slot.get() {
-                Some((seen, series)) if *seen == status => {
-                    return series.record(seconds, body_bytes);
-                }
-                Some(_) => {}
-                None => {
-                    let series = self.register(method, status);
-                    series.record(seconds, body_bytes);
-                    let _ = slot.set((status, series));
-                    return;
-                }
-            }
-        }
-        if let Some((_, series)) = more.iter().find(|(seen, _)| *seen == status) {
-            return series.record(seconds, body_bytes);
-        }
-        let series = Arc::new(self.register(method, status));
+        let more = table.more.pin();
+        let series = match more.get(&status) {
+            Some(series) => series,
+            None => more.get_or_insert_with(status, || self.register(method, status)),
+        };
         series.record(seconds, body_bytes);
-        more.push((status, series));
     }
 
     fn register(&self, method: usize, status: StatusLabel) -> StatusSeries {
@@ -193,11 +182,16 @@ impl RouteSeries {
         if let Some(error_type) = status.error_type() {
             labels.push(("error_type", SharedString::const_str(error_type)));
         }
-        let duration = metrics::histogram!(HTTP_SERVER_REQUEST_DURATION.name, &labels);
-        let body_bytes = self
-            .record_body_size
-            .then(|| metrics::histogram!(HTTP_SERVER_RESPONSE_BODY_BYTES.name, &labels));
-        StatusSeries { duration, body_bytes }
+        let histogram = |name: &'static str| {
+            let histogram = metrics::histogram!(name, &labels);
+            if self.overflow { FoldCounter::register(name).histogram(histogram) } else { histogram }
+        };
+        StatusSeries {
+            duration: histogram(HTTP_SERVER_REQUEST_DURATION.name),
+            body_bytes: self
+                .record_body_size
+                .then(|| histogram(HTTP_SERVER_RESPONSE_BODY_BYTES.name)),
+        }
     }
 }
 

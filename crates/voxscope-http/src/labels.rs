@@ -25,7 +25,7 @@ pub(crate) fn method_index(method: &Method) -> usize {
 
 /// The `status` label: the numeric code, or `cancelled` when no response ever existed;
 /// with the `error_type` label of a response whose body did not reach its end.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum StatusLabel {
     /// The response and its whole body were handed over.
     Code(StatusCode),

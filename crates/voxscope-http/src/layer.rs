@@ -116,8 +116,15 @@ impl<R> HttpMetricsLayerBuilder<R> {
         }
     }
 
-    /// Caps the distinct `route` values; requests on further routes share the
-    /// `__overflow__` route and are counted in `voxscope_label_overflow_total`.
+    /// Caps the distinct `route` values (`unmatched` included); requests on further
+    /// routes share the `__overflow__` route, and each of them counts one in
+    /// `voxscope_label_overflow_total{metric="http_server_request_duration_seconds"}`
+    /// (and one for `http_server_response_body_bytes` when body sizes are recorded): the
+    /// meaning that counter has everywhere, see
+    /// [`FoldCounter`](voxscope_core::cardinality::FoldCounter).
+    ///
+    /// A route keeps the series it got first. Looking a route up takes no lock, however
+    /// many routes one service sees.
     pub fn max_routes(mut self, max_routes: usize) -> Self {
         self.max_routes = max_routes;
         self

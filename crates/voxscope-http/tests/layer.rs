@@ -116,6 +116,21 @@ impl Series {
             .sum()
     }
 
+    /// `voxscope_label_overflow_total{metric}`.
+    fn folds(&self, metric: &str) -> u64 {
+        self.0
+            .iter()
+            .filter(|(n, labels, _)| {
+                n == "voxscope_label_overflow_total"
+                    && labels == &[("metric".to_owned(), metric.to_owned())]
+            })
+            .map(|(_, _, value)| match value {
+                DebugValue::Counter(v) => *v,
+                _ => 0,
+            })
+            .sum()
+    }
+
     fn counter(&self, name: &str) -> u64 {
         self.0
             .iter()
@@ -374,6 +389,90 @@ fn routes_past_the_cap_fold_into_overflow_and_are_counted() {
     assert_eq!(series.durations("GET", "__overflow__", "200").len(), 2);
     assert_eq!(series.duration_series(), 3);
     assert_eq!(series.counter("voxscope_label_overflow_total"), 2);
+    assert_eq!(series.folds(DURATION), 2);
+}
+
+/// A plain tower service whose route is its path, answering `body`.
+fn path_routed_service(
+    layer: HttpMetricsLayer<impl voxscope_http::RouteSource<String>>,
+) -> impl Service<
+    Request<String>,
+    Response = Response<impl http_body::Body<Error: std::fmt::Debug>>,
+    Error = Infallible,
+> + Clone {
+    tower::ServiceBuilder::new().layer(layer).service_fn(|_req: Request<String>| async {
+        Ok::<_, Infallible>(Response::new(http_body_util::Full::new(Bytes::from_static(b"body"))))
+    })
+}
+
+const ROUTES: [&str; 8] = ["/r0", "/r1", "/r2", "/r3", "/r4", "/r5", "/r6", "/r7"];
+
+fn route_of_path(req: &Request<String>) -> Option<&'static str> {
+    ROUTES.iter().find(|r| **r == req.uri().path()).copied()
+}
+
+#[test]
+fn each_request_past_the_cap_counts_once_per_folded_metric() {
+    let series = with_recorder(|| async {
+        let layer = HttpMetricsLayer::builder()
+            .route_fn(route_of_path)
+            .max_routes(1)
+            .record_response_body_size(true)
+            .build()
+            .unwrap();
+        let service = path_routed_service(layer);
+        for uri in ["/r0", "/r1", "/r1", "/r2", "/r0"] {
+            let request = Request::get(uri).body(String::new()).unwrap();
+            let response = service.clone().oneshot(request).await.unwrap();
+            response.into_body().collect().await.unwrap();
+        }
+    });
+    assert_eq!(series.durations("GET", "/r0", "200").len(), 2);
+    assert_eq!(series.durations("GET", "__overflow__", "200").len(), 3);
+    assert_eq!(series.folds(DURATION), 3);
+    assert_eq!(series.folds("http_server_response_body_bytes"), 3);
+    assert_eq!(series.observations("http_server_response_body_bytes"), 5);
+}
+
+/// 16 threads send the first requests of 8 routes at once, through one `RouteFn`
+/// service, against a cap of 5: exactly 5 routes get a series, and each route's requests
+/// all land in one series (its own or the overflow one).
+#[test]
+fn concurrent_first_requests_keep_the_route_cap_exact() {
+    const THREADS: usize = 16;
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let layer = HttpMetricsLayer::builder().route_fn(route_of_path).max_routes(5).build().unwrap();
+    let service = path_routed_service(layer);
+    let start = std::sync::Barrier::new(THREADS);
+    std::thread::scope(|scope| {
+        for thread in 0..THREADS {
+            let (recorder, start, mut service) = (&recorder, &start, service.clone());
+            scope.spawn(move || {
+                metrics::with_local_recorder(recorder, || {
+                    start.wait();
+                    for i in 0..2 * ROUTES.len() {
+                        let uri = ROUTES[(i + thread) % ROUTES.len()];
+                        let request = Request::get(uri).body(String::new()).unwrap();
+                        let done = futures_util::FutureExt::now_or_never(async {
+                            let response = service.ready().await?.call(request).await?;
+                            let _ = response.into_body().collect().await;
+                            Ok::<_, Infallible>(())
+                        });
+                        assert!(matches!(done, Some(Ok(()))));
+                    }
+                });
+            });
+        }
+    });
+    let series = Series::take(&snapshotter);
+    let own: Vec<_> =
+        ROUTES.iter().map(|route| series.durations("GET", route, "200").len()).collect();
+    assert_eq!(own.iter().filter(|n| **n > 0).count(), 5, "{own:?}");
+    assert!(own.iter().all(|n| *n == 0 || *n == 2 * THREADS), "{own:?}");
+    assert_eq!(series.durations("GET", "__overflow__", "200").len(), 3 * 2 * THREADS);
+    assert_eq!(series.folds(DURATION), 3 * 2 * THREADS as u64);
+    assert_eq!(series.gauge_total(ACTIVE), 0.0);
 }
 
 #[test]
