@@ -15,3 +15,28 @@ pub fn trivial_router() -> Router {
 pub fn call_request() -> Request<Body> {
     Request::get("/calls/42").body(Body::empty()).unwrap_or_default()
 }
+
+/// Wall time for `iters` calls of `op(thread, i)` on each of `threads` threads, started
+/// together; the clock starts when all are ready and stops when the last has finished.
+pub fn on_threads(
+    threads: usize,
+    iters: u64,
+    op: impl Fn(usize, usize) + Sync,
+) -> std::time::Duration {
+    let start = std::sync::Barrier::new(threads + 1);
+    std::thread::scope(|scope| {
+        for thread in 0..threads {
+            let (start, op) = (&start, &op);
+            scope.spawn(move || {
+                start.wait();
+                for i in 0..iters as usize {
+                    op(thread, i);
+                }
+            });
+        }
+        start.wait();
+        // Leaving the scope joins every thread.
+        std::time::Instant::now()
+    })
+    .elapsed()
+}
