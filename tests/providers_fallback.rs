@@ -2,108 +2,18 @@
 //! faults, on tokio's paused clock: stalls and cool-downs take no wall time and no
 //! scheduler noise reaches the timing.
 
-use std::collections::VecDeque;
-use std::future::Future;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use futures_util::{Stream, StreamExt, stream};
+use futures_util::StreamExt;
+use voxscope::MetricsHandle;
 use voxscope::provider::{
-    BreakerConfig, ErrorClass, FallbackChain, FallbackError, ProviderKind, ProviderSettings,
+    BreakerConfig, ErrorClass, FallbackChain, FallbackError, ProviderKind, ProviderRegistry,
+    ProviderSettings,
 };
-use voxscope::{MetricsHandle, PrometheusInstaller};
 use voxscope_tests::Exposition;
-
-/// What a fake provider does with one request.
-#[derive(Clone, Copy, Debug)]
-enum Fault {
-    /// Answers `chunks` chunks.
-    None,
-    /// Fails before the first chunk.
-    Fail(StatusCode),
-    /// Sends nothing for this long, then answers.
-    Stall(Duration),
-    /// Sends `n` chunks, then fails.
-    FailAfter(usize, StatusCode),
-    /// Sends `n` chunks, then stalls for this long before the rest.
-    StallAfter(usize, Duration),
-}
-
-/// A fake streaming provider: faults from a script, then the default.
-struct Fake {
-    name: &'static str,
-    calls: AtomicUsize,
-    script: Mutex<VecDeque<Fault>>,
-    default: Mutex<Fault>,
-}
-
-type Chunks = std::pin::Pin<Box<dyn Stream<Item = Result<String, StatusCode>> + Send>>;
-
-impl Fake {
-    fn new(name: &'static str, default: Fault) -> Arc<Self> {
-        Arc::new(Self {
-            name,
-            calls: AtomicUsize::new(0),
-            script: Mutex::new(VecDeque::new()),
-            default: Mutex::new(default),
-        })
-    }
-
-    fn script(self: &Arc<Self>, faults: impl IntoIterator<Item = Fault>) -> Arc<Self> {
-        self.script.lock().unwrap().extend(faults);
-        Arc::clone(self)
-    }
-
-    fn set_default(&self, fault: Fault) {
-        *self.default.lock().unwrap() = fault;
-    }
-
-    fn calls(&self) -> usize {
-        self.calls.load(Ordering::SeqCst)
-    }
-
-    /// The provider function a chain calls.
-    fn provider(
-        self: &Arc<Self>,
-    ) -> impl Fn(
-        String,
-    ) -> std::pin::Pin<Box<dyn Future<Output = Result<Chunks, StatusCode>> + Send>>
-    + Send
-    + Sync
-    + 'static {
-        let fake = Arc::clone(self);
-        move |text: String| {
-            fake.calls.fetch_add(1, Ordering::SeqCst);
-            let fault =
-                fake.script.lock().unwrap().pop_front().unwrap_or(*fake.default.lock().unwrap());
-            let name = fake.name;
-            Box::pin(async move {
-                let chunk = move |i: usize| Ok(format!("{name}:{text}:{i}"));
-                let chunks: Chunks = match fault {
-                    Fault::None => Box::pin(stream::iter((0..3).map(chunk))),
-                    Fault::Fail(status) => return Err(status),
-                    Fault::Stall(pause) => {
-                        tokio::time::sleep(pause).await;
-                        Box::pin(stream::iter((0..3).map(chunk)))
-                    }
-                    Fault::FailAfter(n, status) => {
-                        Box::pin(stream::iter((0..n).map(chunk).chain([Err(status)])))
-                    }
-                    Fault::StallAfter(n, pause) => {
-                        let last = chunk(n);
-                        Box::pin(stream::iter((0..n).map(chunk)).chain(stream::once(async move {
-                            tokio::time::sleep(pause).await;
-                            last
-                        })))
-                    }
-                };
-                Ok(chunks)
-            })
-        }
-    }
-}
+use voxscope_tests::fake_provider::{Fake, Fault, paused, paused_with_logs};
 
 fn chain(
     settings: [ProviderSettings; 2],
@@ -111,47 +21,9 @@ fn chain(
 ) -> voxscope::provider::FallbackChainBuilder<String, String, StatusCode> {
     let [first, second] = settings;
     FallbackChain::builder(ProviderKind::Llm)
+        .registry(&ProviderRegistry::new())
         .stream_provider(first, fakes[0].provider())
         .stream_provider(second, fakes[1].provider())
-}
-
-/// A current-thread runtime on tokio's paused clock, with a fresh local recorder.
-fn paused<F, Fut>(test: F) -> MetricsHandle
-where
-    F: FnOnce(MetricsHandle) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    paused_with_logs(test).0
-}
-
-/// As [`paused`], and the INFO log lines the test wrote.
-///
-/// Every test of this binary logs under its own subscriber: tracing caches a callsite's
-/// interest globally, and a test thread without one could register a callsite as
-/// "never" while another test is capturing its lines.
-fn paused_with_logs<F, Fut>(test: F) -> (MetricsHandle, String)
-where
-    F: FnOnce(MetricsHandle) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let logs = Logs::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_ansi(false)
-        .with_max_level(tracing::Level::INFO)
-        .with_writer(move || writer.clone())
-        .finish();
-    let (recorder, handle) = PrometheusInstaller::new().build().unwrap();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .start_paused(true)
-        .build()
-        .unwrap();
-    tracing::subscriber::with_default(subscriber, || {
-        metrics::with_local_recorder(&recorder, || runtime.block_on(test(handle.clone())));
-    });
-    let text = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
-    (handle, text)
 }
 
 async fn answer(
@@ -585,21 +457,6 @@ fn bad_chain_settings_name_the_field() {
         ]),
         "groq.breaker.failure_ratio: a share in 0 < ratio <= 1 (got \"1.5\")"
     );
-}
-
-/// Log lines written by the fmt subscriber, shared with the test.
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 #[test]

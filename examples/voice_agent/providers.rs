@@ -29,7 +29,7 @@ use serde::Serialize;
 use tracing::Instrument;
 use voxscope::provider::{
     BreakerConfig, Classify, ConfigCheck, ConfigReport, ErrorClass, FallbackChain, FallbackError,
-    ProviderKind, ProviderSettings, Usage,
+    ProviderKind, ProviderRegistry, ProviderSettings, Usage,
 };
 
 use crate::calls::{CallRegistry, CallState};
@@ -275,8 +275,11 @@ impl Pipeline {
         let sim = |name: &str, first: u64, item: u64, seed| {
             Sim::new(faults.of(name), ms(first), ms(item), seed)
         };
+        // The pipeline's own breakers: two pipelines in one process (tests) do not trip
+        // each other's.
+        let registry = ProviderRegistry::new();
 
-        let mut stt = FallbackChain::builder(ProviderKind::Stt);
+        let mut stt = FallbackChain::builder(ProviderKind::Stt).registry(&registry);
         for (name, sim) in [(stt_a, sim(stt_a, 120, 30, 11)), (stt_b, sim(stt_b, 200, 40, 12))] {
             stt = stt
                 .stream_provider(settings(name, ms(1_000), ms(10_000)), move |heard: String| {
@@ -285,7 +288,7 @@ impl Pipeline {
         }
         let stt = stt.usage_with(|t: &Transcript| Usage::audio_seconds(t.audio_seconds)).build()?;
 
-        let mut llm = FallbackChain::builder(ProviderKind::Llm);
+        let mut llm = FallbackChain::builder(ProviderKind::Llm).registry(&registry);
         for (name, sim) in [(llm_a, sim(llm_a, 180, 8, 21)), (llm_b, sim(llm_b, 350, 12, 22))] {
             llm = llm
                 .stream_provider(settings(name, ms(2_000), ms(30_000)), move |prompt: String| {
@@ -294,7 +297,7 @@ impl Pipeline {
         }
         let llm = llm.usage_with(|t: &Token| t.usage).build()?;
 
-        let mut tts = FallbackChain::builder(ProviderKind::Tts);
+        let mut tts = FallbackChain::builder(ProviderKind::Tts).registry(&registry);
         for (name, sim) in [(tts_a, sim(tts_a, 90, 10, 31)), (tts_b, sim(tts_b, 160, 15, 32))] {
             tts = tts
                 .stream_provider(settings(name, ms(1_000), ms(30_000)), move |text: String| {

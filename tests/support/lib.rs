@@ -1,6 +1,8 @@
 //! Helpers for voxscope's end-to-end tests: real servers on loopback, a parser for the
 //! Prometheus text exposition, and promtool.
 
+pub mod fake_provider;
+
 use std::future::Future;
 use std::io::Write;
 use std::net::SocketAddr;

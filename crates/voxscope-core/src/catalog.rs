@@ -299,7 +299,22 @@ metric!(
     /// Provider errors by class.
     VOICE_PROVIDER_ERRORS_TOTAL, "voice_provider_errors_total", Counter, Count, Provider,
     ["kind", "provider", "error"], NONE,
-    "Provider errors, by class: auth, rate_limited, timeout, unavailable, bad_request or other."
+    "Provider errors, by class: auth, rate_limited, timeout, unavailable, bad_request, empty \
+     (nothing useful answered) or other."
+);
+metric!(
+    /// Time to first useful byte of a fallback chain, failovers included.
+    VOICE_PROVIDER_CHAIN_TTFB, "voice_provider_chain_ttfb_seconds", Histogram, Seconds,
+    Provider, ["kind"], VOICE_LATENCY_BUCKETS,
+    "What the caller of a fallback chain waited for its first useful chunk, token or \
+     result, including time lost on providers that failed or were skipped."
+);
+metric!(
+    /// Duration of a fallback chain request, failovers included.
+    VOICE_PROVIDER_CHAIN_DURATION, "voice_provider_chain_duration_seconds", Histogram, Seconds,
+    Provider, ["kind"], PROVIDER_DURATION_BUCKETS,
+    "What the caller of a fallback chain waited for the whole answer (or the final \
+     error), including time lost on providers that failed or were skipped."
 );
 metric!(
     /// Switches to a fallback provider.
@@ -446,6 +461,8 @@ pub const ALL: &[MetricDef] = &[
     VOICE_PROVIDER_REQUEST_DURATION,
     VOICE_PROVIDER_TTFB,
     VOICE_PROVIDER_ERRORS_TOTAL,
+    VOICE_PROVIDER_CHAIN_TTFB,
+    VOICE_PROVIDER_CHAIN_DURATION,
     VOICE_PROVIDER_FALLBACKS_TOTAL,
     VOICE_PROVIDER_CIRCUIT_OPEN,
     VOICE_PROVIDER_IN_FLIGHT,

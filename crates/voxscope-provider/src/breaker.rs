@@ -3,7 +3,9 @@
 //! Closed, it counts failures; past a threshold of consecutive failures, or a failure
 //! ratio within a window, it opens and the chain skips the provider for a cool-down.
 //! Then one request probes it (half-open): success closes the breaker, failure opens it
-//! for another cool-down. Bad requests are the caller's fault and never count.
+//! for another cool-down, and so does a probe that has not settled within the probe
+//! timeout (its late verdict is then ignored). Bad requests are the caller's fault and
+//! never count.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -11,6 +13,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 use voxscope_core::ConfigError;
 
+use crate::duration;
 use crate::handles::Instruments;
 
 /// When a provider's breaker opens and how long it stays open.
@@ -22,19 +25,26 @@ use crate::handles::Instruments;
 /// let breaker = BreakerConfig::default()
 ///     .consecutive_failures(3)
 ///     .failure_ratio(0.5, Duration::from_secs(60), 20)
-///     .cool_down(Duration::from_secs(15));
+///     .cool_down(Duration::from_secs(15))
+///     .probe_timeout(Duration::from_secs(5));
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct BreakerConfig {
     consecutive_failures: u32,
     ratio: Option<(f64, Duration, u32)>,
     cool_down: Duration,
+    probe_timeout: Duration,
 }
 
 impl Default for BreakerConfig {
-    /// Opens after 5 consecutive failures, for 30 s; no ratio rule.
+    /// Opens after 5 consecutive failures, for 30 s; no ratio rule; a probe has 10 s.
     fn default() -> Self {
-        Self { consecutive_failures: 5, ratio: None, cool_down: Duration::from_secs(30) }
+        Self {
+            consecutive_failures: 5,
+            ratio: None,
+            cool_down: Duration::from_secs(30),
+            probe_timeout: Duration::from_secs(10),
+        }
     }
 }
 
@@ -58,15 +68,22 @@ impl BreakerConfig {
         self
     }
 
+    /// How long the half-open probe may take to settle (first item, end or error): past
+    /// it, the probe counts as failed and the breaker opens for another cool-down, so a
+    /// probe that hangs cannot keep the provider out for ever.
+    pub fn probe_timeout(mut self, timeout: Duration) -> Self {
+        self.probe_timeout = timeout;
+        self
+    }
+
     pub(crate) fn validate(&self, provider: &str) -> Result<(), ConfigError> {
         let field = |name: &str| format!("{provider}.breaker.{name}");
         voxscope_core::validate_nonzero(
             &field("consecutive_failures"),
             self.consecutive_failures as usize,
         )?;
-        if self.cool_down.is_zero() {
-            return Err(ConfigError::Zero { field: field("cool_down") });
-        }
+        duration::validate(field("cool_down"), self.cool_down)?;
+        duration::validate(field("probe_timeout"), self.probe_timeout)?;
         if let Some((ratio, window, min_requests)) = self.ratio {
             if !(ratio > 0.0 && ratio <= 1.0) {
                 return Err(ConfigError::Invalid {
@@ -75,9 +92,7 @@ impl BreakerConfig {
                     reason: "a share in 0 < ratio <= 1",
                 });
             }
-            if window.is_zero() {
-                return Err(ConfigError::Zero { field: field("window") });
-            }
+            duration::validate(field("window"), window)?;
             voxscope_core::validate_nonzero(&field("min_requests"), min_requests as usize)?;
         }
         Ok(())
@@ -87,13 +102,20 @@ impl BreakerConfig {
 #[derive(Debug)]
 enum Phase {
     Closed,
-    Open { until: Instant },
-    HalfOpen { probing: bool },
+    Open {
+        until: Instant,
+    },
+    /// Waiting for a probe; `probe` is the one out: its number and deadline.
+    HalfOpen {
+        probe: Option<(u64, Instant)>,
+    },
 }
 
 #[derive(Debug)]
 struct State {
     phase: Phase,
+    /// Numbers the probes, so that a probe's late verdict is told from the current one's.
+    probes: u64,
     consecutive: u32,
     window_start: Instant,
     window_ok: u32,
@@ -112,7 +134,8 @@ pub(crate) struct Breaker {
 #[derive(Debug)]
 pub(crate) struct Permit {
     breaker: Arc<Breaker>,
-    probe: bool,
+    /// The probe's number, for the half-open probe.
+    probe: Option<u64>,
     settled: bool,
 }
 
@@ -120,6 +143,7 @@ impl Breaker {
     pub(crate) fn new(config: BreakerConfig, instruments: Arc<Instruments>) -> Self {
         let state = State {
             phase: Phase::Closed,
+            probes: 0,
             consecutive: 0,
             window_start: Instant::now(),
             window_ok: 0,
@@ -128,42 +152,69 @@ impl Breaker {
         Self { config, instruments, state: Mutex::new(state) }
     }
 
+    pub(crate) fn config(&self) -> &BreakerConfig {
+        &self.config
+    }
+
+    /// The circuit gauge, set to the breaker's state: at 0 from the start, and never
+    /// reset by a second chain joining an open breaker.
+    pub(crate) fn publish(&self) {
+        let open = !matches!(self.lock().phase, Phase::Closed);
+        self.instruments.publish_circuit(if open { 1.0 } else { 0.0 });
+    }
+
     /// A permit, or `None` while the breaker is open or its probe is out.
     pub(crate) fn try_acquire(self: &Arc<Self>) -> Option<Permit> {
         let mut state = self.lock();
+        let now = Instant::now();
         let probe = match state.phase {
-            Phase::Closed => false,
-            Phase::Open { until } if Instant::now() >= until => {
-                state.phase = Phase::HalfOpen { probing: true };
+            Phase::Closed => None,
+            Phase::Open { until } if now >= until => {
                 tracing::info!(
                     "circuit half-open for {} {}: probing",
                     self.instruments.kind(),
                     self.instruments.provider()
                 );
-                true
+                Some(self.start_probe(&mut state, now))
             }
-            Phase::HalfOpen { probing: false } => {
-                state.phase = Phase::HalfOpen { probing: true };
-                true
+            Phase::HalfOpen { probe: None } => Some(self.start_probe(&mut state, now)),
+            Phase::HalfOpen { probe: Some((_, deadline)) } if now >= deadline => {
+                let reason = format!("probe unsettled after {:?}", self.config.probe_timeout);
+                self.open(&mut state, reason);
+                return None;
             }
-            Phase::Open { .. } | Phase::HalfOpen { probing: true } => return None,
+            Phase::Open { .. } | Phase::HalfOpen { probe: Some(_) } => return None,
         };
         Some(Permit { breaker: Arc::clone(self), probe, settled: false })
+    }
+
+    fn start_probe(&self, state: &mut State, now: Instant) -> u64 {
+        state.probes = state.probes.wrapping_add(1);
+        let deadline = duration::deadline(now, self.config.probe_timeout);
+        state.phase = Phase::HalfOpen { probe: Some((state.probes, deadline)) };
+        state.probes
+    }
+
+    /// Whether `probe` is the probe out now (not one that overran its deadline).
+    fn is_current(state: &State, probe: u64) -> bool {
+        matches!(state.phase, Phase::HalfOpen { probe: Some((current, _)) } if current == probe)
     }
 
     /// A failure outside a permit: the stream broke after its first item.
     pub(crate) fn record_failure(&self) {
         let mut state = self.lock();
-        self.failed(&mut state, false);
+        self.failed(&mut state, None);
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn succeeded(&self, state: &mut State, probe: bool) {
-        if probe {
-            self.close(state);
+    fn succeeded(&self, state: &mut State, probe: Option<u64>) {
+        if let Some(probe) = probe {
+            if Self::is_current(state, probe) {
+                self.close(state);
+            }
             return;
         }
         state.consecutive = 0;
@@ -171,9 +222,11 @@ impl Breaker {
         state.window_ok = state.window_ok.saturating_add(1);
     }
 
-    fn failed(&self, state: &mut State, probe: bool) {
-        if probe {
-            self.open(state, "probe failed".to_owned());
+    fn failed(&self, state: &mut State, probe: Option<u64>) {
+        if let Some(probe) = probe {
+            if Self::is_current(state, probe) {
+                self.open(state, "probe failed".to_owned());
+            }
             return;
         }
         if !matches!(state.phase, Phase::Closed) {
@@ -207,7 +260,8 @@ impl Breaker {
     }
 
     fn open(&self, state: &mut State, reason: String) {
-        state.phase = Phase::Open { until: Instant::now() + self.config.cool_down };
+        state.phase =
+            Phase::Open { until: duration::deadline(Instant::now(), self.config.cool_down) };
         self.instruments.circuit().set(1.0);
         tracing::warn!(
             "circuit opened for {} {}: {reason}; skipping it for {:?}",
@@ -251,10 +305,12 @@ impl Permit {
 
 impl Drop for Permit {
     fn drop(&mut self) {
-        if self.probe && !self.settled {
+        if let Some(probe) = self.probe
+            && !self.settled
+        {
             let mut state = self.breaker.lock();
-            if matches!(state.phase, Phase::HalfOpen { probing: true }) {
-                state.phase = Phase::HalfOpen { probing: false };
+            if Breaker::is_current(&state, probe) {
+                state.phase = Phase::HalfOpen { probe: None };
             }
         }
     }

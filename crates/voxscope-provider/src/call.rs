@@ -283,10 +283,6 @@ impl ProviderCall {
         self.polling = false;
         result
     }
-
-    pub(crate) fn saw_first_byte(&self) -> bool {
-        self.first_byte_seen
-    }
 }
 
 impl Drop for ProviderCall {

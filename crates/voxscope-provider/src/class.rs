@@ -33,18 +33,22 @@ pub enum ErrorClass {
     Unavailable,
     /// Other 4xx: the request itself is wrong. Permanent.
     BadRequest,
+    /// The provider answered nothing useful: a stream that ended before its first
+    /// useful item, or an empty HTTP body. Transient: the next provider may answer.
+    Empty,
     /// Anything else. Transient, since nothing says otherwise.
     Other,
 }
 
 impl ErrorClass {
     /// Every class, in label order.
-    pub const ALL: [ErrorClass; 6] = [
+    pub const ALL: [ErrorClass; 7] = [
         ErrorClass::Auth,
         ErrorClass::RateLimited,
         ErrorClass::Timeout,
         ErrorClass::Unavailable,
         ErrorClass::BadRequest,
+        ErrorClass::Empty,
         ErrorClass::Other,
     ];
 
@@ -56,6 +60,7 @@ impl ErrorClass {
             ErrorClass::Timeout => "timeout",
             ErrorClass::Unavailable => "unavailable",
             ErrorClass::BadRequest => "bad_request",
+            ErrorClass::Empty => "empty",
             ErrorClass::Other => "other",
         }
     }

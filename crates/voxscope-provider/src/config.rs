@@ -110,19 +110,23 @@ impl ConfigCheck {
 
     /// Checks every field: logs `[Config] NAME is not set` once per missing field, sets
     /// `voxscope_config_missing{field}` to 1 for it (0 for a present one) and counts
-    /// `voxscope_config_warnings_total{field}`.
+    /// `voxscope_config_warnings_total{field}` (published at 0 for a present one).
     pub fn run(self) -> ConfigReport {
         let mut missing = Vec::new();
         for (field, value, min_len) in &self.fields {
             let reason = self.verdict(value.as_deref(), *min_len);
             let gauge = metrics::gauge!(VOXSCOPE_CONFIG_MISSING.name, "field" => field.clone());
+            // Every known field's counter exists, at 0 while it is fine: `rate()` and
+            // `increase()` then count a field's first warning too.
+            let warnings =
+                metrics::counter!(VOXSCOPE_CONFIG_WARNINGS_TOTAL.name, "field" => field.clone());
             let Some(reason) = reason else {
                 gauge.set(0.0);
+                warnings.increment(0);
                 continue;
             };
             gauge.set(1.0);
-            metrics::counter!(VOXSCOPE_CONFIG_WARNINGS_TOTAL.name, "field" => field.clone())
-                .increment(1);
+            warnings.increment(1);
             match reason {
                 MissingReason::Absent => tracing::warn!("[Config] {field} is not set"),
                 other => tracing::warn!("[Config] {field} is not set ({other})"),

@@ -26,6 +26,14 @@ pub enum FallbackError<E> {
         #[source]
         source: E,
     },
+    /// The provider's stream ended before its first useful item.
+    #[error("{kind} provider {provider} answered nothing useful")]
+    Empty {
+        /// The provider's kind.
+        kind: ProviderKind,
+        /// The provider that answered nothing.
+        provider: SharedString,
+    },
     /// No first chunk, token or result within the provider's first-byte timeout.
     #[error("{kind} provider {provider} sent nothing within {after:?}")]
     FirstByteTimeout {
@@ -52,14 +60,23 @@ pub enum FallbackError<E> {
         /// The chain's kind.
         kind: ProviderKind,
     },
+    /// Every provider was skipped, the last one for being at its concurrency limit.
+    #[error("every {kind} provider is skipped: at their concurrency limits")]
+    Saturated {
+        /// The chain's kind.
+        kind: ProviderKind,
+    },
 }
 
 impl<E> FallbackError<E> {
-    /// The error class: a provider error's class, `timeout` for timeouts, `unavailable`
-    /// when every circuit was open.
+    /// The error class: a provider error's class, `empty` for an empty answer,
+    /// `timeout` for timeouts, `unavailable` when every circuit was open, `rate_limited`
+    /// when the providers were at their concurrency limits.
     pub fn class(&self) -> ErrorClass {
         match self {
             FallbackError::Provider { class, .. } => *class,
+            FallbackError::Empty { .. } => ErrorClass::Empty,
+            FallbackError::Saturated { .. } => ErrorClass::RateLimited,
             FallbackError::FirstByteTimeout { .. } | FallbackError::Timeout { .. } => {
                 ErrorClass::Timeout
             }
@@ -71,9 +88,10 @@ impl<E> FallbackError<E> {
     pub fn provider(&self) -> Option<&str> {
         match self {
             FallbackError::Provider { provider, .. }
+            | FallbackError::Empty { provider, .. }
             | FallbackError::FirstByteTimeout { provider, .. }
             | FallbackError::Timeout { provider, .. } => Some(provider),
-            FallbackError::AllCircuitsOpen { .. } => None,
+            FallbackError::AllCircuitsOpen { .. } | FallbackError::Saturated { .. } => None,
         }
     }
 }

@@ -84,6 +84,21 @@ impl Instruments {
         })
     }
 
+    /// Sets `voice_provider_circuit_open` in the recorder current now, without caching
+    /// the handle: a chain built before the recorder was installed still registers its
+    /// handles at first use.
+    pub(crate) fn publish_circuit(&self, value: f64) {
+        metrics::gauge!(VOICE_PROVIDER_CIRCUIT_OPEN.name, &self.labels()).set(value);
+    }
+
+    /// Publishes `voice_provider_concurrency_limit` in the recorder current now.
+    pub(crate) fn publish_limit(&self) {
+        if let Some(limit) = self.concurrency_limit {
+            metrics::gauge!(VOICE_PROVIDER_CONCURRENCY_LIMIT.name, &self.labels())
+                .set(limit as f64);
+        }
+    }
+
     pub(crate) fn record_usage(&self, usage: &Usage) {
         let handles = self.usage.get_or_init(|| {
             let provider = self.provider.clone();
@@ -138,9 +153,7 @@ impl Instruments {
         };
         let labels = self.labels();
         let in_flight = metrics::gauge!(VOICE_PROVIDER_IN_FLIGHT.name, &labels);
-        if let Some(limit) = self.concurrency_limit {
-            metrics::gauge!(VOICE_PROVIDER_CONCURRENCY_LIMIT.name, &labels).set(limit as f64);
-        }
+        self.publish_limit();
         Handles {
             requests: Outcome::ALL.map(|outcome| {
                 metrics::counter!(

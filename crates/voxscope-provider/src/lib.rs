@@ -77,12 +77,14 @@ mod breaker;
 mod call;
 mod class;
 mod config;
+mod duration;
 mod error;
 mod fallback;
 mod handles;
 mod kind;
 mod layer;
 mod observe;
+mod registry;
 mod service;
 mod usage;
 
@@ -92,6 +94,7 @@ pub use class::{Classify, ClassifyError, DefaultClassifier, ErrorClass, classify
 pub use config::{
     ConfigCheck, ConfigReport, DEFAULT_PLACEHOLDERS, MissingReason, MissingSetting, check_config,
 };
+pub use duration::MAX_SETTING;
 pub use error::FallbackError;
 pub use fallback::{
     FallbackChain, FallbackChainBuilder, FallbackReason, FallbackStream, ProviderSettings,
@@ -99,5 +102,6 @@ pub use fallback::{
 pub use kind::{Outcome, ProviderKind};
 pub use layer::{ProviderLayer, Streaming, Unary};
 pub use observe::{Observed, ObservedStream};
+pub use registry::ProviderRegistry;
 pub use service::{Provider, StreamingFuture};
 pub use usage::{NoUsage, Usage, UsageOf};

@@ -1,5 +1,6 @@
 //! [`FallbackStream`]: one request walking down a chain.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -7,13 +8,19 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures_util::{FutureExt, Stream, StreamExt};
+use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::{Instant, Sleep};
 
 use super::{ChainInner, FallbackReason, ItemStream, Opening};
 use crate::breaker::Permit;
 use crate::call::ProviderCall;
 use crate::class::ErrorClass;
+use crate::duration;
 use crate::error::FallbackError;
+
+/// The most items held back waiting for a useful one
+/// ([`first_byte_when`](crate::FallbackChainBuilder::first_byte_when)).
+const MAX_HELD: usize = 1024;
 
 /// The answer of a [`FallbackChain`](crate::FallbackChain) request, from
 /// [`FallbackChain::stream`](crate::FallbackChain::stream).
@@ -21,17 +28,27 @@ use crate::error::FallbackError;
 /// Providers are tried as it is polled, inside the span current at that moment, so a
 /// request or call span becomes the parent of each provider's span. Dropped, it ends the
 /// attempt in progress as `cancelled`.
+///
+/// The chain's own timing runs from its creation: TTFB when the first useful item is
+/// handed to the caller, duration when the stream ends, fails or is dropped.
 pub struct FallbackStream<Req, T, E> {
     chain: Arc<ChainInner<Req, T, E>>,
     request: Req,
     next: usize,
     /// A switch to count once the next provider is actually tried: (from, reason).
     pending: Option<(usize, FallbackReason)>,
+    /// Why the last provider passed over was skipped.
+    skipped: Option<FallbackReason>,
     last_error: Option<FallbackError<E>>,
     state: State<T, E>,
+    /// Items before the first useful one, and the first useful one, not yet handed out.
+    held: VecDeque<T>,
     /// One timer per request, re-armed for each attempt and phase.
     deadline: Option<Pin<Box<Sleep>>>,
     deadline_armed: bool,
+    created: Instant,
+    first_byte_sent: bool,
+    ended: bool,
 }
 
 enum State<T, E> {
@@ -46,11 +63,14 @@ struct Attempt {
     index: usize,
     call: ProviderCall,
     permit: Option<Permit>,
+    /// A place under the provider's concurrency limit, held until the attempt ends.
+    _slot: Option<OwnedSemaphorePermit>,
     started: Instant,
 }
 
 enum Failure<E> {
     Error(ErrorClass, E),
+    Empty,
     FirstByteTimeout(Duration),
     Timeout(Duration),
 }
@@ -82,21 +102,36 @@ where
             request,
             next: 0,
             pending: None,
+            skipped: None,
             last_error: None,
             state: State::Start,
+            held: VecDeque::new(),
             deadline: None,
             deadline_armed: false,
+            created: Instant::now(),
+            first_byte_sent: false,
+            ended: false,
         }
     }
 
-    /// Tries the next provider whose breaker admits a request.
+    /// Tries the next provider below its concurrency limit whose breaker admits a
+    /// request.
     fn begin_next(&mut self) -> Option<State<T, E>> {
         while let Some(member) = self.chain.members.get(self.next) {
             let index = self.next;
             self.next += 1;
-            let Some(permit) = member.breaker.try_acquire() else {
-                tracing::debug!("skipping {}: circuit open", member.metrics.provider());
-                self.pending.get_or_insert((index, FallbackReason::CircuitOpen));
+            let slot = match &member.shared.limit {
+                None => None,
+                Some((_, semaphore)) => match Arc::clone(semaphore).try_acquire_owned() {
+                    Ok(slot) => Some(slot),
+                    Err(_) => {
+                        self.skip(index, FallbackReason::ConcurrencyLimited);
+                        continue;
+                    }
+                },
+            };
+            let Some(permit) = member.shared.breaker.try_acquire() else {
+                self.skip(index, FallbackReason::CircuitOpen);
                 continue;
             };
             if let Some((from, reason)) = self.pending.take() {
@@ -109,11 +144,36 @@ where
                 (Some(first), Some(total)) => Some(first.min(total)),
                 (first, total) => first.or(total),
             };
-            self.arm(first_deadline.map(|d| started + d));
-            let attempt = Attempt { index, call, permit: Some(permit), started };
+            self.arm(first_deadline.map(|d| duration::deadline(started, d)));
+            let attempt = Attempt { index, call, permit: Some(permit), _slot: slot, started };
             return Some(State::Opening(attempt, opening));
         }
         None
+    }
+
+    fn skip(&mut self, index: usize, reason: FallbackReason) {
+        tracing::debug!("skipping {}: {reason}", self.chain.members[index].metrics.provider());
+        self.pending.get_or_insert((index, reason));
+        self.skipped = Some(reason);
+    }
+
+    /// Whether `item` is the first byte the caller waits for.
+    fn is_useful(&self, item: &T) -> bool {
+        self.chain.useful.as_ref().is_none_or(|useful| useful(item))
+    }
+
+    /// The request is over: records what the caller waited, once.
+    fn end(&mut self) {
+        if !std::mem::replace(&mut self.ended, true) {
+            let waited = self.created.elapsed().as_secs_f64();
+            self.chain.timing().duration.record(waited);
+        }
+    }
+
+    /// Ends the request with `error`.
+    fn give_up(&mut self, error: FallbackError<E>) -> Poll<Option<Result<T, FallbackError<E>>>> {
+        self.end();
+        Poll::Ready(Some(Err(error)))
     }
 
     fn arm(&mut self, deadline: Option<Instant>) {
@@ -145,6 +205,7 @@ where
             Failure::Error(class, source) => {
                 (class, FallbackError::Provider { kind, provider, class, source })
             }
+            Failure::Empty => (ErrorClass::Empty, FallbackError::Empty { kind, provider }),
             Failure::FirstByteTimeout(after) => {
                 (ErrorClass::Timeout, FallbackError::FirstByteTimeout { kind, provider, after })
             }
@@ -156,9 +217,10 @@ where
         match attempt.permit.take() {
             Some(permit) if class == ErrorClass::BadRequest => permit.neutral(),
             Some(permit) => permit.fail(),
-            None if class != ErrorClass::BadRequest => member.breaker.record_failure(),
+            None if class != ErrorClass::BadRequest => member.shared.breaker.record_failure(),
             None => {}
         }
+        self.held.clear();
         let index = attempt.index;
         drop(attempt);
         let moves_on = self.chain.fallback_on[class.index()] || class == ErrorClass::Timeout;
@@ -172,18 +234,28 @@ where
     }
 
     fn exhausted(&mut self) -> FallbackError<E> {
-        self.last_error.take().unwrap_or(FallbackError::AllCircuitsOpen { kind: self.chain.kind })
+        let kind = self.chain.kind;
+        self.last_error.take().unwrap_or(match self.skipped {
+            Some(FallbackReason::ConcurrencyLimited) => FallbackError::Saturated { kind },
+            _ => FallbackError::AllCircuitsOpen { kind },
+        })
     }
 
+    /// The first useful item arrived: TTFB for the provider and the chain, the breaker's
+    /// verdict, and the total timeout from now on.
     fn first_item(&mut self, mut attempt: Attempt, item: &T) -> Attempt {
         let member = &self.chain.members[attempt.index];
         attempt.call.first_byte();
         if let Some(permit) = attempt.permit.take() {
             permit.succeed();
         }
-        let total = member.timeout.map(|t| attempt.started + t);
+        let total = member.timeout.map(|t| duration::deadline(attempt.started, t));
         self.arm(total);
         self.add_usage(&mut attempt, item);
+        if !std::mem::replace(&mut self.first_byte_sent, true) {
+            let waited = self.created.elapsed().as_secs_f64();
+            self.chain.timing().ttfb.record(waited);
+        }
         attempt
     }
 
@@ -213,83 +285,115 @@ where
                 State::Done => return Poll::Ready(None),
                 State::Start => match this.begin_next() {
                     Some(state) => this.state = state,
-                    None => return Poll::Ready(Some(Err(this.exhausted()))),
+                    None => {
+                        let error = this.exhausted();
+                        return this.give_up(error);
+                    }
                 },
                 State::Opening(mut attempt, mut opening) => {
                     let polled = attempt.call.poll_in(|| opening.poll_unpin(cx));
-                    match polled {
-                        Poll::Ready(Ok(stream)) => this.state = State::First(attempt, stream),
+                    let failure = match polled {
+                        Poll::Ready(Ok(stream)) => {
+                            this.state = State::First(attempt, stream);
+                            continue;
+                        }
                         Poll::Ready(Err(error)) => {
-                            let class = (this.chain.classify)(&error);
-                            if let Some(error) =
-                                this.fail(attempt, Failure::Error(class, error), false)
-                            {
-                                return Poll::Ready(Some(Err(error)));
-                            }
-                            this.state = State::Start;
+                            Failure::Error((this.chain.classify)(&error), error)
                         }
                         Poll::Pending if this.deadline_passed(cx) => {
-                            let failure = this.timeout_failure(&attempt, true);
-                            if let Some(error) = this.fail(attempt, failure, false) {
-                                return Poll::Ready(Some(Err(error)));
-                            }
-                            this.state = State::Start;
+                            this.timeout_failure(&attempt, true)
                         }
                         Poll::Pending => {
                             this.state = State::Opening(attempt, opening);
                             return Poll::Pending;
                         }
+                    };
+                    if let Some(error) = this.fail(attempt, failure, false) {
+                        return this.give_up(error);
                     }
+                    this.state = State::Start;
                 }
-                State::First(mut attempt, mut stream)
-                | State::Streaming(mut attempt, mut stream) => {
-                    let first = !attempt.call.saw_first_byte();
+                State::First(mut attempt, mut stream) => {
                     let polled = attempt.call.poll_in(|| stream.poll_next_unpin(cx));
-                    match polled {
+                    let failure = match polled {
+                        Poll::Ready(Some(Ok(item))) if this.is_useful(&item) => {
+                            let attempt = this.first_item(attempt, &item);
+                            this.state = State::Streaming(attempt, stream);
+                            if this.held.is_empty() {
+                                return Poll::Ready(Some(Ok(item)));
+                            }
+                            this.held.push_back(item);
+                            continue;
+                        }
+                        Poll::Ready(Some(Ok(item))) if this.held.len() < MAX_HELD => {
+                            this.add_usage(&mut attempt, &item);
+                            this.held.push_back(item);
+                            this.state = State::First(attempt, stream);
+                            continue;
+                        }
+                        Poll::Ready(Some(Ok(_))) | Poll::Ready(None) => Failure::Empty,
+                        Poll::Ready(Some(Err(error))) => {
+                            Failure::Error((this.chain.classify)(&error), error)
+                        }
+                        Poll::Pending if this.deadline_passed(cx) => {
+                            this.timeout_failure(&attempt, true)
+                        }
+                        Poll::Pending => {
+                            this.state = State::First(attempt, stream);
+                            return Poll::Pending;
+                        }
+                    };
+                    if let Some(error) = this.fail(attempt, failure, false) {
+                        return this.give_up(error);
+                    }
+                    this.state = State::Start;
+                }
+                State::Streaming(mut attempt, mut stream) => {
+                    if let Some(item) = this.held.pop_front() {
+                        this.state = State::Streaming(attempt, stream);
+                        return Poll::Ready(Some(Ok(item)));
+                    }
+                    let polled = attempt.call.poll_in(|| stream.poll_next_unpin(cx));
+                    let failure = match polled {
                         Poll::Ready(Some(Ok(item))) => {
-                            let attempt = if first {
-                                this.first_item(attempt, &item)
-                            } else {
-                                this.add_usage(&mut attempt, &item);
-                                attempt
-                            };
+                            this.add_usage(&mut attempt, &item);
                             this.state = State::Streaming(attempt, stream);
                             return Poll::Ready(Some(Ok(item)));
                         }
                         Poll::Ready(Some(Err(error))) => {
-                            let class = (this.chain.classify)(&error);
-                            if let Some(error) =
-                                this.fail(attempt, Failure::Error(class, error), !first)
-                            {
-                                return Poll::Ready(Some(Err(error)));
-                            }
-                            this.state = State::Start;
+                            Failure::Error((this.chain.classify)(&error), error)
                         }
                         Poll::Ready(None) => {
                             attempt.call.end_ok();
-                            if let Some(permit) = attempt.permit.take() {
-                                permit.succeed();
-                            }
+                            drop(attempt);
+                            this.end();
                             return Poll::Ready(None);
                         }
                         Poll::Pending if this.deadline_passed(cx) => {
-                            let failure = this.timeout_failure(&attempt, first);
-                            if let Some(error) = this.fail(attempt, failure, !first) {
-                                return Poll::Ready(Some(Err(error)));
-                            }
-                            this.state = State::Start;
+                            this.timeout_failure(&attempt, false)
                         }
                         Poll::Pending => {
-                            this.state = if first {
-                                State::First(attempt, stream)
-                            } else {
-                                State::Streaming(attempt, stream)
-                            };
+                            this.state = State::Streaming(attempt, stream);
                             return Poll::Pending;
                         }
+                    };
+                    if let Some(error) = this.fail(attempt, failure, true) {
+                        return this.give_up(error);
                     }
+                    this.state = State::Start;
                 }
             }
+        }
+    }
+}
+
+impl<Req, T, E> Drop for FallbackStream<Req, T, E> {
+    /// A request dropped before its end (the caller hung up or barged in) still took the
+    /// caller's time until then.
+    fn drop(&mut self) {
+        if !self.ended && self.next > 0 {
+            let waited = self.created.elapsed().as_secs_f64();
+            self.chain.timing().duration.record(waited);
         }
     }
 }
