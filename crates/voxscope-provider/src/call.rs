@@ -7,6 +7,7 @@ use metrics::SharedString;
 use quanta::Instant;
 use voxscope_core::ConfigError;
 
+use crate::body::HttpFuture;
 use crate::class::{DefaultClassifier, ErrorClass};
 use crate::handles::Instruments;
 use crate::kind::{Outcome, ProviderKind};
@@ -82,6 +83,32 @@ impl ProviderMetrics {
     /// As [`observe`](Self::observe), with your error classifier and usage reader.
     pub fn observe_with<F, C, U>(&self, future: F, classify: C, usage: U) -> Observed<F, C, U> {
         Observed::new(future, self.start(), classify, usage)
+    }
+
+    /// Observes a unary HTTP request until its body ends: TTFB at the first body byte
+    /// (not the response head), duration until the body's end; a 4xx or 5xx status ends
+    /// it with the status's class, a body without a byte as `empty`. A reqwest response
+    /// becomes one with `http::Response::from(response)`.
+    ///
+    /// ```
+    /// use http_body_util::{BodyExt, Full};
+    /// use voxscope_provider::{ProviderKind, ProviderMetrics};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let elevenlabs = ProviderMetrics::builder(ProviderKind::Tts, "elevenlabs").build()?;
+    /// # let send = async { Ok::<_, std::io::Error>(http::Response::new(Full::new(bytes::Bytes::from_static(b"RIFF")))) };
+    /// let response = elevenlabs.observe_http(send).await?;
+    /// let audio = response.into_body().collect().await?.to_bytes(); // the request ends here
+    /// # assert_eq!(&audio[..], b"RIFF");
+    /// # Ok(()) }
+    /// ```
+    pub fn observe_http<F>(&self, future: F) -> HttpFuture<F, DefaultClassifier> {
+        HttpFuture::new(future, Some(self.start()), DefaultClassifier)
+    }
+
+    /// As [`observe_http`](Self::observe_http), with your error classifier.
+    pub fn observe_http_with<F, C>(&self, future: F, classify: C) -> HttpFuture<F, C> {
+        HttpFuture::new(future, Some(self.start()), classify)
     }
 
     /// Observes a response stream (tokens, audio chunks, transcripts): TTFB at the first
@@ -265,6 +292,18 @@ impl ProviderCall {
     pub(crate) fn end_failed(&mut self, class: ErrorClass) {
         let outcome = if class == ErrorClass::Timeout { Outcome::Timeout } else { Outcome::Error };
         self.end.get_or_insert((outcome, Some(class)));
+    }
+
+    /// [`poll_in`](Self::poll_in) while the request is on, a plain poll after it ended.
+    pub(crate) fn poll_in_while<R>(call: &mut Option<ProviderCall>, poll: impl FnOnce() -> R) -> R {
+        match call {
+            Some(call) => call.poll_in(poll),
+            None => poll(),
+        }
+    }
+
+    pub(crate) fn saw_first_byte(&self) -> bool {
+        self.first_byte_seen
     }
 
     /// Runs one poll of the provider's future or stream: inside the span, so that the

@@ -20,6 +20,12 @@ pub struct Unary;
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Streaming;
 
+/// Mode of a [`ProviderLayer`] whose service answers with an `http::Response`: TTFB at
+/// the first body byte, and the request ends with the body; see
+/// [`http_body`](ProviderLayer::http_body).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HttpBody;
+
 /// Records provider metrics for every request through the wrapped service.
 ///
 /// ```
@@ -87,6 +93,37 @@ impl<M, C, U> ProviderLayer<M, C, U> {
     /// # Ok(()) }
     /// ```
     pub fn streaming(self) -> ProviderLayer<Streaming, C, U> {
+        ProviderLayer {
+            metrics: self.metrics,
+            classify: self.classify,
+            usage: self.usage,
+            mode: PhantomData,
+        }
+    }
+
+    /// For a unary HTTP client service (its response is an `http::Response<B>`): TTFB is
+    /// the first body byte, not the response head, and the duration runs until the body
+    /// ends, so a TTS answering its audio as one body is timed as the caller hears it.
+    /// A 4xx or 5xx status ends the request with the status's class; a body without a
+    /// byte ends it as `empty`. Usage readers do not apply (bodies are bytes).
+    ///
+    /// ```
+    /// use http_body_util::{BodyExt, Full};
+    /// use tower::{ServiceExt, service_fn};
+    /// use tower::Layer;
+    /// use voxscope_provider::{ProviderKind, ProviderLayer, ProviderMetrics};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let azure = ProviderMetrics::builder(ProviderKind::Tts, "azure").build()?;
+    /// let tts = ProviderLayer::new(azure).http_body().layer(service_fn(|text: String| async move {
+    ///     Ok::<_, std::io::Error>(http::Response::new(Full::new(bytes::Bytes::from(text))))
+    /// }));
+    /// let response = tts.oneshot("hello".to_owned()).await?;
+    /// let audio = response.into_body().collect().await?.to_bytes(); // the request ends here
+    /// assert_eq!(&audio[..], b"hello");
+    /// # Ok(()) }
+    /// ```
+    pub fn http_body(self) -> ProviderLayer<HttpBody, C, U> {
         ProviderLayer {
             metrics: self.metrics,
             classify: self.classify,

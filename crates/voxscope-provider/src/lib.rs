@@ -59,8 +59,9 @@
 //!
 //! # Three ways in
 //!
-//! - [`ProviderLayer`] wraps any tower service, unary or (with
-//!   [`streaming`](ProviderLayer::streaming)) one that answers with a stream of `Result`.
+//! - [`ProviderLayer`] wraps any tower service, unary, one that answers with a stream of
+//!   `Result` ([`streaming`](ProviderLayer::streaming)), or an HTTP client whose TTFB is
+//!   the first body byte ([`http_body`](ProviderLayer::http_body)).
 //! - [`ProviderMetrics::observe`], [`observe_stream`](ProviderMetrics::observe_stream) and
 //!   [`start`](ProviderMetrics::start) for clients that are plain futures, streams or
 //!   callbacks.
@@ -73,6 +74,7 @@
 //! features of those names) or your own [`ClassifyError`].
 #![deny(missing_docs)]
 
+mod body;
 mod breaker;
 mod call;
 mod class;
@@ -88,6 +90,7 @@ mod registry;
 mod service;
 mod usage;
 
+pub use body::{HttpFuture, ObservedBody};
 pub use breaker::BreakerConfig;
 pub use call::{ProviderCall, ProviderMetrics, ProviderMetricsBuilder};
 pub use class::{Classify, ClassifyError, DefaultClassifier, ErrorClass, classify_dyn};
@@ -100,7 +103,7 @@ pub use fallback::{
     FallbackChain, FallbackChainBuilder, FallbackReason, FallbackStream, ProviderSettings,
 };
 pub use kind::{Outcome, ProviderKind};
-pub use layer::{ProviderLayer, Streaming, Unary};
+pub use layer::{HttpBody, ProviderLayer, Streaming, Unary};
 pub use observe::{Observed, ObservedStream};
 pub use registry::ProviderRegistry;
 pub use service::{Provider, StreamingFuture};

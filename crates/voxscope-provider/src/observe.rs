@@ -40,11 +40,7 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let result = match this.call.as_mut() {
-            Some(call) => call.poll_in(|| this.inner.poll(cx)),
-            None => this.inner.poll(cx),
-        };
-        let result = ready!(result);
+        let result = ready!(ProviderCall::poll_in_while(this.call, || this.inner.poll(cx)));
         if let Some(mut call) = this.call.take() {
             match &result {
                 Ok(response) => {

@@ -7,9 +7,10 @@ use std::task::{Context, Poll, ready};
 use pin_project::pin_project;
 use tower::Service;
 
+use crate::body::HttpFuture;
 use crate::call::ProviderCall;
 use crate::class::ClassifyError;
-use crate::layer::{ProviderLayer, Streaming, Unary};
+use crate::layer::{HttpBody, ProviderLayer, Streaming, Unary};
 use crate::observe::{Observed, ObservedStream};
 use crate::usage::UsageOf;
 
@@ -93,6 +94,26 @@ where
     }
 }
 
+impl<S, Req, B, C, U> Service<Req> for Provider<S, HttpBody, C, U>
+where
+    S: Service<Req, Response = http::Response<B>>,
+    B: http_body::Body,
+    C: ClassifyError<S::Error> + ClassifyError<B::Error> + Clone,
+{
+    type Response = http::Response<crate::body::ObservedBody<B, C>>;
+    type Error = S::Error;
+    type Future = HttpFuture<S::Future, C>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Req) -> Self::Future {
+        let (call, future) = self.start(request);
+        HttpFuture::new(future, Some(call), self.layer.classify.clone())
+    }
+}
+
 /// Response future of a streaming [`Provider`]: hands the request to the response
 /// stream, which ends it. Dropped before the stream exists, it records `cancelled`.
 #[pin_project]
@@ -115,11 +136,7 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let result = match this.call.as_mut() {
-            Some(call) => call.poll_in(|| this.inner.poll(cx)),
-            None => this.inner.poll(cx),
-        };
-        let result = ready!(result);
+        let result = ready!(ProviderCall::poll_in_while(this.call, || this.inner.poll(cx)));
         let mut call = this.call.take();
         Poll::Ready(match result {
             Ok(stream) => Ok(ObservedStream::with_call(
