@@ -188,6 +188,21 @@ impl Breaker {
         Some(Permit { breaker: Arc::clone(self), probe, settled: false })
     }
 
+    /// When the breaker admits a request again: `None` or a past instant when it does
+    /// now; the end of the cool-down, or of the probe's deadline (then a cool-down
+    /// follows, as a probe unsettled by then counts as failed).
+    pub(crate) fn admits_at(&self) -> Option<Instant> {
+        let now = Instant::now();
+        match self.lock().phase {
+            Phase::Closed | Phase::HalfOpen { probe: None } => None,
+            Phase::Open { until } => Some(until),
+            Phase::HalfOpen { probe: Some((_, deadline)) } if now < deadline => Some(deadline),
+            Phase::HalfOpen { probe: Some(_) } => {
+                Some(duration::deadline(now, self.config.cool_down))
+            }
+        }
+    }
+
     fn start_probe(&self, state: &mut State, now: Instant) -> u64 {
         state.probes = state.probes.wrapping_add(1);
         let deadline = duration::deadline(now, self.config.probe_timeout);

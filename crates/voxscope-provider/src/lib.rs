@@ -100,7 +100,8 @@ pub use config::{
 pub use duration::MAX_SETTING;
 pub use error::FallbackError;
 pub use fallback::{
-    FallbackChain, FallbackChainBuilder, FallbackReason, FallbackStream, ProviderSettings,
+    FallbackChain, FallbackChainBuilder, FallbackReason, FallbackStream, FirstItem,
+    ProviderSettings,
 };
 pub use kind::{Outcome, ProviderKind};
 pub use layer::{HttpBody, ProviderLayer, Streaming, Unary};

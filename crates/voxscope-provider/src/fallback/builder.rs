@@ -209,6 +209,6 @@ impl<Req, T, E> FallbackChainBuilder<Req, T, E> {
             warm: OnceLock::new(),
         };
         inner.publish();
-        Ok(FallbackChain { inner: Arc::new(inner) })
+        Ok(FallbackChain::new(inner))
     }
 }

@@ -2,14 +2,16 @@
 //! breaker, a concurrency limit and timeouts, observed as they are tried.
 
 mod builder;
+mod service;
 mod settings;
 mod stream;
 
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
+use futures_util::future::BoxFuture;
 use futures_util::{Stream, StreamExt};
 use metrics::{Counter, Histogram};
 use voxscope_core::catalog::{
@@ -24,6 +26,7 @@ use crate::registry::Shared;
 use crate::usage::Usage;
 
 pub use builder::FallbackChainBuilder;
+pub use service::FirstItem;
 pub use settings::{FallbackReason, ProviderSettings};
 pub use stream::FallbackStream;
 
@@ -164,11 +167,19 @@ impl<Req, T, E> ChainInner<Req, T, E> {
 /// ```
 pub struct FallbackChain<Req, T, E> {
     inner: Arc<ChainInner<Req, T, E>>,
+    /// The service's wait for a provider to become available, from `poll_ready`.
+    waiting: Mutex<Option<BoxFuture<'static, ()>>>,
+}
+
+impl<Req, T, E> FallbackChain<Req, T, E> {
+    fn new(inner: ChainInner<Req, T, E>) -> Self {
+        Self { inner: Arc::new(inner), waiting: Mutex::new(None) }
+    }
 }
 
 impl<Req, T, E> Clone for FallbackChain<Req, T, E> {
     fn clone(&self) -> Self {
-        Self { inner: Arc::clone(&self.inner) }
+        Self { inner: Arc::clone(&self.inner), waiting: Mutex::new(None) }
     }
 }
 

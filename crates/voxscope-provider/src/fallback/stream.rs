@@ -399,6 +399,16 @@ impl<Req, T, E> Drop for FallbackStream<Req, T, E> {
 }
 
 impl<Req, T, E> FallbackStream<Req, T, E> {
+    /// Hands `item` out again first: the service's response future took it to learn
+    /// that the answer has begun.
+    pub(crate) fn unread(&mut self, item: T) {
+        self.held.push_front(item);
+    }
+
+    pub(crate) fn kind(&self) -> crate::ProviderKind {
+        self.chain.kind
+    }
+
     /// The provider currently answering (or being tried), if any.
     pub fn serving(&self) -> Option<&str> {
         let index = match &self.state {
