@@ -317,6 +317,13 @@ metric!(
      error), including time lost on providers that failed or were skipped."
 );
 metric!(
+    /// Retries on the same provider.
+    VOICE_PROVIDER_RETRIES_TOTAL, "voice_provider_retries_total", Counter, Count, Provider,
+    ["kind", "provider", "reason"], NONE,
+    "Retries of a request on the same provider before falling back, by the error class \
+     that caused them: rate_limited, unavailable or timeout."
+);
+metric!(
     /// Switches to a fallback provider.
     VOICE_PROVIDER_FALLBACKS_TOTAL, "voice_provider_fallbacks_total", Counter, Count, Provider,
     ["kind", "from", "to", "reason"], NONE,
@@ -463,6 +470,7 @@ pub const ALL: &[MetricDef] = &[
     VOICE_PROVIDER_ERRORS_TOTAL,
     VOICE_PROVIDER_CHAIN_TTFB,
     VOICE_PROVIDER_CHAIN_DURATION,
+    VOICE_PROVIDER_RETRIES_TOTAL,
     VOICE_PROVIDER_FALLBACKS_TOTAL,
     VOICE_PROVIDER_CIRCUIT_OPEN,
     VOICE_PROVIDER_IN_FLIGHT,

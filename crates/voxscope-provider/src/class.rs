@@ -123,6 +123,12 @@ impl fmt::Display for ErrorClass {
 pub trait Classify {
     /// The class of this error.
     fn error_class(&self) -> ErrorClass;
+
+    /// How long the provider asked to wait before a retry (HTTP `Retry-After`), if it
+    /// said; a chain's [`RetryConfig`](crate::RetryConfig) honours it.
+    fn retry_after(&self) -> Option<std::time::Duration> {
+        None
+    }
 }
 
 impl Classify for ErrorClass {

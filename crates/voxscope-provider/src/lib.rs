@@ -87,6 +87,7 @@ mod kind;
 mod layer;
 mod observe;
 mod registry;
+mod retry;
 mod service;
 mod usage;
 
@@ -107,5 +108,6 @@ pub use kind::{Outcome, ProviderKind};
 pub use layer::{HttpBody, ProviderLayer, Streaming, Unary};
 pub use observe::{Observed, ObservedStream};
 pub use registry::ProviderRegistry;
+pub use retry::RetryConfig;
 pub use service::{Provider, StreamingFuture};
 pub use usage::{NoUsage, Usage, UsageOf};

@@ -9,12 +9,13 @@ use voxscope_core::ConfigError;
 
 use super::{
     ChainInner, ClassifyFn, FallbackChain, FallbackReason, ItemStream, Member, OpenFn,
-    ProviderSettings, UsageFn, UsefulFn,
+    ProviderSettings, RetryAfterFn, UsageFn, UsefulFn,
 };
 use crate::call::ProviderMetrics;
 use crate::class::ErrorClass;
 use crate::kind::ProviderKind;
 use crate::registry::ProviderRegistry;
+use crate::retry::Retries;
 use crate::usage::Usage;
 
 /// Settings of a [`FallbackChain`], validated by [`build`](Self::build).
@@ -24,6 +25,7 @@ pub struct FallbackChainBuilder<Req, T, E> {
     fallback_on: [bool; ErrorClass::ALL.len()],
     retry_after_first_item: bool,
     classify: ClassifyFn<E>,
+    retry_after: RetryAfterFn<E>,
     usage: Option<UsageFn<T>>,
     useful: Option<UsefulFn<T>>,
     registry: ProviderRegistry,
@@ -55,6 +57,7 @@ impl<Req, T, E> FallbackChainBuilder<Req, T, E> {
             fallback_on,
             retry_after_first_item: false,
             classify: Arc::new(classify),
+            retry_after: Arc::new(|_: &E| None),
             usage: None,
             useful: None,
             registry: ProviderRegistry::global().clone(),
@@ -109,6 +112,17 @@ impl<Req, T, E> FallbackChainBuilder<Req, T, E> {
     /// caller then sees the next provider's answer from its start). Off by default.
     pub fn retry_after_first_item(mut self, enabled: bool) -> Self {
         self.retry_after_first_item = enabled;
+        self
+    }
+
+    /// Reads the `Retry-After` of an error, for providers with a
+    /// [`RetryConfig`](crate::RetryConfig); chains from
+    /// [`FallbackChain::builder`] ask [`Classify::retry_after`](crate::Classify::retry_after).
+    pub fn retry_after_with(
+        mut self,
+        retry_after: impl Fn(&E) -> Option<std::time::Duration> + Send + Sync + 'static,
+    ) -> Self {
+        self.retry_after = Arc::new(retry_after);
         self
     }
 
@@ -191,6 +205,7 @@ impl<Req, T, E> FallbackChainBuilder<Req, T, E> {
                 metrics,
                 open,
                 shared,
+                retries: settings.retry.map(Retries::new),
                 first_byte_timeout: settings.first_byte_timeout,
                 timeout: settings.timeout,
             });
@@ -202,6 +217,7 @@ impl<Req, T, E> FallbackChainBuilder<Req, T, E> {
             fallback_on: self.fallback_on,
             retry_after_first_item: self.retry_after_first_item,
             classify: self.classify,
+            retry_after: self.retry_after,
             usage: self.usage,
             useful: self.useful,
             fallbacks: (0..slots).map(|_| OnceLock::new()).collect(),

@@ -23,6 +23,7 @@ use crate::class::{Classify, ErrorClass};
 use crate::error::FallbackError;
 use crate::kind::ProviderKind;
 use crate::registry::Shared;
+use crate::retry::Retries;
 use crate::usage::Usage;
 
 pub use builder::FallbackChainBuilder;
@@ -36,12 +37,14 @@ type OpenFn<Req, T, E> = Arc<dyn Fn(Req) -> Opening<T, E> + Send + Sync>;
 type ClassifyFn<E> = Arc<dyn Fn(&E) -> ErrorClass + Send + Sync>;
 type UsageFn<T> = Arc<dyn Fn(&T) -> Usage + Send + Sync>;
 type UsefulFn<T> = Arc<dyn Fn(&T) -> bool + Send + Sync>;
+type RetryAfterFn<E> = Arc<dyn Fn(&E) -> Option<std::time::Duration> + Send + Sync>;
 
 pub(crate) struct Member<Req, T, E> {
     pub(crate) metrics: ProviderMetrics,
     pub(crate) open: OpenFn<Req, T, E>,
     /// Breaker and concurrency limit, shared with other chains naming the provider.
     pub(crate) shared: Arc<Shared>,
+    pub(crate) retries: Option<Arc<Retries>>,
     pub(crate) first_byte_timeout: Option<std::time::Duration>,
     pub(crate) timeout: Option<std::time::Duration>,
 }
@@ -58,6 +61,7 @@ pub(crate) struct ChainInner<Req, T, E> {
     pub(crate) fallback_on: [bool; ErrorClass::ALL.len()],
     pub(crate) retry_after_first_item: bool,
     pub(crate) classify: ClassifyFn<E>,
+    pub(crate) retry_after: RetryAfterFn<E>,
     pub(crate) usage: Option<UsageFn<T>>,
     pub(crate) useful: Option<UsefulFn<T>>,
     /// `voice_provider_fallbacks_total` by (from, to, reason), registered on first use.
@@ -197,9 +201,11 @@ impl<Req, T, E> FallbackChain<Req, T, E>
 where
     E: Classify + 'static,
 {
-    /// A builder for a chain whose errors classify themselves.
+    /// A builder for a chain whose errors classify themselves (and tell their
+    /// `Retry-After`).
     pub fn builder(kind: ProviderKind) -> FallbackChainBuilder<Req, T, E> {
         FallbackChainBuilder::with_classifier(kind, |error: &E| error.error_class())
+            .retry_after_with(|error: &E| error.retry_after())
     }
 }
 

@@ -11,6 +11,7 @@ use crate::breaker::BreakerConfig;
 use crate::call::validate_provider_name;
 use crate::class::ErrorClass;
 use crate::duration;
+use crate::retry::RetryConfig;
 
 /// Why a chain moved on: the `reason` label of `voice_provider_fallbacks_total`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,6 +71,7 @@ pub struct ProviderSettings {
     pub(crate) timeout: Option<Duration>,
     pub(crate) breaker: BreakerConfig,
     pub(crate) concurrency_limit: Option<usize>,
+    pub(crate) retry: Option<RetryConfig>,
 }
 
 impl ProviderSettings {
@@ -81,6 +83,7 @@ impl ProviderSettings {
             timeout: None,
             breaker: BreakerConfig::default(),
             concurrency_limit: None,
+            retry: None,
         }
     }
 
@@ -115,6 +118,12 @@ impl ProviderSettings {
         self
     }
 
+    /// Retries transient failures on this provider before falling back; none by default.
+    pub fn retry(mut self, retry: RetryConfig) -> Self {
+        self.retry = Some(retry);
+        self
+    }
+
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         validate_provider_name(&self.name)?;
         let name = &self.name;
@@ -143,6 +152,9 @@ impl ProviderSettings {
                     reason: "at most tokio's Semaphore::MAX_PERMITS",
                 });
             }
+        }
+        if let Some(retry) = &self.retry {
+            retry.validate(name)?;
         }
         self.breaker.validate(name)
     }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use futures_util::{FutureExt, Stream, StreamExt};
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::{Instant, Sleep};
+use tower::retry::backoff::ExponentialBackoff;
 
 use super::{ChainInner, FallbackReason, ItemStream, Opening};
 use crate::breaker::Permit;
@@ -39,6 +40,11 @@ pub struct FallbackStream<Req, T, E> {
     pending: Option<(usize, FallbackReason)>,
     /// Why the last provider passed over was skipped.
     skipped: Option<FallbackReason>,
+    /// A retry on the same provider, due at this instant.
+    retry: Option<(usize, Instant)>,
+    /// Retries so far on the current provider, and their backoff session.
+    retried: u32,
+    backoff: Option<ExponentialBackoff>,
     last_error: Option<FallbackError<E>>,
     state: State<T, E>,
     /// Items before the first useful one, and the first useful one, not yet handed out.
@@ -103,6 +109,9 @@ where
             next: 0,
             pending: None,
             skipped: None,
+            retry: None,
+            retried: 0,
+            backoff: None,
             last_error: None,
             state: State::Start,
             held: VecDeque::new(),
@@ -117,9 +126,20 @@ where
     /// Tries the next provider below its concurrency limit whose breaker admits a
     /// request.
     fn begin_next(&mut self) -> Option<State<T, E>> {
+        let retrying = self.retry.take().map(|(index, _)| index);
+        if let Some(index) = retrying {
+            self.next = index;
+        }
         while let Some(member) = self.chain.members.get(self.next) {
             let index = self.next;
             self.next += 1;
+            if retrying != Some(index) {
+                self.retried = 0;
+                self.backoff = None;
+                if let Some(retries) = &member.retries {
+                    retries.deposit();
+                }
+            }
             let slot = match &member.shared.limit {
                 None => None,
                 Some((_, semaphore)) => match Arc::clone(semaphore).try_acquire_owned() {
@@ -200,6 +220,10 @@ where
     ) -> Option<FallbackError<E>> {
         let member = &self.chain.members[attempt.index];
         let kind = self.chain.kind;
+        let retry_after = match &failure {
+            Failure::Error(_, source) => (self.chain.retry_after)(source),
+            _ => None,
+        };
         let provider = member.metrics.instruments().provider().clone();
         let (class, error) = match failure {
             Failure::Error(class, source) => {
@@ -223,6 +247,16 @@ where
         self.held.clear();
         let index = attempt.index;
         drop(attempt);
+        let retry_at = member.retries.as_ref().filter(|_| !after_first).and_then(|retries| {
+            let instruments = member.metrics.instruments();
+            retries.next(instruments, &mut self.backoff, self.retried, class, retry_after)
+        });
+        if let Some(at) = retry_at {
+            self.retried += 1;
+            self.retry = Some((index, at));
+            self.last_error = Some(error);
+            return None;
+        }
         let moves_on = self.chain.fallback_on[class.index()] || class == ErrorClass::Timeout;
         if moves_on && (!after_first || self.chain.retry_after_first_item) {
             self.pending = Some((index, FallbackReason::Error(class)));
@@ -283,6 +317,24 @@ where
         loop {
             match std::mem::replace(&mut this.state, State::Done) {
                 State::Done => return Poll::Ready(None),
+                State::Start if this.retry.is_some() => {
+                    let due = this.retry.map(|(_, at)| at);
+                    let armed = this.deadline.as_ref().map(|d| d.deadline());
+                    if !this.deadline_armed || armed != due {
+                        this.arm(due);
+                    }
+                    if !this.deadline_passed(cx) {
+                        this.state = State::Start;
+                        return Poll::Pending;
+                    }
+                    match this.begin_next() {
+                        Some(state) => this.state = state,
+                        None => {
+                            let error = this.exhausted();
+                            return this.give_up(error);
+                        }
+                    }
+                }
                 State::Start => match this.begin_next() {
                     Some(state) => this.state = state,
                     None => {
