@@ -10,7 +10,11 @@
 //!   criterion reports time per item, so the wrapper's per-item cost is the difference,
 //!   with one request's start and end spread over the 1,024 items.
 //! - `provider_fallback/*`: one request through a one-provider `FallbackChain` (boxed
-//!   provider, breaker permit) against the bare `service_fn`.
+//!   provider, breaker permit, chain TTFB and duration) against the bare `service_fn`;
+//!   `voxscope_chain_guarded` adds a concurrency limit (a semaphore place) and a retry
+//!   policy (a budget deposit), as a production chain has them.
+//! - `provider_fallback_stream/*`: 1,024 ready items through a chain's stream against the
+//!   bare stream, per item.
 //!
 //! All variants record into one global Prometheus recorder installed by voxscope.
 
@@ -21,7 +25,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use futures_util::{FutureExt, StreamExt, stream};
 use tower::{Layer, Service, service_fn};
 use voxscope::provider::{
-    FallbackChain, ProviderKind, ProviderLayer, ProviderMetrics, ProviderSettings,
+    FallbackChain, ProviderKind, ProviderLayer, ProviderMetrics, ProviderSettings, RetryConfig,
 };
 
 const ITEMS: u32 = 1_024;
@@ -68,12 +72,42 @@ fn provider(c: &mut Criterion) {
     else {
         return;
     };
+    let guarded = ProviderSettings::new("bench_stt_guarded")
+        .concurrency_limit(64)
+        .retry(RetryConfig::default());
+    let Ok(guarded) = FallbackChain::builder(ProviderKind::Stt)
+        .provider(guarded, |audio: u64| async move { Ok::<_, Infallible>(audio + 1) })
+        .build()
+    else {
+        return;
+    };
     let mut group = c.benchmark_group("provider_fallback");
     group.bench_function("bare", |b| {
         b.iter(|| bare.call(black_box(1)).now_or_never());
     });
     group.bench_function("voxscope_chain", |b| {
         b.iter(|| chain.call(black_box(1)).now_or_never());
+    });
+    group.bench_function("voxscope_chain_guarded", |b| {
+        b.iter(|| guarded.call(black_box(1)).now_or_never());
+    });
+    group.finish();
+
+    let Ok(streaming) = FallbackChain::builder(ProviderKind::Tts)
+        .stream_provider(ProviderSettings::new("bench_tts_chain"), move |_: ()| async move {
+            Ok::<_, Infallible>(audio())
+        })
+        .build()
+    else {
+        return;
+    };
+    let mut group = c.benchmark_group("provider_fallback_stream");
+    group.throughput(Throughput::Elements(u64::from(ITEMS)));
+    group.bench_function("bare", |b| {
+        b.iter(|| drain(audio()));
+    });
+    group.bench_function("voxscope_chain", |b| {
+        b.iter(|| drain(streaming.stream(())));
     });
     group.finish();
 
