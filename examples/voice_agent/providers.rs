@@ -295,7 +295,11 @@ impl Pipeline {
                     sim.clone().answer(tokens(&prompt))
                 });
         }
-        let llm = llm.usage_with(|t: &Token| t.usage).build()?;
+        // The role-only chunk is not what the caller waits for: TTFB is the first text.
+        let llm = llm
+            .usage_with(|t: &Token| t.usage)
+            .first_byte_when(|t: &Token| !t.text.is_empty())
+            .build()?;
 
         let mut tts = FallbackChain::builder(ProviderKind::Tts).registry(&registry);
         for (name, sim) in [(tts_a, sim(tts_a, 90, 10, 31)), (tts_b, sim(tts_b, 160, 15, 32))] {
@@ -362,14 +366,13 @@ fn tokens(prompt: &str) -> Vec<Token> {
     let words: Vec<String> = reply.split_inclusive(' ').map(str::to_owned).collect();
     let (input, output) = (prompt.split_whitespace().count() as u64 + 40, words.len() as u64);
     let last = words.len().saturating_sub(1);
-    words
-        .into_iter()
-        .enumerate()
-        .map(|(i, text)| Token {
-            text,
-            usage: if i == last { Usage::tokens(input, output) } else { Usage::default() },
-        })
-        .collect()
+    // As OpenAI streams it: a first chunk with the role only, then the text.
+    let role = Token { text: String::new(), usage: Usage::default() };
+    let text = words.into_iter().enumerate().map(|(i, text)| Token {
+        text,
+        usage: if i == last { Usage::tokens(input, output) } else { Usage::default() },
+    });
+    std::iter::once(role).chain(text).collect()
 }
 
 /// A frame of reply audio; the first one reports the characters synthesised.

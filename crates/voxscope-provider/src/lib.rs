@@ -53,8 +53,10 @@
 //! - `voice_provider_in_flight`, `voice_provider_concurrency_limit`.
 //! - Usage ([`Usage`]): `gen_ai_client_token_usage{token_type}`,
 //!   `voice_tts_characters_total`, `voice_stt_audio_seconds_total`.
-//! - Chains: `voice_provider_fallbacks_total{from, to, reason}` and
-//!   `voice_provider_circuit_open`.
+//! - Chains: `voice_provider_fallbacks_total{from, to, reason}`,
+//!   `voice_provider_retries_total{reason}`, `voice_provider_circuit_open`, and what the
+//!   caller waited, failovers included: `voice_provider_chain_ttfb_seconds` and
+//!   `voice_provider_chain_duration_seconds` (labelled `kind` only).
 //! - [`check_config`]: `voxscope_config_missing{field}`, `voxscope_config_warnings_total`.
 //!
 //! # Three ways in
@@ -65,7 +67,12 @@
 //! - [`ProviderMetrics::observe`], [`observe_stream`](ProviderMetrics::observe_stream) and
 //!   [`start`](ProviderMetrics::start) for clients that are plain futures, streams or
 //!   callbacks.
-//! - [`FallbackChain`] for providers in priority order with breakers and timeouts.
+//! - [`FallbackChain`] for providers in priority order with breakers, concurrency limits,
+//!   retries and timeouts; itself a tower `Service`, so timeout and load-shed layers
+//!   compose around it. A stream that ends before a useful item is an error (`empty`),
+//!   never a success; [`first_byte_when`](FallbackChainBuilder::first_byte_when) says
+//!   which items are useful. Breakers and limits are shared per (kind, provider) by every
+//!   chain that names the provider ([`ProviderRegistry`]).
 //!
 //! Each request carries a `provider` span, child of the span current when it starts
 //! (the request or call span). Handles are cached: a warm request costs no registry
