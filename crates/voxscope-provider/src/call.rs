@@ -30,6 +30,7 @@ use crate::usage::{NoUsage, Usage};
 pub struct ProviderMetrics {
     instruments: Arc<Instruments>,
     ttfb_from_speech_end: bool,
+    model: Option<SharedString>,
 }
 
 impl ProviderMetrics {
@@ -44,6 +45,7 @@ impl ProviderMetrics {
             provider: provider.into(),
             concurrency_limit: None,
             ttfb_from_speech_end: false,
+            model: None,
         }
     }
 
@@ -72,7 +74,11 @@ impl ProviderMetrics {
     /// # Ok::<(), voxscope_core::ConfigError>(())
     /// ```
     pub fn start(&self) -> ProviderCall {
-        ProviderCall::start(Arc::clone(&self.instruments), self.ttfb_from_speech_end)
+        ProviderCall::start(
+            Arc::clone(&self.instruments),
+            self.ttfb_from_speech_end,
+            self.model.as_deref(),
+        )
     }
 
     /// Observes a request/response future: TTFB and duration end when it resolves.
@@ -139,9 +145,17 @@ pub struct ProviderMetricsBuilder {
     provider: SharedString,
     concurrency_limit: Option<usize>,
     ttfb_from_speech_end: bool,
+    model: Option<SharedString>,
 }
 
 impl ProviderMetricsBuilder {
+    /// The model requested (`gpt-4o-mini`, `nova-3`, `eleven_flash_v2_5`): the
+    /// `gen_ai.request.model` attribute of every request's span. Not a metric label.
+    pub fn model(mut self, model: impl Into<SharedString>) -> Self {
+        self.model = Some(model.into());
+        self
+    }
+
     /// Publishes the configured maximum of concurrent requests in
     /// `voice_provider_concurrency_limit` (enforce it with tower's `ConcurrencyLimitLayer`).
     pub fn concurrency_limit(mut self, limit: usize) -> Self {
@@ -161,9 +175,21 @@ impl ProviderMetricsBuilder {
     ///
     /// # Errors
     /// [`ConfigError::Invalid`] for a provider name that is not a short label value,
-    /// [`ConfigError::Zero`] for a concurrency limit of 0.
+    /// [`ConfigError::Zero`] for a concurrency limit of 0, [`ConfigError::Invalid`] for
+    /// a model name that is empty, longer than 128 characters or has control characters.
     pub fn build(self) -> Result<ProviderMetrics, ConfigError> {
         validate_provider_name(&self.provider)?;
+        if let Some(model) = &self.model
+            && (model.is_empty()
+                || model.chars().count() > 128
+                || model.chars().any(char::is_control))
+        {
+            return Err(ConfigError::Invalid {
+                field: format!("{}.model", self.provider),
+                value: model.chars().take(128).collect(),
+                reason: "1 to 128 characters, none of them control characters",
+            });
+        }
         if let Some(limit) = self.concurrency_limit {
             voxscope_core::validate_nonzero("concurrency_limit", limit)?;
         }
@@ -174,6 +200,7 @@ impl ProviderMetricsBuilder {
                 self.concurrency_limit,
             )),
             ttfb_from_speech_end: self.ttfb_from_speech_end,
+            model: self.model,
         })
     }
 }
@@ -200,8 +227,11 @@ pub(crate) fn validate_provider_name(name: &str) -> Result<(), ConfigError> {
 /// until then. However it ends (success, error, drop, panic), it records exactly once.
 ///
 /// Carries a `provider` span, child of the span current at [`ProviderMetrics::start`]
-/// (the request or call span), with `voice.provider.kind`, `gen_ai.provider.name`, and
-/// at the end `outcome` and `error.type`; never a key, URL or payload.
+/// (the request or call span), with the OpenTelemetry GenAI attributes
+/// `gen_ai.operation.name` ([`ProviderKind::operation_name`]), `gen_ai.provider.name`,
+/// `gen_ai.request.model` (when [set](ProviderMetricsBuilder::model)) and, at the end,
+/// `gen_ai.usage.input_tokens` and `gen_ai.usage.output_tokens` (when reported), plus
+/// `voice.provider.kind`, `outcome` and `error.type`; never a key, URL or payload.
 #[derive(Debug)]
 pub struct ProviderCall {
     instruments: Arc<Instruments>,
@@ -218,13 +248,21 @@ pub struct ProviderCall {
 }
 
 impl ProviderCall {
-    fn start(instruments: Arc<Instruments>, ttfb_from_speech_end: bool) -> Self {
+    fn start(
+        instruments: Arc<Instruments>,
+        ttfb_from_speech_end: bool,
+        model: Option<&str>,
+    ) -> Self {
         instruments.handles().in_flight.increment(1.0);
         let span = tracing::info_span!(
             "provider",
             otel.kind = "client",
             voice.provider.kind = instruments.kind().as_str(),
+            gen_ai.operation.name = instruments.kind().operation_name(),
             gen_ai.provider.name = instruments.provider().as_ref(),
+            gen_ai.request.model = model,
+            gen_ai.usage.input_tokens = tracing::field::Empty,
+            gen_ai.usage.output_tokens = tracing::field::Empty,
             outcome = tracing::field::Empty,
             error.type = tracing::field::Empty,
         );
@@ -343,6 +381,10 @@ impl Drop for ProviderCall {
         handles.in_flight.decrement(1.0);
         if !self.usage.is_empty() {
             self.instruments.record_usage(&self.usage);
+            if self.usage.input_tokens > 0 || self.usage.output_tokens > 0 {
+                self.span.record("gen_ai.usage.input_tokens", self.usage.input_tokens);
+                self.span.record("gen_ai.usage.output_tokens", self.usage.output_tokens);
+            }
         }
         self.span.record("outcome", outcome.as_str());
     }

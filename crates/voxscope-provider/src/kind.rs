@@ -28,6 +28,23 @@ impl ProviderKind {
             ProviderKind::Tts => "tts",
         }
     }
+
+    /// The `gen_ai.operation.name` of its requests: `chat` for LLMs (the OpenTelemetry
+    /// GenAI value), `transcription` for STT and `text_to_speech` for TTS (no standard
+    /// value exists for those yet).
+    ///
+    /// ```
+    /// use voxscope_provider::ProviderKind;
+    ///
+    /// assert_eq!(ProviderKind::Llm.operation_name(), "chat");
+    /// ```
+    pub const fn operation_name(self) -> &'static str {
+        match self {
+            ProviderKind::Stt => "transcription",
+            ProviderKind::Llm => "chat",
+            ProviderKind::Tts => "text_to_speech",
+        }
+    }
 }
 
 impl fmt::Display for ProviderKind {

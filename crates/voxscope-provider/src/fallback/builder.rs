@@ -195,6 +195,9 @@ impl<Req, T, E> FallbackChainBuilder<Req, T, E> {
             if let Some(limit) = settings.concurrency_limit {
                 metrics = metrics.concurrency_limit(limit);
             }
+            if let Some(model) = settings.model.clone() {
+                metrics = metrics.model(model);
+            }
             let metrics = metrics.build()?;
             let shared = self.registry.join(
                 metrics.instruments(),

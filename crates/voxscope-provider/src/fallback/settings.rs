@@ -72,6 +72,7 @@ pub struct ProviderSettings {
     pub(crate) breaker: BreakerConfig,
     pub(crate) concurrency_limit: Option<usize>,
     pub(crate) retry: Option<RetryConfig>,
+    pub(crate) model: Option<SharedString>,
 }
 
 impl ProviderSettings {
@@ -84,6 +85,7 @@ impl ProviderSettings {
             breaker: BreakerConfig::default(),
             concurrency_limit: None,
             retry: None,
+            model: None,
         }
     }
 
@@ -115,6 +117,12 @@ impl ProviderSettings {
     /// published in `voice_provider_concurrency_limit` when the chain is built.
     pub fn concurrency_limit(mut self, limit: usize) -> Self {
         self.concurrency_limit = Some(limit);
+        self
+    }
+
+    /// The model requested from this provider: `gen_ai.request.model` on its spans.
+    pub fn model(mut self, model: impl Into<SharedString>) -> Self {
+        self.model = Some(model.into());
         self
     }
 
