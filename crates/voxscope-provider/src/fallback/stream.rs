@@ -191,7 +191,7 @@ where
     }
 
     /// Ends the request with `error`.
-    fn give_up(&mut self, error: FallbackError<E>) -> Poll<Option<Result<T, FallbackError<E>>>> {
+    fn give_up(&mut self, error: FallbackError<E>) -> Next<T, E> {
         self.end();
         Poll::Ready(Some(Err(error)))
     }
@@ -315,6 +315,10 @@ where
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
         loop {
+            // The per-item path, without moving the attempt in and out of the state.
+            if let Some(next) = this.poll_streaming(cx) {
+                return next;
+            }
             match std::mem::replace(&mut this.state, State::Done) {
                 State::Done => return Poll::Ready(None),
                 State::Start if this.retry.is_some() => {
@@ -400,40 +404,70 @@ where
                     }
                     this.state = State::Start;
                 }
-                State::Streaming(mut attempt, mut stream) => {
-                    if let Some(item) = this.held.pop_front() {
-                        this.state = State::Streaming(attempt, stream);
-                        return Poll::Ready(Some(Ok(item)));
+                // Served in place at the top of the loop.
+                streaming @ State::Streaming(..) => this.state = streaming,
+            }
+        }
+    }
+}
+
+/// What the stream's `poll_next` returns.
+type Next<T, E> = Poll<Option<Result<T, FallbackError<E>>>>;
+
+/// What a poll of the serving provider's stream asks of the chain.
+enum Served<E> {
+    Failed(Failure<E>),
+    TimedOut,
+}
+
+impl<Req: Clone, T, E> FallbackStream<Req, T, E> {
+    /// Polls the serving provider in place, the per-item path: `Some` to return, `None`
+    /// when the attempt failed and the chain moved on (or the state is not streaming).
+    fn poll_streaming(&mut self, cx: &mut Context<'_>) -> Option<Next<T, E>> {
+        let State::Streaming(attempt, stream) = &mut self.state else { return None };
+        if let Some(item) = self.held.pop_front() {
+            return Some(Poll::Ready(Some(Ok(item))));
+        }
+        let served = match attempt.call.poll_in(|| stream.poll_next_unpin(cx)) {
+            Poll::Ready(Some(Ok(item))) => {
+                if let Some(usage) = &self.chain.usage {
+                    let usage = usage(&item);
+                    if !usage.is_empty() {
+                        attempt.call.add_usage(usage);
                     }
-                    let polled = attempt.call.poll_in(|| stream.poll_next_unpin(cx));
-                    let failure = match polled {
-                        Poll::Ready(Some(Ok(item))) => {
-                            this.add_usage(&mut attempt, &item);
-                            this.state = State::Streaming(attempt, stream);
-                            return Poll::Ready(Some(Ok(item)));
-                        }
-                        Poll::Ready(Some(Err(error))) => {
-                            Failure::Error((this.chain.classify)(&error), error)
-                        }
-                        Poll::Ready(None) => {
-                            attempt.call.end_ok();
-                            drop(attempt);
-                            this.end();
-                            return Poll::Ready(None);
-                        }
-                        Poll::Pending if this.deadline_passed(cx) => {
-                            this.timeout_failure(&attempt, false)
-                        }
-                        Poll::Pending => {
-                            this.state = State::Streaming(attempt, stream);
-                            return Poll::Pending;
-                        }
-                    };
-                    if let Some(error) = this.fail(attempt, failure, true) {
-                        return this.give_up(error);
-                    }
-                    this.state = State::Start;
                 }
+                return Some(Poll::Ready(Some(Ok(item))));
+            }
+            Poll::Ready(Some(Err(error))) => {
+                Served::Failed(Failure::Error((self.chain.classify)(&error), error))
+            }
+            Poll::Ready(None) => {
+                attempt.call.end_ok();
+                self.state = State::Done;
+                self.end();
+                return Some(Poll::Ready(None));
+            }
+            Poll::Pending => {
+                let passed = self.deadline_armed
+                    && self.deadline.as_mut().is_some_and(|s| s.as_mut().poll(cx).is_ready());
+                if !passed {
+                    return Some(Poll::Pending);
+                }
+                Served::TimedOut
+            }
+        };
+        let State::Streaming(attempt, _) = std::mem::replace(&mut self.state, State::Done) else {
+            return None;
+        };
+        let failure = match served {
+            Served::Failed(failure) => failure,
+            Served::TimedOut => self.timeout_failure(&attempt, false),
+        };
+        match self.fail(attempt, failure, true) {
+            Some(error) => Some(self.give_up(error)),
+            None => {
+                self.state = State::Start;
+                None
             }
         }
     }
