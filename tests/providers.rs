@@ -260,6 +260,8 @@ fn concurrency_limit_and_in_flight_are_published() {
             .concurrency_limit(16)
             .build()
             .unwrap();
+        let built = Exposition::render(&handle);
+        assert_eq!(built.sum("voice_provider_concurrency_limit", &[("provider", "groq")]), 16.0);
         let calls: Vec<_> = (0..3).map(|_| metrics.start()).collect();
         let during = Exposition::render(&handle);
         assert_eq!(during.sum(IN_FLIGHT, &[("provider", "groq")]), 3.0);

@@ -157,7 +157,9 @@ impl ProviderMetricsBuilder {
     }
 
     /// Publishes the configured maximum of concurrent requests in
-    /// `voice_provider_concurrency_limit` (enforce it with tower's `ConcurrencyLimitLayer`).
+    /// `voice_provider_concurrency_limit`, from [`build`](Self::build) on (enforce it with
+    /// tower's `ConcurrencyLimitLayer`; a [`FallbackChain`](crate::FallbackChain) enforces
+    /// its providers' limits itself).
     pub fn concurrency_limit(mut self, limit: usize) -> Self {
         self.concurrency_limit = Some(limit);
         self
@@ -193,12 +195,11 @@ impl ProviderMetricsBuilder {
         if let Some(limit) = self.concurrency_limit {
             voxscope_core::validate_nonzero("concurrency_limit", limit)?;
         }
+        let instruments =
+            Arc::new(Instruments::new(self.kind, self.provider, self.concurrency_limit));
+        instruments.publish_limit();
         Ok(ProviderMetrics {
-            instruments: Arc::new(Instruments::new(
-                self.kind,
-                self.provider,
-                self.concurrency_limit,
-            )),
+            instruments,
             ttfb_from_speech_end: self.ttfb_from_speech_end,
             model: self.model,
         })
