@@ -92,6 +92,9 @@ fn an_empty_stream_is_an_error_of_its_own_class_that_falls_back() {
     // Two empty answers are two failures: the breaker opened and the third skipped groq.
     assert_eq!(value(&exposition, CIRCUIT, &groq), 1.0);
     assert_eq!(primary.calls(), 2);
+    // One chain request per turn, whatever its failovers: the fallback share's denominator.
+    assert_eq!(exposition.count("voice_provider_chain_duration_seconds", &[("kind", "llm")]), 3);
+    assert_eq!(exposition.count("voice_provider_chain_ttfb_seconds", &[("kind", "llm")]), 3);
 }
 
 #[test]
@@ -365,6 +368,12 @@ fn fallback_series_limits_and_circuits_exist_from_the_build() {
     assert_eq!(reasons("azure", "polly"), unlimited);
     assert_eq!(reasons("polly", "azure"), []);
     assert_eq!(exposition.find(FALLBACKS, &[]).count(), 14);
+    // Chain requests, the denominator of the fallback share, are counted from 0 too.
+    let requests: Vec<f64> = exposition
+        .find("voice_provider_chain_duration_seconds_count", &[("kind", "tts")])
+        .map(|s| s.value)
+        .collect();
+    assert_eq!(requests, [0.0]);
 }
 
 #[test]

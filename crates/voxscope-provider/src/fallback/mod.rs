@@ -113,6 +113,9 @@ impl<Req, T, E> ChainInner<Req, T, E> {
     /// and every fallback series the chain can count, at 0: alerts take `rate()` of them,
     /// and a series born at 1 hides its first switch.
     fn publish(&self) {
+        // Chain requests are the denominator of the fallback share: their count exists
+        // from the start too.
+        drop(self.register_timing());
         for (from, member) in self.members.iter().enumerate() {
             member.shared.breaker.publish();
             member.metrics.instruments().publish_limit();
@@ -131,12 +134,16 @@ impl<Req, T, E> ChainInner<Req, T, E> {
     }
 
     pub(crate) fn timing(&self) -> &ChainTiming {
-        self.timing.get_or_init(|| ChainTiming {
+        self.timing.get_or_init(|| self.register_timing())
+    }
+
+    fn register_timing(&self) -> ChainTiming {
+        ChainTiming {
             ttfb: metrics::histogram!(VOICE_PROVIDER_CHAIN_TTFB.name, "kind" => self.kind.as_str()),
             duration: metrics::histogram!(
                 VOICE_PROVIDER_CHAIN_DURATION.name, "kind" => self.kind.as_str()
             ),
-        })
+        }
     }
 }
 
