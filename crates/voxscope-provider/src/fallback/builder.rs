@@ -28,6 +28,7 @@ pub struct FallbackChainBuilder<Req, T, E> {
     retry_after: RetryAfterFn<E>,
     usage: Option<UsageFn<T>>,
     useful: Option<UsefulFn<T>>,
+    hedge_after: Option<std::time::Duration>,
     registry: ProviderRegistry,
 }
 
@@ -60,6 +61,7 @@ impl<Req, T, E> FallbackChainBuilder<Req, T, E> {
             retry_after: Arc::new(|_: &E| None),
             usage: None,
             useful: None,
+            hedge_after: None,
             registry: ProviderRegistry::global().clone(),
         }
     }
@@ -161,6 +163,17 @@ impl<Req, T, E> FallbackChainBuilder<Req, T, E> {
         self
     }
 
+    /// Hedges slow providers: when no useful item has arrived `after` the request
+    /// started, the next provider that admits a request is sent it too, and the first of
+    /// the two to produce a useful item serves the caller; the other is cancelled
+    /// (recorded `cancelled`). The hedge counts in `voice_provider_fallbacks_total` with
+    /// reason `hedged` when it is sent. One hedge per request; off by default. It trades
+    /// provider load for tail latency: set it near the primary's p95 TTFB.
+    pub fn hedge_after(mut self, after: std::time::Duration) -> Self {
+        self.hedge_after = Some(after);
+        self
+    }
+
     /// Shares breakers and concurrency limits through `registry` instead of
     /// [`ProviderRegistry::global`].
     pub fn registry(mut self, registry: &ProviderRegistry) -> Self {
@@ -181,6 +194,9 @@ impl<Req, T, E> FallbackChainBuilder<Req, T, E> {
     /// breaker or limit that differs from another live chain's for the same provider.
     pub fn build(self) -> Result<FallbackChain<Req, T, E>, ConfigError> {
         voxscope_core::validate_nonzero("providers", self.members.len())?;
+        if let Some(after) = self.hedge_after {
+            crate::duration::validate("hedge_after".to_owned(), after)?;
+        }
         let mut members = Vec::with_capacity(self.members.len());
         for (index, (settings, open)) in self.members.into_iter().enumerate() {
             settings.validate()?;
@@ -223,6 +239,7 @@ impl<Req, T, E> FallbackChainBuilder<Req, T, E> {
             retry_after: self.retry_after,
             usage: self.usage,
             useful: self.useful,
+            hedge_after: self.hedge_after,
             fallbacks: (0..slots).map(|_| OnceLock::new()).collect(),
             timing: OnceLock::new(),
             warm: OnceLock::new(),

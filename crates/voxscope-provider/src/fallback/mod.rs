@@ -2,6 +2,7 @@
 //! breaker, a concurrency limit and timeouts, observed as they are tried.
 
 mod builder;
+mod racer;
 mod service;
 mod settings;
 mod stream;
@@ -64,6 +65,7 @@ pub(crate) struct ChainInner<Req, T, E> {
     pub(crate) retry_after: RetryAfterFn<E>,
     pub(crate) usage: Option<UsageFn<T>>,
     pub(crate) useful: Option<UsefulFn<T>>,
+    pub(crate) hedge_after: Option<std::time::Duration>,
     /// `voice_provider_fallbacks_total` by (from, to, reason), registered on first use.
     fallbacks: Box<[OnceLock<Counter>]>,
     timing: OnceLock<ChainTiming>,
@@ -92,7 +94,9 @@ impl<Req, T, E> ChainInner<Req, T, E> {
             // While a breaker is open or a provider saturated, every request skips it:
             // one warning per request would flood the logs; the breaker logged the
             // opening once.
-            FallbackReason::CircuitOpen | FallbackReason::ConcurrencyLimited => {
+            FallbackReason::CircuitOpen
+            | FallbackReason::ConcurrencyLimited
+            | FallbackReason::Hedged => {
                 tracing::debug!("switching from {from} to {to}: {reason}")
             }
             FallbackReason::Error(_) => tracing::warn!("switching from {from} to {to}: {reason}"),
@@ -106,7 +110,8 @@ impl<Req, T, E> ChainInner<Req, T, E> {
             .filter(|class| self.fallback_on[class.index()] || *class == ErrorClass::Timeout)
             .map(FallbackReason::Error);
         let limited = member.shared.limit.is_some().then_some(FallbackReason::ConcurrencyLimited);
-        classes.chain([FallbackReason::CircuitOpen]).chain(limited)
+        let hedged = self.hedge_after.is_some().then_some(FallbackReason::Hedged);
+        classes.chain([FallbackReason::CircuitOpen]).chain(limited).chain(hedged)
     }
 
     /// Publishes, in the recorder current now, each provider's circuit state and limit

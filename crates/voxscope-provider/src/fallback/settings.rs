@@ -23,17 +23,22 @@ pub enum FallbackReason {
     CircuitOpen,
     /// The provider had its concurrency limit of requests in flight, so it was skipped.
     ConcurrencyLimited,
+    /// The provider had sent nothing useful within the chain's `hedge_after`, so the next
+    /// one was sent the request too (counted when the hedge is sent, whoever wins).
+    Hedged,
 }
 
 impl FallbackReason {
-    pub(crate) const COUNT: usize = ErrorClass::ALL.len() + 2;
+    pub(crate) const COUNT: usize = ErrorClass::ALL.len() + 3;
 
-    /// The label value: an error class, `circuit_open` or `concurrency_limited`.
+    /// The label value: an error class, `circuit_open`, `concurrency_limited` or
+    /// `hedged`.
     pub const fn as_str(self) -> &'static str {
         match self {
             FallbackReason::Error(class) => class.as_str(),
             FallbackReason::CircuitOpen => "circuit_open",
             FallbackReason::ConcurrencyLimited => "concurrency_limited",
+            FallbackReason::Hedged => "hedged",
         }
     }
 
@@ -42,6 +47,7 @@ impl FallbackReason {
             FallbackReason::Error(class) => class.index(),
             FallbackReason::CircuitOpen => ErrorClass::ALL.len(),
             FallbackReason::ConcurrencyLimited => ErrorClass::ALL.len() + 1,
+            FallbackReason::Hedged => ErrorClass::ALL.len() + 2,
         }
     }
 }

@@ -5,23 +5,16 @@ use std::fmt;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
-use futures_util::{FutureExt, Stream, StreamExt};
-use tokio::sync::OwnedSemaphorePermit;
+use futures_util::{Stream, StreamExt};
 use tokio::time::{Instant, Sleep};
 use tower::retry::backoff::ExponentialBackoff;
 
-use super::{ChainInner, FallbackReason, ItemStream, Opening};
-use crate::breaker::Permit;
-use crate::call::ProviderCall;
+use super::racer::{Attempt, Failure, Raced, Racer};
+use super::{ChainInner, FallbackReason, ItemStream};
 use crate::class::ErrorClass;
 use crate::duration;
 use crate::error::FallbackError;
-
-/// The most items held back waiting for a useful one
-/// ([`first_byte_when`](crate::FallbackChainBuilder::first_byte_when)).
-const MAX_HELD: usize = 1024;
 
 /// The answer of a [`FallbackChain`](crate::FallbackChain) request, from
 /// [`FallbackChain::stream`](crate::FallbackChain::stream).
@@ -47,9 +40,14 @@ pub struct FallbackStream<Req, T, E> {
     backoff: Option<ExponentialBackoff>,
     last_error: Option<FallbackError<E>>,
     state: State<T, E>,
-    /// Items before the first useful one, and the first useful one, not yet handed out.
+    /// A second attempt racing the first one ([`hedge_after`](crate::FallbackChainBuilder::hedge_after)).
+    hedge: Option<Racer<T, E>>,
+    /// When to start the hedge; `None` once started, or without hedging.
+    hedge_at: Option<Pin<Box<Sleep>>>,
+    /// Items of the serving provider not yet handed out (those before its first useful
+    /// one, then that one).
     held: VecDeque<T>,
-    /// One timer per request, re-armed for each attempt and phase.
+    /// The request's timer for retry backoffs and the serving provider's total timeout.
     deadline: Option<Pin<Box<Sleep>>>,
     deadline_armed: bool,
     created: Instant,
@@ -59,34 +57,17 @@ pub struct FallbackStream<Req, T, E> {
 
 enum State<T, E> {
     Start,
-    Opening(Attempt, Opening<T, E>),
-    First(Attempt, ItemStream<T, E>),
+    /// Waiting for the first useful item.
+    Trying(Racer<T, E>),
     Streaming(Attempt, ItemStream<T, E>),
     Done,
-}
-
-struct Attempt {
-    index: usize,
-    call: ProviderCall,
-    permit: Option<Permit>,
-    /// A place under the provider's concurrency limit, held until the attempt ends.
-    _slot: Option<OwnedSemaphorePermit>,
-    started: Instant,
-}
-
-enum Failure<E> {
-    Error(ErrorClass, E),
-    Empty,
-    FirstByteTimeout(Duration),
-    Timeout(Duration),
 }
 
 impl<Req, T, E> fmt::Debug for FallbackStream<Req, T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match &self.state {
             State::Start => "start",
-            State::Opening(..) => "opening",
-            State::First(..) => "awaiting first item",
+            State::Trying(..) => "awaiting first item",
             State::Streaming(..) => "streaming",
             State::Done => "done",
         };
@@ -103,6 +84,10 @@ where
     Req: Clone,
 {
     pub(crate) fn new(chain: Arc<ChainInner<Req, T, E>>, request: Req) -> Self {
+        let created = Instant::now();
+        let hedge_at = chain
+            .hedge_after
+            .map(|after| Box::pin(tokio::time::sleep_until(duration::deadline(created, after))));
         Self {
             chain,
             request,
@@ -114,10 +99,12 @@ where
             backoff: None,
             last_error: None,
             state: State::Start,
+            hedge: None,
+            hedge_at,
             held: VecDeque::new(),
             deadline: None,
             deadline_armed: false,
-            created: Instant::now(),
+            created,
             first_byte_sent: false,
             ended: false,
         }
@@ -125,7 +112,7 @@ where
 
     /// Tries the next provider below its concurrency limit whose breaker admits a
     /// request.
-    fn begin_next(&mut self) -> Option<State<T, E>> {
+    fn begin_next(&mut self) -> Option<Racer<T, E>> {
         let retrying = self.retry.take().map(|(index, _)| index);
         if let Some(index) = retrying {
             self.next = index;
@@ -164,9 +151,9 @@ where
                 (Some(first), Some(total)) => Some(first.min(total)),
                 (first, total) => first.or(total),
             };
-            self.arm(first_deadline.map(|d| duration::deadline(started, d)));
+            let first_deadline = first_deadline.map(|d| duration::deadline(started, d));
             let attempt = Attempt { index, call, permit: Some(permit), _slot: slot, started };
-            return Some(State::Opening(attempt, opening));
+            return Some(Racer::new(attempt, opening, first_deadline));
         }
         None
     }
@@ -175,11 +162,6 @@ where
         tracing::debug!("skipping {}: {reason}", self.chain.members[index].metrics.provider());
         self.pending.get_or_insert((index, reason));
         self.skipped = Some(reason);
-    }
-
-    /// Whether `item` is the first byte the caller waits for.
-    fn is_useful(&self, item: &T) -> bool {
-        self.chain.useful.as_ref().is_none_or(|useful| useful(item))
     }
 
     /// The request is over: records what the caller waited, once.
@@ -244,10 +226,11 @@ where
             None if class != ErrorClass::BadRequest => member.shared.breaker.record_failure(),
             None => {}
         }
-        self.held.clear();
         let index = attempt.index;
         drop(attempt);
-        let retry_at = member.retries.as_ref().filter(|_| !after_first).and_then(|retries| {
+        // A racing hedge takes over instead of a retry.
+        let may_retry = !after_first && self.hedge.is_none();
+        let retry_at = member.retries.as_ref().filter(|_| may_retry).and_then(|retries| {
             let instruments = member.metrics.instruments();
             retries.next(instruments, &mut self.backoff, self.retried, class, retry_after)
         });
@@ -277,7 +260,7 @@ where
 
     /// The first useful item arrived: TTFB for the provider and the chain, the breaker's
     /// verdict, and the total timeout from now on.
-    fn first_item(&mut self, mut attempt: Attempt, item: &T) -> Attempt {
+    fn first_item(&mut self, mut attempt: Attempt) -> Attempt {
         let member = &self.chain.members[attempt.index];
         attempt.call.first_byte();
         if let Some(permit) = attempt.permit.take() {
@@ -285,7 +268,6 @@ where
         }
         let total = member.timeout.map(|t| duration::deadline(attempt.started, t));
         self.arm(total);
-        self.add_usage(&mut attempt, item);
         if !std::mem::replace(&mut self.first_byte_sent, true) {
             let waited = self.created.elapsed().as_secs_f64();
             self.chain.timing().ttfb.record(waited);
@@ -293,13 +275,34 @@ where
         attempt
     }
 
-    fn add_usage(&self, attempt: &mut Attempt, item: &T) {
-        if let Some(usage) = &self.chain.usage {
-            let usage = usage(item);
-            if !usage.is_empty() {
-                attempt.call.add_usage(usage);
-            }
+    /// `racer` won: its items go to the caller, and a rival still racing is cancelled.
+    fn won(&mut self, racer: Racer<T, E>, item: T, stream: ItemStream<T, E>) {
+        let Racer { attempt, held, .. } = racer;
+        self.hedge = None;
+        self.hedge_at = None;
+        let attempt = self.first_item(attempt);
+        self.held = held;
+        self.held.push_back(item);
+        self.state = State::Streaming(attempt, stream);
+    }
+
+    /// Starts the hedge: the next provider that admits a request races the one trying.
+    fn start_hedge(&mut self, trying: usize) {
+        self.hedge_at = None;
+        if let Some(hedge) = self.begin_next() {
+            let (from, to) = (trying, hedge.attempt.index);
+            self.chain.count_fallback(from, to, FallbackReason::Hedged);
+            self.hedge = Some(hedge);
         }
+    }
+
+    /// The racer trying failed: the hedge, if one races, takes its place.
+    fn take_over(&mut self) -> bool {
+        let Some(hedge) = self.hedge.take() else { return false };
+        self.pending = None;
+        self.retry = None;
+        self.state = State::Trying(hedge);
+        true
     }
 }
 
@@ -332,7 +335,7 @@ where
                         return Poll::Pending;
                     }
                     match this.begin_next() {
-                        Some(state) => this.state = state,
+                        Some(racer) => this.state = State::Trying(racer),
                         None => {
                             let error = this.exhausted();
                             return this.give_up(error);
@@ -340,69 +343,35 @@ where
                     }
                 }
                 State::Start => match this.begin_next() {
-                    Some(state) => this.state = state,
+                    Some(racer) => this.state = State::Trying(racer),
                     None => {
                         let error = this.exhausted();
                         return this.give_up(error);
                     }
                 },
-                State::Opening(mut attempt, mut opening) => {
-                    let polled = attempt.call.poll_in(|| opening.poll_unpin(cx));
-                    let failure = match polled {
-                        Poll::Ready(Ok(stream)) => {
-                            this.state = State::First(attempt, stream);
+                State::Trying(mut racer) => {
+                    let failure = match racer.poll(&this.chain, cx) {
+                        Raced::Won(item, stream) => {
+                            this.won(racer, item, stream);
                             continue;
                         }
-                        Poll::Ready(Err(error)) => {
-                            Failure::Error((this.chain.classify)(&error), error)
-                        }
-                        Poll::Pending if this.deadline_passed(cx) => {
-                            this.timeout_failure(&attempt, true)
-                        }
-                        Poll::Pending => {
-                            this.state = State::Opening(attempt, opening);
-                            return Poll::Pending;
-                        }
-                    };
-                    if let Some(error) = this.fail(attempt, failure, false) {
-                        return this.give_up(error);
-                    }
-                    this.state = State::Start;
-                }
-                State::First(mut attempt, mut stream) => {
-                    let polled = attempt.call.poll_in(|| stream.poll_next_unpin(cx));
-                    let failure = match polled {
-                        Poll::Ready(Some(Ok(item))) if this.is_useful(&item) => {
-                            let attempt = this.first_item(attempt, &item);
-                            this.state = State::Streaming(attempt, stream);
-                            if this.held.is_empty() {
-                                return Poll::Ready(Some(Ok(item)));
+                        Raced::Failed(failure) => failure,
+                        Raced::TimedOut => this.timeout_failure(&racer.attempt, true),
+                        Raced::Pending => {
+                            if let Some(next) = this.poll_hedge(racer, cx) {
+                                return next;
                             }
-                            this.held.push_back(item);
                             continue;
-                        }
-                        Poll::Ready(Some(Ok(item))) if this.held.len() < MAX_HELD => {
-                            this.add_usage(&mut attempt, &item);
-                            this.held.push_back(item);
-                            this.state = State::First(attempt, stream);
-                            continue;
-                        }
-                        Poll::Ready(Some(Ok(_))) | Poll::Ready(None) => Failure::Empty,
-                        Poll::Ready(Some(Err(error))) => {
-                            Failure::Error((this.chain.classify)(&error), error)
-                        }
-                        Poll::Pending if this.deadline_passed(cx) => {
-                            this.timeout_failure(&attempt, true)
-                        }
-                        Poll::Pending => {
-                            this.state = State::First(attempt, stream);
-                            return Poll::Pending;
                         }
                     };
-                    if let Some(error) = this.fail(attempt, failure, false) {
-                        return this.give_up(error);
+                    match this.fail(racer.attempt, failure, false) {
+                        Some(error) => {
+                            this.hedge = None;
+                            return this.give_up(error);
+                        }
+                        None if this.take_over() => {}
+                        None => this.state = State::Start,
                     }
-                    this.state = State::Start;
                 }
                 // Served in place at the top of the loop.
                 streaming @ State::Streaming(..) => this.state = streaming,
@@ -423,6 +392,48 @@ enum Served<E> {
 impl<Req: Clone, T, E> FallbackStream<Req, T, E> {
     /// Polls the serving provider in place, the per-item path: `Some` to return, `None`
     /// when the attempt failed and the chain moved on (or the state is not streaming).
+    /// While `trying` waits for its first useful item: starts the hedge when it is due,
+    /// and polls it. `Some` to return, `None` to go round again (the state changed).
+    fn poll_hedge(&mut self, trying: Racer<T, E>, cx: &mut Context<'_>) -> Option<Next<T, E>> {
+        let due = self.hedge_at.as_mut().is_some_and(|at| at.as_mut().poll(cx).is_ready());
+        if due {
+            self.start_hedge(trying.attempt.index);
+        }
+        let Some(hedge) = self.hedge.as_mut() else {
+            self.state = State::Trying(trying);
+            return Some(Poll::Pending);
+        };
+        let failed = match hedge.poll(&self.chain, cx) {
+            Raced::Pending => {
+                self.state = State::Trying(trying);
+                return Some(Poll::Pending);
+            }
+            Raced::Won(item, stream) => {
+                // The hedge answered first: the provider it backed up is cancelled.
+                match self.hedge.take() {
+                    Some(hedge) => {
+                        drop(trying);
+                        self.won(hedge, item, stream);
+                    }
+                    None => self.state = State::Trying(trying),
+                }
+                return None;
+            }
+            Raced::Failed(failure) => Some(failure),
+            Raced::TimedOut => None,
+        };
+        // The hedge failed: the provider it backed up goes on alone.
+        if let Some(hedge) = self.hedge.take() {
+            let failure = failed.unwrap_or_else(|| self.timeout_failure(&hedge.attempt, true));
+            // Neither a retry nor a switch: the provider trying is still on.
+            let _ = self.fail(hedge.attempt, failure, false);
+            self.pending = None;
+            self.retry = None;
+        }
+        self.state = State::Trying(trying);
+        None
+    }
+
     fn poll_streaming(&mut self, cx: &mut Context<'_>) -> Option<Next<T, E>> {
         let State::Streaming(attempt, stream) = &mut self.state else { return None };
         if let Some(item) = self.held.pop_front() {
@@ -498,7 +509,8 @@ impl<Req, T, E> FallbackStream<Req, T, E> {
     /// The provider currently answering (or being tried), if any.
     pub fn serving(&self) -> Option<&str> {
         let index = match &self.state {
-            State::Opening(a, _) | State::First(a, _) | State::Streaming(a, _) => a.index,
+            State::Trying(racer) => racer.attempt.index,
+            State::Streaming(a, _) => a.index,
             State::Start | State::Done => return None,
         };
         Some(self.chain.members[index].metrics.provider())
