@@ -2,6 +2,7 @@
 //! breaker, a concurrency limit and timeouts, observed as they are tried.
 
 mod builder;
+mod hedge;
 mod racer;
 mod service;
 mod settings;
@@ -160,8 +161,11 @@ impl<Req, T, E> ChainInner<Req, T, E> {
 /// made it, as with [`ProviderMetrics`]; what the caller waited for, failovers included,
 /// goes to `voice_provider_chain_ttfb_seconds` and `voice_provider_chain_duration_seconds`.
 ///
-/// Once the first item has reached the caller, a failure is not retried elsewhere by
-/// default (the caller would hear audio twice or read text twice); see
+/// Before moving on, a provider with a [`RetryConfig`](crate::RetryConfig) is retried
+/// for transient failures; with [`hedge_after`](FallbackChainBuilder::hedge_after), a
+/// provider slow to answer is raced by the next one. Once the first item has reached the
+/// caller, a failure is not retried elsewhere by default (the caller would hear audio
+/// twice or read text twice); see
 /// [`retry_after_first_item`](FallbackChainBuilder::retry_after_first_item).
 ///
 /// ```

@@ -26,24 +26,24 @@ use crate::error::FallbackError;
 /// The chain's own timing runs from its creation: TTFB when the first useful item is
 /// handed to the caller, duration when the stream ends, fails or is dropped.
 pub struct FallbackStream<Req, T, E> {
-    chain: Arc<ChainInner<Req, T, E>>,
+    pub(super) chain: Arc<ChainInner<Req, T, E>>,
     request: Req,
     next: usize,
     /// A switch to count once the next provider is actually tried: (from, reason).
-    pending: Option<(usize, FallbackReason)>,
+    pub(super) pending: Option<(usize, FallbackReason)>,
     /// Why the last provider passed over was skipped.
     skipped: Option<FallbackReason>,
     /// A retry on the same provider, due at this instant.
-    retry: Option<(usize, Instant)>,
+    pub(super) retry: Option<(usize, Instant)>,
     /// Retries so far on the current provider, and their backoff session.
     retried: u32,
     backoff: Option<ExponentialBackoff>,
     last_error: Option<FallbackError<E>>,
-    state: State<T, E>,
+    pub(super) state: State<T, E>,
     /// A second attempt racing the first one ([`hedge_after`](crate::FallbackChainBuilder::hedge_after)).
-    hedge: Option<Racer<T, E>>,
+    pub(super) hedge: Option<Racer<T, E>>,
     /// When to start the hedge; `None` once started, or without hedging.
-    hedge_at: Option<Pin<Box<Sleep>>>,
+    pub(super) hedge_at: Option<Pin<Box<Sleep>>>,
     /// Items of the serving provider not yet handed out (those before its first useful
     /// one, then that one).
     held: VecDeque<T>,
@@ -55,7 +55,7 @@ pub struct FallbackStream<Req, T, E> {
     ended: bool,
 }
 
-enum State<T, E> {
+pub(super) enum State<T, E> {
     Start,
     /// Waiting for the first useful item.
     Trying(Racer<T, E>),
@@ -112,7 +112,7 @@ where
 
     /// Tries the next provider below its concurrency limit whose breaker admits a
     /// request.
-    fn begin_next(&mut self) -> Option<Racer<T, E>> {
+    pub(super) fn begin_next(&mut self) -> Option<Racer<T, E>> {
         let retrying = self.retry.take().map(|(index, _)| index);
         if let Some(index) = retrying {
             self.next = index;
@@ -194,7 +194,7 @@ where
     }
 
     /// Ends a failed attempt; returns what to yield, or `None` to try the next provider.
-    fn fail(
+    pub(super) fn fail(
         &mut self,
         mut attempt: Attempt,
         failure: Failure<E>,
@@ -276,7 +276,7 @@ where
     }
 
     /// `racer` won: its items go to the caller, and a rival still racing is cancelled.
-    fn won(&mut self, racer: Racer<T, E>, item: T, stream: ItemStream<T, E>) {
+    pub(super) fn won(&mut self, racer: Racer<T, E>, item: T, stream: ItemStream<T, E>) {
         let Racer { attempt, held, .. } = racer;
         self.hedge = None;
         self.hedge_at = None;
@@ -284,25 +284,6 @@ where
         self.held = held;
         self.held.push_back(item);
         self.state = State::Streaming(attempt, stream);
-    }
-
-    /// Starts the hedge: the next provider that admits a request races the one trying.
-    fn start_hedge(&mut self, trying: usize) {
-        self.hedge_at = None;
-        if let Some(hedge) = self.begin_next() {
-            let (from, to) = (trying, hedge.attempt.index);
-            self.chain.count_fallback(from, to, FallbackReason::Hedged);
-            self.hedge = Some(hedge);
-        }
-    }
-
-    /// The racer trying failed: the hedge, if one races, takes its place.
-    fn take_over(&mut self) -> bool {
-        let Some(hedge) = self.hedge.take() else { return false };
-        self.pending = None;
-        self.retry = None;
-        self.state = State::Trying(hedge);
-        true
     }
 }
 
@@ -381,7 +362,7 @@ where
 }
 
 /// What the stream's `poll_next` returns.
-type Next<T, E> = Poll<Option<Result<T, FallbackError<E>>>>;
+pub(super) type Next<T, E> = Poll<Option<Result<T, FallbackError<E>>>>;
 
 /// What a poll of the serving provider's stream asks of the chain.
 enum Served<E> {
@@ -392,48 +373,6 @@ enum Served<E> {
 impl<Req: Clone, T, E> FallbackStream<Req, T, E> {
     /// Polls the serving provider in place, the per-item path: `Some` to return, `None`
     /// when the attempt failed and the chain moved on (or the state is not streaming).
-    /// While `trying` waits for its first useful item: starts the hedge when it is due,
-    /// and polls it. `Some` to return, `None` to go round again (the state changed).
-    fn poll_hedge(&mut self, trying: Racer<T, E>, cx: &mut Context<'_>) -> Option<Next<T, E>> {
-        let due = self.hedge_at.as_mut().is_some_and(|at| at.as_mut().poll(cx).is_ready());
-        if due {
-            self.start_hedge(trying.attempt.index);
-        }
-        let Some(hedge) = self.hedge.as_mut() else {
-            self.state = State::Trying(trying);
-            return Some(Poll::Pending);
-        };
-        let failed = match hedge.poll(&self.chain, cx) {
-            Raced::Pending => {
-                self.state = State::Trying(trying);
-                return Some(Poll::Pending);
-            }
-            Raced::Won(item, stream) => {
-                // The hedge answered first: the provider it backed up is cancelled.
-                match self.hedge.take() {
-                    Some(hedge) => {
-                        drop(trying);
-                        self.won(hedge, item, stream);
-                    }
-                    None => self.state = State::Trying(trying),
-                }
-                return None;
-            }
-            Raced::Failed(failure) => Some(failure),
-            Raced::TimedOut => None,
-        };
-        // The hedge failed: the provider it backed up goes on alone.
-        if let Some(hedge) = self.hedge.take() {
-            let failure = failed.unwrap_or_else(|| self.timeout_failure(&hedge.attempt, true));
-            // Neither a retry nor a switch: the provider trying is still on.
-            let _ = self.fail(hedge.attempt, failure, false);
-            self.pending = None;
-            self.retry = None;
-        }
-        self.state = State::Trying(trying);
-        None
-    }
-
     fn poll_streaming(&mut self, cx: &mut Context<'_>) -> Option<Next<T, E>> {
         let State::Streaming(attempt, stream) = &mut self.state else { return None };
         if let Some(item) = self.held.pop_front() {
@@ -517,7 +456,7 @@ impl<Req, T, E> FallbackStream<Req, T, E> {
     }
 
     /// Which timeout fired: the first-byte one while it is the earlier deadline.
-    fn timeout_failure(&self, attempt: &Attempt, before_first: bool) -> Failure<E> {
+    pub(super) fn timeout_failure(&self, attempt: &Attempt, before_first: bool) -> Failure<E> {
         let member = &self.chain.members[attempt.index];
         match (before_first, member.first_byte_timeout, member.timeout) {
             (true, Some(first), total) if total.is_none_or(|t| first <= t) => {
