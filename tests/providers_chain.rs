@@ -523,3 +523,36 @@ fn provider_ttfb_is_the_first_useful_item_well_before_the_end() {
     assert!(duration >= 1.1, "duration {duration}: until the last item");
     assert!(duration - ttfb >= 0.8, "ttfb {ttfb} well below duration {duration}");
 }
+
+#[test]
+fn token_usage_carries_the_model_label_only_where_enabled() {
+    let handle = with_local_prometheus(|_| async {
+        let answer = |_: String| async { Ok::<_, std::io::Error>((812_u64, 64_u64)) };
+        for (name, labelled) in [("openai", true), ("groq", false)] {
+            let llm = FallbackChain::builder(ProviderKind::Llm)
+                .registry(&ProviderRegistry::new())
+                .provider(
+                    ProviderSettings::new(name).model("gpt-4o-mini").model_label(labelled),
+                    answer,
+                )
+                .usage_with(|&(input, output): &(u64, u64)| {
+                    voxscope::provider::Usage::tokens(input, output)
+                })
+                .build()
+                .unwrap();
+            llm.call("hi".to_owned()).await.unwrap();
+        }
+    });
+    let exposition = Exposition::render(&handle);
+    let usage = "gen_ai_client_token_usage_sum";
+    let openai = [("provider", "openai"), ("token_type", "input"), ("model", "gpt-4o-mini")];
+    assert_eq!(value(&exposition, usage, &openai), 812.0);
+    let groq: Vec<_> = exposition.find(usage, &[("provider", "groq")]).collect();
+    assert_eq!(groq.len(), 2, "input and output");
+    assert!(groq.iter().all(|s| s.label("model").is_none()), "{groq:?}");
+    let unset = voxscope::provider::ProviderMetrics::builder(ProviderKind::Llm, "groq")
+        .model_label(true)
+        .build()
+        .unwrap_err();
+    assert_eq!(unset.to_string(), "groq.model_label: a model set with model() (got \"true\")");
+}

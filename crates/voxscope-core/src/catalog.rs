@@ -350,8 +350,9 @@ metric!(
 metric!(
     /// LLM token usage (OpenTelemetry GenAI name).
     GEN_AI_CLIENT_TOKEN_USAGE, "gen_ai_client_token_usage", Histogram, Tokens, Provider,
-    ["provider", "token_type"], TOKEN_BUCKETS,
-    "LLM tokens used per request, by token type: input or output."
+    ["provider", "token_type", "model"], TOKEN_BUCKETS,
+    "LLM tokens used per request, by token type: input or output; model only where the \
+     provider enables its model label."
 );
 metric!(
     /// Characters sent to TTS.

@@ -46,6 +46,7 @@ impl ProviderMetrics {
             concurrency_limit: None,
             ttfb_from_speech_end: false,
             model: None,
+            model_label: false,
         }
     }
 
@@ -146,6 +147,7 @@ pub struct ProviderMetricsBuilder {
     concurrency_limit: Option<usize>,
     ttfb_from_speech_end: bool,
     model: Option<SharedString>,
+    model_label: bool,
 }
 
 impl ProviderMetricsBuilder {
@@ -165,6 +167,14 @@ impl ProviderMetricsBuilder {
         self
     }
 
+    /// Labels `gen_ai_client_token_usage` with the [`model`](Self::model) too, to compare
+    /// token use across models. Bounded: one model per provider, set in code or config,
+    /// never taken from a response. Off by default.
+    pub fn model_label(mut self, enabled: bool) -> Self {
+        self.model_label = enabled;
+        self
+    }
+
     /// STT only: TTFB is end of speech to final transcript, marked by the app with
     /// [`ProviderCall::speech_ended`] and [`ProviderCall::final_transcript`], instead of
     /// request to first result.
@@ -178,7 +188,8 @@ impl ProviderMetricsBuilder {
     /// # Errors
     /// [`ConfigError::Invalid`] for a provider name that is not a short label value,
     /// [`ConfigError::Zero`] for a concurrency limit of 0, [`ConfigError::Invalid`] for
-    /// a model name that is empty, longer than 128 characters or has control characters.
+    /// a model name that is empty, longer than 128 characters or has control characters,
+    /// or a model label without a model.
     pub fn build(self) -> Result<ProviderMetrics, ConfigError> {
         validate_provider_name(&self.provider)?;
         if let Some(model) = &self.model
@@ -195,8 +206,20 @@ impl ProviderMetricsBuilder {
         if let Some(limit) = self.concurrency_limit {
             voxscope_core::validate_nonzero("concurrency_limit", limit)?;
         }
-        let instruments =
-            Arc::new(Instruments::new(self.kind, self.provider, self.concurrency_limit));
+        if self.model_label && self.model.is_none() {
+            return Err(ConfigError::Invalid {
+                field: format!("{}.model_label", self.provider),
+                value: "true".to_owned(),
+                reason: "a model set with model()",
+            });
+        }
+        let token_model = self.model.clone().filter(|_| self.model_label);
+        let instruments = Arc::new(Instruments::new(
+            self.kind,
+            self.provider,
+            self.concurrency_limit,
+            token_model,
+        ));
         instruments.publish_limit();
         Ok(ProviderMetrics {
             instruments,

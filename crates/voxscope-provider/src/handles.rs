@@ -23,6 +23,8 @@ pub(crate) struct Instruments {
     kind: ProviderKind,
     provider: SharedString,
     concurrency_limit: Option<usize>,
+    /// The `model` label of token usage, when enabled.
+    token_model: Option<SharedString>,
     warm: OnceLock<Handles>,
     circuit: OnceLock<Gauge>,
     usage: OnceLock<UsageHandles>,
@@ -51,11 +53,13 @@ impl Instruments {
         kind: ProviderKind,
         provider: SharedString,
         concurrency_limit: Option<usize>,
+        token_model: Option<SharedString>,
     ) -> Self {
         Self {
             kind,
             provider,
             concurrency_limit,
+            token_model,
             warm: OnceLock::new(),
             circuit: OnceLock::new(),
             usage: OnceLock::new(),
@@ -102,12 +106,18 @@ impl Instruments {
     pub(crate) fn record_usage(&self, usage: &Usage) {
         let handles = self.usage.get_or_init(|| {
             let provider = self.provider.clone();
-            let tokens = |token_type: &'static str| {
-                metrics::histogram!(
+            let tokens = |token_type: &'static str| match &self.token_model {
+                Some(model) => metrics::histogram!(
+                    GEN_AI_CLIENT_TOKEN_USAGE.name,
+                    "provider" => provider.clone(),
+                    "token_type" => token_type,
+                    "model" => model.clone()
+                ),
+                None => metrics::histogram!(
                     GEN_AI_CLIENT_TOKEN_USAGE.name,
                     "provider" => provider.clone(),
                     "token_type" => token_type
-                )
+                ),
             };
             UsageHandles {
                 input_tokens: tokens("input"),

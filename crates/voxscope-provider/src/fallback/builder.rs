@@ -214,6 +214,7 @@ impl<Req, T, E> FallbackChainBuilder<Req, T, E> {
             if let Some(model) = settings.model.clone() {
                 metrics = metrics.model(model);
             }
+            metrics = metrics.model_label(settings.model_label);
             let metrics = metrics.build()?;
             let shared = self.registry.join(
                 metrics.instruments(),

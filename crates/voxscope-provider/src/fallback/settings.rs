@@ -79,6 +79,7 @@ pub struct ProviderSettings {
     pub(crate) concurrency_limit: Option<usize>,
     pub(crate) retry: Option<RetryConfig>,
     pub(crate) model: Option<SharedString>,
+    pub(crate) model_label: bool,
 }
 
 impl ProviderSettings {
@@ -92,6 +93,7 @@ impl ProviderSettings {
             concurrency_limit: None,
             retry: None,
             model: None,
+            model_label: false,
         }
     }
 
@@ -129,6 +131,13 @@ impl ProviderSettings {
     /// The model requested from this provider: `gen_ai.request.model` on its spans.
     pub fn model(mut self, model: impl Into<SharedString>) -> Self {
         self.model = Some(model.into());
+        self
+    }
+
+    /// Labels the provider's `gen_ai_client_token_usage` with its [`model`](Self::model);
+    /// see [`ProviderMetricsBuilder::model_label`](crate::ProviderMetricsBuilder::model_label).
+    pub fn model_label(mut self, enabled: bool) -> Self {
+        self.model_label = enabled;
         self
     }
 
