@@ -556,3 +556,48 @@ fn token_usage_carries_the_model_label_only_where_enabled() {
         .unwrap_err();
     assert_eq!(unset.to_string(), "groq.model_label: a model set with model() (got \"true\")");
 }
+
+#[test]
+fn list_prices_turn_usage_into_an_estimated_cost_in_whole_units() {
+    use voxscope::provider::{Price, Usage};
+    let costs = |requests: usize| {
+        let handle = with_local_prometheus(|_| async move {
+            let llm = FallbackChain::builder(ProviderKind::Llm)
+                .registry(&ProviderRegistry::new())
+                .provider(
+                    ProviderSettings::new("openai").price(Price::new("USD").tokens(0.15, 0.60)),
+                    |_: String| async { Ok::<_, std::io::Error>((1_000_000_u64, 200_000_u64)) },
+                )
+                .usage_with(|&(input, output): &(u64, u64)| Usage::tokens(input, output))
+                .build()
+                .unwrap();
+            for _ in 0..requests {
+                llm.call("hi".to_owned()).await.unwrap();
+            }
+        });
+        let exposition = Exposition::render(&handle);
+        let labels = [("kind", "llm"), ("provider", "openai"), ("currency", "USD")];
+        value(&exposition, "voice_provider_cost_total", &labels)
+    };
+    // 0.15 + 0.12 = 0.27 USD a request: whole dollars once complete, fractions carried.
+    assert_eq!(costs(3), 0.0, "0.81");
+    assert_eq!(costs(4), 1.0, "1.08");
+    assert_eq!(costs(8), 2.0, "2.16");
+    assert_eq!(costs(38), 10.0, "10.26");
+
+    let bad = |price: Price| {
+        voxscope::provider::ProviderMetrics::builder(ProviderKind::Tts, "azure")
+            .price(price)
+            .build()
+            .unwrap_err()
+            .to_string()
+    };
+    assert_eq!(
+        bad(Price::new("dollars")),
+        "azure.price.currency: an ISO 4217 code such as USD (got \"dollars\")"
+    );
+    assert_eq!(
+        bad(Price::new("EUR").characters(-1.0)),
+        "azure.price.characters.per_thousand: a finite price of 0 or more (got \"-1\")"
+    );
+}

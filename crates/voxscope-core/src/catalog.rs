@@ -57,6 +57,8 @@ pub enum Unit {
     Tokens,
     /// Characters of text.
     Characters,
+    /// Units of a currency, named by a `currency` label (an estimate of money spent).
+    Currency,
     /// A score without unit (sentiment in -1..1, a 0/1 flag).
     Score,
 }
@@ -71,6 +73,7 @@ impl Unit {
             Unit::Count => "count",
             Unit::Tokens => "tokens",
             Unit::Characters => "characters",
+            Unit::Currency => "currency units",
             Unit::Score => "score",
         }
     }
@@ -82,7 +85,7 @@ impl Unit {
             Unit::Bytes => Some(metrics::Unit::Bytes),
             Unit::Count | Unit::Tokens | Unit::Characters => Some(metrics::Unit::Count),
             // `metrics::Unit::Percent` means 0..100; a 0..1 share or a score has no unit there.
-            Unit::Ratio | Unit::Score => None,
+            Unit::Ratio | Unit::Score | Unit::Currency => None,
         }
     }
 }
@@ -355,6 +358,13 @@ metric!(
      provider enables its model label."
 );
 metric!(
+    /// Estimated provider cost.
+    VOICE_PROVIDER_COST_TOTAL, "voice_provider_cost_total", Counter, Currency, Provider,
+    ["kind", "provider", "currency"], NONE,
+    "Estimated provider cost from usage and configured list prices, in whole units of \
+     the currency; an estimate, to reconcile with the provider's invoice."
+);
+metric!(
     /// Characters sent to TTS.
     VOICE_TTS_CHARACTERS_TOTAL, "voice_tts_characters_total", Counter, Characters, Provider,
     ["provider"], NONE,
@@ -477,6 +487,7 @@ pub const ALL: &[MetricDef] = &[
     VOICE_PROVIDER_IN_FLIGHT,
     VOICE_PROVIDER_CONCURRENCY_LIMIT,
     GEN_AI_CLIENT_TOKEN_USAGE,
+    VOICE_PROVIDER_COST_TOTAL,
     VOICE_TTS_CHARACTERS_TOTAL,
     VOICE_STT_AUDIO_SECONDS_TOTAL,
     VOXSCOPE_CONFIG_MISSING,

@@ -12,6 +12,7 @@ use crate::class::{DefaultClassifier, ErrorClass};
 use crate::handles::Instruments;
 use crate::kind::{Outcome, ProviderKind};
 use crate::observe::{Observed, ObservedStream};
+use crate::price::Price;
 use crate::usage::{NoUsage, Usage};
 
 /// Records the provider metrics of one (kind, provider); cheap to clone, and every clone
@@ -47,6 +48,7 @@ impl ProviderMetrics {
             ttfb_from_speech_end: false,
             model: None,
             model_label: false,
+            price: None,
         }
     }
 
@@ -148,9 +150,17 @@ pub struct ProviderMetricsBuilder {
     ttfb_from_speech_end: bool,
     model: Option<SharedString>,
     model_label: bool,
+    price: Option<Price>,
 }
 
 impl ProviderMetricsBuilder {
+    /// The provider's list prices: usage adds its estimated cost to
+    /// `voice_provider_cost_total`; see [`Price`].
+    pub fn price(mut self, price: Price) -> Self {
+        self.price = Some(price);
+        self
+    }
+
     /// The model requested (`gpt-4o-mini`, `nova-3`, `eleven_flash_v2_5`): the
     /// `gen_ai.request.model` attribute of every request's span. Not a metric label.
     pub fn model(mut self, model: impl Into<SharedString>) -> Self {
@@ -189,7 +199,8 @@ impl ProviderMetricsBuilder {
     /// [`ConfigError::Invalid`] for a provider name that is not a short label value,
     /// [`ConfigError::Zero`] for a concurrency limit of 0, [`ConfigError::Invalid`] for
     /// a model name that is empty, longer than 128 characters or has control characters,
-    /// or a model label without a model.
+    /// a model label without a model, or a price that is negative, not finite or not in
+    /// an ISO 4217 currency.
     pub fn build(self) -> Result<ProviderMetrics, ConfigError> {
         validate_provider_name(&self.provider)?;
         if let Some(model) = &self.model
@@ -213,12 +224,16 @@ impl ProviderMetricsBuilder {
                 reason: "a model set with model()",
             });
         }
+        if let Some(price) = &self.price {
+            price.validate(&self.provider)?;
+        }
         let token_model = self.model.clone().filter(|_| self.model_label);
         let instruments = Arc::new(Instruments::new(
             self.kind,
             self.provider,
             self.concurrency_limit,
             token_model,
+            self.price,
         ));
         instruments.publish_limit();
         Ok(ProviderMetrics {

@@ -7,13 +7,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use metrics::{Counter, Gauge, Histogram, SharedString};
 use voxscope_core::catalog::{
     GEN_AI_CLIENT_TOKEN_USAGE, VOICE_PROVIDER_CIRCUIT_OPEN, VOICE_PROVIDER_CONCURRENCY_LIMIT,
-    VOICE_PROVIDER_ERRORS_TOTAL, VOICE_PROVIDER_IN_FLIGHT, VOICE_PROVIDER_REQUEST_DURATION,
-    VOICE_PROVIDER_REQUESTS_TOTAL, VOICE_PROVIDER_TTFB, VOICE_STT_AUDIO_SECONDS_TOTAL,
-    VOICE_TTS_CHARACTERS_TOTAL,
+    VOICE_PROVIDER_COST_TOTAL, VOICE_PROVIDER_ERRORS_TOTAL, VOICE_PROVIDER_IN_FLIGHT,
+    VOICE_PROVIDER_REQUEST_DURATION, VOICE_PROVIDER_REQUESTS_TOTAL, VOICE_PROVIDER_TTFB,
+    VOICE_STT_AUDIO_SECONDS_TOTAL, VOICE_TTS_CHARACTERS_TOTAL,
 };
 
 use crate::class::ErrorClass;
 use crate::kind::{Outcome, ProviderKind};
+use crate::price::Price;
 use crate::usage::Usage;
 
 /// Handles are registered on first use with whichever recorder is current then, so a
@@ -25,6 +26,8 @@ pub(crate) struct Instruments {
     concurrency_limit: Option<usize>,
     /// The `model` label of token usage, when enabled.
     token_model: Option<SharedString>,
+    price: Option<Price>,
+    cost_micros: AtomicU64,
     warm: OnceLock<Handles>,
     circuit: OnceLock<Gauge>,
     usage: OnceLock<UsageHandles>,
@@ -46,6 +49,7 @@ struct UsageHandles {
     output_tokens: Histogram,
     characters: Counter,
     audio_seconds: Counter,
+    cost: Option<Counter>,
 }
 
 impl Instruments {
@@ -54,12 +58,15 @@ impl Instruments {
         provider: SharedString,
         concurrency_limit: Option<usize>,
         token_model: Option<SharedString>,
+        price: Option<Price>,
     ) -> Self {
         Self {
             kind,
             provider,
             concurrency_limit,
             token_model,
+            price,
+            cost_micros: AtomicU64::new(0),
             warm: OnceLock::new(),
             circuit: OnceLock::new(),
             usage: OnceLock::new(),
@@ -128,6 +135,14 @@ impl Instruments {
                 audio_seconds: metrics::counter!(
                     VOICE_STT_AUDIO_SECONDS_TOTAL.name, "provider" => provider.clone()
                 ),
+                cost: self.price.as_ref().map(|price| {
+                    metrics::counter!(
+                        VOICE_PROVIDER_COST_TOTAL.name,
+                        "kind" => self.kind.as_str(),
+                        "provider" => provider.clone(),
+                        "currency" => price.currency().clone()
+                    )
+                }),
             }
         });
         // A request reports input and output together; a zero on one side is still an
@@ -140,15 +155,10 @@ impl Instruments {
             handles.characters.increment(usage.characters);
         }
         if usage.audio_seconds > 0.0 {
-            // The `metrics` counter counts whole units: keep the microseconds here and add
-            // each whole second once it is complete, so that many short utterances still
-            // sum to the right total.
-            let micros = (usage.audio_seconds * 1e6).round() as u64;
-            let before = self.audio_micros.fetch_add(micros, Ordering::Relaxed);
-            let whole = (before + micros) / 1_000_000 - before / 1_000_000;
-            if whole > 0 {
-                handles.audio_seconds.increment(whole);
-            }
+            add_whole_units(&self.audio_micros, usage.audio_seconds, &handles.audio_seconds);
+        }
+        if let (Some(price), Some(cost)) = (&self.price, &handles.cost) {
+            add_whole_units(&self.cost_micros, price.cost(usage), cost);
         }
     }
 
@@ -178,6 +188,18 @@ impl Instruments {
             ttfb: metrics::histogram!(VOICE_PROVIDER_TTFB.name, &labels),
             in_flight,
         }
+    }
+}
+
+/// Adds `amount` to a counter of whole units: the `metrics` counter counts integers, so
+/// the millionths are kept in `micros` and each whole unit is added once complete; many
+/// small amounts (short utterances, cheap requests) still sum to the right total.
+fn add_whole_units(micros: &AtomicU64, amount: f64, counter: &Counter) {
+    let added = (amount * 1e6).round() as u64;
+    let before = micros.fetch_add(added, Ordering::Relaxed);
+    let whole = (before + added) / 1_000_000 - before / 1_000_000;
+    if whole > 0 {
+        counter.increment(whole);
     }
 }
 

@@ -51,8 +51,9 @@
 //!   ([`ProviderMetricsBuilder::ttfb_from_speech_end`]), else request to first result.
 //! - `voice_provider_errors_total{error}`: the [`ErrorClass`].
 //! - `voice_provider_in_flight`, `voice_provider_concurrency_limit`.
-//! - Usage ([`Usage`]): `gen_ai_client_token_usage{token_type}`,
-//!   `voice_tts_characters_total`, `voice_stt_audio_seconds_total`.
+//! - Usage ([`Usage`]): `gen_ai_client_token_usage{token_type}` (and `model` where
+//!   enabled), `voice_tts_characters_total`, `voice_stt_audio_seconds_total`, and with a
+//!   [`Price`], the estimated `voice_provider_cost_total{currency}`.
 //! - Chains: `voice_provider_fallbacks_total{from, to, reason}`,
 //!   `voice_provider_retries_total{reason}`, `voice_provider_circuit_open`, and what the
 //!   caller waited, failovers included: `voice_provider_chain_ttfb_seconds` and
@@ -93,6 +94,7 @@ mod handles;
 mod kind;
 mod layer;
 mod observe;
+mod price;
 mod registry;
 mod retry;
 mod service;
@@ -114,6 +116,7 @@ pub use fallback::{
 pub use kind::{Outcome, ProviderKind};
 pub use layer::{HttpBody, ProviderLayer, Streaming, Unary};
 pub use observe::{Observed, ObservedStream};
+pub use price::Price;
 pub use registry::ProviderRegistry;
 pub use retry::RetryConfig;
 pub use service::{Provider, StreamingFuture};

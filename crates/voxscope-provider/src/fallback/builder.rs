@@ -215,6 +215,9 @@ impl<Req, T, E> FallbackChainBuilder<Req, T, E> {
                 metrics = metrics.model(model);
             }
             metrics = metrics.model_label(settings.model_label);
+            if let Some(price) = settings.price.clone() {
+                metrics = metrics.price(price);
+            }
             let metrics = metrics.build()?;
             let shared = self.registry.join(
                 metrics.instruments(),

@@ -11,6 +11,7 @@ use crate::breaker::BreakerConfig;
 use crate::call::validate_provider_name;
 use crate::class::ErrorClass;
 use crate::duration;
+use crate::price::Price;
 use crate::retry::RetryConfig;
 
 /// Why a chain moved on: the `reason` label of `voice_provider_fallbacks_total`.
@@ -80,6 +81,7 @@ pub struct ProviderSettings {
     pub(crate) retry: Option<RetryConfig>,
     pub(crate) model: Option<SharedString>,
     pub(crate) model_label: bool,
+    pub(crate) price: Option<Price>,
 }
 
 impl ProviderSettings {
@@ -94,6 +96,7 @@ impl ProviderSettings {
             retry: None,
             model: None,
             model_label: false,
+            price: None,
         }
     }
 
@@ -138,6 +141,12 @@ impl ProviderSettings {
     /// see [`ProviderMetricsBuilder::model_label`](crate::ProviderMetricsBuilder::model_label).
     pub fn model_label(mut self, enabled: bool) -> Self {
         self.model_label = enabled;
+        self
+    }
+
+    /// The provider's list prices, for `voice_provider_cost_total`; see [`Price`].
+    pub fn price(mut self, price: Price) -> Self {
+        self.price = Some(price);
         self
     }
 
