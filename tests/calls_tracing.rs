@@ -1,9 +1,14 @@
-//! One span per call, a child of the request span; two log lines per call; ids on
-//! spans and logs, never on labels.
+//! One span per call, a root of its own that follows from the upgrade request's span;
+//! two log lines per call; ids on spans and logs, never on labels; a call of minutes
+//! traced whole by voxscope-trace.
+
+#[path = "trace_common.rs"]
+mod common;
 
 use std::collections::HashMap;
 use std::fmt::Debug;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -26,6 +31,7 @@ type Fields = HashMap<String, String>;
 struct Captured {
     name: String,
     parent: Option<String>,
+    follows: Vec<String>,
     fields: Fields,
 }
 
@@ -51,7 +57,8 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Capture {
         let parent = ctx.span(id).and_then(|s| s.parent()).map(|p| p.name().to_owned());
         let mut fields = Fields::new();
         attrs.record(&mut Collect(&mut fields));
-        let span = Captured { name: attrs.metadata().name().to_owned(), parent, fields };
+        let name = attrs.metadata().name().to_owned();
+        let span = Captured { name, parent, follows: Vec::new(), fields };
         self.spans.lock().unwrap().insert(id.into_u64(), span);
     }
 
@@ -61,11 +68,19 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Capture {
         }
     }
 
+    fn on_follows_from(&self, id: &Id, follows: &Id, ctx: Context<'_, S>) {
+        let name = ctx.span(follows).map(|s| s.name().to_owned()).unwrap_or_default();
+        if let Some(span) = self.spans.lock().unwrap().get_mut(&id.into_u64()) {
+            span.follows.push(name);
+        }
+    }
+
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         let parent = ctx.event_span(event).map(|s| s.name().to_owned());
         let mut fields = Fields::new();
         event.record(&mut Collect(&mut fields));
-        self.events.lock().unwrap().push(Captured { name: String::new(), parent, fields });
+        let event = Captured { name: String::new(), parent, follows: Vec::new(), fields };
+        self.events.lock().unwrap().push(event);
     }
 }
 
@@ -78,7 +93,7 @@ async fn media(ws: WebSocketUpgrade, call: Call) -> Response {
 }
 
 #[test]
-fn each_call_has_one_span_under_the_request_span_and_two_log_lines() {
+fn each_call_has_one_root_span_linked_to_the_request_span_and_two_log_lines() {
     let capture = Capture::default();
     let subscriber = tracing_subscriber::registry().with(capture.clone());
     let _default = tracing::subscriber::set_default(subscriber);
@@ -108,7 +123,10 @@ fn each_call_has_one_span_under_the_request_span_and_two_log_lines() {
     let calls: Vec<&Captured> = spans.iter().filter(|s| s.name == "voice_call").collect();
     assert_eq!(calls.len(), 2, "{spans:?}");
     for call in &calls {
-        assert_eq!(call.parent.as_deref(), Some("request"));
+        // Its own trace: a request span held open for a whole call would hold its trace's
+        // tail decision open as long.
+        assert_eq!(call.parent, None);
+        assert_eq!(call.follows, ["request"]);
         assert_eq!(call.fields["transport"], "twilio");
         assert_eq!(call.fields["outcome"], "rejected");
         assert!(call.fields.contains_key("duration_s"));
@@ -132,4 +150,80 @@ fn each_call_has_one_span_under_the_request_span_and_two_log_lines() {
     let exposition = Exposition::render(&handle);
     assert!(!exposition.text.contains("CA-span"), "a call id reached a label");
     assert_eq!(exposition.sum("voice_calls_total", &[("outcome", "rejected")]), 2.0);
+}
+
+/// A minute-long call: two LLM turns, a TTS failure at 45 s, hung up at 60 s.
+async fn minute_long_agent(ws: WebSocketUpgrade, call: Call) -> Response {
+    ws.on_upgrade(move |socket| {
+        call.serve(socket, |socket, _call| async move {
+            // Held open for the minute.
+            let _socket = socket;
+            for turn in 1..=2 {
+                tokio::time::sleep(Duration::from_secs(15)).await;
+                tracing::info_span!("llm.request", turn).in_scope(|| tracing::info!("answered"));
+            }
+            tokio::time::sleep(Duration::from_secs(15)).await;
+            tracing::info_span!("tts.request", turn = 3)
+                .in_scope(|| tracing::error!(error = "voice unavailable", "synthesis failed"));
+            tokio::time::sleep(Duration::from_secs(15)).await;
+        })
+    })
+}
+
+/// Real time on purpose: the tail buffer's clock is the process's, which a paused
+/// tokio clock does not move.
+#[test]
+fn a_minute_long_call_that_fails_at_45_s_is_kept_whole_without_overflow() {
+    use common::{Ctx, attribute};
+    use futures_util::StreamExt;
+    use voxscope::trace::{SamplingPolicy, TraceConfig};
+
+    // The defaults a service starts with: one request in ten traced, errors kept.
+    let config = TraceConfig::new("calls").policy(SamplingPolicy::default());
+    common::run(config, |ctx: Ctx| async move {
+        let layer = CallLayer::builder(Protocol::Twilio).build().expect("layer");
+        let app = Router::new()
+            .route("/media", any(minute_long_agent))
+            .layer(layer)
+            .layer(ctx.pipeline.trace_layer());
+        let addr = voxscope_tests::serve(app).await;
+        let started = std::time::Instant::now();
+        let (mut ws, upgrade) =
+            tokio_tungstenite::connect_async(format!("ws://{addr}/media")).await.expect("ws");
+        let upgrade_trace = upgrade.headers()["x-trace-id"].to_str().expect("ascii").to_owned();
+        while ws.next().await.is_some_and(|frame| frame.is_ok()) {}
+        assert!(started.elapsed() >= Duration::from_secs(60));
+
+        let store = ctx.pipeline.store();
+        let kept = voxscope_tests::eventually(Duration::from_secs(10), || {
+            store.traces(10).iter().any(|t| t.spans.iter().any(|s| s.name == "voice_call"))
+        })
+        .await;
+        assert!(kept, "the call's trace was kept");
+        let traces = store.traces(10);
+        let call = traces
+            .iter()
+            .find(|t| t.spans.iter().any(|s| s.name == "voice_call"))
+            .expect("call trace");
+        assert_eq!(call.decision.as_str(), "kept_error");
+        let mut names: Vec<&str> = call.spans.iter().map(|s| s.name.as_ref()).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["llm.request", "llm.request", "tts.request", "voice_call"]);
+        let root = call.spans.iter().find(|s| s.name == "voice_call").expect("call span");
+        for span in call.spans.iter().filter(|s| s.name != "voice_call") {
+            assert_eq!(span.parent_span_id, root.span_context.span_id(), "{}", span.name);
+        }
+        let lasted = root.end_time.duration_since(root.start_time).expect("ordered");
+        assert!(lasted >= Duration::from_secs(60), "{lasted:?}");
+        assert_eq!(attribute(root, "voxscope.sampling.decision").as_deref(), Some("kept_error"));
+        // Its own trace, linked to the upgrade request's.
+        assert_ne!(call.trace_id.to_string(), upgrade_trace);
+        let links: Vec<String> =
+            root.links.iter().map(|l| l.span_context.trace_id().to_string()).collect();
+        assert_eq!(links, [upgrade_trace]);
+
+        assert_eq!(ctx.metrics.get("voxscope_trace_buffer_overflow_total"), 0.0);
+        assert_eq!(ctx.metrics.get("voxscope_trace_buffer_spans"), 0.0);
+        assert_eq!(ctx.metrics.decision("kept_error"), 1.0);
+    });
 }

@@ -193,3 +193,24 @@ pub async fn wait_for_traces(ctx: &Ctx, n: usize) -> HashMap<TraceId, Vec<SpanDa
     .await;
     found
 }
+
+/// Log lines written by a `tracing_subscriber::fmt` layer, for assertions.
+#[derive(Clone, Default)]
+pub struct Logs(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("logs").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Logs {
+    pub fn lines(&self) -> Vec<String> {
+        String::from_utf8_lossy(&self.0.lock().expect("logs")).lines().map(str::to_owned).collect()
+    }
+}

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::routing::post;
-use common::{Ctx, app, run, run_with};
+use common::{Ctx, Logs, app, run, run_with};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{KeyValue, any_value};
 use opentelemetry_sdk::error::OTelSdkResult;
@@ -209,26 +209,6 @@ fn traces_route_lists_kept_traces_newest_first() {
             .expect("json");
         assert_eq!(limited["traces"].as_array().map(Vec::len), Some(1));
     });
-}
-
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("logs").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Logs {
-    fn lines(&self) -> Vec<String> {
-        String::from_utf8_lossy(&self.0.lock().expect("logs")).lines().map(str::to_owned).collect()
-    }
 }
 
 /// Requests `/calls/1` (dropped at the head) and `/fail` (kept) with `format` logs;

@@ -302,10 +302,10 @@ fn tail_buffer_stays_bounded_with_ten_thousand_open_traces() {
 }
 
 #[test]
-fn max_wait_decides_a_stalled_trace_early_and_counts_it() {
+fn an_idle_process_sweeps_a_stalled_trace_on_a_timer_and_counts_it() {
     let policy =
         SamplingPolicy::default().default_ratio(0.0).slow_threshold(Duration::from_secs(3_600));
-    let config = config(policy).max_wait(Duration::from_millis(200));
+    let config = config(policy).max_wait(Duration::from_millis(600));
     run(config, |ctx: Ctx| async move {
         let addr = serve(app(&ctx.pipeline)).await;
         let client = reqwest::Client::new();
@@ -314,19 +314,57 @@ fn max_wait_decides_a_stalled_trace_early_and_counts_it() {
             let client = client.clone();
             async move { client.get(format!("http://{addr}/slow")).send().await.map(|r| r.status()) }
         });
-        tokio::time::sleep(Duration::from_millis(700)).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
         assert_eq!(ctx.metrics.get("voxscope_trace_buffer_spans"), 2.0, "children buffered");
-        // Any span activity sweeps the buffer: the stalled trace has waited too long.
-        get(&client, format!("http://{addr}/calls/1")).await;
-        assert_eq!(ctx.metrics.get("voxscope_trace_buffer_overflow_total"), 1.0);
-        assert_eq!(stalled.await.expect("task").expect("request"), 200);
-        let decided =
-            eventually(Duration::from_secs(5), || ctx.metrics.decision("dropped") >= 2.0).await;
-        assert!(decided);
-        // The root, ending later, followed the early decision instead of being counted again.
-        assert_eq!(ctx.metrics.decision("dropped"), 2.0);
+        // No other span starts or ends: the timer alone releases the buffer.
+        let swept = eventually(Duration::from_millis(800), || {
+            ctx.metrics.get("voxscope_trace_buffer_overflow_total") == 1.0
+        })
+        .await;
+        assert!(swept && !stalled.is_finished(), "swept while the process was idle");
         assert_eq!(ctx.metrics.get("voxscope_trace_buffer_spans"), 0.0);
+        assert_eq!(ctx.metrics.decision("dropped"), 1.0);
+        assert_eq!(stalled.await.expect("task").expect("request"), 200);
+        // The root, ending later, followed the early decision instead of being counted again.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(ctx.metrics.decision("dropped"), 1.0);
+        assert_eq!(ctx.metrics.get("voxscope_trace_buffer_overflow_total"), 1.0);
         assert!(traces(&ctx).is_empty());
+    });
+}
+
+#[test]
+fn a_hundred_thousand_buffered_spans_stay_under_the_cap_oldest_trace_first() {
+    const TRACES: usize = 200;
+    const CHILDREN: usize = 500;
+    const CAP: usize = 10_000;
+    let policy = SamplingPolicy::default().default_ratio(0.0);
+    let config = config(policy).max_buffered_spans(CAP).max_spans_per_trace(CHILDREN + 1);
+    run(config, |ctx: Ctx| async move {
+        // Local roots that stay open (background tasks, calls), each with finished
+        // children waiting for it: 100,000 spans in all.
+        let (mut roots, mut buffered) = (Vec::new(), 0.0);
+        for n in 0..TRACES {
+            let root = tracing::info_span!("task", n);
+            root.in_scope(|| {
+                for _ in 0..CHILDREN {
+                    tracing::info_span!("step").in_scope(|| ());
+                }
+            });
+            // The debugging recorder reads a gauge once: read it where it was just set.
+            buffered = ctx.metrics.get("voxscope_trace_buffer_spans");
+            assert!(buffered <= CAP as f64, "{buffered} spans buffered after {n} traces");
+            roots.push(root);
+        }
+        // Whole traces go, oldest first: 20 of 500 spans fit under the cap.
+        let evicted = TRACES - CAP / CHILDREN;
+        assert_eq!(buffered, CAP as f64);
+        assert_eq!(ctx.metrics.get("voxscope_trace_buffer_overflow_total"), evicted as f64);
+        assert_eq!(ctx.metrics.decision("dropped"), evicted as f64);
+        drop(roots);
+        assert_eq!(ctx.metrics.get("voxscope_trace_buffer_spans"), 0.0);
+        assert_eq!(ctx.metrics.decision("dropped"), TRACES as f64);
+        assert_eq!(ctx.metrics.get("voxscope_trace_buffer_overflow_total"), evicted as f64);
     });
 }
 

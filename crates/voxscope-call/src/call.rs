@@ -187,8 +187,12 @@ impl CallState {
         call_id: String,
     ) -> Arc<Self> {
         let transport = handles.transport;
+        // A call lasts minutes: its own trace, linked to the upgrade request's (a child
+        // would hold that request's trace open, and its tail decision, for the whole call).
         let span = tracing::info_span!(
+            parent: None,
             "voice_call",
+            trace.root = tracing::field::Empty,
             call.id = %call_id,
             stream.id = tracing::field::Empty,
             call.from = tracing::field::Empty,
@@ -197,6 +201,7 @@ impl CallState {
             outcome = tracing::field::Empty,
             duration_s = tracing::field::Empty,
         );
+        span.follows_from(Span::current());
         tracing::info!(parent: &span, call.id = %call_id, transport, "call started");
         if slot.is_some() {
             handles.active.increment(1.0);

@@ -49,8 +49,9 @@
 //! A panic in the handler run by [`Call::serve`], or an `Err` it returns, ends the call
 //! `failed`.
 //!
-//! Each call has a `voice_call` span, a child of the span current when the request
-//! arrived, and two log lines, `call started` and `call ended` (outcome, duration,
+//! Each call has a `voice_call` span, the root of a trace of its own that follows from
+//! the span current when the request arrived (a call outlives its upgrade request by
+//! minutes; as a child it would hold that request's trace open), and two log lines, `call started` and `call ended` (outcome, duration,
 //! frames, audio seconds, quality, turns, mean turn latency). Call ids and phone numbers
 //! live there, never in labels.
 #![deny(missing_docs)]

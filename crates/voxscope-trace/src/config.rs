@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use tracing_subscriber::filter::LevelFilter;
 use voxscope_core::{ConfigError, validate_nonzero};
 
 use crate::policy::{SamplingPolicy, validate_ratio};
@@ -40,30 +41,35 @@ pub struct TraceConfig {
     pub(crate) policy: SamplingPolicy,
     pub(crate) max_traces: usize,
     pub(crate) max_spans_per_trace: usize,
+    pub(crate) max_buffered_spans: usize,
     pub(crate) max_wait: Duration,
     pub(crate) memory_traces: usize,
     pub(crate) export_queue: usize,
     pub(crate) otlp_endpoint: Option<String>,
     pub(crate) log_format: LogFormat,
     pub(crate) log_filter: String,
+    pub(crate) span_level: LevelFilter,
 }
 
 impl TraceConfig {
-    /// Defaults: [`SamplingPolicy::default`], at most 10,000 open traces, 1,000 spans per
-    /// trace and 30 s of waiting in the tail buffer, the last 100 kept traces in memory,
-    /// an export queue of 2,048 spans, no OTLP endpoint, text logs at `info`.
+    /// Defaults: [`SamplingPolicy::default`]; in the tail buffer at most 10,000 open
+    /// traces, 1,000 spans per trace, 32,768 spans in all and an hour of waiting; the
+    /// last 100 kept traces in memory, an export queue of 2,048 spans, no OTLP endpoint,
+    /// text logs at `info`, spans traced up to `INFO`.
     pub fn new(service_name: impl Into<String>) -> Self {
         Self {
             service_name: service_name.into(),
             policy: SamplingPolicy::default(),
             max_traces: 10_000,
             max_spans_per_trace: 1_000,
-            max_wait: Duration::from_secs(30),
+            max_buffered_spans: 32_768,
+            max_wait: Duration::from_secs(3_600),
             memory_traces: 100,
             export_queue: 2_048,
             otlp_endpoint: None,
             log_format: LogFormat::Text,
             log_filter: "info".to_owned(),
+            span_level: LevelFilter::INFO,
         }
     }
 
@@ -85,7 +91,20 @@ impl TraceConfig {
         self
     }
 
-    /// Tail bound: how long a trace may wait for its local root to end.
+    /// Tail bound: spans buffered across all open traces. Past it, the oldest open
+    /// trace is decided early (kept if it has an error or the head kept it) and counted
+    /// in `voxscope_trace_buffer_overflow_total`. A buffered span costs about 1 KiB
+    /// (its `SpanData` with a dozen attributes), so the default bounds the buffer near
+    /// 32 MiB.
+    pub fn max_buffered_spans(mut self, max: usize) -> Self {
+        self.max_buffered_spans = max;
+        self
+    }
+
+    /// Tail bound: how long a trace may wait for its local root to end, default an
+    /// hour. A call is its own trace, whose root ends when the call ends: set this
+    /// above the longest call. Expired traces are decided early by a timer, span
+    /// activity or not.
     pub fn max_wait(mut self, wait: Duration) -> Self {
         self.max_wait = wait;
         self
@@ -116,9 +135,17 @@ impl TraceConfig {
         self
     }
 
-    /// The log filter when `RUST_LOG` is unset (an `EnvFilter` directive).
+    /// The log filter when `RUST_LOG` is unset (an `EnvFilter` directive). It filters
+    /// log lines only: which spans are traced is [`span_level`](Self::span_level)'s.
     pub fn log_filter(mut self, filter: impl Into<String>) -> Self {
         self.log_filter = filter.into();
+        self
+    }
+
+    /// The most verbose spans that are traced (default `INFO`), independent of the log
+    /// filter: `RUST_LOG=warn` quiets the logs, not the tracing.
+    pub fn span_level(mut self, level: tracing::Level) -> Self {
+        self.span_level = LevelFilter::from_level(level);
         self
     }
 
@@ -186,6 +213,7 @@ impl TraceConfig {
         self.policy.validate()?;
         validate_nonzero("max_traces", self.max_traces)?;
         validate_nonzero("max_spans_per_trace", self.max_spans_per_trace)?;
+        validate_nonzero("max_buffered_spans", self.max_buffered_spans)?;
         validate_nonzero("export_queue", self.export_queue)?;
         if self.max_wait.is_zero() {
             return Err(ConfigError::Zero { field: "max_wait".to_owned() });

@@ -18,9 +18,28 @@ pub(crate) struct Counters {
     buffer_spans: OnceLock<Gauge>,
     overflow: OnceLock<Counter>,
     export_dropped: OnceLock<Counter>,
+    warm: OnceLock<()>,
 }
 
 impl Counters {
+    /// Registers every handle with the recorder current now (on the first span of the
+    /// pipeline), so that the sweep and export threads, which have none of their own,
+    /// record into the same one.
+    pub(crate) fn warm(&self) {
+        self.warm.get_or_init(|| {
+            for decision in Decision::ALL {
+                self.decisions[decision.index()].get_or_init(|| {
+                    metrics::counter!(VOXSCOPE_TRACES_TOTAL.name, "decision" => decision.as_str())
+                });
+            }
+            self.buffer_spans.get_or_init(|| metrics::gauge!(VOXSCOPE_TRACE_BUFFER_SPANS.name));
+            self.overflow
+                .get_or_init(|| metrics::counter!(VOXSCOPE_TRACE_BUFFER_OVERFLOW_TOTAL.name));
+            self.export_dropped
+                .get_or_init(|| metrics::counter!(VOXSCOPE_TRACE_EXPORT_DROPPED_TOTAL.name));
+        });
+    }
+
     pub(crate) fn decision(&self, decision: Decision) {
         self.decisions[decision.index()]
             .get_or_init(

@@ -5,11 +5,10 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
 use crate::counters::Counters;
@@ -52,7 +51,8 @@ pub(crate) struct ExportQueue {
     sender: Mutex<Option<SyncSender<Message>>>,
     queued: Arc<AtomicUsize>,
     capacity: usize,
-    worker: Mutex<Option<JoinHandle<OTelSdkResult>>>,
+    /// The worker's result, sent when it has shut the exporter down.
+    done: Mutex<Option<Receiver<OTelSdkResult>>>,
     counters: Arc<Counters>,
 }
 
@@ -76,17 +76,20 @@ impl ExportQueue {
         let queued = Arc::new(AtomicUsize::new(0));
         // The channel counts messages; `queued` counts spans and is the real bound.
         let (sender, receiver) = mpsc::sync_channel(capacity.max(1));
-        let worker = {
+        let (finished, done) = mpsc::sync_channel(1);
+        {
             let (queued, counters) = (Arc::clone(&queued), Arc::clone(&counters));
-            std::thread::Builder::new()
-                .name("voxscope-trace-export".into())
-                .spawn(move || run(receiver, exporter, &queued, &counters))?
-        };
+            // Never joined: a shutdown waits for `done` within its timeout, and an
+            // exporter stuck on a silent collector may outlive it.
+            std::thread::Builder::new().name("voxscope-trace-export".into()).spawn(move || {
+                let _ = finished.send(run(receiver, exporter, &queued, &counters));
+            })?;
+        }
         Ok(Self {
             sender: Mutex::new(Some(sender)),
             queued,
             capacity,
-            worker: Mutex::new(Some(worker)),
+            done: Mutex::new(Some(done)),
             counters,
         })
     }
@@ -129,23 +132,41 @@ impl ExportQueue {
     /// Waits (at most 5 s) until everything queued so far has been handed to the
     /// exporter.
     pub(crate) fn flush(&self) -> bool {
+        self.flush_until(Instant::now() + FLUSH_TIMEOUT)
+    }
+
+    fn flush_until(&self, deadline: Instant) -> bool {
         let sender = self.sender.lock().unwrap_or_else(PoisonError::into_inner).clone();
         let Some(sender) = sender else { return false };
         let (ack, done) = mpsc::sync_channel(1);
-        // A blocking send: a flush may wait for room, a request never does.
-        if sender.send(Message::Flush(ack)).is_err() {
-            return false;
+        let mut flush = Message::Flush(ack);
+        // A flush may wait for room until its deadline; a request never does.
+        loop {
+            match sender.try_send(flush) {
+                Ok(()) => break,
+                Err(TrySendError::Disconnected(_)) => return false,
+                Err(TrySendError::Full(back)) if Instant::now() < deadline => {
+                    flush = back;
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Err(TrySendError::Full(_)) => return false,
+            }
         }
-        done.recv_timeout(FLUSH_TIMEOUT).is_ok()
+        done.recv_timeout(deadline.saturating_duration_since(Instant::now())).is_ok()
     }
 
-    /// Flushes, stops the worker and shuts the exporter down.
-    pub(crate) fn shutdown(&self) -> OTelSdkResult {
-        self.flush();
+    /// Flushes, stops the worker and shuts the exporter down, all within `timeout`:
+    /// past it, the worker is left to finish on its own and a timeout is returned.
+    pub(crate) fn shutdown(&self, timeout: Duration) -> OTelSdkResult {
+        let deadline = Instant::now() + timeout;
+        self.flush_until(deadline);
         self.sender.lock().unwrap_or_else(PoisonError::into_inner).take();
-        match self.worker.lock().unwrap_or_else(PoisonError::into_inner).take() {
-            Some(worker) => worker.join().unwrap_or(Ok(())),
-            None => Ok(()),
+        let done = self.done.lock().unwrap_or_else(PoisonError::into_inner).take();
+        let Some(done) = done else { return Ok(()) };
+        match done.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(result) => result,
+            Err(RecvTimeoutError::Timeout) => Err(OTelSdkError::Timeout(timeout)),
+            Err(RecvTimeoutError::Disconnected) => Ok(()),
         }
     }
 }

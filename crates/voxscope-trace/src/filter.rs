@@ -15,6 +15,8 @@ use tracing_subscriber::registry::LookupSpan;
 pub(crate) const TRACED_TARGET: &str = "voxscope_trace::request";
 /// The target of a request span that the head sampler skipped.
 pub(crate) const UNTRACED_TARGET: &str = "voxscope_trace::untraced";
+/// The field a span declares to start a trace of its own (see [`HeadDropFilter`]).
+pub(crate) const ROOT_FIELD: &str = "trace.root";
 
 /// The filter that [`TracePipeline::otel_layer`](crate::TracePipeline::otel_layer)
 /// puts on tracing-opentelemetry's layer.
@@ -22,6 +24,16 @@ pub(crate) const UNTRACED_TARGET: &str = "voxscope_trace::untraced";
 /// Children are recognised through tracing's current span: a span or event created
 /// while an untraced request is entered is untraced too. A span given an explicit
 /// `parent:` outside that scope is not recognised and becomes its own root.
+///
+/// A span that declares the field `trace.root` (left empty) and `parent: None` starts a
+/// trace of its own even inside an untraced request, sampled by the trace-id ratio:
+/// voxscope-call's `voice_call` span does, so that a call is traced by its own
+/// decision, not by the decision on the upgrade request it came with.
+///
+/// ```
+/// let call = tracing::info_span!(parent: None, "voice_call", trace.root = tracing::field::Empty);
+/// call.follows_from(tracing::Span::current());
+/// ```
 ///
 /// ```
 /// use tracing_subscriber::{Layer, prelude::*};
@@ -43,6 +55,9 @@ where
     fn enabled(&self, metadata: &Metadata<'_>, cx: &Context<'_, S>) -> bool {
         if metadata.target() == UNTRACED_TARGET {
             return false;
+        }
+        if metadata.is_span() && metadata.fields().field(ROOT_FIELD).is_some() {
+            return true; // A trace of its own, whatever the request around it.
         }
         // `cx` is filtered: a current span that it cannot see is one this filter hid.
         match cx.current_span().id() {

@@ -21,6 +21,9 @@ pub struct ResponseFuture<F> {
     inner: F,
     span: Option<tracing::Span>,
     trace_id: TraceId,
+    /// A skipped request's context, current while the handler runs so that outgoing
+    /// requests carry its trace id.
+    downstream: Option<opentelemetry::Context>,
     state: Arc<LayerState>,
     polling: bool,
 }
@@ -30,9 +33,10 @@ impl<F> ResponseFuture<F> {
         inner: F,
         span: tracing::Span,
         trace_id: TraceId,
+        downstream: Option<opentelemetry::Context>,
         state: Arc<LayerState>,
     ) -> Self {
-        Self { inner, span: Some(span), trace_id, state, polling: false }
+        Self { inner, span: Some(span), trace_id, downstream, state, polling: false }
     }
 }
 
@@ -45,6 +49,7 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         *this.polling = true;
+        let _attached = this.downstream.clone().map(opentelemetry::Context::attach);
         // The span stays in `self` while polling: a panic leaves it there for the drop.
         let result = match this.span.as_ref() {
             Some(span) => span.in_scope(|| this.inner.poll(cx)),

@@ -28,17 +28,22 @@
 //! How a request is sampled:
 //!
 //! 1. **Head**, in [`TraceLayer`], before the span exists (the route is known): a valid
-//!    sampled `traceparent` keeps it (`kept_parent`), a route with ratio 1 keeps it
-//!    (`kept_route`), a ratio draw may keep it (`kept_ratio`). A route with ratio 0, or
-//!    any request the head does not keep in [`SamplingMode::HeadOnly`], is *skipped*: its
-//!    span goes to a target that [`HeadDropFilter`] hides from tracing-opentelemetry, so
-//!    neither it nor any span created inside it builds an OpenTelemetry span. It still
-//!    gets a trace id, in its response header and its log lines.
+//!    `traceparent` decides when parents are honoured (sampled keeps it, `kept_parent`;
+//!    unsampled leaves it to the tail rules), a route with ratio 1 keeps it
+//!    (`kept_route`), and otherwise OpenTelemetry's `TraceIdRatioBased` rule on the
+//!    trace id may keep it (`kept_ratio`): a function of the trace id alone, so every
+//!    service with the same ratio makes the same decision. A route with ratio 0, or
+//!    any request the head does not keep in [`SamplingMode::HeadOnly`], is *skipped*:
+//!    its span goes to a target that [`HeadDropFilter`] hides from
+//!    tracing-opentelemetry, so neither it nor any span created inside it builds an
+//!    OpenTelemetry span. It still has a trace id, in its response header, its log
+//!    lines and the `traceparent` that outgoing requests carry (unsampled).
 //! 2. **Tail**, in the span processor (head-and-tail mode): a trace's spans wait until
 //!    its local root ends; a trace with a span in error is kept (`kept_error`), one whose
 //!    root lasted over the slow threshold too (`kept_slow`), otherwise the head decides.
-//!    Bounds on open traces, spans per trace and waiting time decide early and count
-//!    `voxscope_trace_buffer_overflow_total`.
+//!    Bounds on open traces, spans per trace, spans in all (about 1 KiB each; the
+//!    oldest trace goes first) and waiting time (swept by a timer) decide early and
+//!    count `voxscope_trace_buffer_overflow_total`.
 //!
 //! Every decision is counted in `voxscope_traces_total{decision}`; buffered spans in
 //! `voxscope_trace_buffer_spans`. Kept traces go to the in-memory [`TraceStore`]
@@ -46,14 +51,25 @@
 //! non-blocking queue whose drops are counted in
 //! `voxscope_trace_export_dropped_spans_total`.
 //!
-//! Child spans: voxscope-call's call spans, voxscope-provider's provider spans and any
-//! span of yours created while the request is being handled nest under the request
-//! span through tracing's current span; no crate depends on another for it. They are
-//! kept or dropped with their trace, and a span that ends after its local root follows
-//! the decision already made (a WebSocket call span outlives the upgrade request that
-//! started it). Create such spans in the request's scope (or in a task instrumented
-//! with `Span::current()`), not with an explicit `parent:`: [`HeadDropFilter`]
-//! recognises the children of a skipped request through the current span only.
+//! The log filter (`RUST_LOG`) applies to log lines only: spans up to
+//! [`TraceConfig::span_level`] exist at any log level, so `RUST_LOG=warn` keeps sampling
+//! and trace ids.
+//!
+//! Child spans: voxscope-provider's provider spans and any span of yours created while
+//! the request is being handled nest under the request span through tracing's current
+//! span; no crate depends on another for it. Create such spans in the request's scope
+//! (or in a task instrumented with `Span::current()`), not with an explicit `parent:`:
+//! [`HeadDropFilter`] recognises the children of a skipped request through the current
+//! span only.
+//!
+//! **Calls are traces of their own.** voxscope-call's `voice_call` span is a root
+//! (`parent: None`, the `trace.root` marker field) that follows from the upgrade
+//! request's span, which OpenTelemetry exports as a link. A call lasts minutes: as a
+//! child it would hold the upgrade request's trace, and its tail decision, open for the
+//! whole call. As a root it is sampled by its own trace id, its turns and provider
+//! spans nest under it, and an error at minute three keeps the whole call; `max_wait`
+//! (an hour by default) must exceed the longest call. One trace per call rather than
+//! per turn keeps a call's turns, gaps and failure in one view.
 #![deny(missing_docs)]
 
 mod body;
@@ -66,6 +82,7 @@ mod fmt;
 mod future;
 mod ids;
 mod layer;
+mod log_filter;
 #[cfg(feature = "otlp")]
 mod otlp;
 mod pipeline;

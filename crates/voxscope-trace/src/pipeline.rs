@@ -7,6 +7,7 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider, SpanExporter};
 use tracing::Subscriber;
+use tracing_subscriber::filter::FilterExt;
 use tracing_subscriber::layer::{Layer, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::{EnvFilter, Registry};
@@ -17,7 +18,9 @@ use crate::error::TraceError;
 use crate::export::ExportQueue;
 use crate::filter::{HeadDropFilter, KeepUntraced, UntracedOnly};
 use crate::fmt::VoxFormat;
+use crate::ids::{RootIds, VoxIdGenerator};
 use crate::layer::{TraceLayer, TraceLayerBuilder};
+use crate::log_filter::LogFilter;
 use crate::processor::{Sink, TailBounds, TailProcessor};
 use crate::sampler::VoxSampler;
 use crate::store::TraceStore;
@@ -91,12 +94,14 @@ impl TracePipeline {
         let bounds = TailBounds {
             max_traces: config.max_traces,
             max_spans_per_trace: config.max_spans_per_trace,
+            max_buffered_spans: config.max_buffered_spans,
             max_wait: config.max_wait,
         };
         let processor =
-            TailProcessor::new(&config.policy, bounds, Arc::new(sink), Arc::clone(&counters));
+            TailProcessor::new(&config.policy, bounds, Arc::new(sink), Arc::clone(&counters))?;
         let provider = SdkTracerProvider::builder()
             .with_sampler(VoxSampler::new(&config.policy))
+            .with_id_generator(VoxIdGenerator::default())
             .with_span_processor(processor)
             .with_resource(
                 Resource::builder().with_service_name(config.service_name.clone()).build(),
@@ -128,7 +133,9 @@ impl TracePipeline {
     }
 
     /// tracing-opentelemetry's layer on this pipeline's tracer, behind the
-    /// [`HeadDropFilter`] that spares skipped requests an OpenTelemetry span.
+    /// [`HeadDropFilter`] that spares skipped requests an OpenTelemetry span, for spans
+    /// up to the configured span level (`info` by default) whatever the log filter.
+    /// Other local roots (a call span) get their ids attached for the log lines inside.
     ///
     /// Source locations, thread names, targets and busy/idle times are not recorded:
     /// they cost time on every kept span and say little about a request. OpenTelemetry
@@ -144,8 +151,9 @@ impl TracePipeline {
             .with_threads(false)
             .with_target(false)
             .with_tracked_inactivity(false)
-            .with_filter(HeadDropFilter)
+            .with_filter(HeadDropFilter.and(self.config.span_level))
             .and_then(KeepUntraced.with_filter(UntracedOnly))
+            .and_then(RootIds::default())
     }
 
     /// The log formatter of this pipeline's service, for `tracing_subscriber::fmt`.
@@ -195,9 +203,11 @@ impl Drop for TraceGuard {
     }
 }
 
-/// Installs the global tracing subscriber: an `EnvFilter` (`RUST_LOG`, else the
-/// config's filter), the log formatter, and the OpenTelemetry layer with voxscope's
-/// sampler, tail processor, store and exporter. Also sets OpenTelemetry's global W3C
+/// Installs the global tracing subscriber: the log formatter behind an `EnvFilter`
+/// (`RUST_LOG`, else the config's filter) that applies to log lines only, and the
+/// OpenTelemetry layer with voxscope's sampler, tail processor, store and exporter,
+/// which sees every span up to the span level whatever `RUST_LOG` says: at
+/// `RUST_LOG=warn` requests and calls are still sampled and warnings carry trace ids. Also sets OpenTelemetry's global W3C
 /// propagator and tracer provider, for crates that inject `traceparent` into outgoing
 /// requests or trace through the OpenTelemetry API.
 ///
@@ -229,8 +239,9 @@ pub fn init(config: TraceConfig) -> Result<TraceGuard, TraceError> {
         tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
             .event_format(pipeline.log_format(config.log_format))
+            .with_filter(LogFilter::new(filter, config.span_level))
     });
-    let subscriber = Registry::default().with(filter).with(pipeline.otel_layer()).with(logs);
+    let subscriber = Registry::default().with(pipeline.otel_layer()).with(logs);
     tracing::subscriber::set_global_default(subscriber)
         .map_err(|_| TraceError::AlreadyInitialised)?;
     opentelemetry::global::set_text_map_propagator(

@@ -3,6 +3,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use opentelemetry::trace::{SpanKind, TraceId};
+use opentelemetry_sdk::trace::{Sampler, SamplingDecision, ShouldSample};
 use voxscope_core::ConfigError;
 
 /// Why a trace was kept, or that it was dropped: the `decision` label of
@@ -198,25 +200,25 @@ pub(crate) enum Head {
 }
 
 impl SamplingPolicy {
-    /// `draw` is uniform in `0..1`.
+    /// The head decision for a request of `trace_id` (the caller's, or the one chosen for
+    /// a new root), so that every service with the same ratio agrees on a trace.
     pub(crate) fn head(
         &self,
         route: Option<&str>,
         parent_sampled: Option<bool>,
-        draw: f64,
+        trace_id: TraceId,
     ) -> Head {
         let (ratio, per_route) = self.ratio_of(route);
         if per_route && ratio <= 0.0 {
             return Head::Skip;
         }
-        let keep = if self.honour_parent && parent_sampled == Some(true) {
-            Some(Decision::KeptParent)
-        } else if per_route && ratio >= 1.0 {
-            Some(Decision::KeptRoute)
-        } else if draw < ratio {
-            Some(Decision::KeptRatio)
-        } else {
-            None
+        let keep = match parent_sampled {
+            Some(true) if self.honour_parent => Some(Decision::KeptParent),
+            // The caller decided against it: only the tail rules may still keep it.
+            Some(false) if self.honour_parent => None,
+            _ if per_route && ratio >= 1.0 => Some(Decision::KeptRoute),
+            _ if ratio_keeps(ratio, trace_id) => Some(Decision::KeptRatio),
+            _ => None,
         };
         match keep {
             Some(decision) => Head::Keep(decision),
@@ -226,25 +228,66 @@ impl SamplingPolicy {
     }
 }
 
+/// OpenTelemetry's `TraceIdRatioBased` rule, applied by the SDK's own sampler: a
+/// function of the trace id alone, the same in every service and every SDK.
+pub(crate) fn ratio_keeps(ratio: f64, trace_id: TraceId) -> bool {
+    let decision = Sampler::TraceIdRatioBased(ratio).should_sample(
+        None,
+        trace_id,
+        "",
+        &SpanKind::Internal,
+        &[],
+        &[],
+    );
+    decision.decision == SamplingDecision::RecordAndSample
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{Decision, Head, SamplingMode, SamplingPolicy};
+    use opentelemetry::trace::TraceId;
+
+    use super::{Decision, Head, SamplingMode, SamplingPolicy, ratio_keeps};
+
+    /// A trace id whose low 63 bits are `share` of the way through their range.
+    fn id_at(share: f64) -> TraceId {
+        TraceId::from(u128::from((share * (1u64 << 63) as f64) as u64) << 1)
+    }
 
     #[test]
-    fn head_decisions_follow_parent_route_and_ratio() {
+    fn head_decisions_follow_parent_route_and_trace_id() {
         let policy = SamplingPolicy::default()
             .default_ratio(0.5)
             .route_ratio("/hangup", 1.0)
             .route_ratio("/health", 0.0);
-        assert_eq!(policy.head(Some("/health"), Some(true), 0.0), Head::Skip);
-        assert_eq!(policy.head(Some("/x"), Some(true), 0.9), Head::Keep(Decision::KeptParent));
-        assert_eq!(policy.head(Some("/hangup"), None, 0.9), Head::Keep(Decision::KeptRoute));
-        assert_eq!(policy.head(None, Some(false), 0.4), Head::Keep(Decision::KeptRatio));
-        assert_eq!(policy.head(None, None, 0.6), Head::Undecided);
+        let (low, high) = (id_at(0.4), id_at(0.6));
+        assert_eq!(policy.head(Some("/health"), Some(true), low), Head::Skip);
+        assert_eq!(policy.head(Some("/x"), Some(true), high), Head::Keep(Decision::KeptParent));
+        assert_eq!(policy.head(Some("/hangup"), None, high), Head::Keep(Decision::KeptRoute));
+        assert_eq!(policy.head(None, None, low), Head::Keep(Decision::KeptRatio));
+        assert_eq!(policy.head(None, None, high), Head::Undecided);
+        // An unsampled caller is honoured, whatever the trace id says.
+        assert_eq!(policy.head(None, Some(false), low), Head::Undecided);
         let head_only = policy.clone().mode(SamplingMode::HeadOnly);
-        assert_eq!(head_only.head(None, None, 0.6), Head::Skip);
+        assert_eq!(head_only.head(None, None, high), Head::Skip);
+        assert_eq!(head_only.head(None, Some(false), low), Head::Skip);
         let no_parents = policy.honour_parent(false);
-        assert_eq!(no_parents.head(None, Some(true), 0.6), Head::Undecided);
+        assert_eq!(no_parents.head(None, Some(true), high), Head::Undecided);
+        assert_eq!(no_parents.head(None, Some(false), low), Head::Keep(Decision::KeptRatio));
+    }
+
+    #[test]
+    fn ratio_rule_is_the_trace_id_rule_of_the_w3c_random_bits() {
+        // Decided by the low 63 bits of the trace id alone, as every OpenTelemetry SDK's
+        // TraceIdRatioBased sampler does: the high half does not matter.
+        for ratio in [0.0, 0.25, 0.5, 0.999, 1.0] {
+            for share in [0.0, 0.2499, 0.2501, 0.5, 0.75, 0.9999] {
+                let id = id_at(share);
+                let with_high = TraceId::from(u128::from_be_bytes(id.to_bytes()) | (0xdead << 64));
+                let expected = share < ratio;
+                assert_eq!(ratio_keeps(ratio, id), expected, "ratio {ratio}, share {share}");
+                assert_eq!(ratio_keeps(ratio, with_high), expected);
+            }
+        }
     }
 
     #[test]

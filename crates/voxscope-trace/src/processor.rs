@@ -1,11 +1,15 @@
 //! The tail processor: buffers each trace's spans until its local root ends, then keeps
 //! or drops the whole trace. It owns the forwarding decision (the SDK's batch processor
 //! would export `RecordOnly` spans too), and it is bounded: past `max_traces` open
-//! traces, `max_spans_per_trace` buffered spans or `max_wait`, it decides early and
-//! counts `voxscope_trace_buffer_overflow_total`.
+//! traces, `max_spans_per_trace` spans of one trace, `max_buffered_spans` spans in all
+//! (the oldest trace goes first) or `max_wait`, it decides early and counts
+//! `voxscope_trace_buffer_overflow_total`. A timer thread sweeps expired traces, so
+//! that an idle process releases its buffer too.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use opentelemetry::trace::{
@@ -30,6 +34,7 @@ pub const DECISION_ATTRIBUTE: &str = "voxscope.sampling.decision";
 pub(crate) struct TailBounds {
     pub(crate) max_traces: usize,
     pub(crate) max_spans_per_trace: usize,
+    pub(crate) max_buffered_spans: usize,
     pub(crate) max_wait: Duration,
 }
 
@@ -57,6 +62,14 @@ impl Sink {
 /// The span processor behind [`TracePipeline`](crate::TracePipeline).
 #[derive(Debug)]
 pub(crate) struct TailProcessor {
+    tail: Arc<Tail>,
+    /// Dropping the sender stops the sweep thread.
+    sweeper: Mutex<Option<(SyncSender<()>, JoinHandle<()>)>>,
+}
+
+/// The state shared by the processor and its sweep thread.
+#[derive(Debug)]
+struct Tail {
     head_only: bool,
     keep_errors: bool,
     slow: Duration,
@@ -92,13 +105,17 @@ struct Pending {
 type Out = Vec<(TraceId, Decision, Vec<SpanData>)>;
 
 impl TailProcessor {
+    /// Starts the sweep thread.
+    ///
+    /// # Errors
+    /// When the thread cannot be started.
     pub(crate) fn new(
         policy: &SamplingPolicy,
         bounds: TailBounds,
         sink: Arc<Sink>,
         counters: Arc<Counters>,
-    ) -> Self {
-        Self {
+    ) -> std::io::Result<Self> {
+        let tail = Arc::new(Tail {
             head_only: policy.is_head_only(),
             keep_errors: policy.keep_errors,
             slow: policy.slow_threshold,
@@ -106,6 +123,64 @@ impl TailProcessor {
             buffer: Mutex::default(),
             sink,
             counters,
+        });
+        let (stop, stopped) = mpsc::sync_channel::<()>(0);
+        let period = (bounds.max_wait / 4).clamp(Duration::from_millis(10), Duration::from_secs(1));
+        let sweeper = {
+            let tail = Arc::downgrade(&tail);
+            std::thread::Builder::new().name("voxscope-trace-sweep".into()).spawn(move || {
+                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(period) {
+                    let Some(tail) = tail.upgrade() else { return };
+                    tail.sweep_now();
+                }
+            })?
+        };
+        Ok(Self { tail, sweeper: Mutex::new(Some((stop, sweeper))) })
+    }
+
+    fn stop_sweeper(&self) {
+        let sweeper = self.sweeper.lock().unwrap_or_else(PoisonError::into_inner).take();
+        if let Some((stop, thread)) = sweeper {
+            drop(stop);
+            // The thread holds no lock while it waits: it wakes at once and returns.
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for TailProcessor {
+    fn drop(&mut self) {
+        self.stop_sweeper();
+    }
+}
+
+impl Tail {
+    /// Decides expired traces; run by the sweep thread, with no span activity needed.
+    fn sweep_now(&self) {
+        let mut out = Out::new();
+        {
+            let mut buffer = self.lock();
+            if buffer.pending.is_empty() {
+                return;
+            }
+            self.sweep(&mut buffer, Instant::now(), &mut out);
+            self.counters.buffer_spans(buffer.spans);
+        }
+        self.deliver(out);
+    }
+
+    /// Decides the oldest open traces until the buffer holds at most
+    /// `max_buffered_spans`.
+    fn evict(&self, buffer: &mut Buffer, out: &mut Out) {
+        while buffer.spans > self.bounds.max_buffered_spans {
+            let Some((trace_id, seq, _)) = buffer.order.pop_front() else { return };
+            let live = buffer.pending.get(&trace_id).is_some_and(|p| p.seq == seq);
+            if let Some(pending) = live.then(|| buffer.pending.remove(&trace_id)).flatten() {
+                self.counters.overflow();
+                buffer.spans -= pending.spans.len();
+                let decision = self.early(&pending);
+                self.finish(buffer, trace_id, pending.orphan, decision, pending.spans, out);
+            }
         }
     }
 
@@ -245,6 +320,8 @@ fn mark_kept(span: &mut SpanData, decision: Decision) {
 
 impl SpanProcessor for TailProcessor {
     fn on_start(&self, span: &mut Span, cx: &Context) {
+        let tail = &*self.tail;
+        tail.counters.warm();
         let parent = cx.span().span_context().clone();
         if parent.is_valid() && !parent.is_remote() {
             return;
@@ -259,24 +336,26 @@ impl SpanProcessor for TailProcessor {
         let trace_id = span.span_context().trace_id();
         let mut out = Out::new();
         {
-            let mut buffer = self.lock();
-            self.sweep(&mut buffer, Instant::now(), &mut out);
+            let mut buffer = tail.lock();
+            tail.sweep(&mut buffer, Instant::now(), &mut out);
             // A local root of a trace decided already follows that decision, as its
             // spans will when they end.
             if !buffer.decided.contains_key(&trace_id) {
-                self.open(&mut buffer, trace_id, head, false, &mut out);
+                tail.open(&mut buffer, trace_id, head, false, &mut out);
             }
         }
-        self.deliver(out);
+        tail.deliver(out);
     }
 
     fn on_end(&self, span: SpanData) {
+        let tail = &*self.tail;
+        tail.counters.warm();
         let trace_id = span.span_context.trace_id();
         let error = matches!(span.status, Status::Error { .. });
         let mut out = Out::new();
         {
-            let mut buffer = self.lock();
-            self.sweep(&mut buffer, Instant::now(), &mut out);
+            let mut buffer = tail.lock();
+            tail.sweep(&mut buffer, Instant::now(), &mut out);
             if let Some(&decision) = buffer.decided.get(&trace_id) {
                 // A late span follows its trace.
                 if decision.is_kept() {
@@ -287,32 +366,34 @@ impl SpanProcessor for TailProcessor {
                     // Its decision was made and forgotten (or its root was never seen here):
                     // the sampled flag carries the head decision.
                     let head = span.span_context.is_sampled().then_some(Decision::KeptRatio);
-                    self.open(&mut buffer, trace_id, head, true, &mut out);
+                    tail.open(&mut buffer, trace_id, head, true, &mut out);
                 }
-                self.buffer_span(&mut buffer, trace_id, span, error, &mut out);
+                tail.buffer_span(&mut buffer, trace_id, span, error, &mut out);
             }
-            self.counters.buffer_spans(buffer.spans);
+            tail.counters.buffer_spans(buffer.spans);
         }
-        self.deliver(out);
+        tail.deliver(out);
     }
 
     fn force_flush(&self) -> OTelSdkResult {
-        if let Some(queue) = &self.sink.queue {
+        if let Some(queue) = &self.tail.sink.queue {
             queue.flush();
         }
         Ok(())
     }
 
-    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.stop_sweeper();
+        let tail = &*self.tail;
         let mut out = Out::new();
         {
-            let mut buffer = self.lock();
+            let mut buffer = tail.lock();
             let pending: Vec<_> = buffer.pending.drain().collect();
             buffer.order.clear();
             buffer.spans = 0;
             for (trace_id, pending) in pending {
-                let decision = self.early(&pending);
-                self.finish(
+                let decision = tail.early(&pending);
+                tail.finish(
                     &mut buffer,
                     trace_id,
                     pending.orphan,
@@ -321,23 +402,23 @@ impl SpanProcessor for TailProcessor {
                     &mut out,
                 );
             }
-            self.counters.buffer_spans(0);
+            tail.counters.buffer_spans(0);
         }
-        self.deliver(out);
-        match &self.sink.queue {
-            Some(queue) => queue.shutdown(),
+        tail.deliver(out);
+        match &tail.sink.queue {
+            Some(queue) => queue.shutdown(timeout),
             None => Ok(()),
         }
     }
 
     fn set_resource(&mut self, resource: &Resource) {
-        if let Some(queue) = &self.sink.queue {
+        if let Some(queue) = &self.tail.sink.queue {
             queue.set_resource(resource);
         }
     }
 }
 
-impl TailProcessor {
+impl Tail {
     fn buffer_span(
         &self,
         buffer: &mut Buffer,
@@ -376,5 +457,6 @@ impl TailProcessor {
             let decision = self.early(&pending);
             self.finish(buffer, trace_id, pending.orphan, decision, pending.spans, out);
         }
+        self.evict(buffer, out);
     }
 }

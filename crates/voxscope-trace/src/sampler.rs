@@ -7,7 +7,7 @@ use opentelemetry::trace::{Link, SpanKind, TraceContextExt, TraceId};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::trace::{SamplingDecision, SamplingResult, ShouldSample};
 
-use crate::policy::{Decision, SamplingPolicy};
+use crate::policy::{Decision, SamplingPolicy, ratio_keeps};
 
 /// The head decision, carried in the parent [`Context`] that [`TraceLayer`] sets on the
 /// request span, where both the sampler and the tail processor read it.
@@ -20,8 +20,10 @@ pub(crate) struct HeadHint(pub(crate) Option<Decision>);
 ///
 /// - A request span (a local root started by [`TraceLayer`]) follows the head decision.
 /// - A child of a local span follows its parent.
-/// - Any other root is a trace-id-ratio draw with the default ratio, so that services
-///   with the same ratio agree on a trace.
+/// - A remote parent's sampled flag is followed.
+/// - Any other root (a call, a background task) is decided by OpenTelemetry's
+///   `TraceIdRatioBased` rule with the default ratio, so that services with the same
+///   ratio agree on a trace.
 ///
 /// In head-and-tail mode, traces the head did not keep are still recorded
 /// (`RecordOnly`) so that the tail processor can keep errors and slow requests.
@@ -30,18 +32,13 @@ pub(crate) struct HeadHint(pub(crate) Option<Decision>);
 #[derive(Clone, Debug)]
 pub struct VoxSampler {
     record_unsampled: bool,
-    /// `default_ratio` scaled to the 63 bits that are compared.
-    threshold: u64,
+    ratio: f64,
 }
 
 impl VoxSampler {
     /// The sampler for `policy` (which must be valid; see [`SamplingPolicy::validate`]).
     pub fn new(policy: &SamplingPolicy) -> Self {
-        let ratio = policy.default_ratio.clamp(0.0, 1.0);
-        Self {
-            record_unsampled: !policy.is_head_only(),
-            threshold: (ratio * (1u64 << 63) as f64) as u64,
-        }
+        Self { record_unsampled: !policy.is_head_only(), ratio: policy.default_ratio }
     }
 
     fn decide(&self, sampled: bool) -> SamplingDecision {
@@ -68,11 +65,7 @@ impl ShouldSample for VoxSampler {
             (Some(parent), _) if parent.is_valid() && !parent.is_remote() => parent.is_sampled(),
             (_, Some(hint)) => hint.0.is_some(),
             (Some(parent), None) if parent.is_valid() => parent.is_sampled(),
-            _ => {
-                // As TraceIdRatioBased: the low 8 bytes, so every service agrees.
-                let low = (u128::from_be_bytes(trace_id.to_bytes()) as u64) >> 1;
-                low < self.threshold
-            }
+            _ => ratio_keeps(self.ratio, trace_id),
         };
         SamplingResult {
             decision: self.decide(sampled),

@@ -4,8 +4,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::{HeaderMap, HeaderName, Method, Request, Response};
+use opentelemetry::Context as OtelContext;
 use opentelemetry::propagation::{Extractor, TextMapPropagator};
-use opentelemetry::trace::{SpanId, TraceContextExt, TraceId};
+use opentelemetry::trace::{SpanContext, TraceContextExt, TraceFlags, TraceState};
 use tower::Service;
 use tracing::field::Empty;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
@@ -50,21 +51,23 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let (span, ids) = self.state.start(&request);
+        let (span, ids, downstream) = self.state.start(&request);
         let inner = {
             let _entered = span.enter();
+            let _attached = downstream.clone().map(OtelContext::attach);
             self.inner.call(request)
         };
-        ResponseFuture::new(inner, span, ids.trace_id, Arc::clone(&self.state))
+        ResponseFuture::new(inner, span, ids.trace_id, downstream, Arc::clone(&self.state))
     }
 }
 
 impl LayerState {
-    fn start<B>(&self, request: &Request<B>) -> (tracing::Span, RequestIds) {
+    fn start<B>(&self, request: &Request<B>) -> (tracing::Span, RequestIds, Option<OtelContext>) {
         let route = route(request);
         let parent = TraceParent::from_headers(request.headers());
-        let draw = rand::random::<f64>();
-        let head = self.policy.head(route, parent.map(|p| p.sampled), draw);
+        // The trace id comes first: the ratio decision is a function of it.
+        let trace_id = parent.map_or_else(ids::new_trace_id, |p| p.trace_id);
+        let head = self.policy.head(route, parent.map(|p| p.sampled), trace_id);
         let method = method_label(request.method());
         let keep = match head {
             Head::Skip => {
@@ -75,13 +78,21 @@ impl LayerState {
                     http.request.method = method,
                     http.route = route,
                 );
-                let ids = RequestIds {
-                    trace_id: parent
-                        .map_or_else(|| TraceId::from(rand::random::<u128>()), |p| p.trace_id),
-                    span_id: SpanId::from(rand::random::<u64>()),
-                };
+                let ids = RequestIds { trace_id, span_id: ids::new_span_id() };
                 ids::attach(&span, ids);
-                return (span, ids);
+                // Not traced here, but the trace goes on downstream: the caller's context
+                // unchanged, or a new unsampled one with this request's ids.
+                let downstream = match parent {
+                    Some(_) => self.propagator.extract(&HeaderExtractor(request.headers())),
+                    None => OtelContext::new().with_remote_span_context(SpanContext::new(
+                        ids.trace_id,
+                        ids.span_id,
+                        TraceFlags::default(),
+                        false,
+                        TraceState::default(),
+                    )),
+                };
+                return (span, ids, Some(downstream));
             }
             Head::Keep(decision) => Some(decision),
             Head::Undecided => None,
@@ -113,20 +124,17 @@ impl LayerState {
         };
         // Read by the sampler and the tail processor when the span is built, just below.
         let _ = span.set_parent(parent_cx.with_value(HeadHint(keep)));
-        let cx = span.context();
+        // A new root gets the trace id the decision was made on.
+        let cx = ids::with_trace_id(trace_id, || span.context());
         let otel = cx.span().span_context().clone();
         let ids = if otel.is_valid() {
             RequestIds { trace_id: otel.trace_id(), span_id: otel.span_id() }
         } else {
             // No OpenTelemetry layer in this subscriber: ids for the logs all the same.
-            RequestIds {
-                trace_id: parent
-                    .map_or_else(|| TraceId::from(rand::random::<u128>()), |p| p.trace_id),
-                span_id: SpanId::from(rand::random::<u64>()),
-            }
+            RequestIds { trace_id, span_id: ids::new_span_id() }
         };
         ids::attach(&span, ids);
-        (span, ids)
+        (span, ids, None)
     }
 }
 
