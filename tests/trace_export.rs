@@ -17,6 +17,7 @@ use opentelemetry_proto::tonic::common::v1::{KeyValue, any_value};
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SpanData, SpanExporter};
 use prost::Message;
+use tower_http::decompression::RequestDecompressionLayer;
 use tracing_subscriber::prelude::*;
 use voxscope::trace::{LogFormat, SamplingPolicy, TraceConfig, TracePipeline};
 use voxscope_tests::{eventually, serve};
@@ -27,9 +28,19 @@ fn config(ratio: f64) -> TraceConfig {
     )
 }
 
+/// One export request as a collector saw it: its headers (`content-encoding` as sent,
+/// before decompression) and its decoded body.
+struct Received {
+    headers: axum::http::HeaderMap,
+    request: ExportTraceServiceRequest,
+}
+
+type Inbox = Arc<Mutex<Vec<Received>>>;
+
 /// An OTLP/HTTP receiver on its own thread and runtime: the exporter's thread posts to
-/// it while the test thread waits.
-fn otlp_receiver() -> (String, Arc<Mutex<Vec<ExportTraceServiceRequest>>>) {
+/// it while the test thread waits. Gzipped bodies are inflated by tower-http, as a
+/// collector's HTTP server would.
+fn otlp_receiver() -> (String, Inbox) {
     let received = Arc::new(Mutex::new(Vec::new()));
     let (addr_tx, addr_rx) = mpsc::channel();
     let sink = Arc::clone(&received);
@@ -37,14 +48,26 @@ fn otlp_receiver() -> (String, Arc<Mutex<Vec<ExportTraceServiceRequest>>>) {
         let runtime =
             tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
         runtime.block_on(async move {
-            let router = axum::Router::new().route(
-                "/v1/traces",
-                post(move |body: Bytes| async move {
-                    let request = ExportTraceServiceRequest::decode(body).expect("OTLP protobuf");
-                    sink.lock().expect("sink").push(request);
-                    [("content-type", "application/x-protobuf")]
-                }),
-            );
+            let router = axum::Router::new()
+                .route(
+                    "/v1/traces",
+                    post(move |headers: axum::http::HeaderMap, body: Bytes| async move {
+                        let request =
+                            ExportTraceServiceRequest::decode(body).expect("OTLP protobuf");
+                        sink.lock().expect("sink").push(Received { headers, request });
+                        [("content-type", "application/x-protobuf")]
+                    }),
+                )
+                .layer(RequestDecompressionLayer::new())
+                .layer(axum::middleware::map_request(
+                    |mut request: axum::extract::Request| async {
+                        let sent = request.headers().get("content-encoding").cloned();
+                        if let Some(encoding) = sent {
+                            request.headers_mut().insert("x-sent-content-encoding", encoding);
+                        }
+                        request
+                    },
+                ));
             let addr = serve(router).await;
             addr_tx.send(addr).expect("addr");
             std::future::pending::<()>().await;
@@ -52,6 +75,16 @@ fn otlp_receiver() -> (String, Arc<Mutex<Vec<ExportTraceServiceRequest>>>) {
     });
     let addr = addr_rx.recv().expect("receiver address");
     (format!("http://{addr}/v1/traces"), received)
+}
+
+fn spans_received(inbox: &Inbox) -> usize {
+    let received = inbox.lock().expect("received");
+    received
+        .iter()
+        .flat_map(|r| &r.request.resource_spans)
+        .flat_map(|r| &r.scope_spans)
+        .map(|s| s.spans.len())
+        .sum()
 }
 
 fn attr<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a any_value::Value> {
@@ -78,21 +111,14 @@ fn otlp_round_trip_carries_attributes_and_parent_links() {
         assert_eq!(response.status(), 200);
         let arrived = eventually(Duration::from_secs(10), || {
             ctx.pipeline.force_flush();
-            let requests = inbox.lock().expect("received");
-            requests
-                .iter()
-                .flat_map(|r| &r.resource_spans)
-                .flat_map(|r| &r.scope_spans)
-                .map(|s| s.spans.len())
-                .sum::<usize>()
-                >= 3
+            spans_received(&inbox) >= 3
         })
         .await;
         assert!(arrived, "three spans at the receiver");
     });
 
     let requests = received.lock().expect("received");
-    let resource_spans: Vec<_> = requests.iter().flat_map(|r| &r.resource_spans).collect();
+    let resource_spans: Vec<_> = requests.iter().flat_map(|r| &r.request.resource_spans).collect();
     let resource = resource_spans[0].resource.as_ref().expect("resource");
     assert_eq!(attr(&resource.attributes, "service.name").cloned(), string("trace-tests"));
     let spans: Vec<_> =
@@ -118,6 +144,87 @@ fn otlp_round_trip_carries_attributes_and_parent_links() {
         string("kept_parent")
     );
     assert_eq!(attr(&provider.attributes, "provider").cloned(), string("deepgram"));
+}
+
+#[test]
+fn otlp_export_honours_the_standard_env_variables_and_gzips() {
+    let (endpoint, received) = otlp_receiver();
+    let base = endpoint.trim_end_matches("/v1/traces").to_owned();
+    let env = |key: &str| {
+        Some(match key {
+            "OTEL_SERVICE_NAME" => "env-service".to_owned(),
+            "OTEL_RESOURCE_ATTRIBUTES" => {
+                "deployment.environment=staging,service.version=1.2.3,service.name=ignored".into()
+            }
+            "OTEL_EXPORTER_OTLP_ENDPOINT" => base.clone(),
+            "OTEL_EXPORTER_OTLP_HEADERS" => "api-key=s3cr%3Dt%2C1,x-tenant=acme".to_owned(),
+            "OTEL_EXPORTER_OTLP_COMPRESSION" => "gzip".to_owned(),
+            _ => return None,
+        })
+    };
+    let config = config(1.0).with_env_from(env).expect("env");
+    let pipeline = TracePipeline::new(&config).expect("pipeline");
+    let inbox = Arc::clone(&received);
+    run_with(pipeline, InMemorySpanExporter::default(), |ctx: Ctx| async move {
+        let addr = serve(app(&ctx.pipeline)).await;
+        let response = reqwest::get(format!("http://{addr}/calls/7")).await.expect("request");
+        assert_eq!(response.status(), 200);
+        let arrived = eventually(Duration::from_secs(10), || {
+            ctx.pipeline.force_flush();
+            spans_received(&inbox) >= 3
+        })
+        .await;
+        assert!(arrived, "three spans at the receiver");
+    });
+
+    let requests = received.lock().expect("received");
+    for Received { headers, request } in requests.iter() {
+        assert_eq!(headers["x-sent-content-encoding"], "gzip");
+        assert_eq!(headers["api-key"], "s3cr=t,1", "percent-decoded");
+        assert_eq!(headers["x-tenant"], "acme");
+        assert_eq!(headers["content-type"], "application/x-protobuf");
+        for resource_spans in &request.resource_spans {
+            let attributes = &resource_spans.resource.as_ref().expect("resource").attributes;
+            // OTEL_SERVICE_NAME wins over a service.name in OTEL_RESOURCE_ATTRIBUTES.
+            assert_eq!(attr(attributes, "service.name").cloned(), string("env-service"));
+            assert_eq!(attr(attributes, "deployment.environment").cloned(), string("staging"));
+            assert_eq!(attr(attributes, "service.version").cloned(), string("1.2.3"));
+        }
+    }
+}
+
+#[test]
+fn shutdown_returns_within_its_timeout_when_the_collector_never_answers() {
+    // A collector that accepts connections and never answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let accepted = Arc::new(Mutex::new(Vec::new()));
+    {
+        let accepted = Arc::clone(&accepted);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                accepted.lock().expect("accepted").push(stream);
+            }
+        });
+    }
+    let config = config(1.0).otlp_endpoint(format!("http://{addr}/v1/traces"));
+    let pipeline = TracePipeline::new(&config).expect("pipeline");
+    let waiting = Arc::clone(&accepted);
+    run_with(pipeline, InMemorySpanExporter::default(), |ctx: Ctx| async move {
+        let app_addr = serve(app(&ctx.pipeline)).await;
+        reqwest::get(format!("http://{app_addr}/calls/7")).await.expect("request");
+        // The export is under way: the collector has the connection, and is silent.
+        let connected =
+            eventually(Duration::from_secs(10), || !waiting.lock().expect("accepted").is_empty())
+                .await;
+        assert!(connected, "the exporter reached the collector");
+        let started = Instant::now();
+        let complete = ctx.pipeline.shutdown_with_timeout(Duration::from_millis(500));
+        let took = started.elapsed();
+        assert!(!complete, "an export was still waiting");
+        // The exporter's own request timeout is 5 s: far above the bound asserted.
+        assert!(took < Duration::from_millis(2_000), "shutdown took {took:?}");
+    });
 }
 
 fn hex(bytes: &[u8]) -> String {

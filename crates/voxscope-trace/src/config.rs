@@ -46,6 +46,9 @@ pub struct TraceConfig {
     pub(crate) memory_traces: usize,
     pub(crate) export_queue: usize,
     pub(crate) otlp_endpoint: Option<String>,
+    pub(crate) otlp_headers: Vec<(String, String)>,
+    pub(crate) otlp_gzip: bool,
+    pub(crate) resource_attributes: Vec<(String, String)>,
     pub(crate) log_format: LogFormat,
     pub(crate) log_filter: String,
     pub(crate) span_level: LevelFilter,
@@ -67,6 +70,9 @@ impl TraceConfig {
             memory_traces: 100,
             export_queue: 2_048,
             otlp_endpoint: None,
+            otlp_headers: Vec::new(),
+            otlp_gzip: false,
+            resource_attributes: Vec::new(),
             log_format: LogFormat::Text,
             log_filter: "info".to_owned(),
             span_level: LevelFilter::INFO,
@@ -129,6 +135,25 @@ impl TraceConfig {
         self
     }
 
+    /// A header sent with every OTLP export request, such as an API key.
+    pub fn otlp_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.otlp_headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Gzips OTLP export requests (`Content-Encoding: gzip`).
+    pub fn otlp_gzip(mut self, gzip: bool) -> Self {
+        self.otlp_gzip = gzip;
+        self
+    }
+
+    /// A resource attribute of every exported span, such as `deployment.environment`;
+    /// `service.name` is the service name's.
+    pub fn resource_attribute(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.resource_attributes.push((key.into(), value.into()));
+        self
+    }
+
     /// How [`init`](crate::init) writes logs.
     pub fn log_format(mut self, format: LogFormat) -> Self {
         self.log_format = format;
@@ -154,13 +179,18 @@ impl TraceConfig {
         &self.service_name
     }
 
-    /// Overrides settings from the process environment: `OTEL_SERVICE_NAME`,
+    /// Overrides settings from the process environment, as every OpenTelemetry SDK reads
+    /// them: `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`,
     /// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` (or `OTEL_EXPORTER_OTLP_ENDPOINT` plus
-    /// `/v1/traces`) and `OTEL_TRACES_SAMPLER_ARG` (the default ratio).
+    /// `/v1/traces`), `OTEL_EXPORTER_OTLP_TRACES_HEADERS` (or
+    /// `OTEL_EXPORTER_OTLP_HEADERS`), `OTEL_EXPORTER_OTLP_TRACES_COMPRESSION` (or
+    /// `OTEL_EXPORTER_OTLP_COMPRESSION`: `gzip` or `none`) and `OTEL_TRACES_SAMPLER_ARG`
+    /// (the default ratio). Lists are `key=value` pairs separated by commas, values
+    /// percent-encoded.
     ///
     /// # Errors
-    /// [`ConfigError::Invalid`] naming the variable when `OTEL_TRACES_SAMPLER_ARG` is
-    /// not a number.
+    /// [`ConfigError::Invalid`] naming the variable for a ratio that is not a number, a
+    /// list entry without `=`, or a compression other than `gzip` and `none`.
     pub fn with_env(self) -> Result<Self, ConfigError> {
         self.with_env_from(|key| std::env::var(key).ok())
     }
@@ -173,9 +203,18 @@ impl TraceConfig {
     /// let config = TraceConfig::new("x").with_env_from(|key| match key {
     ///     "OTEL_SERVICE_NAME" => Some("from-env".to_owned()),
     ///     "OTEL_EXPORTER_OTLP_ENDPOINT" => Some("http://collector:4318".to_owned()),
+    ///     "OTEL_EXPORTER_OTLP_HEADERS" => Some("api-key=s3cr%3Dt,tenant=acme".to_owned()),
     ///     _ => None,
     /// })?;
     /// assert_eq!(config.service_name(), "from-env");
+    ///
+    /// let bad = TraceConfig::new("x").with_env_from(|key| {
+    ///     (key == "OTEL_EXPORTER_OTLP_COMPRESSION").then(|| "brotli".to_owned())
+    /// });
+    /// assert_eq!(
+    ///     bad.unwrap_err().to_string(),
+    ///     "OTEL_EXPORTER_OTLP_COMPRESSION: gzip or none (got \"brotli\")"
+    /// );
     /// # Ok::<(), voxscope_core::ConfigError>(())
     /// ```
     pub fn with_env_from(
@@ -183,13 +222,39 @@ impl TraceConfig {
         var: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
         let var = |key: &str| var(key).filter(|v| !v.trim().is_empty());
+        let either = |specific: &'static str, general: &'static str| {
+            var(specific).map(|v| (specific, v)).or_else(|| var(general).map(|v| (general, v)))
+        };
         if let Some(name) = var("OTEL_SERVICE_NAME") {
             self.service_name = name;
+        }
+        if let Some(list) = var("OTEL_RESOURCE_ATTRIBUTES") {
+            self.resource_attributes.extend(pairs("OTEL_RESOURCE_ATTRIBUTES", &list)?);
         }
         if let Some(endpoint) = var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
             self.otlp_endpoint = Some(endpoint);
         } else if let Some(base) = var("OTEL_EXPORTER_OTLP_ENDPOINT") {
             self.otlp_endpoint = Some(format!("{}/v1/traces", base.trim_end_matches('/')));
+        }
+        if let Some((name, list)) =
+            either("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS")
+        {
+            self.otlp_headers.extend(pairs(name, &list)?);
+        }
+        if let Some((name, value)) =
+            either("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "OTEL_EXPORTER_OTLP_COMPRESSION")
+        {
+            self.otlp_gzip = match value.trim() {
+                "gzip" => true,
+                "none" => false,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        field: name.to_owned(),
+                        value,
+                        reason: "gzip or none",
+                    });
+                }
+            };
         }
         if let Some(arg) = var("OTEL_TRACES_SAMPLER_ARG") {
             let ratio = arg.trim().parse::<f64>().map_err(|_| ConfigError::Invalid {
@@ -228,8 +293,36 @@ impl TraceConfig {
         if let Some(endpoint) = &self.otlp_endpoint {
             validate_endpoint(endpoint)?;
         }
+        for (name, value) in &self.otlp_headers {
+            let invalid = |reason| ConfigError::Invalid {
+                field: format!("otlp_header[{name}]"),
+                value: value.clone(),
+                reason,
+            };
+            http::HeaderName::try_from(name.as_str())
+                .map_err(|_| invalid("a valid HTTP header name"))?;
+            http::HeaderValue::try_from(value.as_str())
+                .map_err(|_| invalid("a valid HTTP header value"))?;
+        }
         Ok(())
     }
+}
+
+/// `key1=value1,key2=value2` with percent-encoded values (W3C Baggage's form, which the
+/// OpenTelemetry environment variables use).
+fn pairs(field: &str, list: &str) -> Result<Vec<(String, String)>, ConfigError> {
+    list.split(',')
+        .filter(|entry| !entry.trim().is_empty())
+        .map(|entry| {
+            let (key, value) = entry.split_once('=').ok_or_else(|| ConfigError::Invalid {
+                field: field.to_owned(),
+                value: entry.to_owned(),
+                reason: "key=value pairs separated by commas",
+            })?;
+            let value = percent_encoding::percent_decode_str(value.trim()).decode_utf8_lossy();
+            Ok((key.trim().to_owned(), value.into_owned()))
+        })
+        .collect()
 }
 
 fn validate_endpoint(endpoint: &str) -> Result<(), ConfigError> {

@@ -4,19 +4,25 @@
 //! runtime with it, and the workspace keeps one reqwest major version (the exporter's
 //! own client feature would bring another).
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
 use bytes::Bytes;
 use opentelemetry_http::{HttpClient, HttpError, Request, Response};
-use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
+use opentelemetry_otlp::{Compression, Protocol, WithExportConfig, WithHttpConfig};
 
 use crate::error::TraceError;
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 
-pub(crate) fn exporter(endpoint: &str) -> Result<opentelemetry_otlp::SpanExporter, TraceError> {
+/// The exporter to `endpoint`, sending `headers` and gzipping when asked.
+pub(crate) fn exporter(
+    endpoint: &str,
+    headers: &[(String, String)],
+    gzip: bool,
+) -> Result<opentelemetry_otlp::SpanExporter, TraceError> {
     let failed = |reason: String| TraceError::Exporter { endpoint: endpoint.to_owned(), reason };
     // reqwest's blocking client may not be built inside an async runtime: build it on a
     // thread of its own.
@@ -25,14 +31,17 @@ pub(crate) fn exporter(endpoint: &str) -> Result<opentelemetry_otlp::SpanExporte
             .join()
             .map_err(|_| failed("the HTTP client could not be built".to_owned()))?
             .map_err(|error| failed(error.to_string()))?;
-    opentelemetry_otlp::SpanExporter::builder()
+    let mut builder = opentelemetry_otlp::SpanExporter::builder()
         .with_http()
         .with_http_client(BlockingClient(client))
         .with_protocol(Protocol::HttpBinary)
         .with_endpoint(endpoint)
         .with_timeout(TIMEOUT)
-        .build()
-        .map_err(|error| failed(error.to_string()))
+        .with_headers(headers.iter().cloned().collect::<HashMap<_, _>>());
+    if gzip {
+        builder = builder.with_compression(Compression::Gzip);
+    }
+    builder.build().map_err(|error| failed(error.to_string()))
 }
 
 #[derive(Debug)]

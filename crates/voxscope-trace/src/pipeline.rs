@@ -3,6 +3,9 @@
 
 use std::sync::Arc;
 
+use std::time::Duration;
+
+use opentelemetry::KeyValue;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider, SpanExporter};
@@ -59,7 +62,10 @@ impl TracePipeline {
         config.validate()?;
         match &config.otlp_endpoint {
             #[cfg(feature = "otlp")]
-            Some(endpoint) => Self::with_exporter(config, crate::otlp::exporter(endpoint)?),
+            Some(endpoint) => Self::with_exporter(
+                config,
+                crate::otlp::exporter(endpoint, &config.otlp_headers, config.otlp_gzip)?,
+            ),
             _ => Self::build(config, |_| Ok(None)),
         }
     }
@@ -104,7 +110,15 @@ impl TracePipeline {
             .with_id_generator(VoxIdGenerator::default())
             .with_span_processor(processor)
             .with_resource(
-                Resource::builder().with_service_name(config.service_name.clone()).build(),
+                Resource::builder()
+                    .with_attributes(
+                        config
+                            .resource_attributes
+                            .iter()
+                            .map(|(k, v)| KeyValue::new(k.clone(), v.clone())),
+                    )
+                    .with_service_name(config.service_name.clone())
+                    .build(),
             )
             .build();
         let tracer = provider.tracer("voxscope-trace");
@@ -177,9 +191,23 @@ impl TracePipeline {
         let _ = self.provider.force_flush();
     }
 
-    /// Decides every open trace, flushes and stops the exporter. Idempotent.
+    /// Decides every open trace, flushes and stops the exporter, within 5 s.
+    /// Idempotent.
     pub fn shutdown(&self) {
-        let _ = self.provider.shutdown();
+        self.shutdown_with_timeout(Duration::from_secs(5));
+    }
+
+    /// [`shutdown`](Self::shutdown) within `timeout`, whatever the collector does: an
+    /// export still waiting for a silent collector is abandoned. Returns whether
+    /// everything was handed over in time.
+    ///
+    /// ```
+    /// # let pipeline = voxscope_trace::TracePipeline::new(&voxscope_trace::TraceConfig::new("x"))?;
+    /// assert!(pipeline.shutdown_with_timeout(std::time::Duration::from_secs(1)));
+    /// # Ok::<(), voxscope_trace::TraceError>(())
+    /// ```
+    pub fn shutdown_with_timeout(&self, timeout: Duration) -> bool {
+        self.provider.shutdown_with_timeout(timeout).is_ok()
     }
 }
 
