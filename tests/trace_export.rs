@@ -318,9 +318,16 @@ fn traces_route_lists_kept_traces_newest_first() {
     });
 }
 
-/// Requests `/calls/1` (dropped at the head) and `/fail` (kept) with `format` logs;
-/// returns their trace ids, the log lines and the kept trace's spans.
-fn logged_requests(format: LogFormat) -> (String, String, Vec<String>, Vec<SpanData>) {
+/// Serves `app` with `format` logs and runs `requests` against it; returns what they
+/// return, the log lines and the exported spans.
+fn logged<T, Fut>(
+    format: LogFormat,
+    app: fn(&TracePipeline) -> axum::Router,
+    requests: impl FnOnce(std::net::SocketAddr) -> Fut,
+) -> (T, Vec<String>, Vec<SpanData>)
+where
+    Fut: std::future::Future<Output = T>,
+{
     let exporter = InMemorySpanExporter::default();
     let pipeline =
         Arc::new(TracePipeline::with_exporter(&config(0.0), exporter.clone()).expect("pipeline"));
@@ -333,23 +340,84 @@ fn logged_requests(format: LogFormat) -> (String, String, Vec<String>, Vec<SpanD
     );
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    let (dropped, kept) = tracing::subscriber::with_default(subscriber, || {
-        runtime.block_on(async {
-            let addr = serve(app(&pipeline)).await;
-            let client = reqwest::Client::new();
-            let mut ids = Vec::new();
-            for path in ["calls/1", "fail"] {
-                let response =
-                    client.get(format!("http://{addr}/{path}")).send().await.expect("request");
-                ids.push(response.headers()["x-trace-id"].to_str().expect("ascii").to_owned());
-            }
-            (ids[0].clone(), ids[1].clone())
-        })
+    let out = tracing::subscriber::with_default(subscriber, || {
+        runtime.block_on(async { requests(serve(app(&pipeline)).await).await })
     });
     pipeline.force_flush();
     let spans = exporter.get_finished_spans().expect("spans");
     pipeline.shutdown();
-    (dropped, kept, logs.lines(), spans)
+    (out, logs.lines(), spans)
+}
+
+/// Requests `/calls/1` (dropped at the head) and `/fail` (kept) with `format` logs;
+/// returns their trace ids, the log lines and the kept trace's spans.
+fn logged_requests(format: LogFormat) -> (String, String, Vec<String>, Vec<SpanData>) {
+    let ((dropped, kept), lines, spans) = logged(format, app, |addr| async move {
+        let client = reqwest::Client::new();
+        let mut ids = Vec::new();
+        for path in ["calls/1", "fail"] {
+            let response =
+                client.get(format!("http://{addr}/{path}")).send().await.expect("request");
+            ids.push(response.headers()["x-trace-id"].to_str().expect("ascii").to_owned());
+        }
+        (ids[0].clone(), ids[1].clone())
+    });
+    (dropped, kept, lines, spans)
+}
+
+/// A provider span around a warning whose values need escaping and whose fields try to
+/// forge the line's own.
+fn say_app(pipeline: &TracePipeline) -> axum::Router {
+    let say = || async {
+        let provider = tracing::info_span!("tts", provider = "eleven labs", kind = "tts");
+        provider.in_scope(|| {
+            tracing::warn!(
+                text = "two\nlines \"quoted\" a=b",
+                trace_id = "forged",
+                level = "forged",
+                chunks = 45,
+                "said\nthis"
+            );
+        });
+    };
+    axum::Router::new().route("/say", axum::routing::get(say)).layer(pipeline.trace_layer())
+}
+
+fn said(format: LogFormat) -> (String, Vec<String>) {
+    let (trace_id, lines, _) = logged(format, say_app, |addr| async move {
+        let response = reqwest::get(format!("http://{addr}/say")).await.expect("request");
+        response.headers()["x-trace-id"].to_str().expect("ascii").to_owned()
+    });
+    // The client's own debug lines (no filter here) are not the test's.
+    (trace_id, lines.into_iter().filter(|l| l.contains("said")).collect())
+}
+
+#[test]
+fn text_lines_escape_values_and_carry_the_span_fields() {
+    let (trace_id, lines) = said(LogFormat::Text);
+    assert_eq!(lines.len(), 1, "one event, one line: {lines:#?}");
+    let line = &lines[0];
+    let expected = format!(
+        "] [WARN] [trace-tests] [{trace_id}] said\\nthis text=\"two\\nlines \\\"quoted\\\" a=b\" \
+         trace_id=forged level=forged chunks=45 provider=\"eleven labs\" kind=tts"
+    );
+    assert!(line.ends_with(&expected), "{line}\n{expected}");
+}
+
+#[test]
+fn json_lines_keep_their_own_fields_authoritative() {
+    let (trace_id, lines) = said(LogFormat::Json);
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    let line: serde_json::Value = serde_json::from_str(&lines[0]).expect("JSON");
+    assert_eq!(line["trace_id"], trace_id.as_str());
+    assert_eq!(line["level"], "WARN");
+    assert_eq!(line["fields.trace_id"], "forged");
+    assert_eq!(line["fields.level"], "forged");
+    assert_eq!(line["message"], "said\nthis");
+    assert_eq!(line["text"], "two\nlines \"quoted\" a=b");
+    assert_eq!(line["chunks"], 45);
+    assert_eq!(line["provider"], "eleven labs");
+    assert_eq!(line["kind"], "tts");
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! `RUST_LOG=warn` quiets the logs, not the tracing: in a process of its own (the
-//! subscriber is global), requests and calls are still sampled, their warnings carry
-//! their trace ids, and kept traces still reach `/traces`.
+//! subscriber is global), requests and calls are still sampled, their warnings (and the
+//! `log` crate's, bridged) carry their trace ids, and kept traces still reach `/traces`.
 
 use std::process::Command;
 use std::time::Duration;
@@ -39,6 +39,8 @@ async fn child() {
             get(|| async {
                 tracing::info!("hidden info");
                 tracing::warn!("kept warning");
+                log::warn!("bridged warning");
+                log::info!("hidden bridged info");
                 "kept"
             }),
         )
@@ -110,15 +112,21 @@ fn warn_level_keeps_spans_trace_ids_and_kept_traces() {
     let line = |message: &str| {
         stderr
             .lines()
-            .find(|line| line.ends_with(message))
+            .find(|line| line.contains(&format!("] {message}")))
             .unwrap_or_else(|| panic!("no {message:?} line in {stderr}"))
     };
     assert_eq!(bracketed_trace_id(line("kept warning")), kept);
     assert_eq!(bracketed_trace_id(line("dropped warning")), dropped);
     assert_eq!(bracketed_trace_id(line("call warning")), call);
+    // A `log` record, bridged, in the request it happened in.
+    assert_eq!(bracketed_trace_id(line("bridged warning")), kept);
+    assert!(line("bridged warning").ends_with("] bridged warning"));
+    // Fields of the span the line is in: the call's.
+    assert!(line("call warning").contains(" transport=twilio"), "{stderr}");
     assert!(line("kept warning").contains("] [WARN] [log-level] ["));
     // The filter still quiets the logs.
     assert!(!stderr.contains("hidden info"), "{stderr}");
+    assert!(!stderr.contains("hidden bridged info"), "{stderr}");
     assert!(!stderr.contains("call started"), "{stderr}");
 
     // Spans existed: the kept trace was sampled and stored; nothing else was kept.

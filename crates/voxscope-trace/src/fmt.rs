@@ -10,14 +10,28 @@ use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::ids;
+use tracing_log::NormalizeEvent;
+
+use crate::ids::RequestIds;
+use crate::span_fields::SpanFields;
 
 /// A `tracing_subscriber::fmt` event formatter:
 /// `[TIMESTAMP] [LEVEL] [SERVICE] [TRACE_ID] message key=value…`, or one JSON object per
 /// line with `timestamp`, `level`, `service`, `target`, `trace_id`, `span_id`,
 /// `message` and the event's fields. The trace id is `-` (JSON: `null`) outside a
-/// request. `span_id` is the request span's: a formatter runs inside the dispatcher,
-/// where tracing-opentelemetry's context of a nested span cannot be looked up.
+/// request or call. `span_id` is the request's (or the call's) span.
+///
+/// After the event's fields come those of the spans it happens in (a call's `call.id`
+/// and `stream.id`, a provider span's `provider` and `kind`), innermost first; request
+/// spans' own fields are left out. Text values are logfmt: a value with a space, `"`,
+/// `=` or a control character is quoted and escaped, and the message's control
+/// characters are escaped, so one event is always one line. In JSON the line's own keys
+/// stay authoritative: an event field named `trace_id` or `level` is written as
+/// `fields.trace_id`, `fields.level`. Records of the `log` crate bridged by
+/// [`init`](crate::init) show their own target.
+///
+/// Span fields are recorded by
+/// [`TracePipeline::otel_layer`](crate::TracePipeline::otel_layer).
 ///
 /// ```
 /// use tracing_subscriber::prelude::*;
@@ -40,6 +54,14 @@ impl VoxFormat {
     }
 }
 
+/// The keys a JSON line owns: an event or span field of the same name goes under
+/// `fields.<name>` instead of replacing it.
+const RESERVED: [&str; 7] =
+    ["timestamp", "level", "service", "target", "trace_id", "span_id", "message"];
+
+/// The fields tracing-log adds to a bridged `log` record.
+const LOG_FIELDS: [&str; 4] = ["log.target", "log.module_path", "log.file", "log.line"];
+
 impl<S, N> FormatEvent<S, N> for VoxFormat
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
@@ -51,15 +73,35 @@ where
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
-        let ids = ctx
-            .event_scope()
-            .and_then(|mut scope| scope.next())
-            .and_then(|leaf| ids::of_scope(&leaf));
-        let trace_id = ids.map(|ids| ids.trace_id.to_string());
-        let span_id = ids.map(|ids| ids.span_id.to_string());
         let mut fields = Fields::default();
         event.record(&mut fields);
-        let meta = event.metadata();
+        // A `log` record bridged by tracing-log: its target is the record's, and the
+        // fields that carried it say nothing more.
+        let normalized = event.normalized_metadata();
+        let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
+        if normalized.is_some() {
+            fields.pairs.retain(|(key, _)| !LOG_FIELDS.contains(key));
+        }
+        // The fields of the spans around the event, innermost first; the event's own and
+        // inner spans' win.
+        let mut ids = None;
+        if let Some(scope) = ctx.event_scope() {
+            for span in scope {
+                let extensions = span.extensions();
+                if ids.is_none() {
+                    ids = extensions.get::<RequestIds>().copied();
+                }
+                if let Some(SpanFields(recorded)) = extensions.get::<SpanFields>() {
+                    for (key, value) in recorded {
+                        if !fields.pairs.iter().any(|(k, _)| k == key) {
+                            fields.pairs.push((key, value.clone()));
+                        }
+                    }
+                }
+            }
+        }
+        let trace_id = ids.map(|ids| ids.trace_id.to_string());
+        let span_id = ids.map(|ids| ids.span_id.to_string());
         let timestamp = rfc3339(SystemTime::now());
         if self.json {
             let mut line = Map::new();
@@ -71,22 +113,25 @@ where
             line.insert("span_id".into(), span_id.map_or(Json::Null, Json::from));
             line.insert("message".into(), fields.message.into());
             for (key, value) in fields.pairs {
-                line.insert(key.into(), value);
+                let key =
+                    if RESERVED.contains(&key) { format!("fields.{key}") } else { key.to_owned() };
+                line.insert(key, value);
             }
             writeln!(writer, "{}", Json::Object(line))
         } else {
             write!(
                 writer,
-                "[{timestamp}] [{}] [{}] [{}] {}",
+                "[{timestamp}] [{}] [{}] [{}] ",
                 meta.level(),
                 self.service,
                 trace_id.as_deref().unwrap_or("-"),
-                fields.message
             )?;
+            write_escaped(&mut writer, &fields.message)?;
             for (key, value) in fields.pairs {
+                write!(writer, " {key}=")?;
                 match value {
-                    Json::String(s) => write!(writer, " {key}={s}")?,
-                    other => write!(writer, " {key}={other}")?,
+                    Json::String(s) => write_value(&mut writer, &s)?,
+                    other => write!(writer, "{other}")?,
                 }
             }
             writeln!(writer)
@@ -94,10 +139,45 @@ where
     }
 }
 
+/// A logfmt value: bare when it is one plain word, else quoted with `"` and `\`
+/// escaped, control characters written as escapes (a newline never splits a line).
+fn write_value(writer: &mut impl fmt::Write, value: &str) -> fmt::Result {
+    let plain = !value.is_empty()
+        && value.chars().all(|c| !c.is_whitespace() && !c.is_control() && c != '"' && c != '=');
+    if plain {
+        return writer.write_str(value);
+    }
+    writer.write_char('"')?;
+    for c in value.chars() {
+        match c {
+            '"' => writer.write_str("\\\"")?,
+            '\\' => writer.write_str("\\\\")?,
+            c => write_char_escaped(writer, c)?,
+        }
+    }
+    writer.write_char('"')
+}
+
+/// The message: written as is but for control characters.
+fn write_escaped(writer: &mut impl fmt::Write, text: &str) -> fmt::Result {
+    text.chars().try_for_each(|c| write_char_escaped(writer, c))
+}
+
+fn write_char_escaped(writer: &mut impl fmt::Write, c: char) -> fmt::Result {
+    match c {
+        '\n' => writer.write_str("\\n"),
+        '\r' => writer.write_str("\\r"),
+        '\t' => writer.write_str("\\t"),
+        c if c.is_control() => write!(writer, "\\u{{{:04x}}}", u32::from(c)),
+        c => writer.write_char(c),
+    }
+}
+
+/// An event's or a span's fields, as JSON values.
 #[derive(Default)]
-struct Fields {
-    message: String,
-    pairs: Vec<(&'static str, Json)>,
+pub(crate) struct Fields {
+    pub(crate) message: String,
+    pub(crate) pairs: Vec<(&'static str, Json)>,
 }
 
 impl Visit for Fields {
@@ -161,6 +241,25 @@ fn rfc3339(time: SystemTime) -> String {
 #[cfg(test)]
 mod tests {
     use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn logfmt_values_are_bare_words_or_quoted_and_escaped() {
+        let cases = [
+            ("deepgram", "deepgram"),
+            ("", "\"\""),
+            ("eleven labs", "\"eleven labs\""),
+            ("a=b", "\"a=b\""),
+            ("say \"hi\"", "\"say \\\"hi\\\"\""),
+            ("C:\\x y", "\"C:\\\\x y\""),
+            ("line\nbreak", "\"line\\nbreak\""),
+            ("bell\u{7}", "\"bell\\u{0007}\""),
+        ];
+        for (value, expected) in cases {
+            let mut out = String::new();
+            super::write_value(&mut out, value).expect("write");
+            assert_eq!(out, expected, "{value:?}");
+        }
+    }
 
     #[test]
     fn formats_rfc3339_dates() {

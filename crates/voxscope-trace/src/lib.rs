@@ -92,6 +92,7 @@ mod processor;
 mod routes;
 mod sampler;
 mod service;
+mod span_fields;
 mod store;
 mod traceparent;
 

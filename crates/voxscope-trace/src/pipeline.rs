@@ -26,6 +26,7 @@ use crate::layer::{TraceLayer, TraceLayerBuilder};
 use crate::log_filter::LogFilter;
 use crate::processor::{Sink, TailBounds, TailProcessor};
 use crate::sampler::VoxSampler;
+use crate::span_fields::RecordSpanFields;
 use crate::store::TraceStore;
 
 /// The parts of a sampled tracing setup, built from one [`TraceConfig`] and installed
@@ -149,7 +150,9 @@ impl TracePipeline {
     /// tracing-opentelemetry's layer on this pipeline's tracer, behind the
     /// [`HeadDropFilter`] that spares skipped requests an OpenTelemetry span, for spans
     /// up to the configured span level (`info` by default) whatever the log filter.
-    /// Other local roots (a call span) get their ids attached for the log lines inside.
+    /// Other local roots (a call span) get their ids attached for the log lines inside,
+    /// and the fields of spans other than request spans are kept for
+    /// [`VoxFormat`]'s lines.
     ///
     /// Source locations, thread names, targets and busy/idle times are not recorded:
     /// they cost time on every kept span and say little about a request. OpenTelemetry
@@ -168,6 +171,7 @@ impl TracePipeline {
             .with_filter(HeadDropFilter.and(self.config.span_level))
             .and_then(KeepUntraced.with_filter(UntracedOnly))
             .and_then(RootIds::default())
+            .and_then(RecordSpanFields)
     }
 
     /// The log formatter of this pipeline's service, for `tracing_subscriber::fmt`.
@@ -235,7 +239,8 @@ impl Drop for TraceGuard {
 /// (`RUST_LOG`, else the config's filter) that applies to log lines only, and the
 /// OpenTelemetry layer with voxscope's sampler, tail processor, store and exporter,
 /// which sees every span up to the span level whatever `RUST_LOG` says: at
-/// `RUST_LOG=warn` requests and calls are still sampled and warnings carry trace ids. Also sets OpenTelemetry's global W3C
+/// `RUST_LOG=warn` requests and calls are still sampled and warnings carry trace ids.
+/// Records of the `log` crate are bridged into the same lines. Also sets OpenTelemetry's global W3C
 /// propagator and tracer provider, for crates that inject `traceparent` into outgoing
 /// requests or trace through the OpenTelemetry API.
 ///
@@ -272,6 +277,9 @@ pub fn init(config: TraceConfig) -> Result<TraceGuard, TraceError> {
     let subscriber = Registry::default().with(pipeline.otel_layer()).with(logs);
     tracing::subscriber::set_global_default(subscriber)
         .map_err(|_| TraceError::AlreadyInitialised)?;
+    // `log` records become events (with the trace id of the request they happen in),
+    // unless the process already has a `log` logger, which is left alone.
+    let _ = tracing_log::LogTracer::init();
     opentelemetry::global::set_text_map_propagator(
         opentelemetry_sdk::propagation::TraceContextPropagator::new(),
     );
