@@ -508,3 +508,56 @@ fn client_address_is_recorded_when_asked_for() {
         assert_eq!(common::attribute(request, "client.address").as_deref(), Some("127.0.0.1"));
     });
 }
+
+#[test]
+fn traces_route_takes_a_token_hides_caller_ids_and_caps_its_size() {
+    run(config(1.0), |ctx: Ctx| async move {
+        let call = || async {
+            let span =
+                tracing::info_span!("voice_call", call.id = "CA-secret-1", call.from = "+15550100");
+            span.in_scope(|| tracing::info!(call.id = "CA-secret-1", "call started"));
+        };
+        let guarded = ctx.pipeline.traces_route().bearer_token("s3cret").router();
+        let open = ctx.pipeline.traces_route().show_caller_ids(true).max_bytes(4_000).router();
+        let app = axum::Router::new()
+            .route("/calls/{id}", axum::routing::get(call))
+            .layer(ctx.pipeline.trace_layer());
+        let guarded = serve(app.clone().merge(guarded)).await;
+        let open = serve(open).await;
+        let client = reqwest::Client::new();
+        for n in 0..20 {
+            client.get(format!("http://{guarded}/calls/{n}")).send().await.expect("request");
+        }
+        assert!(eventually(Duration::from_secs(10), || ctx.pipeline.store().len() == 20).await);
+
+        let traces = |addr, token: Option<&str>| {
+            let mut request = client.get(format!("http://{addr}/traces?limit=20"));
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            request.send()
+        };
+        for token in [None, Some("wrong"), Some("s3cre")] {
+            let refused = traces(guarded, token).await.expect("request");
+            assert_eq!(refused.status(), 401, "{token:?}");
+            assert_eq!(refused.headers()["www-authenticate"], "Bearer");
+        }
+        let allowed = traces(guarded, Some("s3cret")).await.expect("request");
+        assert_eq!(allowed.status(), 200);
+        assert_eq!(allowed.headers()["content-type"], "application/json");
+        let body = allowed.text().await.expect("body");
+        let json: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+        assert_eq!(json["traces"].as_array().map(Vec::len), Some(20));
+        assert_eq!(json["truncated"], false);
+        assert!(body.contains("voice_call") && body.contains("call started"));
+        assert!(!body.contains("CA-secret-1") && !body.contains("+15550100"), "{body}");
+
+        let capped = traces(open, None).await.expect("request").text().await.expect("body");
+        assert!(capped.len() <= 4_000, "{} bytes", capped.len());
+        let json: serde_json::Value = serde_json::from_str(&capped).expect("JSON");
+        let shown = json["traces"].as_array().map_or(0, Vec::len);
+        assert!((1..20).contains(&shown), "{shown} traces");
+        assert_eq!(json["truncated"], true);
+        assert!(capped.contains("CA-secret-1") && capped.contains("+15550100"));
+    });
+}

@@ -107,6 +107,8 @@ pub use layer::{TraceLayer, TraceLayerBuilder};
 pub use pipeline::{TraceGuard, TracePipeline, init};
 pub use policy::{Decision, SamplingMode, SamplingPolicy};
 pub use processor::DECISION_ATTRIBUTE;
+#[cfg(feature = "axum")]
+pub use routes::TracesRoute;
 pub use sampler::VoxSampler;
 pub use service::Trace;
 pub use store::{StoredTrace, TraceStore};

@@ -184,10 +184,18 @@ impl TracePipeline {
         self.store.clone()
     }
 
-    /// `GET /traces`: the kept traces as JSON, newest first (`?limit=N`, default 50).
+    /// `GET /traces`: the kept traces as JSON, newest first (`?limit=N`, default 50),
+    /// with [`TracesRoute`](crate::TracesRoute)'s defaults: no token, caller ids left
+    /// out, at most 4 MiB.
     #[cfg(feature = "axum")]
     pub fn traces_router(&self) -> axum::Router {
-        crate::routes::traces_router(self.store.clone())
+        self.traces_route().router()
+    }
+
+    /// The `/traces` route to configure: a bearer token, a size limit, caller ids.
+    #[cfg(feature = "axum")]
+    pub fn traces_route(&self) -> crate::TracesRoute {
+        crate::TracesRoute::new(self.store.clone())
     }
 
     /// Hands every kept span so far to the exporter and waits (at most 5 s).

@@ -83,12 +83,13 @@ impl TraceStore {
     /// kept, the root's name and duration, and every span with its parent, times,
     /// duration, status, attributes and events.
     pub fn to_json(&self, limit: usize) -> Json {
-        let traces: Vec<Json> = self.traces(limit).iter().map(trace_json).collect();
+        let traces: Vec<Json> = self.traces(limit).iter().map(|t| trace_json(t, &[])).collect();
         json!({ "traces": traces })
     }
 }
 
-fn trace_json(trace: &StoredTrace) -> Json {
+/// One trace as JSON, without the attributes named in `hidden`.
+pub(crate) fn trace_json(trace: &StoredTrace, hidden: &[&str]) -> Json {
     let root =
         trace.spans.iter().find(|s| s.parent_span_id == SpanId::INVALID || s.parent_span_is_remote);
     json!({
@@ -97,11 +98,11 @@ fn trace_json(trace: &StoredTrace) -> Json {
         "root": root.map(|r| r.name.as_ref()),
         "duration_ms": root.map(|r| millis(duration(r))),
         "error": trace.spans.iter().any(|s| matches!(s.status, Status::Error { .. })),
-        "spans": trace.spans.iter().map(span_json).collect::<Vec<_>>(),
+        "spans": trace.spans.iter().map(|s| span_json(s, hidden)).collect::<Vec<_>>(),
     })
 }
 
-fn span_json(span: &SpanData) -> Json {
+fn span_json(span: &SpanData, hidden: &[&str]) -> Json {
     let (status, message) = match &span.status {
         Status::Unset => ("unset", None),
         Status::Ok => ("ok", None),
@@ -117,10 +118,10 @@ fn span_json(span: &SpanData) -> Json {
         "duration_ms": millis(duration(span)),
         "status": status,
         "status_message": message,
-        "attributes": attributes(span.attributes.iter().map(|kv| (kv.key.as_str(), &kv.value))),
+        "attributes": attributes(span.attributes.iter().map(|kv| (kv.key.as_str(), &kv.value)), hidden),
         "events": span.events.iter().map(|e| json!({
             "name": e.name,
-            "attributes": attributes(e.attributes.iter().map(|kv| (kv.key.as_str(), &kv.value))),
+            "attributes": attributes(e.attributes.iter().map(|kv| (kv.key.as_str(), &kv.value)), hidden),
         })).collect::<Vec<_>>(),
     })
 }
@@ -133,9 +134,9 @@ fn millis(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
-fn attributes<'a>(pairs: impl Iterator<Item = (&'a str, &'a Value)>) -> Json {
+fn attributes<'a>(pairs: impl Iterator<Item = (&'a str, &'a Value)>, hidden: &[&str]) -> Json {
     let mut map = Map::new();
-    for (key, value) in pairs {
+    for (key, value) in pairs.filter(|(key, _)| !hidden.contains(key)) {
         map.insert(key.to_owned(), value_json(value));
     }
     Json::Object(map)
