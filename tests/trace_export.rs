@@ -561,3 +561,54 @@ fn traces_route_takes_a_token_hides_caller_ids_and_caps_its_size() {
         assert!(capped.contains("CA-secret-1") && capped.contains("+15550100"));
     });
 }
+
+#[test]
+fn a_slow_traces_render_does_not_block_other_requests() {
+    let config = config(1.0).max_spans_per_trace(100_000).max_buffered_spans(100_000);
+    run(config, |ctx: Ctx| async move {
+        let busy = || async {
+            for step in 0..5_000 {
+                tracing::info_span!("step", step, provider = "deepgram").in_scope(|| ());
+            }
+        };
+        let app = axum::Router::new()
+            .route("/busy", axum::routing::get(busy))
+            .route("/health", axum::routing::get(|| async { "ok" }))
+            .layer(ctx.pipeline.trace_layer())
+            .merge(ctx.pipeline.traces_router());
+        let addr = serve(app).await;
+        for _ in 0..4 {
+            reqwest::get(format!("http://{addr}/busy")).await.expect("request");
+        }
+        let store = ctx.pipeline.store();
+        assert!(eventually(Duration::from_secs(30), || store.len() == 4).await);
+        let render_time = tokio::task::spawn_blocking(move || {
+            let start = Instant::now();
+            drop(store.to_json(50));
+            start.elapsed()
+        })
+        .await
+        .expect("render");
+        assert!(render_time > Duration::from_millis(100), "render took only {render_time:?}");
+
+        // This runtime has one thread: if the render ran on it, /health would wait.
+        let started = Instant::now();
+        let render = tokio::spawn(async move {
+            let body = reqwest::get(format!("http://{addr}/traces")).await.expect("traces");
+            let bytes = body.bytes().await.expect("body").len();
+            (Instant::now(), bytes)
+        });
+        tokio::time::sleep(render_time / 4).await;
+        let health = reqwest::get(format!("http://{addr}/health")).await.expect("health");
+        assert_eq!(health.text().await.expect("body"), "ok");
+        let health_done = Instant::now();
+        let (render_done, bytes) = render.await.expect("task");
+        assert!(bytes > 1_000_000, "{bytes} bytes");
+        assert!(
+            health_done < render_done,
+            "/health answered {:?} after start, /traces {:?}",
+            health_done - started,
+            render_done - started
+        );
+    });
+}
