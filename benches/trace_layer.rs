@@ -13,6 +13,10 @@
 //! - `kept`: ratio 1: built, kept, stored.
 //! - `tower_http_trace`: tower-http's `TraceLayer` under the head-only, ratio-0 pipeline:
 //!   the usual tower-http + tracing-opentelemetry setup whose sampler drops the span.
+//!
+//! `trace_buffer/{one_lock,sharded}`: 16 threads each ending a trace of a root and four
+//! children per iteration (head and tail, ratio 0: every span goes through the tail
+//! buffer), with the buffer behind one lock (`buffer_shards(1)`) or 16.
 
 use axum::Router;
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -78,5 +82,47 @@ fn trace_layer(c: &mut Criterion) {
     assert!(head_only.store().is_empty() && tail.store().is_empty());
 }
 
-criterion_group!(benches, trace_layer);
+const THREADS: usize = 16;
+
+fn trace_buffer(c: &mut Criterion) {
+    let mut group = c.benchmark_group("trace_buffer");
+    for (name, shards) in [("one_lock", 1), ("sharded", 16)] {
+        let policy = SamplingPolicy::default().default_ratio(0.0);
+        let config = TraceConfig::new("bench").policy(policy).buffer_shards(shards);
+        let Ok(pipeline) = TracePipeline::new(&config) else {
+            eprintln!("could not build the pipeline");
+            return;
+        };
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let start = std::sync::Barrier::new(THREADS + 1);
+                std::thread::scope(|scope| {
+                    for _ in 0..THREADS {
+                        scope.spawn(|| {
+                            let subscriber =
+                                tracing_subscriber::registry().with(pipeline.otel_layer());
+                            tracing::subscriber::with_default(subscriber, || {
+                                start.wait();
+                                for _ in 0..iters {
+                                    tracing::info_span!("task").in_scope(|| {
+                                        for _ in 0..4 {
+                                            tracing::info_span!("step").in_scope(|| ());
+                                        }
+                                    });
+                                }
+                            });
+                        });
+                    }
+                    start.wait();
+                    std::time::Instant::now()
+                })
+                // The scope joins its threads before it returns: all 16 are done here.
+                .elapsed()
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, trace_layer, trace_buffer);
 criterion_main!(benches);

@@ -542,6 +542,9 @@ fn traces_route_takes_a_token_hides_caller_ids_and_caps_its_size() {
             assert_eq!(refused.status(), 401, "{token:?}");
             assert_eq!(refused.headers()["www-authenticate"], "Bearer");
         }
+        let lower =
+            client.get(format!("http://{guarded}/traces")).header("authorization", "bearer s3cret");
+        assert_eq!(lower.send().await.expect("request").status(), 200, "any case of the scheme");
         let allowed = traces(guarded, Some("s3cret")).await.expect("request");
         assert_eq!(allowed.status(), 200);
         assert_eq!(allowed.headers()["content-type"], "application/json");

@@ -333,29 +333,39 @@ fn an_idle_process_sweeps_a_stalled_trace_on_a_timer_and_counts_it() {
     });
 }
 
+const TRACES: usize = 200;
+const CHILDREN: usize = 500;
+const CAP: usize = 10_000;
+
+/// Opens local roots that stay open (background tasks, calls), each with finished
+/// children waiting for it: 100,000 spans in all. Returns the roots and the buffer
+/// gauge after the last trace.
+fn hundred_thousand_spans(ctx: &Ctx) -> (Vec<tracing::Span>, f64) {
+    let (mut roots, mut buffered) = (Vec::new(), 0.0);
+    for n in 0..TRACES {
+        let root = tracing::info_span!("task", n);
+        root.in_scope(|| {
+            for _ in 0..CHILDREN {
+                tracing::info_span!("step").in_scope(|| ());
+            }
+        });
+        // The debugging recorder reads a gauge once: read it where it was just set.
+        buffered = ctx.metrics.get("voxscope_trace_buffer_spans");
+        assert!(buffered <= CAP as f64, "{buffered} spans buffered after {n} traces");
+        roots.push(root);
+    }
+    (roots, buffered)
+}
+
+fn capped(shards: usize) -> TraceConfig {
+    let policy = SamplingPolicy::default().default_ratio(0.0);
+    config(policy).max_buffered_spans(CAP).max_spans_per_trace(CHILDREN + 1).buffer_shards(shards)
+}
+
 #[test]
 fn a_hundred_thousand_buffered_spans_stay_under_the_cap_oldest_trace_first() {
-    const TRACES: usize = 200;
-    const CHILDREN: usize = 500;
-    const CAP: usize = 10_000;
-    let policy = SamplingPolicy::default().default_ratio(0.0);
-    let config = config(policy).max_buffered_spans(CAP).max_spans_per_trace(CHILDREN + 1);
-    run(config, |ctx: Ctx| async move {
-        // Local roots that stay open (background tasks, calls), each with finished
-        // children waiting for it: 100,000 spans in all.
-        let (mut roots, mut buffered) = (Vec::new(), 0.0);
-        for n in 0..TRACES {
-            let root = tracing::info_span!("task", n);
-            root.in_scope(|| {
-                for _ in 0..CHILDREN {
-                    tracing::info_span!("step").in_scope(|| ());
-                }
-            });
-            // The debugging recorder reads a gauge once: read it where it was just set.
-            buffered = ctx.metrics.get("voxscope_trace_buffer_spans");
-            assert!(buffered <= CAP as f64, "{buffered} spans buffered after {n} traces");
-            roots.push(root);
-        }
+    run(capped(1), |ctx: Ctx| async move {
+        let (roots, buffered) = hundred_thousand_spans(&ctx);
         // Whole traces go, oldest first: 20 of 500 spans fit under the cap.
         let evicted = TRACES - CAP / CHILDREN;
         assert_eq!(buffered, CAP as f64);
@@ -365,6 +375,23 @@ fn a_hundred_thousand_buffered_spans_stay_under_the_cap_oldest_trace_first() {
         assert_eq!(ctx.metrics.get("voxscope_trace_buffer_spans"), 0.0);
         assert_eq!(ctx.metrics.decision("dropped"), TRACES as f64);
         assert_eq!(ctx.metrics.get("voxscope_trace_buffer_overflow_total"), evicted as f64);
+    });
+}
+
+#[test]
+fn a_sharded_buffer_keeps_the_same_cap_and_decides_each_trace_once() {
+    run(capped(16), |ctx: Ctx| async move {
+        let (roots, buffered) = hundred_thousand_spans(&ctx);
+        // The cap is shared by the shards, not split between them: 20 whole traces stay
+        // (each shard gives up its own oldest, or the trace being filled when it holds
+        // no other), the other 180 go, each once.
+        assert_eq!(buffered, CAP as f64);
+        let evicted = (TRACES - CAP / CHILDREN) as f64;
+        assert_eq!(ctx.metrics.get("voxscope_trace_buffer_overflow_total"), evicted);
+        assert_eq!(ctx.metrics.decision("dropped"), evicted);
+        drop(roots);
+        assert_eq!(ctx.metrics.get("voxscope_trace_buffer_spans"), 0.0);
+        assert_eq!(ctx.metrics.decision("dropped"), TRACES as f64);
     });
 }
 

@@ -42,6 +42,7 @@ pub struct TraceConfig {
     pub(crate) max_traces: usize,
     pub(crate) max_spans_per_trace: usize,
     pub(crate) max_buffered_spans: usize,
+    pub(crate) buffer_shards: usize,
     pub(crate) max_wait: Duration,
     pub(crate) memory_traces: usize,
     pub(crate) export_queue: usize,
@@ -66,6 +67,7 @@ impl TraceConfig {
             max_traces: 10_000,
             max_spans_per_trace: 1_000,
             max_buffered_spans: 32_768,
+            buffer_shards: 16,
             max_wait: Duration::from_secs(3_600),
             memory_traces: 100,
             export_queue: 2_048,
@@ -104,6 +106,15 @@ impl TraceConfig {
     /// 32 MiB.
     pub fn max_buffered_spans(mut self, max: usize) -> Self {
         self.max_buffered_spans = max;
+        self
+    }
+
+    /// Independent locks the tail buffer is split into by trace id (default 16), so that
+    /// threads ending spans of different traces rarely wait for each other. 1 is a
+    /// single lock, whose eviction is strictly oldest trace first; with more, each
+    /// shard gives up its own oldest, and `max_traces` is shared evenly between them.
+    pub fn buffer_shards(mut self, shards: usize) -> Self {
+        self.buffer_shards = shards;
         self
     }
 
@@ -279,6 +290,7 @@ impl TraceConfig {
         validate_nonzero("max_traces", self.max_traces)?;
         validate_nonzero("max_spans_per_trace", self.max_spans_per_trace)?;
         validate_nonzero("max_buffered_spans", self.max_buffered_spans)?;
+        validate_nonzero("buffer_shards", self.buffer_shards)?;
         validate_nonzero("export_queue", self.export_queue)?;
         if self.max_wait.is_zero() {
             return Err(ConfigError::Zero { field: "max_wait".to_owned() });

@@ -102,6 +102,7 @@ impl TracePipeline {
             max_traces: config.max_traces,
             max_spans_per_trace: config.max_spans_per_trace,
             max_buffered_spans: config.max_buffered_spans,
+            shards: config.buffer_shards,
             max_wait: config.max_wait,
         };
         let processor =

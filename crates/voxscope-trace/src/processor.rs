@@ -7,6 +7,7 @@
 //! that an idle process releases its buffer too.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
@@ -36,6 +37,8 @@ pub(crate) struct TailBounds {
     pub(crate) max_spans_per_trace: usize,
     pub(crate) max_buffered_spans: usize,
     pub(crate) max_wait: Duration,
+    /// Independent locks the buffer is split into, by trace id.
+    pub(crate) shards: usize,
 }
 
 /// Where kept traces go: the embedded store, the export queue, or both.
@@ -73,8 +76,12 @@ struct Tail {
     head_only: bool,
     keep_errors: bool,
     slow: Duration,
+    /// `max_traces` is per shard here.
     bounds: TailBounds,
-    buffer: Mutex<Buffer>,
+    /// Traces by trace id: spans of different traces rarely wait for the same lock.
+    shards: Box<[Mutex<Buffer>]>,
+    /// Spans buffered across all shards: the bound that `max_buffered_spans` sets.
+    spans: AtomicUsize,
     sink: Arc<Sink>,
     counters: Arc<Counters>,
 }
@@ -115,12 +122,14 @@ impl TailProcessor {
         sink: Arc<Sink>,
         counters: Arc<Counters>,
     ) -> std::io::Result<Self> {
+        let shards = bounds.shards.max(1);
         let tail = Arc::new(Tail {
             head_only: policy.is_head_only(),
             keep_errors: policy.keep_errors,
             slow: policy.slow_threshold,
-            bounds,
-            buffer: Mutex::default(),
+            bounds: TailBounds { max_traces: bounds.max_traces.div_ceil(shards), ..bounds },
+            shards: (0..shards).map(|_| Mutex::default()).collect(),
+            spans: AtomicUsize::new(0),
             sink,
             counters,
         });
@@ -157,35 +166,67 @@ impl Drop for TailProcessor {
 impl Tail {
     /// Decides expired traces; run by the sweep thread, with no span activity needed.
     fn sweep_now(&self) {
-        let mut out = Out::new();
-        {
-            let mut buffer = self.lock();
-            if buffer.pending.is_empty() {
-                return;
+        for shard in &*self.shards {
+            let mut out = Out::new();
+            {
+                let mut buffer = shard.lock().unwrap_or_else(PoisonError::into_inner);
+                if buffer.pending.is_empty() {
+                    continue;
+                }
+                self.sweep(&mut buffer, Instant::now(), &mut out);
+                self.counters.buffer_spans(self.spans.load(Ordering::Relaxed));
             }
-            self.sweep(&mut buffer, Instant::now(), &mut out);
-            self.counters.buffer_spans(buffer.spans);
+            self.deliver(out);
         }
-        self.deliver(out);
     }
 
-    /// Decides the oldest open traces until the buffer holds at most
+    /// Decides this shard's oldest open traces while all shards together hold more than
     /// `max_buffered_spans`.
     fn evict(&self, buffer: &mut Buffer, out: &mut Out) {
-        while buffer.spans > self.bounds.max_buffered_spans {
+        while self.spans.load(Ordering::Relaxed) > self.bounds.max_buffered_spans {
             let Some((trace_id, seq, _)) = buffer.order.pop_front() else { return };
             let live = buffer.pending.get(&trace_id).is_some_and(|p| p.seq == seq);
             if let Some(pending) = live.then(|| buffer.pending.remove(&trace_id)).flatten() {
                 self.counters.overflow();
-                buffer.spans -= pending.spans.len();
+                self.release(buffer, pending.spans.len());
                 let decision = self.early(&pending);
                 self.finish(buffer, trace_id, pending.orphan, decision, pending.spans, out);
             }
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Buffer> {
-        self.buffer.lock().unwrap_or_else(PoisonError::into_inner)
+    /// When the shard that went over the bound had no older trace to give up, the other
+    /// shards give up theirs, one lock at a time.
+    fn evict_elsewhere(&self) {
+        for shard in &*self.shards {
+            if self.spans.load(Ordering::Relaxed) <= self.bounds.max_buffered_spans {
+                return;
+            }
+            let mut out = Out::new();
+            {
+                let mut buffer = shard.lock().unwrap_or_else(PoisonError::into_inner);
+                self.evict(&mut buffer, &mut out);
+                self.counters.buffer_spans(self.spans.load(Ordering::Relaxed));
+            }
+            self.deliver(out);
+        }
+    }
+
+    fn hold(&self, buffer: &mut Buffer, spans: usize) {
+        buffer.spans += spans;
+        self.spans.fetch_add(spans, Ordering::Relaxed);
+    }
+
+    fn release(&self, buffer: &mut Buffer, spans: usize) {
+        buffer.spans -= spans;
+        self.spans.fetch_sub(spans, Ordering::Relaxed);
+    }
+
+    fn lock(&self, trace_id: TraceId) -> std::sync::MutexGuard<'_, Buffer> {
+        // The low bits of a trace id are random (W3C Trace Context, level 2).
+        let low = u128::from_be_bytes(trace_id.to_bytes()) as u64;
+        let shard = &self.shards[(low % self.shards.len() as u64) as usize];
+        shard.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn open(
@@ -231,7 +272,7 @@ impl Tail {
             buffer.order.pop_front();
             if let Some(pending) = live.then(|| buffer.pending.remove(&trace_id)).flatten() {
                 self.counters.overflow();
-                buffer.spans -= pending.spans.len();
+                self.release(buffer, pending.spans.len());
                 let decision = self.early(&pending);
                 self.finish(buffer, trace_id, pending.orphan, decision, pending.spans, out);
             }
@@ -336,7 +377,7 @@ impl SpanProcessor for TailProcessor {
         let trace_id = span.span_context().trace_id();
         let mut out = Out::new();
         {
-            let mut buffer = tail.lock();
+            let mut buffer = tail.lock(trace_id);
             tail.sweep(&mut buffer, Instant::now(), &mut out);
             // A local root of a trace decided already follows that decision, as its
             // spans will when they end.
@@ -354,7 +395,7 @@ impl SpanProcessor for TailProcessor {
         let error = matches!(span.status, Status::Error { .. });
         let mut out = Out::new();
         {
-            let mut buffer = tail.lock();
+            let mut buffer = tail.lock(trace_id);
             tail.sweep(&mut buffer, Instant::now(), &mut out);
             if let Some(&decision) = buffer.decided.get(&trace_id) {
                 // A late span follows its trace.
@@ -370,9 +411,12 @@ impl SpanProcessor for TailProcessor {
                 }
                 tail.buffer_span(&mut buffer, trace_id, span, error, &mut out);
             }
-            tail.counters.buffer_spans(buffer.spans);
+            tail.counters.buffer_spans(tail.spans.load(Ordering::Relaxed));
         }
         tail.deliver(out);
+        if tail.spans.load(Ordering::Relaxed) > tail.bounds.max_buffered_spans {
+            tail.evict_elsewhere();
+        }
     }
 
     fn force_flush(&self) -> OTelSdkResult {
@@ -385,26 +429,29 @@ impl SpanProcessor for TailProcessor {
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
         self.stop_sweeper();
         let tail = &*self.tail;
-        let mut out = Out::new();
-        {
-            let mut buffer = tail.lock();
-            let pending: Vec<_> = buffer.pending.drain().collect();
-            buffer.order.clear();
-            buffer.spans = 0;
-            for (trace_id, pending) in pending {
-                let decision = tail.early(&pending);
-                tail.finish(
-                    &mut buffer,
-                    trace_id,
-                    pending.orphan,
-                    decision,
-                    pending.spans,
-                    &mut out,
-                );
+        for shard in &*tail.shards {
+            let mut out = Out::new();
+            {
+                let mut buffer = shard.lock().unwrap_or_else(PoisonError::into_inner);
+                let pending: Vec<_> = buffer.pending.drain().collect();
+                buffer.order.clear();
+                let held = buffer.spans;
+                tail.release(&mut buffer, held);
+                for (trace_id, pending) in pending {
+                    let decision = tail.early(&pending);
+                    tail.finish(
+                        &mut buffer,
+                        trace_id,
+                        pending.orphan,
+                        decision,
+                        pending.spans,
+                        &mut out,
+                    );
+                }
             }
-            tail.counters.buffer_spans(0);
+            tail.deliver(out);
         }
-        tail.deliver(out);
+        tail.counters.buffer_spans(0);
         match &tail.sink.queue {
             Some(queue) => queue.shutdown(timeout),
             None => Ok(()),
@@ -440,7 +487,7 @@ impl Tail {
         pending.error |= error;
         if root {
             if let Some(mut pending) = buffer.pending.remove(&trace_id) {
-                buffer.spans -= pending.spans.len();
+                self.release(buffer, pending.spans.len());
                 let decision = self.decide(&pending, &span);
                 pending.spans.push(span);
                 self.finish(buffer, trace_id, pending.orphan, decision, pending.spans, out);
@@ -448,12 +495,11 @@ impl Tail {
             return;
         }
         pending.spans.push(span);
-        buffer.spans += 1;
-        if pending.spans.len() >= self.bounds.max_spans_per_trace
-            && let Some(pending) = buffer.pending.remove(&trace_id)
-        {
+        let full = pending.spans.len() >= self.bounds.max_spans_per_trace;
+        self.hold(buffer, 1);
+        if full && let Some(pending) = buffer.pending.remove(&trace_id) {
             self.counters.overflow();
-            buffer.spans -= pending.spans.len();
+            self.release(buffer, pending.spans.len());
             let decision = self.early(&pending);
             self.finish(buffer, trace_id, pending.orphan, decision, pending.spans, out);
         }
