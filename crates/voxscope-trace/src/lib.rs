@@ -43,11 +43,13 @@
 //!    root lasted over the slow threshold too (`kept_slow`), otherwise the head decides.
 //!    Bounds on open traces, spans per trace, spans in all (about 1 KiB each; the
 //!    oldest trace goes first) and waiting time (swept by a timer) decide early and
-//!    count `voxscope_trace_buffer_overflow_total`.
+//!    count `voxscope_trace_buffer_overflow_total`. The buffer is sharded by trace id,
+//!    so threads ending spans of different traces do not share one lock.
 //!
 //! Every decision is counted in `voxscope_traces_total{decision}`; buffered spans in
 //! `voxscope_trace_buffer_spans`. Kept traces go to the in-memory [`TraceStore`]
-//! (`/traces`) and, with an exporter or the `otlp` feature's endpoint, through a bounded
+//! (`/traces`, which [`TracePipeline::traces_route`] can put behind a bearer token and a
+//! size limit; it renders on the blocking pool and leaves caller ids out) and, with an exporter or the `otlp` feature's endpoint, through a bounded
 //! non-blocking queue whose drops are counted in
 //! `voxscope_trace_export_dropped_spans_total`.
 //!
