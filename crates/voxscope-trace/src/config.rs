@@ -101,9 +101,9 @@ impl TraceConfig {
 
     /// Tail bound: spans buffered across all open traces. Past it, the oldest open
     /// trace is decided early (kept if it has an error or the head kept it) and counted
-    /// in `voxscope_trace_buffer_overflow_total`. A buffered span costs about 1 KiB
+    /// in `voxscope_trace_buffer_overflow_total`. A buffered span costs under 1.5 KiB
     /// (its `SpanData` with a dozen attributes), so the default bounds the buffer near
-    /// 32 MiB.
+    /// 48 MiB.
     pub fn max_buffered_spans(mut self, max: usize) -> Self {
         self.max_buffered_spans = max;
         self

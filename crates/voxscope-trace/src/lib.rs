@@ -41,7 +41,7 @@
 //! 2. **Tail**, in the span processor (head-and-tail mode): a trace's spans wait until
 //!    its local root ends; a trace with a span in error is kept (`kept_error`), one whose
 //!    root lasted over the slow threshold too (`kept_slow`), otherwise the head decides.
-//!    Bounds on open traces, spans per trace, spans in all (about 1 KiB each; the
+//!    Bounds on open traces, spans per trace, spans in all (under 1.5 KiB each; the
 //!    oldest trace goes first) and waiting time (swept by a timer) decide early and
 //!    count `voxscope_trace_buffer_overflow_total`. The buffer is sharded by trace id,
 //!    so threads ending spans of different traces do not share one lock.

@@ -506,3 +506,36 @@ impl Tail {
         self.evict(buffer, out);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use opentelemetry::KeyValue;
+    use opentelemetry_sdk::trace::SpanData;
+
+    /// The estimate `max_buffered_spans` documents: a span's `SpanData` with a dozen
+    /// attributes, keys static (tracing's field names) and values of a request's or a
+    /// call's length, is under 1.5 KiB.
+    #[test]
+    fn a_buffered_span_costs_under_one_and_a_half_kib() {
+        let keys = [
+            "http.request.method",
+            "http.route",
+            "url.scheme",
+            "url.path",
+            "http.response.status_code",
+            "voxscope.sampling.decision",
+            "call.id",
+            "stream.id",
+            "transport",
+            "provider",
+            "kind",
+            "outcome",
+        ];
+        let attributes: Vec<KeyValue> =
+            keys.iter().map(|&key| KeyValue::new(key, "CA0123456789abcdef0123")).collect();
+        let heap: usize = attributes.capacity() * size_of::<KeyValue>()
+            + attributes.iter().map(|kv| kv.value.as_str().len()).sum::<usize>();
+        let bytes = size_of::<SpanData>() + heap + "GET /calls/{id}".len();
+        assert!(bytes < 1_536, "{bytes} bytes");
+    }
+}
