@@ -362,37 +362,38 @@ fn capped(shards: usize) -> TraceConfig {
     config(policy).max_buffered_spans(CAP).max_spans_per_trace(CHILDREN + 1).buffer_shards(shards)
 }
 
-#[test]
-fn a_hundred_thousand_buffered_spans_stay_under_the_cap_oldest_trace_first() {
-    run(capped(1), |ctx: Ctx| async move {
+/// Whole traces go, oldest first: 20 of 500 spans fit under the cap, the other 180
+/// are decided early, each once.
+fn oldest_traces_go_first(shards: usize) {
+    run(capped(shards), |ctx: Ctx| async move {
         let (roots, buffered) = hundred_thousand_spans(&ctx);
-        // Whole traces go, oldest first: 20 of 500 spans fit under the cap.
         let evicted = TRACES - CAP / CHILDREN;
         assert_eq!(buffered, CAP as f64);
         assert_eq!(ctx.metrics.get("voxscope_trace_buffer_overflow_total"), evicted as f64);
         assert_eq!(ctx.metrics.decision("dropped"), evicted as f64);
-        drop(roots);
+        // The 20 newest roots end now: each still has its 500 spans waiting.
+        let mut roots = roots;
+        for root in roots.drain(evicted..) {
+            drop(root);
+            assert_eq!(ctx.metrics.get("voxscope_trace_buffer_overflow_total"), evicted as f64);
+        }
         assert_eq!(ctx.metrics.get("voxscope_trace_buffer_spans"), 0.0);
+        assert_eq!(ctx.metrics.decision("dropped"), TRACES as f64);
+        // The evicted ones follow their early decision when their roots end.
+        drop(roots);
         assert_eq!(ctx.metrics.decision("dropped"), TRACES as f64);
         assert_eq!(ctx.metrics.get("voxscope_trace_buffer_overflow_total"), evicted as f64);
     });
 }
 
 #[test]
-fn a_sharded_buffer_keeps_the_same_cap_and_decides_each_trace_once() {
-    run(capped(16), |ctx: Ctx| async move {
-        let (roots, buffered) = hundred_thousand_spans(&ctx);
-        // The cap is shared by the shards, not split between them: 20 whole traces stay
-        // (each shard gives up its own oldest, or the trace being filled when it holds
-        // no other), the other 180 go, each once.
-        assert_eq!(buffered, CAP as f64);
-        let evicted = (TRACES - CAP / CHILDREN) as f64;
-        assert_eq!(ctx.metrics.get("voxscope_trace_buffer_overflow_total"), evicted);
-        assert_eq!(ctx.metrics.decision("dropped"), evicted);
-        drop(roots);
-        assert_eq!(ctx.metrics.get("voxscope_trace_buffer_spans"), 0.0);
-        assert_eq!(ctx.metrics.decision("dropped"), TRACES as f64);
-    });
+fn a_hundred_thousand_buffered_spans_stay_under_the_cap_oldest_trace_first() {
+    oldest_traces_go_first(1);
+}
+
+#[test]
+fn a_sharded_buffer_shares_the_cap_and_still_evicts_the_oldest_trace_first() {
+    oldest_traces_go_first(16);
 }
 
 #[test]

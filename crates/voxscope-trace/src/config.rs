@@ -110,9 +110,9 @@ impl TraceConfig {
     }
 
     /// Independent locks the tail buffer is split into by trace id (default 16), so that
-    /// threads ending spans of different traces rarely wait for each other. 1 is a
-    /// single lock, whose eviction is strictly oldest trace first; with more, each
-    /// shard gives up its own oldest, and `max_traces` is shared evenly between them.
+    /// threads ending spans of different traces rarely wait for each other; 1 is a
+    /// single lock. `max_buffered_spans` stays one bound on all of them (past it, the
+    /// oldest open trace of any shard goes first); `max_traces` is shared evenly.
     pub fn buffer_shards(mut self, shards: usize) -> Self {
         self.buffer_shards = shards;
         self

@@ -98,6 +98,26 @@ struct Buffer {
     next_seq: u64,
 }
 
+impl Buffer {
+    /// When this shard's oldest open trace opened; stale entries (traces decided since)
+    /// are dropped on the way.
+    fn oldest(&mut self) -> Option<Instant> {
+        while let Some(&(trace_id, seq, since)) = self.order.front() {
+            if self.pending.get(&trace_id).is_some_and(|p| p.seq == seq) {
+                return Some(since);
+            }
+            self.order.pop_front();
+        }
+        None
+    }
+
+    /// Takes this shard's oldest open trace out of the age order.
+    fn oldest_trace(&mut self) -> Option<TraceId> {
+        self.oldest()?;
+        self.order.pop_front().map(|(trace_id, _, _)| trace_id)
+    }
+}
+
 #[derive(Debug)]
 struct Pending {
     seq: u64,
@@ -180,32 +200,39 @@ impl Tail {
         }
     }
 
-    /// Decides this shard's oldest open traces while all shards together hold more than
-    /// `max_buffered_spans`.
-    fn evict(&self, buffer: &mut Buffer, out: &mut Out) {
+    /// Decides the oldest open traces, across the shards, while they hold more than
+    /// `max_buffered_spans` together. Runs with no shard locked, and locks one at a
+    /// time: the search is paid only past the bound.
+    fn evict_oldest(&self) {
         while self.spans.load(Ordering::Relaxed) > self.bounds.max_buffered_spans {
-            let Some((trace_id, seq, _)) = buffer.order.pop_front() else { return };
-            let live = buffer.pending.get(&trace_id).is_some_and(|p| p.seq == seq);
-            if let Some(pending) = live.then(|| buffer.pending.remove(&trace_id)).flatten() {
-                self.counters.overflow();
-                self.release(buffer, pending.spans.len());
-                let decision = self.early(&pending);
-                self.finish(buffer, trace_id, pending.orphan, decision, pending.spans, out);
+            let mut oldest: Option<(usize, Instant)> = None;
+            for (i, shard) in self.shards.iter().enumerate() {
+                let since = shard.lock().unwrap_or_else(PoisonError::into_inner).oldest();
+                if let Some(since) = since
+                    && oldest.is_none_or(|(_, t)| since < t)
+                {
+                    oldest = Some((i, since));
+                }
             }
-        }
-    }
-
-    /// When the shard that went over the bound had no older trace to give up, the other
-    /// shards give up theirs, one lock at a time.
-    fn evict_elsewhere(&self) {
-        for shard in &*self.shards {
-            if self.spans.load(Ordering::Relaxed) <= self.bounds.max_buffered_spans {
-                return;
-            }
+            let Some((i, _)) = oldest else { return };
             let mut out = Out::new();
             {
-                let mut buffer = shard.lock().unwrap_or_else(PoisonError::into_inner);
-                self.evict(&mut buffer, &mut out);
+                let mut buffer = self.shards[i].lock().unwrap_or_else(PoisonError::into_inner);
+                if let Some(trace_id) = buffer.oldest_trace()
+                    && let Some(pending) = buffer.pending.remove(&trace_id)
+                {
+                    self.counters.overflow();
+                    self.release(&mut buffer, pending.spans.len());
+                    let decision = self.early(&pending);
+                    self.finish(
+                        &mut buffer,
+                        trace_id,
+                        pending.orphan,
+                        decision,
+                        pending.spans,
+                        &mut out,
+                    );
+                }
                 self.counters.buffer_spans(self.spans.load(Ordering::Relaxed));
             }
             self.deliver(out);
@@ -414,9 +441,7 @@ impl SpanProcessor for TailProcessor {
             tail.counters.buffer_spans(tail.spans.load(Ordering::Relaxed));
         }
         tail.deliver(out);
-        if tail.spans.load(Ordering::Relaxed) > tail.bounds.max_buffered_spans {
-            tail.evict_elsewhere();
-        }
+        tail.evict_oldest();
     }
 
     fn force_flush(&self) -> OTelSdkResult {
@@ -503,7 +528,6 @@ impl Tail {
             let decision = self.early(&pending);
             self.finish(buffer, trace_id, pending.orphan, decision, pending.spans, out);
         }
-        self.evict(buffer, out);
     }
 }
 
