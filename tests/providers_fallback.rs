@@ -485,8 +485,8 @@ fn switches_and_breaker_transitions_are_logged_once_each() {
         answer(&chain).await;
     });
     let count = |needle: &str| text.matches(needle).count();
-    assert_eq!(count("switching from groq to openai: unavailable"), 2, "{text}");
-    assert_eq!(count("switching from groq to openai: circuit_open"), 0, "debug only: {text}");
+    assert_eq!(count("[LLM fallback] groq -> openai reason=unavailable trace="), 2, "{text}");
+    assert_eq!(count("reason=circuit_open"), 0, "debug only: {text}");
     assert_eq!(count("circuit opened for llm groq: 2 consecutive failures"), 1, "{text}");
     assert_eq!(count("circuit half-open for llm groq"), 1, "{text}");
     assert_eq!(count("circuit closed for llm groq"), 1, "{text}");

@@ -118,6 +118,7 @@ where
             Some(Ok(frame)) => {
                 if frame.data_ref().is_some_and(Buf::has_remaining) {
                     call.first_byte();
+                    call.count_item();
                 }
                 // A reader may stop at the end flag without polling for the `None`.
                 if inner.is_end_stream()

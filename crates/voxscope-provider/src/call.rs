@@ -1,6 +1,7 @@
 //! [`ProviderMetrics`], the per-provider recorder, and [`ProviderCall`], the drop guard
 //! that ends each provider request exactly once.
 
+use crate::log_line::{self, RequestLine, TraceRef};
 use std::sync::Arc;
 
 use metrics::SharedString;
@@ -281,6 +282,10 @@ pub struct ProviderCall {
     end: Option<(Outcome, Option<ErrorClass>)>,
     first_byte_seen: bool,
     ttfb_from_speech_end: bool,
+    /// For the request's log line: TTFB once known, items seen, the trace at start.
+    ttfb: Option<std::time::Duration>,
+    items: u64,
+    trace: TraceRef,
     /// Set while the observed future is polled: still set at drop, the poll panicked,
     /// even when an outer `catch_unwind` has already stopped the unwinding.
     polling: bool,
@@ -314,6 +319,9 @@ impl ProviderCall {
             end: None,
             first_byte_seen: false,
             ttfb_from_speech_end,
+            ttfb: None,
+            items: 0,
+            trace: TraceRef::current(),
             polling: false,
         }
     }
@@ -328,7 +336,9 @@ impl ProviderCall {
         if !self.first_byte_seen {
             self.first_byte_seen = true;
             if !self.ttfb_from_speech_end {
-                self.instruments.handles().ttfb.record(self.start.elapsed().as_secs_f64());
+                let ttfb = self.start.elapsed();
+                self.ttfb = Some(ttfb);
+                self.instruments.handles().ttfb.record(ttfb.as_secs_f64());
             }
         }
     }
@@ -342,7 +352,9 @@ impl ProviderCall {
     /// [`speech_ended`](Self::speech_ended), once per mark.
     pub fn final_transcript(&mut self) {
         if let Some(mark) = self.speech_end.take() {
-            self.instruments.handles().ttfb.record(mark.elapsed().as_secs_f64());
+            let ttfb = mark.elapsed();
+            self.ttfb = Some(ttfb);
+            self.instruments.handles().ttfb.record(ttfb.as_secs_f64());
         }
     }
 
@@ -377,6 +389,11 @@ impl ProviderCall {
             Some(call) => call.poll_in(poll),
             None => poll(),
         }
+    }
+
+    /// One more item (chunk, token, transcript, body frame) for the log line's `chunks`.
+    pub(crate) fn count_item(&mut self) {
+        self.items = self.items.saturating_add(1);
     }
 
     pub(crate) fn saw_first_byte(&self) -> bool {
@@ -416,7 +433,8 @@ impl Drop for ProviderCall {
             handles.error(class).increment(1);
             self.span.record("error.type", class.as_str());
         }
-        handles.duration.record(self.start.elapsed().as_secs_f64());
+        let total = self.start.elapsed();
+        handles.duration.record(total.as_secs_f64());
         handles.in_flight.decrement(1.0);
         if !self.usage.is_empty() {
             self.instruments.record_usage(&self.usage);
@@ -426,5 +444,18 @@ impl Drop for ProviderCall {
             }
         }
         self.span.record("outcome", outcome.as_str());
+        log_line::request(
+            &self.span,
+            RequestLine {
+                kind: self.instruments.kind(),
+                provider: self.instruments.provider(),
+                trace: self.trace,
+                ttfb: self.ttfb,
+                total,
+                chunks: self.items,
+                outcome,
+                class,
+            },
+        );
     }
 }

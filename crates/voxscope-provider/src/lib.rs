@@ -93,6 +93,7 @@ mod fallback;
 mod handles;
 mod kind;
 mod layer;
+pub mod log_line;
 mod observe;
 mod price;
 mod registry;

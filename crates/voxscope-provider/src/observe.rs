@@ -45,6 +45,7 @@ where
             match &result {
                 Ok(response) => {
                     call.first_byte();
+                    call.count_item();
                     call.add_usage(this.usage.usage_of(response));
                     call.end_ok();
                 }
@@ -110,6 +111,7 @@ where
         match ready!(item) {
             Some(Ok(item)) => {
                 call.first_byte();
+                call.count_item();
                 let usage = this.usage.usage_of(&item);
                 if !usage.is_empty() {
                     call.add_usage(usage);

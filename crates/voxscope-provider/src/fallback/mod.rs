@@ -8,6 +8,7 @@ mod service;
 mod settings;
 mod stream;
 
+use crate::log_line::{self, FallbackLine, TraceRef};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -89,19 +90,17 @@ impl<Req, T, E> ChainInner<Req, T, E> {
         let slot = (from * n + to) * FallbackReason::COUNT + reason.index();
         let Some(counter) = self.fallbacks.get(slot) else { return };
         counter.get_or_init(|| self.fallback_counter(from, to, reason)).increment(1);
-        let (from, to) =
-            (self.members[from].metrics.provider(), self.members[to].metrics.provider());
-        match reason {
-            // While a breaker is open or a provider saturated, every request skips it:
-            // one warning per request would flood the logs; the breaker logged the
-            // opening once.
-            FallbackReason::CircuitOpen
-            | FallbackReason::ConcurrencyLimited
-            | FallbackReason::Hedged => {
-                tracing::debug!("switching from {from} to {to}: {reason}")
-            }
-            FallbackReason::Error(_) => tracing::warn!("switching from {from} to {to}: {reason}"),
-        }
+        // While a breaker is open or a provider saturated, every request skips it: one
+        // warning per request would flood the logs; the breaker logged the opening once.
+        let routine = !matches!(reason, FallbackReason::Error(_));
+        let line = FallbackLine {
+            kind: self.kind,
+            from: self.members[from].metrics.provider(),
+            to: self.members[to].metrics.provider(),
+            reason: reason.as_str(),
+            trace: TraceRef::current(),
+        };
+        log_line::fallback(line, routine);
     }
 
     /// The reasons a request can move on from `member`.
@@ -157,7 +156,9 @@ impl<Req, T, E> ChainInner<Req, T, E> {
 /// circuit is closed and which is below its concurrency limit; on a failure of a
 /// fallback class, an empty answer, or no first byte within the first-byte timeout, it
 /// moves to the next, counts `voice_provider_fallbacks_total` and logs
-/// `switching from X to Y: reason`. Every attempt is recorded under the provider that
+/// `[LLM fallback] groq -> openai reason=rate_limited trace=<id>` (see
+/// [`log_line`](crate::log_line); every provider request also has its own line). Every
+/// attempt is recorded under the provider that
 /// made it, as with [`ProviderMetrics`]; what the caller waited for, failovers included,
 /// goes to `voice_provider_chain_ttfb_seconds` and `voice_provider_chain_duration_seconds`.
 ///

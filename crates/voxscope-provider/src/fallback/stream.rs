@@ -376,10 +376,12 @@ impl<Req: Clone, T, E> FallbackStream<Req, T, E> {
     fn poll_streaming(&mut self, cx: &mut Context<'_>) -> Option<Next<T, E>> {
         let State::Streaming(attempt, stream) = &mut self.state else { return None };
         if let Some(item) = self.held.pop_front() {
+            attempt.call.count_item();
             return Some(Poll::Ready(Some(Ok(item))));
         }
         let served = match attempt.call.poll_in(|| stream.poll_next_unpin(cx)) {
             Poll::Ready(Some(Ok(item))) => {
+                attempt.call.count_item();
                 if let Some(usage) = &self.chain.usage {
                     let usage = usage(&item);
                     if !usage.is_empty() {
