@@ -20,6 +20,7 @@ use serde::Deserialize;
 use voxscope_core::catalog::{self, MetricKind};
 
 use crate::Error;
+use crate::expr::Matcher;
 
 /// The whole configuration; every section and key is optional.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
@@ -41,8 +42,13 @@ pub struct Config {
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Service {
-    /// The Prometheus scrape job of the service (`ServiceDown` watches `up` of it).
+    /// The Prometheus scrape job of the service: the generated `prometheus.yml` scrapes
+    /// under it and the unit-test fixtures carry it.
     pub job: String,
+    /// The matcher that scopes every selector of every rule and SLO to the service, as
+    /// monitoring mixins do, e.g. `job=~"voice-agent-.*"`; it must select `job`.
+    /// Empty: `job="<job>"`.
+    pub job_selector: String,
     /// Base URL of the runbooks; `runbook_url` is `<base>/<AlertName>.md`.
     pub runbook_base_url: String,
     /// Base URL of Grafana; `dashboard` is `<base>/d/<uid>`.
@@ -53,6 +59,7 @@ impl Default for Service {
     fn default() -> Self {
         Self {
             job: "voice_agent".to_owned(),
+            job_selector: String::new(),
             runbook_base_url: "https://example.invalid/voxscope/deploy/runbooks".to_owned(),
             grafana_url: "http://localhost:3001".to_owned(),
         }
@@ -128,6 +135,9 @@ pub struct Thresholds {
     pub cpu_ratio: f64,
     /// HighMemoryUsage: resident bytes.
     pub memory_bytes: f64,
+    /// Events an error-ratio or burn-rate alert needs in its window before it may fire:
+    /// in a quiet hour one failed call out of three is noise, not an outage.
+    pub min_events: u64,
 }
 
 impl Default for Thresholds {
@@ -146,6 +156,7 @@ impl Default for Thresholds {
             calls_capacity_ratio: 0.8,
             cpu_ratio: 0.8,
             memory_bytes: 2.0 * 1024.0 * 1024.0 * 1024.0,
+            min_events: 10,
         }
     }
 }
@@ -260,6 +271,17 @@ impl Config {
         Ok(config)
     }
 
+    /// The matcher that scopes every rule to the service's job.
+    ///
+    /// ```
+    /// let config = voxscope_alert::Config::default();
+    /// assert_eq!(config.job_matcher().render(), r#"job="voice_agent""#);
+    /// ```
+    pub fn job_matcher(&self) -> Matcher {
+        Matcher::parse(&self.service.job_selector)
+            .unwrap_or_else(|_| Matcher::eq("job", &self.service.job))
+    }
+
     /// The bucket bounds in effect for `metric`: the override, else the catalog's.
     ///
     /// ```
@@ -362,6 +384,21 @@ impl Config {
         }
         if self.service.job.is_empty() || self.service.job.contains(['"', '\\', '\n']) {
             return Err(Error::invalid("service.job", &self.service.job, "a plain job name"));
+        }
+        if !self.service.job_selector.is_empty() {
+            let matcher = Matcher::parse(&self.service.job_selector).map_err(|e| {
+                Error::invalid("service.job_selector", &self.service.job_selector, e)
+            })?;
+            if matcher.label != "job" {
+                return Err(Error::invalid(
+                    "service.job_selector",
+                    &self.service.job_selector,
+                    "must match on the job label",
+                ));
+            }
+        }
+        if self.thresholds.min_events == 0 {
+            return Err(Error::invalid("thresholds.min_events", 0, "must be at least 1"));
         }
         Ok(())
     }

@@ -19,6 +19,7 @@ pub mod alertmanager;
 pub mod config;
 pub mod deploy;
 mod error;
+pub mod expr;
 mod fixture;
 pub mod grafana;
 pub mod humanize;
@@ -64,7 +65,7 @@ impl RuleCatalog {
         let slos = slo::slos(&config);
         let recording = slo::recording_rules(&slos);
         let mut alerts = rules::threshold_alerts(&config);
-        alerts.extend(slo::burn_alerts(&slos));
+        alerts.extend(slo::burn_alerts(&slos, config.thresholds.min_events));
         Ok(Self { config, slos, recording, alerts })
     }
 

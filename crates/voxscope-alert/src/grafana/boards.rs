@@ -2,6 +2,8 @@
 
 use super::{Dashboard, Kind, Panel};
 use crate::RuleCatalog;
+use crate::expr::Scope;
+use crate::model::duration;
 use crate::rules::dash;
 
 fn panel(title: &str, unit: &'static str, queries: &[(&str, &str)]) -> Panel {
@@ -253,10 +255,11 @@ fn slos(catalog: &RuleCatalog) -> Dashboard {
         .slos
         .iter()
         .map(|slo| {
-            let budget = 1.0 - slo.objective;
-            let queries = ["5m", "1h", "6h", "3d"]
+            let queries = [300, 3_600, 21_600, 259_200]
                 .iter()
-                .map(|w| (format!("{} / {budget}", slo.recorded(w)), format!("burn {w}")))
+                .map(|&w| {
+                    (slo.burn_rate(w).render(&Scope::dashboard()), format!("burn {}", duration(w)))
+                })
                 .collect();
             Panel {
                 title: format!("{} burn rate (objective {})", slo.name, slo.objective),
