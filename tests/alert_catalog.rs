@@ -307,3 +307,70 @@ fn dashboards_cover_what_the_issue_lists() {
         .count();
     assert!(heatmaps >= 1);
 }
+
+#[test]
+fn dashboards_select_by_job_and_instance_and_colour_by_which_side_is_bad() {
+    let catalog = catalog();
+    let mut titles = Vec::new();
+    for dashboard in grafana::dashboards(&catalog) {
+        let doc: Value = serde_json::from_str(&dashboard.json()).expect("valid JSON");
+        let vars: Vec<&str> = doc["templating"]["list"]
+            .as_array()
+            .expect("templating")
+            .iter()
+            .filter_map(|v| v["name"].as_str())
+            .collect();
+        assert_eq!(vars, ["datasource", "job", "instance"], "{}", dashboard.uid);
+        for panel in doc["panels"].as_array().expect("panels") {
+            let title = panel["title"].as_str().unwrap_or_default().to_owned();
+            for target in panel["targets"].as_array().expect("targets") {
+                let expr = target["expr"].as_str().unwrap_or_default();
+                // Every raw selector (recorded series aside) is scoped to the chosen job:
+                // Prometheus's own process metrics never join the service's.
+                for selector in promql::references(expr).selectors {
+                    if !selector.metric.contains(':') {
+                        assert!(
+                            selector.labels.starts_with(&["job".to_owned(), "instance".to_owned()]),
+                            "{title}: {} is not scoped in {expr}",
+                            selector.metric
+                        );
+                    }
+                }
+            }
+            let steps = &panel["fieldConfig"]["defaults"]["thresholds"]["steps"];
+            let base = steps[0]["color"].as_str().unwrap_or_default().to_owned();
+            titles.push((title, base, panel["type"].as_str().unwrap_or_default().to_owned()));
+        }
+    }
+    let base_of = |prefix: &str| {
+        titles.iter().find(|(t, ..)| t.starts_with(prefix)).map(|(_, b, _)| b.as_str())
+    };
+    // Lower is worse: the colours start red.
+    assert_eq!(base_of("Audio quality"), Some("red"));
+    assert_eq!(base_of("Median sentiment"), Some("red"));
+    assert_eq!(base_of("http-availability error budget remaining"), Some("red"));
+    assert_eq!(base_of("5xx share"), Some("green"));
+    for kind in ["STT", "LLM", "TTS"] {
+        let heatmap = format!("{kind} time to first byte");
+        assert!(titles.iter().any(|(t, _, ty)| *t == heatmap && ty == "heatmap"), "{heatmap}");
+    }
+    for stat in ["Errors per minute", "Missing settings (0", "Live calls of capacity"] {
+        assert!(titles.iter().any(|(t, _, ty)| t.starts_with(stat) && ty == "stat"), "{stat}");
+    }
+    assert!(titles.iter().any(|(t, ..)| t == "Fallback share of turns"));
+}
+
+#[test]
+fn panels_that_show_an_alerts_value_render_its_measure() {
+    let catalog = catalog();
+    let scope = voxscope::alert::expr::Scope::dashboard();
+    let queries: Vec<String> = grafana::dashboards(&catalog)
+        .iter()
+        .flat_map(|d| d.panels.iter().flat_map(|p| p.queries.iter().map(|(q, _)| q.clone())))
+        .collect();
+    for name in ["HighHTTPErrorRate", "HighFallbackRate", "LowAudioQuality", "HighCPUUsage"] {
+        let alert = catalog.alerts.iter().find(|a| a.name == name).expect("alert");
+        let shown = alert.measure.render(&scope);
+        assert!(queries.contains(&shown), "no panel shows {name}'s {shown}");
+    }
+}

@@ -9,7 +9,7 @@
 //! let bad = Selector::new("voice_calls_total").with(Matcher::re("outcome", "failed|dropped"));
 //! let all = Selector::new("voice_calls_total");
 //! let ratio = sum_by(&["transport"], rate(bad, Window::Free))
-//!     .div(sum_by(&["transport"], rate(all, Window::Free)));
+//!     / sum_by(&["transport"], rate(all, Window::Free));
 //! let scope = Scope::rules(Matcher::eq("job", "voice_agent"), 300);
 //! assert_eq!(
 //!     ratio.gt(0.05).render(&scope),
@@ -21,6 +21,7 @@
 //! ```
 
 use std::fmt::Write;
+use std::ops::{Div, Mul, Sub};
 
 use crate::model::duration;
 
@@ -373,21 +374,6 @@ impl Expr {
         Expr::Binary(op, Box::new(self), on, Box::new(rhs))
     }
 
-    /// `self / rhs`.
-    pub fn div(self, rhs: Expr) -> Self {
-        self.binary(BinOp::Div, None, rhs)
-    }
-
-    /// `self - rhs`.
-    pub fn sub(self, rhs: Expr) -> Self {
-        self.binary(BinOp::Sub, None, rhs)
-    }
-
-    /// `self * rhs`.
-    pub fn mul(self, rhs: Expr) -> Self {
-        self.binary(BinOp::Mul, None, rhs)
-    }
-
     /// `self > threshold`.
     pub fn gt(self, threshold: f64) -> Self {
         self.binary(BinOp::Gt, None, number(threshold))
@@ -551,6 +537,33 @@ impl Expr {
     }
 }
 
+impl Div for Expr {
+    type Output = Expr;
+
+    /// `self / rhs`.
+    fn div(self, rhs: Expr) -> Expr {
+        self.binary(BinOp::Div, None, rhs)
+    }
+}
+
+impl Sub for Expr {
+    type Output = Expr;
+
+    /// `self - rhs`.
+    fn sub(self, rhs: Expr) -> Expr {
+        self.binary(BinOp::Sub, None, rhs)
+    }
+}
+
+impl Mul for Expr {
+    type Output = Expr;
+
+    /// `self * rhs`.
+    fn mul(self, rhs: Expr) -> Expr {
+        self.binary(BinOp::Mul, None, rhs)
+    }
+}
+
 /// What rendering adds: the job scope of raw selectors, and the free window.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Scope {
@@ -575,6 +588,13 @@ impl Scope {
             window: "$__rate_interval".to_owned(),
             override_windows: true,
         }
+    }
+
+    /// The same scope rendering fixed windows as they are (a 30-day budget panel).
+    #[must_use]
+    pub fn keep_windows(mut self) -> Self {
+        self.override_windows = false;
+        self
     }
 
     /// The same scope with free windows bound to `window_seconds`.

@@ -4,6 +4,8 @@
 //! Recording rules carry every SLI error ratio per window; the alerts compare them, and
 //! need a minimum of events in the short window so that a quiet hour does not page.
 
+use std::ops::{Div, Mul, Sub};
+
 use std::collections::BTreeMap;
 
 use crate::config::{Config, TTFB, TURN_LATENCY};
@@ -114,6 +116,11 @@ impl Slo {
     /// ```
     pub fn error_ratio(&self, window: u64) -> String {
         self.error_ratio_expr().bind(window).render(&self.scope)
+    }
+
+    /// The error ratio over `window` seconds, unscoped.
+    pub fn error_ratio_over(&self, window: u64) -> Expr {
+        self.error_ratio_expr().bind(window)
     }
 
     fn error_ratio_expr(&self) -> Expr {

@@ -1,5 +1,7 @@
 //! Alerts on calls: audio quality, sentiment, failed calls.
 
+use std::ops::Div;
+
 use crate::config::{Config, SENTIMENT};
 use crate::fixture::{labels, neighbours, observations_in};
 use crate::model::{Category, Fixture, Severity, ValueFormat};

@@ -1,5 +1,7 @@
 //! Alerts on HTTP and provider failures and slowness.
 
+use std::ops::{Mul, Sub};
+
 use crate::config::{Config, HTTP_DURATION};
 use crate::expr::{Matcher, Selector, Window, number, rate, sum_by};
 use crate::fixture::{labels, split};

@@ -4,6 +4,10 @@ mod calls;
 mod errors;
 mod resources;
 
+pub(crate) use errors::fallback_share;
+
+use std::ops::Div;
+
 use crate::config::{Config, LLM_DURATION, TTFB, TURN_LATENCY};
 use crate::expr::{Expr, Matcher, Scope, Selector, Window, quantile, rate, sum_by};
 use crate::fixture::{SAMPLES, labels, neighbours, observations_in, selector, single_step, split};

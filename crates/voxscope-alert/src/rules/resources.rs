@@ -1,5 +1,7 @@
 //! Alerts on configuration, capacity, process resources and scrape health.
 
+use std::ops::Div;
+
 use crate::config::Config;
 use crate::fixture::labels;
 use crate::model::{Category, Fixture, Severity, ValueFormat};
