@@ -461,6 +461,58 @@ impl Expr {
         }
     }
 
+    /// The same expression without NaN where nothing happened: every division by a
+    /// vector divides by its positive part (`a / (b > 0)`), and every quantile keeps
+    /// only groups that observed something in the window. Alerts need no such guard
+    /// (NaN compares false); dashboards and recorded panels do.
+    ///
+    /// ```
+    /// use voxscope_alert::expr::{Expr, Matcher, Scope, Selector, Window, quantile};
+    /// let p95 = quantile(0.95, &["route"], Selector::new("d_seconds"), Window::Free);
+    /// let scope = Scope::rules(Matcher::eq("job", "j"), 60);
+    /// assert_eq!(
+    ///     p95.defined().render(&scope),
+    ///     "histogram_quantile(0.95, sum by (le, route) (rate(d_seconds_bucket{job=\"j\"}[1m]))) \
+    ///      and sum by (route) (rate(d_seconds_count{job=\"j\"}[1m])) > 0"
+    /// );
+    /// ```
+    #[must_use]
+    pub fn defined(&self) -> Self {
+        match self {
+            Expr::Quantile(_, by, bucket, window) => {
+                let count = Selector {
+                    metric: bucket.metric.trim_end_matches("_bucket").to_owned() + "_count",
+                    matchers: bucket.matchers.clone(),
+                };
+                let by: Vec<&str> = by.iter().map(String::as_str).collect();
+                self.clone().and(sum_by(&by, rate(count, *window)).gt(0.0))
+            }
+            Expr::Binary(BinOp::Div, lhs, on, rhs) if rhs.selects() => Expr::Binary(
+                BinOp::Div,
+                Box::new(lhs.defined()),
+                on.clone(),
+                Box::new(rhs.defined().gt(0.0)),
+            ),
+            Expr::Binary(op, lhs, on, rhs) => {
+                Expr::Binary(*op, Box::new(lhs.defined()), on.clone(), Box::new(rhs.defined()))
+            }
+            Expr::Aggregate(op, by, inner) => {
+                Expr::Aggregate(op, by.clone(), Box::new(inner.defined()))
+            }
+            other => other.clone(),
+        }
+    }
+
+    /// Whether it reads any series (else it is a scalar).
+    fn selects(&self) -> bool {
+        match self {
+            Expr::Vector(_) | Expr::Range(..) | Expr::Quantile(..) => true,
+            Expr::Aggregate(_, _, inner) | Expr::Call(_, inner) => inner.selects(),
+            Expr::Binary(_, lhs, _, rhs) => lhs.selects() || rhs.selects(),
+            Expr::Number(_) => false,
+        }
+    }
+
     /// The PromQL text under `scope`.
     pub fn render(&self, scope: &Scope) -> String {
         let mut out = String::new();

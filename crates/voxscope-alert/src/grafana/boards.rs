@@ -30,7 +30,10 @@ fn timeseries(title: &str, unit: &'static str, queries: Vec<(Expr, &str)>) -> Pa
         title: title.to_owned(),
         kind: Kind::Timeseries,
         unit,
-        queries: queries.into_iter().map(|(q, l)| (q.render(&scope), l.to_owned())).collect(),
+        queries: queries
+            .into_iter()
+            .map(|(q, l)| (q.defined().render(&scope), l.to_owned()))
+            .collect(),
         thresholds: Vec::new(),
         lower_is_worse: false,
         range: POSITIVE,
