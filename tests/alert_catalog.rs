@@ -36,7 +36,8 @@ fn every_rule_and_panel_names_only_catalog_metrics_and_labels() {
         problems.extend(promql::check(&rule.expr, &[]).err());
         checked += 1;
     }
-    for rule in &catalog.alerts {
+    // The Watchdog heartbeat (severity none) selects nothing by design.
+    for rule in catalog.alerts.iter().filter(|a| a.severity != Severity::None) {
         problems.extend(promql::check(&rule.expr, &recorded).err());
         checked += 1;
     }
@@ -107,7 +108,7 @@ fn burn_rate_alerts_use_the_workbook_windows_and_factors() {
         "slo:sli_error:ratio_rate30m{slo=\"http-availability\"} > 6 * (1 - 0.999)",
         "slo:sli_error:ratio_rate6h{slo=\"http-availability\"} > 6 * (1 - 0.999)",
         // A quiet hour's single failure must not page: events in the short window.
-        "and on () sum(increase(http_server_request_duration_seconds_count{job=\"voice_agent\"}[5m])) >= 10",
+        "and on (job) sum by (job) (increase(http_server_request_duration_seconds_count{job=\"voice_agent\"}[5m])) >= 10",
     ] {
         assert!(page.expr.contains(part), "{part} not in {}", page.expr);
     }
@@ -372,5 +373,42 @@ fn panels_that_show_an_alerts_value_render_its_measure() {
         let alert = catalog.alerts.iter().find(|a| a.name == name).expect("alert");
         let shown = alert.measure.defined().render(&scope);
         assert!(queries.contains(&shown), "no panel shows {name}'s {shown}");
+    }
+}
+
+#[test]
+fn rule_overrides_and_custom_rules_are_validated_naming_the_field() {
+    for (toml, field) in [
+        ("[rules.HighCPU]\nfor_seconds = 60", "rules.HighCPU:"),
+        ("[rules.\"HighCPUUsage/critical\"]\ndisabled = true", "rules.HighCPUUsage/critical:"),
+        ("[rules.HighCPUUsage]\nseverity = \"urgent\"", "rules.HighCPUUsage.severity:"),
+        ("[rules.HighCPUUsage]\nlabels = { severity = \"x\" }", "rules.HighCPUUsage.labels:"),
+        (
+            "[[custom_rules]]\nname = \"X\"\nmetric = \"voice_call_total\"\nabove = 1",
+            "custom_rules[0].metric:",
+        ),
+        (
+            "[[custom_rules]]\nname = \"X\"\nmetric = \"voice_calls_total\"\nby = [\"route\"]\nabove = 1",
+            "custom_rules[0].by:",
+        ),
+        (
+            "[[custom_rules]]\nname = \"ServiceDown\"\nmetric = \"up\"\nabove = 1",
+            "custom_rules[0].metric:",
+        ),
+        (
+            "[[custom_rules]]\nname = \"HighCPUUsage\"\nmetric = \"voice_calls_active\"\nabove = 1",
+            "custom_rules[0].name:",
+        ),
+        (
+            "[[custom_rules]]\nname = \"X\"\nmetric = \"voice_calls_active\"\nabove = 1\nbelow = 0",
+            "custom_rules[0]:",
+        ),
+        (
+            "[[custom_rules]]\nname = \"X\"\nmetric = \"voice_turn_latency_seconds\"\nabove = 0.7",
+            "custom_rules[0].above:",
+        ),
+    ] {
+        let err = Config::from_toml(toml).expect_err(toml).to_string();
+        assert!(err.starts_with(field), "{toml}: {err}");
     }
 }

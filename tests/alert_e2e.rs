@@ -340,7 +340,7 @@ async fn every_rule_and_panel_on_emitted_metrics_returns_data_from_a_real_promet
         let state = states.get(name).map_or("inactive", String::as_str);
         if EXPECTED_FIRING.contains(&name) {
             assert_eq!(state, "firing", "{name} did not fire under the injected faults");
-        } else if !LOAD_DEPENDENT.contains(&name) {
+        } else if !UNJUDGED.contains(&name) {
             assert_eq!(state, "inactive", "{name} is {state} though nothing injected it");
         }
     }
@@ -350,6 +350,8 @@ async fn every_rule_and_panel_on_emitted_metrics_returns_data_from_a_real_promet
 /// Alerts the injected faults must fire: missing keys, provider errors and fallbacks of
 /// the failing primaries, the route that always fails and the callers who hang up.
 const EXPECTED_FIRING: &[&str] = &[
+    // The heartbeat, always.
+    "Watchdog",
     "ConfigMissing",
     "ProviderErrors",
     "HighFallbackRate",
@@ -364,9 +366,10 @@ const EXPECTED_FIRING: &[&str] = &[
     "TurnLatencyBudgetBurn",
 ];
 
-/// Alerts whose state depends on how loaded the test machine is (a debug build's CPU and
-/// latencies), left unjudged.
-const LOAD_DEPENDENT: &[&str] = &["HighCPUUsage"];
+/// Alerts left unjudged: CPU depends on how loaded the test machine is, and whether a
+/// primary's circuit is open at the moment of evaluation on the random run of failures
+/// (three in a row open it for 15 s).
+const UNJUDGED: &[&str] = &["HighCPUUsage", "ProviderCircuitOpen"];
 
 /// `alertname` → the most severe state among its alerts in /api/v1/alerts.
 async fn alert_states(client: &reqwest::Client, base: &str) -> BTreeMap<String, String> {

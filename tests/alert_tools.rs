@@ -37,7 +37,9 @@ fn promtool_unit_tests_prove_every_alert_fires_after_for_and_stays_quiet_under()
     let dir = write_deploy(&catalog);
     let tests = std::fs::read_to_string(dir.path().join(deploy::RULE_TESTS)).expect("read");
     for rule in &catalog.alerts {
-        for outcome in ["fires", "stays quiet"] {
+        let outcomes: &[&str] =
+            if rule.severity == Severity::None { &["fires"] } else { &["fires", "stays quiet"] };
+        for outcome in outcomes {
             let name = format!("name: \"{} {} {outcome}\"", rule.name, rule.severity);
             assert!(tests.contains(&name), "no unit test {name}");
         }
@@ -74,7 +76,7 @@ fn mutated(alertname: &str, from: &str, to: &str) -> Option<String> {
 #[test]
 fn promtool_unit_tests_fail_when_a_threshold_drifts_from_its_fixture() {
     // Raise HighHTTPErrorRate's 5 % threshold to 50 % behind the tests' back.
-    let shape = r#"/ sum by (route) (rate(http_server_request_duration_seconds_count{job=\"voice_agent\"}[5m]))"#;
+    let shape = r#"/ sum by (job, route) (rate(http_server_request_duration_seconds_count{job=\"voice_agent\"}[5m]))"#;
     let Some(text) =
         mutated("HighHTTPErrorRate", &format!("{shape} > 0.05"), &format!("{shape} > 0.5"))
     else {
@@ -104,14 +106,14 @@ fn promtool_unit_tests_fail_when_a_rule_reads_another_job() {
 
 #[test]
 fn promtool_unit_tests_fail_when_a_ratio_alert_has_no_minimum_of_events() {
-    let guard = r#" and sum by (route) (increase(http_server_request_duration_seconds_count{job=\"voice_agent\"}[5m])) >= 10"#;
+    let guard = r#" and sum by (job, route) (increase(http_server_request_duration_seconds_count{job=\"voice_agent\"}[5m])) >= 10"#;
     let Some(text) = mutated("HighHTTPErrorRate", guard, "") else { return };
     assert!(text.contains("stays quiet with all of 5 events failing"), "{text}");
 }
 
 #[test]
 fn promtool_unit_tests_fail_when_a_burn_rate_alert_has_no_minimum_of_events() {
-    let guard = r#" and on () sum(increase(voice_calls_total{job=\"voice_agent\"}[5m])) >= 10"#;
+    let guard = r#" and on (job) sum by (job) (increase(voice_calls_total{job=\"voice_agent\"}[5m])) >= 10"#;
     let Some(text) = mutated("CallAvailabilityBudgetBurn", guard, "") else { return };
     assert!(text.contains("CallAvailabilityBudgetBurn critical stays quiet with"), "{text}");
 }
@@ -119,9 +121,9 @@ fn promtool_unit_tests_fail_when_a_burn_rate_alert_has_no_minimum_of_events() {
 #[test]
 fn promtool_unit_tests_fail_when_fallbacks_are_divided_by_all_provider_requests() {
     // Fallbacks over every provider request, the fallbacks' own requests included.
-    let turns = r#"(sum by (kind) (rate(voice_provider_requests_total{job=\"voice_agent\"}[5m])) - (sum by (kind) (rate(voice_provider_fallbacks_total{job=\"voice_agent\",reason!=\"circuit_open\"}[5m])) or sum by (kind) (rate(voice_provider_requests_total{job=\"voice_agent\"}[5m])) * 0))"#;
+    let turns = r#"(sum by (job, kind) (rate(voice_provider_requests_total{job=\"voice_agent\"}[5m])) - (sum by (job, kind) (rate(voice_provider_fallbacks_total{job=\"voice_agent\",reason!=\"circuit_open\"}[5m])) or sum by (job, kind) (rate(voice_provider_requests_total{job=\"voice_agent\"}[5m])) * 0))"#;
     let requests =
-        r#"sum by (kind) (rate(voice_provider_requests_total{job=\"voice_agent\"}[5m]))"#;
+        r#"sum by (job, kind) (rate(voice_provider_requests_total{job=\"voice_agent\"}[5m]))"#;
     let Some(text) =
         mutated("HighFallbackRate", &format!("/ {turns} >"), &format!("/ {requests} >"))
     else {
@@ -149,10 +151,50 @@ fn a_custom_config_gets_rules_and_unit_tests_that_agree() {
         [slo]
         http_availability = 0.9999
         turn_latency = { objective = 0.99, threshold_seconds = 1.5 }
+        [rules.HighCPUUsage]
+        for_seconds = 600
+        severity = "critical"
+        labels = { team = "voice" }
+        [rules."HighFallbackRate/warning"]
+        disabled = true
+        [[custom_rules]]
+        name = "ManyMediaGaps"
+        metric = "voice_call_media_gaps_total"
+        by = ["transport"]
+        above = 0.5
+        [[custom_rules]]
+        name = "FewProvidersAllowed"
+        metric = "voice_provider_concurrency_limit"
+        matchers = { kind = "llm" }
+        by = ["provider"]
+        below = 4
+        severity = "info"
+        [[custom_rules]]
+        name = "SlowCalls"
+        metric = "voice_call_duration_seconds"
+        by = ["outcome"]
+        above = 60
+        quantile = 0.9
         "#,
     )
     .expect("valid config");
-    let dir = write_deploy(&RuleCatalog::new(config).expect("catalog"));
+    let catalog = RuleCatalog::new(config).expect("catalog");
+    let names = catalog.alertnames();
+    for custom in ["ManyMediaGaps", "FewProvidersAllowed", "SlowCalls"] {
+        assert!(names.contains(&custom), "{custom} missing");
+    }
+    let cpu = catalog.alerts.iter().find(|a| a.name == "HighCPUUsage").expect("cpu");
+    assert_eq!((cpu.for_seconds, cpu.severity), (600, Severity::Critical));
+    let fallbacks: Vec<Severity> = catalog
+        .alerts
+        .iter()
+        .filter(|a| a.name == "HighFallbackRate")
+        .map(|a| a.severity)
+        .collect();
+    assert_eq!(fallbacks, [Severity::Critical]);
+    let dir = write_deploy(&catalog);
+    let tests = std::fs::read_to_string(dir.path().join(deploy::RULE_TESTS)).expect("read");
+    assert!(tests.contains("team: \"voice\""), "the override's label is not under test");
     let (output, text) = run(&promtool, dir.path(), &["test", "rules", deploy::RULE_TESTS]);
     assert!(output.status.success(), "{text}");
 }
@@ -179,6 +221,7 @@ fn amtool_routes_every_alert_to_the_receivers_of_its_severity_and_category() {
             (Severity::Warning, "quality") => "quality",
             (Severity::Warning, _) => "warning",
             (Severity::Info, _) => "default",
+            (Severity::None, _) => "watchdog",
         };
         let labels = [
             format!("alertname={}", rule.name),

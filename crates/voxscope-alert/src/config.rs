@@ -20,6 +20,7 @@ use serde::Deserialize;
 use voxscope_core::catalog::{self, MetricKind};
 
 use crate::Error;
+use crate::custom::{CustomRule, RuleOverride};
 use crate::expr::Matcher;
 
 /// The whole configuration; every section and key is optional.
@@ -36,6 +37,10 @@ pub struct Config {
     pub buckets: BTreeMap<String, Vec<f64>>,
     /// Receivers and routing timings.
     pub alertmanager: Alertmanager,
+    /// Overrides of any rule by alertname, or `"AlertName/severity"` for one variant.
+    pub rules: BTreeMap<String, RuleOverride>,
+    /// Threshold rules on any catalog metric.
+    pub custom_rules: Vec<CustomRule>,
 }
 
 /// Where the service and its docs live.
@@ -135,6 +140,9 @@ pub struct Thresholds {
     pub cpu_ratio: f64,
     /// HighMemoryUsage: resident bytes.
     pub memory_bytes: f64,
+    /// The memory the service may use (its container or cgroup limit), bytes: resident
+    /// memory above 95 % of it for 2 minutes is an emergency.
+    pub memory_limit_bytes: f64,
     /// Events an error-ratio or burn-rate alert needs in its window before it may fire:
     /// in a quiet hour one failed call out of three is noise, not an outage.
     pub min_events: u64,
@@ -156,6 +164,7 @@ impl Default for Thresholds {
             calls_capacity_ratio: 0.8,
             cpu_ratio: 0.8,
             memory_bytes: 2.0 * 1024.0 * 1024.0 * 1024.0,
+            memory_limit_bytes: 4.0 * 1024.0 * 1024.0 * 1024.0,
             min_events: 10,
         }
     }
@@ -225,6 +234,8 @@ pub struct Alertmanager {
     pub webhook_url: String,
     /// File holding the webhook's bearer token.
     pub webhook_token_file: String,
+    /// Dead-man's-switch URL the always-firing Watchdog alert is sent to every minute.
+    pub watchdog_url: String,
     /// Wait before the first notification of a group, seconds.
     pub group_wait_seconds: u64,
     /// Wait before notifying about new alerts of a group, seconds.
@@ -251,6 +262,7 @@ impl Default for Alertmanager {
             pagerduty_routing_key_file: secret("pagerduty_routing_key"),
             webhook_url: "http://incident-bot:8080/alertmanager".to_owned(),
             webhook_token_file: secret("webhook_token"),
+            watchdog_url: "http://incident-bot:8080/watchdog".to_owned(),
             group_wait_seconds: 30,
             group_interval_seconds: 300,
             critical_repeat_seconds: 3_600,
@@ -351,6 +363,7 @@ impl Config {
             ("thresholds.provider_errors_per_minute", t.provider_errors_per_minute),
             ("thresholds.cpu_ratio", t.cpu_ratio),
             ("thresholds.memory_bytes", t.memory_bytes),
+            ("thresholds.memory_limit_bytes", t.memory_limit_bytes),
         ] {
             if !(value.is_finite() && value > 0.0) {
                 return Err(Error::invalid(field, value, "must be a positive number"));
@@ -397,13 +410,21 @@ impl Config {
                 ));
             }
         }
+        if t.memory_limit_bytes * EMERGENCY_MEMORY_SHARE <= t.memory_bytes {
+            return Err(Error::invalid(
+                "thresholds.memory_limit_bytes",
+                t.memory_limit_bytes,
+                "95 % of it must exceed thresholds.memory_bytes",
+            ));
+        }
         if self.thresholds.min_events == 0 {
             return Err(Error::invalid("thresholds.min_events", 0, "must be at least 1"));
         }
+        crate::custom::validate(self, &crate::builtin_alerts(self))?;
         Ok(())
     }
 
-    fn bound(
+    pub(crate) fn bound(
         &self,
         field: &str,
         value: f64,
@@ -446,7 +467,7 @@ impl Config {
 }
 
 #[derive(Clone, Copy)]
-enum Edge {
+pub(crate) enum Edge {
     NeedsBoundAbove,
     NeedsBoundBelow,
 }
@@ -458,6 +479,9 @@ fn open_unit(field: &str, value: f64, reason: &str) -> Result<(), Error> {
         Err(Error::invalid(field, value, reason))
     }
 }
+
+/// Share of `memory_limit_bytes` whose crossing is an emergency.
+pub(crate) const EMERGENCY_MEMORY_SHARE: f64 = 0.95;
 
 pub(crate) const HTTP_DURATION: &str = "http_server_request_duration_seconds";
 pub(crate) const LLM_DURATION: &str = "voice_provider_request_duration_seconds";

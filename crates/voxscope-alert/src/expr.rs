@@ -13,8 +13,8 @@
 //! let scope = Scope::rules(Matcher::eq("job", "voice_agent"), 300);
 //! assert_eq!(
 //!     ratio.gt(0.05).render(&scope),
-//!     "sum by (transport) (rate(voice_calls_total{job=\"voice_agent\",outcome=~\"failed|dropped\"}[5m])) \
-//!      / sum by (transport) (rate(voice_calls_total{job=\"voice_agent\"}[5m])) > 0.05"
+//!     "sum by (job, transport) (rate(voice_calls_total{job=\"voice_agent\",outcome=~\"failed|dropped\"}[5m])) \
+//!      / sum by (job, transport) (rate(voice_calls_total{job=\"voice_agent\"}[5m])) > 0.05"
 //! );
 //! // Prometheus 3 writes `le="1.0"` where the exposition says `le="1"`: both match.
 //! assert_eq!(Matcher::le(1.0).render(), r#"le=~"1(\\.0)?""#);
@@ -472,8 +472,8 @@ impl Expr {
     /// let scope = Scope::rules(Matcher::eq("job", "j"), 60);
     /// assert_eq!(
     ///     p95.defined().render(&scope),
-    ///     "histogram_quantile(0.95, sum by (le, route) (rate(d_seconds_bucket{job=\"j\"}[1m]))) \
-    ///      and sum by (route) (rate(d_seconds_count{job=\"j\"}[1m])) > 0"
+    ///     "histogram_quantile(0.95, sum by (le, job, route) (rate(d_seconds_bucket{job=\"j\"}[1m]))) \
+    ///      and sum by (job, route) (rate(d_seconds_count{job=\"j\"}[1m])) > 0"
     /// );
     /// ```
     #[must_use]
@@ -539,6 +539,7 @@ impl Expr {
             }
             Expr::Aggregate(op, by, inner) => {
                 out.push_str(op);
+                let by = scope.grouping(by);
                 if !by.is_empty() {
                     let _ = write!(out, " by ({}) ", by.join(", "));
                 }
@@ -548,7 +549,7 @@ impl Expr {
             }
             Expr::Quantile(q, by, bucket, window) => {
                 let mut labels = vec!["le".to_owned()];
-                labels.extend(by.iter().cloned());
+                labels.extend(scope.grouping(by));
                 let _ = write!(
                     out,
                     "histogram_quantile({q}, sum by ({}) (rate({}[{}])))",
@@ -625,12 +626,16 @@ pub struct Scope {
     pub window: String,
     /// Render every window, fixed ones included, as `window` (dashboards).
     pub override_windows: bool,
+    /// Labels every aggregation keeps besides its own (`job` for rules, so that each
+    /// alert names the job it is about and Alertmanager can mute by it).
+    pub keep: Vec<String>,
 }
 
 impl Scope {
     /// Rules of `job`, free windows bound to `window_seconds`.
     pub fn rules(job: Matcher, window_seconds: u64) -> Self {
-        Self { job: vec![job], window: duration(window_seconds), override_windows: false }
+        let keep = vec![job.label.clone()];
+        Self { job: vec![job], window: duration(window_seconds), override_windows: false, keep }
     }
 
     /// Dashboard panels: the `$job` and `$instance` variables, `$__rate_interval`.
@@ -639,6 +644,7 @@ impl Scope {
             job: vec![Matcher::re("job", "$job"), Matcher::re("instance", "$instance")],
             window: "$__rate_interval".to_owned(),
             override_windows: true,
+            keep: Vec::new(),
         }
     }
 
@@ -656,6 +662,13 @@ impl Scope {
             return self.clone();
         }
         Self { window: duration(window_seconds), ..self.clone() }
+    }
+
+    /// `by` with the kept labels first, each once.
+    fn grouping(&self, by: &[String]) -> Vec<String> {
+        let mut out: Vec<String> = self.keep.iter().filter(|k| !by.contains(k)).cloned().collect();
+        out.extend(by.iter().cloned());
+        out
     }
 
     fn window(&self, window: Window) -> String {
@@ -715,7 +728,10 @@ mod tests {
     #[test]
     fn increase_turns_every_rate_into_an_event_count() {
         let e = sum_by(&["k"], rate(Selector::new("x_total"), Window::Free));
-        assert_eq!(e.increase().render(&scope()), "sum by (k) (increase(x_total{job=\"j\"}[5m]))");
+        assert_eq!(
+            e.increase().render(&scope()),
+            "sum by (job, k) (increase(x_total{job=\"j\"}[5m]))"
+        );
     }
 
     #[test]

@@ -9,6 +9,8 @@ use crate::expr::Expr;
 /// How urgent an alert is; Alertmanager routes on it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Severity {
+    /// A heartbeat for dead-man's-switch receivers: always firing, never a problem.
+    None,
     /// Worth knowing; no action expected.
     Info,
     /// Needs attention in working hours (an SLO "ticket").
@@ -27,6 +29,7 @@ impl Severity {
     /// ```
     pub const fn as_str(self) -> &'static str {
         match self {
+            Severity::None => "none",
             Severity::Info => "info",
             Severity::Warning => "warning",
             Severity::Critical => "critical",

@@ -9,7 +9,7 @@ use std::ops::{Div, Mul, Sub};
 use std::collections::BTreeMap;
 
 use crate::config::{Config, TTFB, TURN_LATENCY};
-use crate::expr::{Expr, Matcher, Scope, Selector, Window, number, rate, sum_by, vector};
+use crate::expr::{Expr, Matcher, Scope, Selector, Window, number, rate, sum_by};
 use crate::fixture::{SAMPLES, labels, selector};
 use crate::model::{
     AlertRule, Category, Fixture, RecordingRule, Series, Severity, ValueFormat, duration,
@@ -112,7 +112,7 @@ impl Slo {
     ///
     /// ```
     /// let slos = voxscope_alert::slo::slos(&voxscope_alert::Config::default());
-    /// assert!(slos[0].error_ratio(300).contains("or vector(0)"));
+    /// assert!(slos[0].error_ratio(300).contains(" or sum by (job) ("));
     /// ```
     pub fn error_ratio(&self, window: u64) -> String {
         self.error_ratio_expr().bind(window).render(&self.scope)
@@ -124,7 +124,9 @@ impl Slo {
     }
 
     fn error_ratio_expr(&self) -> Expr {
-        self.all.clone().sub(self.good_expr.clone().or(vector(0.0))).div(self.all.clone())
+        // `all * 0` rather than `vector(0)`: it keeps the job label of `all`.
+        let none_good = self.all.clone() * number(0.0);
+        (self.all.clone() - self.good_expr.clone().or(none_good)) / self.all.clone()
     }
 
     /// The events the SLI counted in `window` seconds.
@@ -272,7 +274,7 @@ pub fn burn_alerts(slos: &[Slo], min_events: u64) -> Vec<AlertRule> {
                     slo.recorded(short)
                         .above(over())
                         .and(slo.recorded(long).above(over()))
-                        .and_on(&[], slo.events(short).ge(min_events as f64))
+                        .and_on(&["job"], slo.events(short).ge(min_events as f64))
                 })
                 .reduce(Expr::or)
                 .unwrap_or_else(|| number(0.0));

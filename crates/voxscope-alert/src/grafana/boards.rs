@@ -82,16 +82,13 @@ fn heatmap(title: &str, histogram: Selector) -> Panel {
     Panel { kind: Kind::Heatmap, ..timeseries(title, "s", vec![(buckets, "{{le}}")]) }
 }
 
-/// The measure of the first alert named `name` whose labels include `labels`.
-fn measure_of(catalog: &RuleCatalog, name: &str, labels: &[(&str, &str)]) -> Expr {
+/// The measure of the built-in alert `name` (shown even where TOML disabled the alert).
+fn measure_of(catalog: &RuleCatalog, name: &str) -> Expr {
     catalog
-        .alerts
+        .measures
         .iter()
-        .find(|a| {
-            a.name == name
-                && labels.iter().all(|(k, v)| a.labels.get(*k).map(String::as_str) == Some(v))
-        })
-        .map(|a| a.measure.clone())
+        .find(|(alert, _)| alert == name)
+        .map(|(_, measure)| measure.clone())
         .unwrap_or_else(|| number(f64::NAN))
 }
 
@@ -119,7 +116,7 @@ fn calls(catalog: &RuleCatalog) -> Dashboard {
         stat(
             "Live calls of capacity",
             "percentunit",
-            vec![(measure_of(catalog, "CallsNearCapacity", &[]), "{{transport}}")],
+            vec![(measure_of(catalog, "CallsNearCapacity"), "{{transport}}")],
         )
         .thresholds(&[t.calls_capacity_ratio])
         .range(SHARE),
@@ -135,14 +132,14 @@ fn calls(catalog: &RuleCatalog) -> Dashboard {
         stat(
             "Failed and dropped share",
             "percentunit",
-            vec![(measure_of(catalog, "HighCallErrorRate", &[]), "{{transport}}")],
+            vec![(measure_of(catalog, "HighCallErrorRate"), "{{transport}}")],
         )
         .thresholds(&[t.call_error_ratio])
         .range(SHARE),
         stat(
             "Turn latency p95",
             "s",
-            vec![(measure_of(catalog, "HighCallLatency", &[]), "{{transport}}")],
+            vec![(measure_of(catalog, "HighCallLatency"), "{{transport}}")],
         )
         .thresholds(&[turn]),
         timeseries(
@@ -168,7 +165,7 @@ fn calls(catalog: &RuleCatalog) -> Dashboard {
         timeseries(
             "Audio quality (mean share of on-time frames)",
             "percentunit",
-            vec![(measure_of(catalog, "LowAudioQuality", &[]), "{{transport}}")],
+            vec![(measure_of(catalog, "LowAudioQuality"), "{{transport}}")],
         )
         .thresholds(&[t.audio_quality_min])
         .lower_is_worse()
@@ -202,7 +199,7 @@ fn calls(catalog: &RuleCatalog) -> Dashboard {
         timeseries(
             "Median sentiment",
             "none",
-            vec![(measure_of(catalog, "NegativeSentiment", &[]), "{{transport}}")],
+            vec![(measure_of(catalog, "NegativeSentiment"), "{{transport}}")],
         )
         .thresholds(&[t.sentiment_min])
         .lower_is_worse()
@@ -225,7 +222,7 @@ fn providers(catalog: &RuleCatalog) -> Dashboard {
         stat(
             "Turns falling back",
             "percentunit",
-            vec![(measure_of(catalog, "HighFallbackRate", &[]), "{{kind}}")],
+            vec![(measure_of(catalog, "HighFallbackRate"), "{{kind}}")],
         )
         .thresholds(&[t.fallback_ratio_warning, t.fallback_ratio_critical]),
         stat(
@@ -370,7 +367,7 @@ fn http(catalog: &RuleCatalog) -> Dashboard {
         timeseries(
             "5xx share by route",
             "percentunit",
-            vec![(measure_of(catalog, "HighHTTPErrorRate", &[]), "{{route}}")],
+            vec![(measure_of(catalog, "HighHTTPErrorRate"), "{{route}}")],
         )
         .thresholds(&[t.http_error_ratio])
         .range(SHARE),
@@ -515,13 +512,13 @@ fn service(catalog: &RuleCatalog) -> Dashboard {
         timeseries(
             "CPU",
             "percentunit",
-            vec![(measure_of(catalog, "HighCPUUsage", &[]), "{{instance}}")],
+            vec![(measure_of(catalog, "HighCPUUsage"), "{{instance}}")],
         )
         .thresholds(&[t.cpu_ratio]),
         timeseries(
             "Resident memory",
             "bytes",
-            vec![(measure_of(catalog, "HighMemoryUsage", &[]), "{{instance}}")],
+            vec![(measure_of(catalog, "HighMemoryUsage"), "{{instance}}")],
         )
         .thresholds(&[t.memory_bytes]),
         timeseries(

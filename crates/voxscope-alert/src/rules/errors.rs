@@ -63,7 +63,7 @@ pub(super) fn http_and_provider_alerts(config: &Config) -> Vec<Spec> {
     );
     let response_time = p95(HTTP_DURATION, &["route"], Vec::new());
     let provider_errors = sum_by(
-        &["kind", "provider"],
+        &["kind", "provider", "error"],
         rate(Selector::new("voice_provider_errors_total"), five_minutes),
     )
     .mul(number(60.0));
@@ -127,7 +127,7 @@ pub(super) fn http_and_provider_alerts(config: &Config) -> Vec<Spec> {
             summary: "{{ $labels.kind }} provider {{ $labels.provider }} is returning errors",
             description: format!(
                 "{{{{ $labels.kind }}}} provider {{{{ $labels.provider }}}} fails {{value}} \
-                 times a minute (threshold {}).",
+                 times a minute with {{{{ $labels.error }}}} errors (threshold {}).",
                 t.provider_errors_per_minute
             ),
             value_format: ValueFormat::Plain,
@@ -135,7 +135,7 @@ pub(super) fn http_and_provider_alerts(config: &Config) -> Vec<Spec> {
                 firing: errors(t.provider_errors_per_minute * 2.0),
                 quiet: errors(t.provider_errors_per_minute / 2.0),
                 also_quiet: Vec::new(),
-                labels: labels(&[("kind", "tts"), ("provider", "acme")]),
+                labels: labels(&[("kind", "tts"), ("provider", "acme"), ("error", "unavailable")]),
                 value: t.provider_errors_per_minute * 2.0,
             },
         },

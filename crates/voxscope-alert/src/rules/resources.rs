@@ -2,12 +2,12 @@
 
 use std::ops::Div;
 
-use crate::config::Config;
+use crate::config::{Config, EMERGENCY_MEMORY_SHARE};
 use crate::fixture::labels;
 use crate::model::{Category, Fixture, Severity, ValueFormat};
 
 use super::{Spec, TWILIO, WINDOW, counter, dash, gauge};
-use crate::expr::{Expr, MatchOp, Selector, Window, absent, aggregate, rate, sum_by};
+use crate::expr::{Expr, MatchOp, Selector, Window, absent, aggregate, rate, sum_by, vector};
 
 pub(super) fn resource_alerts(config: &Config) -> Vec<Spec> {
     let t = &config.thresholds;
@@ -37,6 +37,14 @@ pub(super) fn resource_alerts(config: &Config) -> Vec<Spec> {
     let capacity_of = sum_by(&["transport"], Expr::vector(Selector::new("voice_calls_capacity")));
     let cpu_share = rate(Selector::new("process_cpu_seconds_total"), Window::Fixed(WINDOW));
     let resident = Expr::vector(Selector::new("process_resident_memory_bytes"));
+    let near_limit = t.memory_limit_bytes * EMERGENCY_MEMORY_SHARE;
+    let circuit = aggregate(
+        "max",
+        &["kind", "provider"],
+        Expr::vector(Selector::new("voice_provider_circuit_open")),
+    );
+    let open =
+        |v: f64| gauge("voice_provider_circuit_open", &[("kind", "llm"), ("provider", "groq")], v);
     // Lost from discovery: no `up` at all for the job. Equality matchers become the
     // alert's labels; a regex selector leaves none.
     let job_matcher = config.job_matcher();
@@ -125,7 +133,7 @@ pub(super) fn resource_alerts(config: &Config) -> Vec<Spec> {
             for_minutes: 10,
             dashboard: dash::SERVICE,
             measure: resident.clone(),
-            condition: resident.gt(t.memory_bytes),
+            condition: resident.clone().gt(t.memory_bytes),
             summary: "{{ $labels.instance }} uses a lot of memory",
             description: format!(
                 "{{{{ $labels.instance }}}} has {{value}}B resident (threshold {} bytes).",
@@ -138,6 +146,30 @@ pub(super) fn resource_alerts(config: &Config) -> Vec<Spec> {
                 quiet: memory(t.memory_bytes / 2.0),
                 labels: labels(&instance),
                 value: t.memory_bytes * 1.5,
+            },
+        },
+        Spec {
+            name: "HighMemoryUsage",
+            labels: Vec::new(),
+            severity: Severity::Emergency,
+            category: Category::Resources,
+            for_minutes: 2,
+            dashboard: dash::SERVICE,
+            measure: resident.clone(),
+            condition: resident.gt(near_limit),
+            summary: "{{ $labels.instance }} is about to run out of memory",
+            description: format!(
+                "{{{{ $labels.instance }}}} has {{value}}B resident, over 95 % of its {} byte \
+                 limit: the kernel will kill it.",
+                t.memory_limit_bytes
+            ),
+            value_format: ValueFormat::Bytes,
+            fixture: Fixture {
+                firing: memory(t.memory_limit_bytes * 0.97),
+                quiet: memory(t.memory_bytes / 2.0),
+                also_quiet: Vec::new(),
+                labels: labels(&instance),
+                value: t.memory_limit_bytes * 0.97,
             },
         },
         Spec {
@@ -181,6 +213,52 @@ pub(super) fn resource_alerts(config: &Config) -> Vec<Spec> {
                 quiet: up(1.0),
                 also_quiet: Vec::new(),
                 labels: labels(&absent_labels),
+                value: 1.0,
+            },
+        },
+        Spec {
+            name: "ProviderCircuitOpen",
+            labels: Vec::new(),
+            severity: Severity::Critical,
+            category: Category::Errors,
+            for_minutes: 1,
+            dashboard: dash::PROVIDERS,
+            measure: circuit.clone(),
+            condition: circuit.gt(0.0),
+            summary: "{{ $labels.kind }} provider {{ $labels.provider }} is cut off",
+            description: "The circuit breaker of {{ $labels.kind }} provider \
+                          {{ $labels.provider }} is open: it failed repeatedly and the chain \
+                          skips it for its fallback. Its errors, slowness and the fallbacks \
+                          it causes are muted while this fires."
+                .to_owned(),
+            value_format: ValueFormat::Hidden,
+            fixture: Fixture {
+                firing: open(1.0),
+                quiet: open(0.0),
+                also_quiet: Vec::new(),
+                labels: labels(&[("kind", "llm"), ("provider", "groq")]),
+                value: 1.0,
+            },
+        },
+        Spec {
+            name: "Watchdog",
+            labels: Vec::new(),
+            severity: Severity::None,
+            category: Category::Availability,
+            for_minutes: 0,
+            dashboard: dash::SERVICE,
+            measure: vector(1.0),
+            condition: vector(1.0),
+            summary: "Alerting pipeline heartbeat",
+            description: "Always firing while Prometheus evaluates rules and Alertmanager \
+                          delivers them; a dead-man's-switch receiver alerts when it stops."
+                .to_owned(),
+            value_format: ValueFormat::Hidden,
+            fixture: Fixture {
+                firing: Vec::new(),
+                quiet: Vec::new(),
+                also_quiet: Vec::new(),
+                labels: labels(&[]),
                 value: 1.0,
             },
         },
