@@ -139,29 +139,6 @@ async fn drive_calls(addr: SocketAddr) {
     }
 }
 
-async fn drive_traffic(base: String) {
-    let client = reqwest::Client::new();
-    loop {
-        if let Ok(response) = client.post(format!("{base}/calls")).send().await
-            && let Ok(call) = response.json::<Value>().await
-            && let Some(id) = call["id"].as_str()
-        {
-            let _ = client.get(format!("{base}/calls/{id}")).send().await;
-            // A turn through the providers, whose primaries fail now and then.
-            let _ = client
-                .post(format!("{base}/calls/{id}/turn"))
-                .body("move my appointment")
-                .send()
-                .await;
-            let _ = client.post(format!("{base}/calls/{id}/hangup")).send().await;
-        }
-        let _ = client.get(format!("{base}/calls/nobody")).send().await; // 404
-        let _ = client.get(format!("{base}/no/such/path")).send().await; // unmatched 404
-        let _ = client.get(format!("{base}/fail")).send().await; // 503
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_rule_and_panel_on_emitted_metrics_returns_data_from_a_real_prometheus() {
     let Some(binary) = tool("prometheus", "prometheus") else { return };
@@ -183,7 +160,7 @@ async fn every_rule_and_panel_on_emitted_metrics_returns_data_from_a_real_promet
         .layer(voice_agent::telemetry::http_layer().expect("layer"));
     let app = voice_agent::service(&config, &metrics, &tracing).expect("demo").merge(failing);
     let addr = serve(app).await;
-    let traffic = tokio::spawn(drive_traffic(format!("http://{addr}")));
+    let traffic = tokio::spawn(alert_support::drive_traffic(format!("http://{addr}")));
     let calls = tokio::spawn(drive_calls(addr));
 
     let catalog = RuleCatalog::new(Config::default()).expect("catalog");

@@ -41,6 +41,34 @@ pub struct Config {
     pub rules: BTreeMap<String, RuleOverride>,
     /// Threshold rules on any catalog metric.
     pub custom_rules: Vec<CustomRule>,
+    /// The Prometheus, Alertmanager and Grafana stack of `deploy/`.
+    pub deploy: Deploy,
+}
+
+/// The Prometheus, Alertmanager and Grafana stack of `deploy/`.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Deploy {
+    /// Where Prometheus scrapes the service from the compose network (the demo bound to
+    /// `0.0.0.0:3000` on the host, reached through the host gateway).
+    pub target: String,
+    /// Days of samples Prometheus keeps.
+    pub retention_days: u64,
+    /// Scrape interval, seconds.
+    pub scrape_interval_seconds: u64,
+    /// Rule evaluation interval, seconds.
+    pub evaluation_interval_seconds: u64,
+}
+
+impl Default for Deploy {
+    fn default() -> Self {
+        Self {
+            target: "host.docker.internal:3000".to_owned(),
+            retention_days: 15,
+            scrape_interval_seconds: 15,
+            evaluation_interval_seconds: 30,
+        }
+    }
 }
 
 /// Where the service and its docs live.
@@ -390,6 +418,9 @@ impl Config {
             ("alertmanager.group_interval_seconds", am.group_interval_seconds),
             ("alertmanager.critical_repeat_seconds", am.critical_repeat_seconds),
             ("alertmanager.repeat_seconds", am.repeat_seconds),
+            ("deploy.retention_days", self.deploy.retention_days),
+            ("deploy.scrape_interval_seconds", self.deploy.scrape_interval_seconds),
+            ("deploy.evaluation_interval_seconds", self.deploy.evaluation_interval_seconds),
         ] {
             if value == 0 {
                 return Err(Error::invalid(field, value, "must be greater than 0"));
