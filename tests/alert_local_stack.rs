@@ -45,13 +45,15 @@ async fn run_local_sh_scrapes_the_demo_and_delivers_a_faults_alert_once() {
     // The demo, its TTS primary answering 700 ms late: over the 0.5 s TTFB warning,
     // under the 1 s first-byte timeout, so no fallback hides it. Its keys are set.
     let metrics = voxscope::PrometheusInstaller::new().install().expect("install recorder");
-    let config =
-        voice_agent::config::Config::parse(["--faults=tts.primary=stall:700ms".to_owned()], |_| {
-            None
-        })
-        .expect("config");
-    voice_agent::providers::check_keys(|_| Some("a-long-enough-key".to_owned()));
-    let app = voice_agent::app(&metrics, &config).expect("demo app");
+    let key = |name: &str| {
+        voice_agent::providers::KEY_VARS.contains(&name).then(|| "a-long-enough-key".to_owned())
+    };
+    let args = ["voice_agent", "--faults=tts.primary=stall:700ms"];
+    let config = voice_agent::config::Config::parse(args, key).expect("config");
+    let tracing =
+        voxscope::trace::TracePipeline::new(&voxscope::trace::TraceConfig::new("voice_agent"))
+            .expect("trace pipeline");
+    let app = voice_agent::service(&config, &metrics, &tracing).expect("demo");
     let demo = serve(app).await;
     let traffic = tokio::spawn(alert_support::drive_traffic(format!("http://{demo}")));
 
