@@ -90,6 +90,9 @@ async fn critical_inhibits_the_warning_of_the_same_alert_and_subject_only() {
     }
 }
 
+/// `(job, alertname, error)` of every alert one notification carried.
+type Notified = Vec<(String, String, String)>;
+
 fn alert(job: &str, name: &str, severity: &str, labels: &[(&str, &str)]) -> Value {
     let mut all =
         json!({"alertname": name, "job": job, "severity": severity, "category": "errors"});
@@ -134,7 +137,7 @@ fn start_alertmanager(binary: &std::path::Path, hook: &str) -> (Daemon, String) 
 async fn a_cause_mutes_its_consequences_so_each_incident_notifies_once() {
     let Some(binary) = tool("prometheus-alertmanager", "prometheus-alertmanager") else { return };
     // (job, alertname, extra labels) of every alert each notification carried.
-    let received: Arc<Mutex<Vec<Vec<(String, String, String)>>>> = Arc::default();
+    let received: Arc<Mutex<Vec<Notified>>> = Arc::default();
     let sink = Arc::clone(&received);
     let hook = axum::Router::new().route(
         "/hook",

@@ -182,4 +182,5 @@ async fn run_local_sh_scrapes_the_demo_and_delivers_a_faults_alert_once() {
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+    traffic.abort();
 }
