@@ -90,6 +90,22 @@ pub(crate) fn single_step(series: &[Series]) -> Vec<Series> {
         .collect()
 }
 
+/// `firing` starting `minutes` later: until then each series holds the start value of
+/// its `quiet` counterpart (flat), or has no samples when there is none. The condition
+/// starts to hold at a known time after the first evaluation.
+pub(crate) fn delayed(firing: &[Series], quiet: &[Series], minutes: u64) -> Vec<Series> {
+    firing
+        .iter()
+        .map(|s| {
+            let before = match quiet.iter().find(|q| q.series == s.series) {
+                Some(q) => format!("{}+0x{}", increments(&q.values).0, minutes.saturating_sub(1)),
+                None => format!("_x{minutes}"),
+            };
+            Series { series: s.series.clone(), values: format!("{before} {}", s.values) }
+        })
+        .collect()
+}
+
 /// The same series with no increment: counters flat, gauges at their value.
 pub(crate) fn idle(series: &[Series]) -> Vec<Series> {
     series

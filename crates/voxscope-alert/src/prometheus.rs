@@ -2,13 +2,16 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::fixture::{idle, in_job, prometheus3};
+use crate::fixture::{delayed, idle, in_job, prometheus3};
 use crate::humanize::render;
 use crate::model::{AlertRule, Severity, duration};
 use crate::{RuleCatalog, yaml};
 
 /// Seconds after which every fixture's longest rate window is full, with margin.
 const FILLED: u64 = 12 * 60;
+
+/// Minutes of missing samples before a firing fixture starts.
+const ONSET: u64 = 5;
 
 /// Quiet fixtures are checked at every multiple of this many seconds until firing time.
 const QUIET_EVERY: u64 = 3 * 60;
@@ -77,13 +80,18 @@ pub fn unit_tests(catalog: &RuleCatalog, rule_file: &str) -> String {
         // rate() divides by the whole window, so a fresh counter reads low until its
         // window is full: judge once the longest window (10m) has filled, plus `for`.
         let fire_at = rule.for_seconds + FILLED;
+        // The firing series start `onset` minutes in, quiet before: the condition holds
+        // from then on, so one minute before `for` has passed since, the alert must still
+        // be pending. A fixture without series (an absence) holds from the start.
+        let onset = if rule.fixture.firing.is_empty() { 0 } else { ONSET };
+        let fire_after_onset = fire_at + onset * 60;
         let fixture = &rule.fixture;
         let title = format!("{} {}", rule.name, rule.severity);
         let mut checks = Vec::new();
         if rule.for_seconds > 0 {
-            // Pending, not firing, one minute before `for` has passed.
+            // Pending, not firing, one minute before `for` has passed since the onset.
             checks.push(json!({
-                "eval_time": duration(rule.for_seconds - 60),
+                "eval_time": duration(onset * 60 + rule.for_seconds - 60),
                 "alertname": rule.name,
                 "exp_alerts": [],
             }));
@@ -99,11 +107,11 @@ pub fn unit_tests(catalog: &RuleCatalog, rule_file: &str) -> String {
             .map(|fired| expected_alert(catalog, fired, rule))
             .collect();
         checks.push(json!({
-            "eval_time": duration(fire_at),
+            "eval_time": duration(fire_after_onset),
             "alertname": rule.name,
             "exp_alerts": expected,
         }));
-        let firing = in_job(&fixture.firing, job);
+        let firing = in_job(&delayed(&fixture.firing, &fixture.quiet, onset), job);
         let quiet_checks: Vec<Value> = (1..=fire_at / QUIET_EVERY)
             .map(|i| {
                 json!({
