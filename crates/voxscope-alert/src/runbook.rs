@@ -91,9 +91,9 @@ pub fn guide(alertname: &str) -> Option<(&'static str, &'static [&'static str])>
         "HighFallbackRate" => (
             "Many turns of a chain switch to a fallback provider: the primary is failing or its circuit \
              is open. The share is fallbacks per turn: voice_provider_fallbacks_total over the chain's \
-             turns, which are its provider requests minus the switches that followed a failure (each \
-             of those made one more request). Dividing by all provider requests would count the \
-             fallbacks' own requests as turns and read 9.8 % where 10.9 % of turns fall back.",
+             requests (voice_provider_chain_duration_seconds_count). Dividing by all provider \
+             requests would count the fallbacks' own requests and retries as turns and read 9.8 % \
+             where 10.9 % of turns fall back.",
             &[
                 "Check the circuit state and errors of the primary provider (Providers dashboard).",
                 "Confirm the fallback provider has the quota for the extra traffic.",

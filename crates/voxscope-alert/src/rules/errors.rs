@@ -1,6 +1,6 @@
 //! Alerts on HTTP and provider failures and slowness.
 
-use std::ops::{Mul, Sub};
+use std::ops::Mul;
 
 use crate::config::{Config, HTTP_DURATION};
 use crate::expr::{Matcher, Selector, Window, number, rate, sum_by};
@@ -9,22 +9,17 @@ use crate::model::{Category, Fixture, Series, Severity, ValueFormat};
 
 use super::{Ratio, Spec, WINDOW, counter, dash, low_volume, p95, p95_fixture, ratio_fixture};
 
-/// Fallbacks per turn of a chain, by kind. Every switch counts one fallback and one more
-/// provider request, so the chain's turns are its provider requests minus the switches
-/// that led to a request after a failure; a switch past an open circuit made no request
-/// to the provider it skipped. Dividing by all provider requests instead would count the
-/// fallbacks' own requests as turns (10.9 % of turns falling back would read 9.8 %).
+/// Fallbacks per turn of a chain, by kind: switches to a fallback provider over chain
+/// requests (one `voice_provider_chain_duration_seconds` observation each). Dividing by
+/// provider requests instead would count the fallbacks' own requests, and retries, as
+/// turns (10.9 % of turns falling back would read 9.8 %).
 pub(crate) fn fallback_share(window: Window) -> Ratio {
-    let fallbacks = Selector::new("voice_provider_fallbacks_total");
-    let requests = sum_by(&["kind"], rate(Selector::new("voice_provider_requests_total"), window));
-    let after_failure = sum_by(
-        &["kind"],
-        rate(fallbacks.clone().with(Matcher::ne("reason", "circuit_open")), window),
-    );
-    // No failure-driven switch of a kind yet: its turns are all its requests.
-    let turns = requests.clone().sub(after_failure.or(requests.mul(number(0.0))));
-    Ratio { bad: sum_by(&["kind"], rate(fallbacks, window)), all: turns }
+    let turns = Selector::new(CHAIN_DURATION).suffixed("_count");
+    Ratio::of(Selector::new("voice_provider_fallbacks_total"), turns, &["kind"], window)
 }
+
+/// The histogram a fallback chain observes once per request.
+const CHAIN_DURATION: &str = "voice_provider_chain_duration_seconds";
 
 pub(super) fn http_and_provider_alerts(config: &Config) -> Vec<Spec> {
     let t = &config.thresholds;
@@ -48,6 +43,11 @@ pub(super) fn http_and_provider_alerts(config: &Config) -> Vec<Spec> {
         .concat()
     };
     let answered = |n: f64| requests("openai", "ok", n);
+    // Every turn is one chain request, whichever provider answered it.
+    let turns = |fell: f64, ok: f64| {
+        let chain = counter(&format!("{CHAIN_DURATION}_count"), &[("kind", "llm")], fell + ok);
+        [fell_back(fell), answered(ok), chain].concat()
+    };
     let errors = |per_minute: f64| {
         counter(
             "voice_provider_errors_total",
@@ -169,13 +169,9 @@ pub(super) fn http_and_provider_alerts(config: &Config) -> Vec<Spec> {
             ),
             value_format: ValueFormat::Percent,
             fixture: Fixture {
-                firing: [fell_back(fb), answered(turns_ok)].concat(),
-                quiet: [fell_back(quiet_fb), answered(quiet_ok)].concat(),
-                also_quiet: low_volume(
-                    &|b, g| [fell_back(b), answered(g)].concat(),
-                    t.min_events,
-                    WINDOW / 60,
-                ),
+                firing: turns(fb, turns_ok),
+                quiet: turns(quiet_fb, quiet_ok),
+                also_quiet: low_volume(&turns, t.min_events, WINDOW / 60),
                 labels: labels(&[("kind", "llm")]),
                 value,
             },
