@@ -48,3 +48,34 @@ fn deploy_dir_matches_the_generators() {
         );
     }
 }
+
+#[test]
+fn the_compose_stack_keeps_data_retains_as_configured_and_ships_every_secret_file() {
+    let config = Config::from_toml("[deploy]\nretention_days = 30\n").expect("config");
+    let catalog = RuleCatalog::new(config).expect("catalog");
+    let files = deploy::files(&catalog);
+    let text =
+        |path: &str| files.iter().find(|f| f.path == path).map(|f| f.contents.clone()).expect(path);
+    let compose = text("docker-compose.yml");
+    for needed in [
+        "\"--storage.tsdb.retention.time=30d\"",
+        "\"prometheus-data:/prometheus\"",
+        "\"alertmanager-data:/alertmanager\"",
+        "\"grafana-data:/var/lib/grafana\"",
+        "\"host.docker.internal:host-gateway\"",
+        "GF_SECURITY_ADMIN_PASSWORD__FILE=/run/secrets/grafana_admin_password",
+    ] {
+        assert!(compose.contains(needed), "docker-compose.yml lacks {needed}");
+    }
+    // Every secret file the Alertmanager config reads is shipped as a placeholder.
+    let alertmanager = text(deploy::ALERTMANAGER);
+    let mut read = 0;
+    for line in alertmanager.lines().filter(|l| l.contains("/etc/alertmanager/secrets/")) {
+        let name = line.rsplit('/').next().unwrap_or_default().trim_end_matches('"');
+        assert_eq!(text(&format!("secrets/{name}")), "change-me\n", "{name}");
+        read += 1;
+    }
+    assert!(read >= 4, "only {read} secret files read");
+    assert!(text("README.md").contains("http://localhost:3001"));
+    assert!(text(deploy::LOCAL_SCRIPT).contains("--storage.tsdb.retention.time=30d"));
+}

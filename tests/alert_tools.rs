@@ -37,7 +37,9 @@ fn promtool_unit_tests_prove_every_alert_fires_after_for_and_stays_quiet_under()
     let dir = write_deploy(&catalog);
     let tests = std::fs::read_to_string(dir.path().join(deploy::RULE_TESTS)).expect("read");
     for rule in &catalog.alerts {
-        for outcome in ["fires", "stays quiet"] {
+        let outcomes: &[&str] =
+            if rule.severity == Severity::None { &["fires"] } else { &["fires", "stays quiet"] };
+        for outcome in outcomes {
             let name = format!("name: \"{} {} {outcome}\"", rule.name, rule.severity);
             assert!(tests.contains(&name), "no unit test {name}");
         }
@@ -46,31 +48,85 @@ fn promtool_unit_tests_prove_every_alert_fires_after_for_and_stays_quiet_under()
     assert!(output.status.success(), "{text}");
 }
 
-#[test]
-fn promtool_unit_tests_fail_when_a_threshold_drifts_from_its_fixture() {
-    let Some(promtool) = tool("promtool", "prometheus") else { return };
+/// Runs the unit tests of `alertname` against the generated rule file after replacing
+/// `from` with `to` in it (YAML-escaped text); returns promtool's output, asserting
+/// that the tests pass before the change and fail after it.
+fn mutated(alertname: &str, from: &str, to: &str) -> Option<String> {
+    let promtool = tool("promtool", "prometheus")?;
     let catalog = default_catalog();
     let dir = write_deploy(&catalog);
-    // Only HighHTTPErrorRate's tests, against the full (drifted) rule file: quick.
-    let mut only_http = catalog.clone();
-    only_http.alerts.retain(|a| a.name == "HighHTTPErrorRate");
-    let tests = dir.path().join("prometheus/rules/http.test.yml");
-    std::fs::write(&tests, prometheus::unit_tests(&only_http, "voxscope.rules.yml"))
+    let mut only = catalog.clone();
+    only.alerts.retain(|a| a.name == alertname);
+    let tests = "prometheus/rules/only.test.yml";
+    std::fs::write(dir.path().join(tests), prometheus::unit_tests(&only, "voxscope.rules.yml"))
         .expect("write");
-    let tests = "prometheus/rules/http.test.yml";
     let (output, text) = run(&promtool, dir.path(), &["test", "rules", tests]);
     assert!(output.status.success(), "{text}");
 
     let rules = dir.path().join(deploy::RULES);
     let text = std::fs::read_to_string(&rules).expect("read");
-    // Raise HighHTTPErrorRate's 5 % threshold to 50 % behind the tests' back.
-    let shape = "/ sum by (route) (rate(http_server_request_duration_seconds_count[5m]))";
-    let drifted = text.replacen(&format!("{shape} > 0.05"), &format!("{shape} > 0.5"), 1);
-    assert_ne!(drifted, text, "the HighHTTPErrorRate expression changed shape");
-    std::fs::write(&rules, drifted).expect("write");
+    let changed = text.replace(from, to);
+    assert_ne!(changed, text, "{from} is not in the rule file");
+    std::fs::write(&rules, changed).expect("write");
     let (output, text) = run(&promtool, dir.path(), &["test", "rules", tests]);
-    assert!(!output.status.success(), "a drifted threshold went unnoticed:\n{text}");
+    assert!(!output.status.success(), "the change went unnoticed:\n{text}");
+    Some(text)
+}
+
+#[test]
+fn promtool_unit_tests_fail_when_a_threshold_drifts_from_its_fixture() {
+    // Raise HighHTTPErrorRate's 5 % threshold to 50 % behind the tests' back.
+    let shape = r#"/ sum by (job, route) (rate(http_server_request_duration_seconds_count{job=\"voice_agent\"}[5m]))"#;
+    let Some(text) =
+        mutated("HighHTTPErrorRate", &format!("{shape} > 0.05"), &format!("{shape} > 0.5"))
+    else {
+        return;
+    };
     assert!(text.contains("HighHTTPErrorRate critical fires"), "{text}");
+}
+
+#[test]
+fn promtool_unit_tests_fail_when_an_le_matcher_misses_prometheus_3s_form() {
+    // The LLM TTFB objective at 2 s, matched as the exposition writes it only.
+    let Some(text) = mutated("ProviderTTFBBudgetBurn", r#"le=~\"2(\\\\.0)?\""#, r#"le=\"2\""#)
+    else {
+        return;
+    };
+    assert!(text.contains("with le as Prometheus 3 writes it"), "{text}");
+}
+
+#[test]
+fn promtool_unit_tests_fail_when_a_rule_reads_another_job() {
+    let from = r#"process_resident_memory_bytes{job=\"voice_agent\"}"#;
+    let Some(text) = mutated("HighMemoryUsage", from, "process_resident_memory_bytes") else {
+        return;
+    };
+    assert!(text.contains("stays quiet when only job prometheus crosses"), "{text}");
+}
+
+#[test]
+fn promtool_unit_tests_fail_when_a_ratio_alert_has_no_minimum_of_events() {
+    let guard = r#" and sum by (job, route) (increase(http_server_request_duration_seconds_count{job=\"voice_agent\"}[5m])) >= 10"#;
+    let Some(text) = mutated("HighHTTPErrorRate", guard, "") else { return };
+    assert!(text.contains("stays quiet with all of 5 events failing"), "{text}");
+}
+
+#[test]
+fn promtool_unit_tests_fail_when_a_burn_rate_alert_has_no_minimum_of_events() {
+    let guard = r#" and on (job) sum by (job) (increase(voice_calls_total{job=\"voice_agent\"}[5m])) >= 10"#;
+    let Some(text) = mutated("CallAvailabilityBudgetBurn", guard, "") else { return };
+    assert!(text.contains("CallAvailabilityBudgetBurn critical stays quiet with"), "{text}");
+}
+
+#[test]
+fn promtool_unit_tests_fail_when_fallbacks_are_divided_by_all_provider_requests() {
+    // Fallbacks over every provider request, the fallbacks' own requests included.
+    let turns = r#"rate(voice_provider_chain_duration_seconds_count{job=\"voice_agent\"}[5m])) >"#;
+    let requests = r#"rate(voice_provider_requests_total{job=\"voice_agent\"}[5m])) >"#;
+    let Some(text) = mutated("HighFallbackRate", turns, requests) else {
+        return;
+    };
+    assert!(text.contains("HighFallbackRate warning fires"), "{text}");
 }
 
 #[test]
@@ -92,10 +148,50 @@ fn a_custom_config_gets_rules_and_unit_tests_that_agree() {
         [slo]
         http_availability = 0.9999
         turn_latency = { objective = 0.99, threshold_seconds = 1.5 }
+        [rules.HighCPUUsage]
+        for_seconds = 600
+        severity = "critical"
+        labels = { team = "voice" }
+        [rules."HighFallbackRate/warning"]
+        disabled = true
+        [[custom_rules]]
+        name = "ManyMediaGaps"
+        metric = "voice_call_media_gaps_total"
+        by = ["transport"]
+        above = 0.5
+        [[custom_rules]]
+        name = "FewProvidersAllowed"
+        metric = "voice_provider_concurrency_limit"
+        matchers = { kind = "llm" }
+        by = ["provider"]
+        below = 4
+        severity = "info"
+        [[custom_rules]]
+        name = "SlowCalls"
+        metric = "voice_call_duration_seconds"
+        by = ["outcome"]
+        above = 60
+        quantile = 0.9
         "#,
     )
     .expect("valid config");
-    let dir = write_deploy(&RuleCatalog::new(config).expect("catalog"));
+    let catalog = RuleCatalog::new(config).expect("catalog");
+    let names = catalog.alertnames();
+    for custom in ["ManyMediaGaps", "FewProvidersAllowed", "SlowCalls"] {
+        assert!(names.contains(&custom), "{custom} missing");
+    }
+    let cpu = catalog.alerts.iter().find(|a| a.name == "HighCPUUsage").expect("cpu");
+    assert_eq!((cpu.for_seconds, cpu.severity), (600, Severity::Critical));
+    let fallbacks: Vec<Severity> = catalog
+        .alerts
+        .iter()
+        .filter(|a| a.name == "HighFallbackRate")
+        .map(|a| a.severity)
+        .collect();
+    assert_eq!(fallbacks, [Severity::Critical]);
+    let dir = write_deploy(&catalog);
+    let tests = std::fs::read_to_string(dir.path().join(deploy::RULE_TESTS)).expect("read");
+    assert!(tests.contains("team: \"voice\""), "the override's label is not under test");
     let (output, text) = run(&promtool, dir.path(), &["test", "rules", deploy::RULE_TESTS]);
     assert!(output.status.success(), "{text}");
 }
@@ -122,6 +218,7 @@ fn amtool_routes_every_alert_to_the_receivers_of_its_severity_and_category() {
             (Severity::Warning, "quality") => "quality",
             (Severity::Warning, _) => "warning",
             (Severity::Info, _) => "default",
+            (Severity::None, _) => "watchdog",
         };
         let labels = [
             format!("alertname={}", rule.name),

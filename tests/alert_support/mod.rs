@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use std::time::Duration;
+
+use serde_json::Value;
 use voxscope::alert::{RuleCatalog, deploy};
 
 /// `name` from PATH. Absent, the caller skips with a printed reason, unless `CI` is set,
@@ -101,4 +104,30 @@ impl Drop for Daemon {
 pub fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     listener.local_addr().expect("addr").port()
+}
+
+/// HTTP traffic on the demo at `base`, forever: calls created, read, given a turn through
+/// the providers and hung up; a 404, an unmatched path and `/fail` (a 503 where the test
+/// mounted it) each round.
+pub async fn drive_traffic(base: String) {
+    let client = reqwest::Client::new();
+    loop {
+        if let Ok(response) = client.post(format!("{base}/calls")).send().await
+            && let Ok(call) = response.json::<Value>().await
+            && let Some(id) = call["id"].as_str()
+        {
+            let _ = client.get(format!("{base}/calls/{id}")).send().await;
+            // A turn through the providers, whose primaries fail now and then.
+            let _ = client
+                .post(format!("{base}/calls/{id}/turn"))
+                .body("move my appointment")
+                .send()
+                .await;
+            let _ = client.post(format!("{base}/calls/{id}/hangup")).send().await;
+        }
+        let _ = client.get(format!("{base}/calls/nobody")).send().await; // 404
+        let _ = client.get(format!("{base}/no/such/path")).send().await; // unmatched 404
+        let _ = client.get(format!("{base}/fail")).send().await; // 503
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

@@ -20,6 +20,8 @@ use serde::Deserialize;
 use voxscope_core::catalog::{self, MetricKind};
 
 use crate::Error;
+use crate::custom::{CustomRule, RuleOverride};
+use crate::expr::Matcher;
 
 /// The whole configuration; every section and key is optional.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
@@ -35,14 +37,51 @@ pub struct Config {
     pub buckets: BTreeMap<String, Vec<f64>>,
     /// Receivers and routing timings.
     pub alertmanager: Alertmanager,
+    /// Overrides of any rule by alertname, or `"AlertName/severity"` for one variant.
+    pub rules: BTreeMap<String, RuleOverride>,
+    /// Threshold rules on any catalog metric.
+    pub custom_rules: Vec<CustomRule>,
+    /// The Prometheus, Alertmanager and Grafana stack of `deploy/`.
+    pub deploy: Deploy,
+}
+
+/// The Prometheus, Alertmanager and Grafana stack of `deploy/`.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Deploy {
+    /// Where Prometheus scrapes the service from the compose network (the demo bound to
+    /// `0.0.0.0:3000` on the host, reached through the host gateway).
+    pub target: String,
+    /// Days of samples Prometheus keeps.
+    pub retention_days: u64,
+    /// Scrape interval, seconds.
+    pub scrape_interval_seconds: u64,
+    /// Rule evaluation interval, seconds.
+    pub evaluation_interval_seconds: u64,
+}
+
+impl Default for Deploy {
+    fn default() -> Self {
+        Self {
+            target: "host.docker.internal:3000".to_owned(),
+            retention_days: 15,
+            scrape_interval_seconds: 15,
+            evaluation_interval_seconds: 30,
+        }
+    }
 }
 
 /// Where the service and its docs live.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Service {
-    /// The Prometheus scrape job of the service (`ServiceDown` watches `up` of it).
+    /// The Prometheus scrape job of the service: the generated `prometheus.yml` scrapes
+    /// under it and the unit-test fixtures carry it.
     pub job: String,
+    /// The matcher that scopes every selector of every rule and SLO to the service, as
+    /// monitoring mixins do, e.g. `job=~"voice-agent-.*"`; it must select `job`.
+    /// Empty: `job="<job>"`.
+    pub job_selector: String,
     /// Base URL of the runbooks; `runbook_url` is `<base>/<AlertName>.md`.
     pub runbook_base_url: String,
     /// Base URL of Grafana; `dashboard` is `<base>/d/<uid>`.
@@ -53,6 +92,7 @@ impl Default for Service {
     fn default() -> Self {
         Self {
             job: "voice_agent".to_owned(),
+            job_selector: String::new(),
             runbook_base_url: "https://example.invalid/voxscope/deploy/runbooks".to_owned(),
             grafana_url: "http://localhost:3001".to_owned(),
         }
@@ -128,6 +168,12 @@ pub struct Thresholds {
     pub cpu_ratio: f64,
     /// HighMemoryUsage: resident bytes.
     pub memory_bytes: f64,
+    /// The memory the service may use (its container or cgroup limit), bytes: resident
+    /// memory above 95 % of it for 2 minutes is an emergency.
+    pub memory_limit_bytes: f64,
+    /// Events an error-ratio or burn-rate alert needs in its window before it may fire:
+    /// in a quiet hour one failed call out of three is noise, not an outage.
+    pub min_events: u64,
 }
 
 impl Default for Thresholds {
@@ -146,6 +192,8 @@ impl Default for Thresholds {
             calls_capacity_ratio: 0.8,
             cpu_ratio: 0.8,
             memory_bytes: 2.0 * 1024.0 * 1024.0 * 1024.0,
+            memory_limit_bytes: 4.0 * 1024.0 * 1024.0 * 1024.0,
+            min_events: 10,
         }
     }
 }
@@ -214,6 +262,8 @@ pub struct Alertmanager {
     pub webhook_url: String,
     /// File holding the webhook's bearer token.
     pub webhook_token_file: String,
+    /// Dead-man's-switch URL the always-firing Watchdog alert is sent to every minute.
+    pub watchdog_url: String,
     /// Wait before the first notification of a group, seconds.
     pub group_wait_seconds: u64,
     /// Wait before notifying about new alerts of a group, seconds.
@@ -240,6 +290,7 @@ impl Default for Alertmanager {
             pagerduty_routing_key_file: secret("pagerduty_routing_key"),
             webhook_url: "http://incident-bot:8080/alertmanager".to_owned(),
             webhook_token_file: secret("webhook_token"),
+            watchdog_url: "http://incident-bot:8080/watchdog".to_owned(),
             group_wait_seconds: 30,
             group_interval_seconds: 300,
             critical_repeat_seconds: 3_600,
@@ -258,6 +309,17 @@ impl Config {
         let config: Config = toml::from_str(text)?;
         config.validate()?;
         Ok(config)
+    }
+
+    /// The matcher that scopes every rule to the service's job.
+    ///
+    /// ```
+    /// let config = voxscope_alert::Config::default();
+    /// assert_eq!(config.job_matcher().render(), r#"job="voice_agent""#);
+    /// ```
+    pub fn job_matcher(&self) -> Matcher {
+        Matcher::parse(&self.service.job_selector)
+            .unwrap_or_else(|_| Matcher::eq("job", &self.service.job))
     }
 
     /// The bucket bounds in effect for `metric`: the override, else the catalog's.
@@ -329,6 +391,7 @@ impl Config {
             ("thresholds.provider_errors_per_minute", t.provider_errors_per_minute),
             ("thresholds.cpu_ratio", t.cpu_ratio),
             ("thresholds.memory_bytes", t.memory_bytes),
+            ("thresholds.memory_limit_bytes", t.memory_limit_bytes),
         ] {
             if !(value.is_finite() && value > 0.0) {
                 return Err(Error::invalid(field, value, "must be a positive number"));
@@ -355,6 +418,9 @@ impl Config {
             ("alertmanager.group_interval_seconds", am.group_interval_seconds),
             ("alertmanager.critical_repeat_seconds", am.critical_repeat_seconds),
             ("alertmanager.repeat_seconds", am.repeat_seconds),
+            ("deploy.retention_days", self.deploy.retention_days),
+            ("deploy.scrape_interval_seconds", self.deploy.scrape_interval_seconds),
+            ("deploy.evaluation_interval_seconds", self.deploy.evaluation_interval_seconds),
         ] {
             if value == 0 {
                 return Err(Error::invalid(field, value, "must be greater than 0"));
@@ -363,10 +429,33 @@ impl Config {
         if self.service.job.is_empty() || self.service.job.contains(['"', '\\', '\n']) {
             return Err(Error::invalid("service.job", &self.service.job, "a plain job name"));
         }
+        if !self.service.job_selector.is_empty() {
+            let matcher = Matcher::parse(&self.service.job_selector).map_err(|e| {
+                Error::invalid("service.job_selector", &self.service.job_selector, e)
+            })?;
+            if matcher.label != "job" {
+                return Err(Error::invalid(
+                    "service.job_selector",
+                    &self.service.job_selector,
+                    "must match on the job label",
+                ));
+            }
+        }
+        if t.memory_limit_bytes * EMERGENCY_MEMORY_SHARE <= t.memory_bytes {
+            return Err(Error::invalid(
+                "thresholds.memory_limit_bytes",
+                t.memory_limit_bytes,
+                "95 % of it must exceed thresholds.memory_bytes",
+            ));
+        }
+        if self.thresholds.min_events == 0 {
+            return Err(Error::invalid("thresholds.min_events", 0, "must be at least 1"));
+        }
+        crate::custom::validate(self, &crate::builtin_alerts(self))?;
         Ok(())
     }
 
-    fn bound(
+    pub(crate) fn bound(
         &self,
         field: &str,
         value: f64,
@@ -409,7 +498,7 @@ impl Config {
 }
 
 #[derive(Clone, Copy)]
-enum Edge {
+pub(crate) enum Edge {
     NeedsBoundAbove,
     NeedsBoundBelow,
 }
@@ -421,6 +510,9 @@ fn open_unit(field: &str, value: f64, reason: &str) -> Result<(), Error> {
         Err(Error::invalid(field, value, reason))
     }
 }
+
+/// Share of `memory_limit_bytes` whose crossing is an emergency.
+pub(crate) const EMERGENCY_MEMORY_SHARE: f64 = 0.95;
 
 pub(crate) const HTTP_DURATION: &str = "http_server_request_duration_seconds";
 pub(crate) const LLM_DURATION: &str = "voice_provider_request_duration_seconds";

@@ -67,3 +67,127 @@ pub(crate) fn split(ratio: f64) -> (f64, f64, f64) {
     let bad = (ratio.clamp(0.0, 1.0) * PER_MINUTE).round();
     (bad, PER_MINUTE - bad, bad / PER_MINUTE)
 }
+
+/// The instance label of fixture series.
+pub(crate) const INSTANCE: &str = "voice-agent:3000";
+
+/// Minute at which [`single_step`] series take their one step.
+const STEP_AT: u32 = 10;
+
+/// The same series taking their whole per-minute increment once, at minute 11, and
+/// flat before and after: one event in an otherwise idle window.
+pub(crate) fn single_step(series: &[Series]) -> Vec<Series> {
+    series
+        .iter()
+        .map(|s| {
+            let (start, step) = increments(&s.values);
+            let after = start + step;
+            Series {
+                series: s.series.clone(),
+                values: format!("{start}+0x{STEP_AT} {after}+0x{}", SAMPLES - STEP_AT - 1),
+            }
+        })
+        .collect()
+}
+
+/// `firing` starting `minutes` later: until then each series holds the start value of
+/// its `quiet` counterpart (flat), or has no samples when there is none. The condition
+/// starts to hold at a known time after the first evaluation.
+pub(crate) fn delayed(firing: &[Series], quiet: &[Series], minutes: u64) -> Vec<Series> {
+    firing
+        .iter()
+        .map(|s| {
+            let before = match quiet.iter().find(|q| q.series == s.series) {
+                Some(q) => format!("{}+0x{}", increments(&q.values).0, minutes.saturating_sub(1)),
+                None => format!("_x{minutes}"),
+            };
+            Series { series: s.series.clone(), values: format!("{before} {}", s.values) }
+        })
+        .collect()
+}
+
+/// The same series with no increment: counters flat, gauges at their value.
+pub(crate) fn idle(series: &[Series]) -> Vec<Series> {
+    series
+        .iter()
+        .map(|s| Series::gauge(s.series.clone(), increments(&s.values).0, SAMPLES))
+        .collect()
+}
+
+/// `(start, increment)` of `start+incrementxN` values.
+fn increments(values: &str) -> (f64, f64) {
+    let (start, rest) = values.split_once('+').unwrap_or((values, "0x0"));
+    let step = rest.split_once('x').map_or(rest, |(step, _)| step);
+    (start.parse().unwrap_or(0.0), step.parse().unwrap_or(0.0))
+}
+
+/// The series as Prometheus 3 stores them: every `le` bound normalised (`le="1"`
+/// becomes `le="1.0"`). `None` when no bound changes.
+pub(crate) fn prometheus3(series: &[Series]) -> Option<Vec<Series>> {
+    let mut changed = false;
+    let out = series
+        .iter()
+        .map(|s| {
+            let mut text = s.series.clone();
+            if let Some(start) = text.find("le=\"").map(|i| i + 4)
+                && let Some(len) = text[start..].find('"')
+            {
+                let bound = &text[start..start + len];
+                if let Ok(value) = bound.parse::<f64>() {
+                    let normalised = crate::expr::prometheus3_float(value);
+                    if normalised != bound {
+                        changed = true;
+                        text.replace_range(start..start + len, &normalised);
+                    }
+                }
+            }
+            Series { series: text, values: s.values.clone() }
+        })
+        .collect();
+    changed.then_some(out)
+}
+
+/// The series scraped from `job`: a `job` label set (replaced if present) and an
+/// `instance` added when missing.
+pub(crate) fn in_job(series: &[Series], job: &str) -> Vec<Series> {
+    series
+        .iter()
+        .map(|s| {
+            let (name, body) = match s.series.split_once('{') {
+                Some((name, body)) => (name, body.trim_end_matches('}')),
+                None => (s.series.as_str(), ""),
+            };
+            let mut labels: Vec<String> = body
+                .split(',')
+                .filter(|l| !l.is_empty() && !l.starts_with("job="))
+                .map(str::to_owned)
+                .collect();
+            if !labels.iter().any(|l| l.starts_with("instance=")) {
+                labels.insert(0, format!("instance=\"{INSTANCE}\""));
+            }
+            labels.insert(0, format!("job=\"{job}\""));
+            Series { series: format!("{name}{{{}}}", labels.join(",")), values: s.values.clone() }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn series_transforms_keep_names_and_rewrite_values_and_labels() {
+        let s = [Series::counter("x_bucket{kind=\"llm\",le=\"1\"}", 3.0, SAMPLES)];
+        assert_eq!(single_step(&s)[0].values, "0+0x10 3+0x29");
+        assert_eq!(idle(&s)[0].values, "0+0x40");
+        assert_eq!(prometheus3(&s).unwrap()[0].series, "x_bucket{kind=\"llm\",le=\"1.0\"}");
+        let half = [Series::counter("x_bucket{le=\"0.5\"}", 3.0, SAMPLES)];
+        assert!(prometheus3(&half).is_none());
+        let scoped = in_job(&[Series::gauge("up{job=\"a\",instance=\"i\"}", 1.0, 2)], "b");
+        assert_eq!(scoped[0].series, "up{job=\"b\",instance=\"i\"}");
+        assert_eq!(
+            in_job(&[Series::gauge("up", 1.0, 2)], "b")[0].series,
+            format!("up{{job=\"b\",instance=\"{INSTANCE}\"}}")
+        );
+    }
+}

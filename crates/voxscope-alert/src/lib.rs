@@ -17,8 +17,10 @@
 
 pub mod alertmanager;
 pub mod config;
+pub mod custom;
 pub mod deploy;
 mod error;
+pub mod expr;
 mod fixture;
 pub mod grafana;
 pub mod humanize;
@@ -45,8 +47,18 @@ pub struct RuleCatalog {
     pub slos: Vec<slo::Slo>,
     /// Recording rules (SLO error ratios).
     pub recording: Vec<RecordingRule>,
-    /// Threshold alerts, then SLO burn-rate alerts.
+    /// Threshold alerts, SLO burn-rate alerts, then custom rules, overrides applied.
     pub alerts: Vec<AlertRule>,
+    /// `(alertname, measure)` of every built-in alert, disabled ones included: the
+    /// dashboards show them either way.
+    pub measures: Vec<(String, expr::Expr)>,
+}
+
+/// The built-in threshold and burn-rate alerts of `config`, before overrides.
+pub(crate) fn builtin_alerts(config: &Config) -> Vec<AlertRule> {
+    let mut alerts = rules::threshold_alerts(config);
+    alerts.extend(slo::burn_alerts(&slo::slos(config), config.thresholds.min_events));
+    alerts
 }
 
 impl RuleCatalog {
@@ -63,9 +75,11 @@ impl RuleCatalog {
         config.validate()?;
         let slos = slo::slos(&config);
         let recording = slo::recording_rules(&slos);
-        let mut alerts = rules::threshold_alerts(&config);
-        alerts.extend(slo::burn_alerts(&slos));
-        Ok(Self { config, slos, recording, alerts })
+        let builtin = builtin_alerts(&config);
+        let measures = builtin.iter().map(|a| (a.name.clone(), a.measure.clone())).collect();
+        let scope = expr::Scope::rules(config.job_matcher(), rules::WINDOW);
+        let alerts = custom::apply(&config, &scope, builtin);
+        Ok(Self { config, slos, recording, alerts, measures })
     }
 
     /// The alertnames, each once, in catalog order.

@@ -4,9 +4,13 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use crate::expr::Expr;
+
 /// How urgent an alert is; Alertmanager routes on it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Severity {
+    /// A heartbeat for dead-man's-switch receivers: always firing, never a problem.
+    None,
     /// Worth knowing; no action expected.
     Info,
     /// Needs attention in working hours (an SLO "ticket").
@@ -25,6 +29,7 @@ impl Severity {
     /// ```
     pub const fn as_str(self) -> &'static str {
         match self {
+            Severity::None => "none",
             Severity::Info => "info",
             Severity::Warning => "warning",
             Severity::Critical => "critical",
@@ -155,6 +160,9 @@ pub struct Fixture {
     pub firing: Vec<Series>,
     /// Series under the family's lowest threshold.
     pub quiet: Vec<Series>,
+    /// Further named cases that must stay quiet, e.g. a single event or a volume under
+    /// the minimum of events (idle, other-job and Prometheus 3 `le` cases are derived).
+    pub also_quiet: Vec<(String, Vec<Series>)>,
     /// Labels the firing alert carries from its expression.
     pub labels: BTreeMap<String, String>,
     /// The alert's `$value` under `firing`.
@@ -166,8 +174,11 @@ pub struct Fixture {
 pub struct AlertRule {
     /// The alertname; warning and critical variants share it.
     pub name: String,
-    /// The PromQL condition.
+    /// The PromQL condition, rendered in the job scope.
     pub expr: String,
+    /// What the condition compares, unscoped: the panel that shows this alert's value
+    /// renders it with the dashboard's scope.
+    pub measure: Expr,
     /// How long the condition must hold, in seconds.
     pub for_seconds: u64,
     /// The `severity` label.

@@ -2,12 +2,19 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::fixture::{delayed, idle, in_job, prometheus3};
 use crate::humanize::render;
-use crate::model::{AlertRule, duration};
+use crate::model::{AlertRule, Severity, duration};
 use crate::{RuleCatalog, yaml};
 
 /// Seconds after which every fixture's longest rate window is full, with margin.
 const FILLED: u64 = 12 * 60;
+
+/// Minutes of missing samples before a firing fixture starts.
+const ONSET: u64 = 5;
+
+/// Quiet fixtures are checked at every multiple of this many seconds until firing time.
+const QUIET_EVERY: u64 = 3 * 60;
 
 /// The header of every generated YAML file.
 pub(crate) const GENERATED: &str =
@@ -52,9 +59,14 @@ fn alert(catalog: &RuleCatalog, rule: &AlertRule) -> Value {
     Value::Object(out)
 }
 
+/// The job the "other job" fixtures run under: Prometheus scraping itself.
+const OTHER_JOB: &str = "prometheus";
+
 /// promtool unit tests for every alert: its firing series fire after `for` and not
-/// before; its quiet series fire nothing of its family. `rule_file` is the path of the
-/// rule file relative to the test file.
+/// before; its quiet series fire nothing of its family, checked every few minutes; so do
+/// idle series, the fixture's low-volume cases, and its firing series scraped under
+/// another job. Histogram fixtures run again with `le` as Prometheus 3 writes it.
+/// `rule_file` is the path of the rule file relative to the test file.
 ///
 /// ```
 /// let catalog = voxscope_alert::RuleCatalog::new(Default::default()).unwrap();
@@ -62,16 +74,24 @@ fn alert(catalog: &RuleCatalog, rule: &AlertRule) -> Value {
 /// assert!(tests.contains("alertname: \"ServiceDown\""));
 /// ```
 pub fn unit_tests(catalog: &RuleCatalog, rule_file: &str) -> String {
+    let job = catalog.config.service.job.as_str();
     let mut tests = Vec::new();
     for rule in &catalog.alerts {
         // rate() divides by the whole window, so a fresh counter reads low until its
         // window is full: judge once the longest window (10m) has filled, plus `for`.
         let fire_at = rule.for_seconds + FILLED;
+        // The firing series start `onset` minutes in, quiet before: the condition holds
+        // from then on, so one minute before `for` has passed since, the alert must still
+        // be pending. A fixture without series (an absence) holds from the start.
+        let onset = if rule.fixture.firing.is_empty() { 0 } else { ONSET };
+        let fire_after_onset = fire_at + onset * 60;
+        let fixture = &rule.fixture;
+        let title = format!("{} {}", rule.name, rule.severity);
         let mut checks = Vec::new();
         if rule.for_seconds > 0 {
-            // Pending, not firing, one minute before `for` has passed.
+            // Pending, not firing, one minute before `for` has passed since the onset.
             checks.push(json!({
-                "eval_time": duration(rule.for_seconds - 60),
+                "eval_time": duration(onset * 60 + rule.for_seconds - 60),
                 "alertname": rule.name,
                 "exp_alerts": [],
             }));
@@ -82,31 +102,65 @@ pub fn unit_tests(catalog: &RuleCatalog, rule_file: &str) -> String {
             .filter(|other| {
                 other.name == rule.name
                     && other.severity <= rule.severity
-                    && other.fixture.labels == rule.fixture.labels
+                    && other.fixture.labels == fixture.labels
             })
             .map(|fired| expected_alert(catalog, fired, rule))
             .collect();
         checks.push(json!({
-            "eval_time": duration(fire_at),
+            "eval_time": duration(fire_after_onset),
             "alertname": rule.name,
             "exp_alerts": expected,
         }));
-        tests.push(json!({
-            "name": format!("{} {} fires", rule.name, rule.severity),
-            "interval": "1m",
-            "input_series": series(&rule.fixture.firing),
-            "alert_rule_test": checks,
-        }));
-        tests.push(json!({
-            "name": format!("{} {} stays quiet", rule.name, rule.severity),
-            "interval": "1m",
-            "input_series": series(&rule.fixture.quiet),
-            "alert_rule_test": [{
-                "eval_time": duration(fire_at),
-                "alertname": rule.name,
-                "exp_alerts": [],
-            }],
-        }));
+        let firing = in_job(&delayed(&fixture.firing, &fixture.quiet, onset), job);
+        let quiet_checks: Vec<Value> = (1..=fire_at / QUIET_EVERY)
+            .map(|i| {
+                json!({
+                    "eval_time": duration(i * QUIET_EVERY),
+                    "alertname": rule.name,
+                    "exp_alerts": [],
+                })
+            })
+            .collect();
+        let mut quiet_cases = vec![
+            (String::new(), in_job(&fixture.quiet, job)),
+            (" when idle".to_owned(), in_job(&idle(&fixture.quiet), job)),
+            (
+                format!(" when only job {OTHER_JOB} crosses"),
+                [in_job(&idle(&fixture.quiet), job), in_job(&fixture.firing, OTHER_JOB)].concat(),
+            ),
+        ];
+        quiet_cases.extend(
+            fixture
+                .also_quiet
+                .iter()
+                .map(|(case, series)| (format!(" with {case}"), in_job(series, job))),
+        );
+        let mut push = |name: String, input: &[crate::Series], checks: &[Value]| {
+            tests.push(json!({
+                "name": name,
+                "interval": "1m",
+                "input_series": series(input),
+                "alert_rule_test": checks,
+            }));
+        };
+        push(format!("{title} fires"), &firing, &checks);
+        if let Some(normalised) = prometheus3(&firing) {
+            push(format!("{title} fires with le as Prometheus 3 writes it"), &normalised, &checks);
+        }
+        // A heartbeat (severity none) fires whatever the series: it has no quiet case.
+        if rule.severity == Severity::None {
+            continue;
+        }
+        for (case, input) in &quiet_cases {
+            push(format!("{title} stays quiet{case}"), input, &quiet_checks);
+        }
+        if let Some(normalised) = prometheus3(&quiet_cases[0].1) {
+            push(
+                format!("{title} stays quiet with le as Prometheus 3 writes it"),
+                &normalised,
+                &quiet_checks,
+            );
+        }
     }
     let doc = json!({
         "rule_files": [rule_file],
@@ -124,6 +178,10 @@ fn series(series: &[crate::Series]) -> Vec<Value> {
 fn expected_alert(catalog: &RuleCatalog, fired: &AlertRule, fixture_of: &AlertRule) -> Value {
     let fixture = &fixture_of.fixture;
     let mut labels = fixture.labels.clone();
+    // Every aggregation keeps the job; `absent()` only carries its equality matchers.
+    if !fired.expr.starts_with("absent(") && !fired.expr.starts_with("vector(") {
+        labels.entry("job".into()).or_insert_with(|| catalog.config.service.job.clone());
+    }
     labels.insert("severity".into(), fired.severity.as_str().into());
     labels.insert("category".into(), fired.category.as_str().into());
     labels.extend(fired.labels.clone());

@@ -89,7 +89,11 @@ pub fn guide(alertname: &str) -> Option<(&'static str, &'static [&'static str])>
             ],
         ),
         "HighFallbackRate" => (
-            "Many requests switch to a fallback provider: the primary is failing or its circuit is open.",
+            "Many turns of a chain switch to a fallback provider: the primary is failing or its circuit \
+             is open. The share is fallbacks per turn: voice_provider_fallbacks_total over the chain's \
+             requests (voice_provider_chain_duration_seconds_count). Dividing by all provider \
+             requests would count the fallbacks' own requests and retries as turns and read 9.8 % \
+             where 10.9 % of turns fall back.",
             &[
                 "Check the circuit state and errors of the primary provider (Providers dashboard).",
                 "Confirm the fallback provider has the quota for the extra traffic.",
@@ -119,8 +123,10 @@ pub fn guide(alertname: &str) -> Option<(&'static str, &'static [&'static str])>
             ],
         ),
         "HighMemoryUsage" => (
-            "The process holds more resident memory than the threshold; it may be killed.",
+            "The process holds more resident memory than the threshold; it may be killed. \
+             The emergency variant means over 95 % of its memory limit: the kill is imminent.",
             &[
+                "Emergency: shed load now (lower call capacity, drain the instance) before the kernel kills it mid-call.",
                 "Check live calls and in-flight requests: memory should follow them.",
                 "If memory grows without load, restart one instance and open a leak investigation.",
             ],
@@ -131,6 +137,22 @@ pub fn guide(alertname: &str) -> Option<(&'static str, &'static [&'static str])>
                 "Check the process or container state and its last log lines.",
                 "Check the network path and the /metrics endpoint (a bearer token mismatch looks like down).",
                 "Restart the service; if it crash-loops, roll back the last deploy.",
+            ],
+        ),
+        "ProviderCircuitOpen" => (
+            "A provider failed repeatedly and its circuit breaker opened: the chain skips it and \
+             serves its fallback. Its error, TTFB and fallback alerts are muted meanwhile.",
+            &[
+                "Check the provider's status page and the errors-by-class panel for the cause (auth, rate limits, outage).",
+                "If the fallback copes (fallback share and turn latency panels), wait for the breaker to close.",
+                "Auth errors: rotate the key; rate limits: raise the quota or lower concurrency.",
+            ],
+        ),
+        "Watchdog" => (
+            "Always firing: proves that Prometheus evaluates rules and Alertmanager delivers them.",
+            &[
+                "Nothing to do while it fires. Route it to a dead-man's-switch service that pages when the heartbeat stops.",
+                "If the dead-man's switch pages: check that Prometheus and Alertmanager run and reach each other.",
             ],
         ),
         "CallAvailabilityBudgetBurn" => (

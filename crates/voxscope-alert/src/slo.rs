@@ -1,23 +1,34 @@
 //! Service level objectives and their multi-window, multi-burn-rate alerts (Google SRE
 //! workbook, chapter 5; the shape Sloth and autometrics generate), 30-day period.
 //!
-//! Recording rules carry every SLI error ratio per window; the alerts only compare them.
+//! Recording rules carry every SLI error ratio per window; the alerts compare them, and
+//! need a minimum of events in the short window so that a quiet hour does not page.
+
+use std::ops::{Div, Mul, Sub};
 
 use std::collections::BTreeMap;
 
 use crate::config::{Config, TTFB, TURN_LATENCY};
+use crate::expr::{Expr, Matcher, Scope, Selector, Window, number, rate, sum_by};
 use crate::fixture::{SAMPLES, labels, selector};
-use crate::model::{AlertRule, Category, Fixture, RecordingRule, Series, Severity, ValueFormat};
-use crate::rules::dash;
+use crate::model::{
+    AlertRule, Category, Fixture, RecordingRule, Series, Severity, ValueFormat, duration,
+};
+use crate::rules::{dash, low_volume};
 
-/// The windows the recording rules compute, shortest first.
-pub const WINDOWS: [&str; 7] = ["5m", "30m", "1h", "2h", "6h", "1d", "3d"];
+/// The windows the recording rules compute, shortest first, in seconds.
+pub const WINDOWS: [u64; 7] = [300, 1_800, 3_600, 7_200, 21_600, 86_400, 259_200];
 
-/// `(burn rate, long window, short window)` pairs: page on the first two, ticket on the
-/// last two. 14.4x over 1h spends 2 % of a 30-day budget; 1x over 3d spends 10 %.
-pub const PAGE: [(f64, &str, &str); 2] = [(14.4, "1h", "5m"), (6.0, "6h", "30m")];
+/// `(burn rate, long window, short window)` pairs, windows in seconds: page on the first
+/// two, ticket on the last two. 14.4x over 1h spends 2 % of a 30-day budget; 1x over 3d
+/// spends 10 %.
+pub const PAGE: [(f64, u64, u64); 2] = [(14.4, 3_600, 300), (6.0, 21_600, 1_800)];
 /// See [`PAGE`].
-pub const TICKET: [(f64, &str, &str); 2] = [(3.0, "1d", "2h"), (1.0, "3d", "6h")];
+pub const TICKET: [(f64, u64, u64); 2] = [(3.0, 86_400, 7_200), (1.0, 259_200, 21_600)];
+
+/// How long a page's and a ticket's condition must hold, seconds.
+const PAGE_FOR: u64 = 120;
+const TICKET_FOR: u64 = 600;
 
 /// Events per minute in SLO fixtures: fine enough for a 99.99 % objective.
 const EVENTS: f64 = 100_000.0;
@@ -33,10 +44,12 @@ pub struct Slo {
     pub objective: f64,
     /// What a good event is, for humans.
     pub good: String,
-    /// Every event, as a PromQL rate over `{window}`.
-    all: String,
-    /// Good events, as a PromQL rate over `{window}`.
-    good_expr: String,
+    /// Every event, as a rate over the free window.
+    all: Expr,
+    /// Good events, as a rate over the free window.
+    good_expr: Expr,
+    /// The job scope of the rules.
+    scope: Scope,
     category: Category,
     dashboard: &'static str,
     source: Source,
@@ -94,36 +107,63 @@ impl Source {
 }
 
 impl Slo {
-    /// The error ratio over `window`: 1 − good/all, and 1 while no event is good (an
-    /// outage with no good event at all must not read as "no data").
+    /// The error ratio over `window` seconds: 1 − good/all, and 1 while no event is
+    /// good (an outage with no good event at all must not read as "no data").
     ///
     /// ```
     /// let slos = voxscope_alert::slo::slos(&voxscope_alert::Config::default());
-    /// assert!(slos[0].error_ratio("5m").contains("or vector(0)"));
+    /// assert!(slos[0].error_ratio(300).contains(" or sum by (job) ("));
     /// ```
-    pub fn error_ratio(&self, window: &str) -> String {
-        let all = self.all.replace("{window}", window);
-        let good = self.good_expr.replace("{window}", window);
-        format!("({all} - ({good} or vector(0))) / {all}")
+    pub fn error_ratio(&self, window: u64) -> String {
+        self.error_ratio_expr().bind(window).render(&self.scope)
     }
 
-    /// The recorded error ratio series of `window`.
-    pub fn recorded(&self, window: &str) -> String {
-        format!("slo:sli_error:ratio_rate{window}{{slo=\"{}\"}}", self.name)
+    /// The error ratio over `window` seconds, unscoped.
+    pub fn error_ratio_over(&self, window: u64) -> Expr {
+        self.error_ratio_expr().bind(window)
+    }
+
+    fn error_ratio_expr(&self) -> Expr {
+        // `all * 0` rather than `vector(0)`: it keeps the job label of `all`.
+        let none_good = self.all.clone() * number(0.0);
+        (self.all.clone() - self.good_expr.clone().or(none_good)) / self.all.clone()
+    }
+
+    /// The events the SLI counted in `window` seconds.
+    fn events(&self, window: u64) -> Expr {
+        self.all.increase().bind(window)
+    }
+
+    /// The recorded error ratio series of `window` seconds.
+    pub fn recorded(&self, window: u64) -> Expr {
+        let name = format!("slo:sli_error:ratio_rate{}", duration(window));
+        Expr::vector(Selector::new(&name).with(Matcher::eq("slo", &self.name)))
+    }
+
+    /// Its recorded error ratio over `window` as a multiple of the error budget.
+    pub fn burn_rate(&self, window: u64) -> Expr {
+        self.recorded(window).div(number(1.0).sub(number(self.objective)))
     }
 }
 
 /// The objectives of `config`.
 pub fn slos(config: &Config) -> Vec<Slo> {
     let turn = config.slo.turn_latency;
+    let scope = Scope::rules(config.job_matcher(), WINDOWS[0]);
+    let calls = Selector::new("voice_calls_total");
+    let requests = Selector::new("http_server_request_duration_seconds_count");
     let mut out = vec![
         Slo {
             name: "call-availability".to_owned(),
             alertname: "CallAvailabilityBudgetBurn",
             objective: config.slo.call_availability,
             good: "calls that end completed".to_owned(),
-            all: "sum(rate(voice_calls_total[{window}]))".to_owned(),
-            good_expr: "sum(rate(voice_calls_total{outcome=\"completed\"}[{window}]))".to_owned(),
+            all: sum_by(&[], rate(calls.clone(), Window::Free)),
+            good_expr: sum_by(
+                &[],
+                rate(calls.with(Matcher::eq("outcome", "completed")), Window::Free),
+            ),
+            scope: scope.clone(),
             category: Category::Availability,
             dashboard: dash::SLO,
             source: Source::Calls,
@@ -133,10 +173,12 @@ pub fn slos(config: &Config) -> Vec<Slo> {
             alertname: "HTTPAvailabilityBudgetBurn",
             objective: config.slo.http_availability,
             good: "HTTP responses that are not 5xx".to_owned(),
-            all: "sum(rate(http_server_request_duration_seconds_count[{window}]))".to_owned(),
-            good_expr:
-                "sum(rate(http_server_request_duration_seconds_count{status!~\"5..\"}[{window}]))"
-                    .to_owned(),
+            all: sum_by(&[], rate(requests.clone(), Window::Free)),
+            good_expr: sum_by(
+                &[],
+                rate(requests.with(Matcher::not_re("status", "5..")), Window::Free),
+            ),
+            scope: scope.clone(),
             category: Category::Availability,
             dashboard: dash::SLO,
             source: Source::Http,
@@ -149,7 +191,7 @@ pub fn slos(config: &Config) -> Vec<Slo> {
             "",
             turn.threshold_seconds,
             format!("turns answered within {} s", turn.threshold_seconds),
-            dash::SLO,
+            &scope,
         ),
     ];
     for (kind, limits) in config.thresholds.ttfb.by_kind() {
@@ -161,7 +203,7 @@ pub fn slos(config: &Config) -> Vec<Slo> {
             kind,
             limits.critical,
             format!("{kind} first bytes within {} s", limits.critical),
-            dash::SLO,
+            &scope,
         ));
     }
     out
@@ -176,21 +218,22 @@ fn latency_slo(
     kind: &str,
     threshold: f64,
     good: String,
-    dashboard: &'static str,
+    scope: &Scope,
 ) -> Slo {
-    let kind_filter = if kind.is_empty() { String::new() } else { format!("kind=\"{kind}\",") };
-    let count_filter = if kind.is_empty() { String::new() } else { format!("{{kind=\"{kind}\"}}") };
+    let mut histogram = Selector::new(metric);
+    if !kind.is_empty() {
+        histogram = histogram.with(Matcher::eq("kind", kind));
+    }
     Slo {
         name: name.to_owned(),
         alertname,
         objective,
         good,
-        all: format!("sum(rate({metric}_count{count_filter}[{{window}}]))"),
-        good_expr: format!(
-            "sum(rate({metric}_bucket{{{kind_filter}le=\"{threshold}\"}}[{{window}}]))"
-        ),
+        all: sum_by(&[], rate(histogram.suffixed("_count"), Window::Free)),
+        good_expr: sum_by(&[], rate(histogram.bucket(Some(threshold)), Window::Free)),
+        scope: scope.clone(),
         category: Category::Performance,
-        dashboard,
+        dashboard: dash::SLO,
         source: Source::Histogram {
             metric,
             kind: (!kind.is_empty()).then(|| kind.to_owned()),
@@ -205,7 +248,7 @@ pub fn recording_rules(slos: &[Slo]) -> Vec<RecordingRule> {
     for slo in slos {
         for window in WINDOWS {
             out.push(RecordingRule {
-                record: format!("slo:sli_error:ratio_rate{window}"),
+                record: format!("slo:sli_error:ratio_rate{}", duration(window)),
                 expr: slo.error_ratio(window),
                 labels: BTreeMap::from([("slo".to_owned(), slo.name.clone())]),
             });
@@ -214,38 +257,45 @@ pub fn recording_rules(slos: &[Slo]) -> Vec<RecordingRule> {
     out
 }
 
-/// The page (critical) and ticket (warning) alerts of every SLO.
-pub fn burn_alerts(slos: &[Slo]) -> Vec<AlertRule> {
+/// The page (critical) and ticket (warning) alerts of every SLO: each pair of windows
+/// burns over its rate and saw at least `min_events` events in its short window.
+pub fn burn_alerts(slos: &[Slo], min_events: u64) -> Vec<AlertRule> {
     let mut out = Vec::new();
     for slo in slos {
-        for (severity, pairs, burn) in
-            [(Severity::Critical, PAGE, 20.0), (Severity::Warning, TICKET, 2.0)]
-        {
-            let budget = format!("(1 - {})", slo.objective);
-            let expr = pairs
+        for (severity, pairs, burn, for_seconds) in [
+            (Severity::Critical, PAGE, 20.0, PAGE_FOR),
+            (Severity::Warning, TICKET, 2.0, TICKET_FOR),
+        ] {
+            let budget = || number(1.0).sub(number(slo.objective));
+            let condition = pairs
                 .iter()
-                .map(|(rate, long, short)| {
-                    format!(
-                        "({} > ({rate} * {budget}) and {} > ({rate} * {budget}))",
-                        slo.recorded(short),
-                        slo.recorded(long)
-                    )
+                .map(|&(rate, long, short)| {
+                    let over = || number(rate).mul(budget());
+                    slo.recorded(short)
+                        .above(over())
+                        .and(slo.recorded(long).above(over()))
+                        .and_on(&["job"], slo.events(short).ge(min_events as f64))
                 })
-                .collect::<Vec<_>>()
-                .join(" or ");
+                .reduce(Expr::or)
+                .unwrap_or_else(|| number(0.0));
             let windows = pairs
                 .iter()
-                .map(|(rate, long, short)| format!("{rate}x over {short} and {long}"))
+                .map(|(rate, long, short)| {
+                    format!("{rate}x over {} and {}", duration(*short), duration(*long))
+                })
                 .collect::<Vec<_>>()
                 .join(", or ");
             let pace = match severity {
                 Severity::Critical => "fast enough to exhaust it within days: act now",
                 _ => "faster than the 30-day period allows: plan a fix",
             };
+            let guard_minutes = pairs.iter().map(|p| p.2 / 60).max().unwrap_or(5);
+            let source = |bad: f64, good: f64| slo.source.series(bad, good);
             out.push(AlertRule {
                 name: slo.alertname.to_owned(),
-                expr,
-                for_seconds: 0,
+                expr: condition.render(&slo.scope),
+                measure: slo.recorded(pairs[0].2),
+                for_seconds,
                 severity,
                 category: slo.category,
                 labels: BTreeMap::from([("slo".to_owned(), slo.name.clone())]),
@@ -259,7 +309,7 @@ pub fn burn_alerts(slos: &[Slo]) -> Vec<AlertRule> {
                 ),
                 value_format: ValueFormat::Percent,
                 dashboard: slo.dashboard,
-                fixture: slo_fixture(slo, burn),
+                fixture: slo_fixture(slo, burn, low_volume(&source, min_events, guard_minutes)),
             });
         }
     }
@@ -267,13 +317,14 @@ pub fn burn_alerts(slos: &[Slo]) -> Vec<AlertRule> {
 }
 
 /// Firing at `burn` times the budget; quiet at half of it.
-fn slo_fixture(slo: &Slo, burn: f64) -> Fixture {
+fn slo_fixture(slo: &Slo, burn: f64, also_quiet: Vec<(String, Vec<Series>)>) -> Fixture {
     let budget = 1.0 - slo.objective;
     let bad = (budget * burn * EVENTS).round();
     let quiet_bad = (budget * 0.5 * EVENTS).round();
     Fixture {
         firing: slo.source.series(bad, EVENTS - bad),
         quiet: slo.source.series(quiet_bad, EVENTS - quiet_bad),
+        also_quiet,
         labels: labels(&[("slo", &slo.name)]),
         value: bad / EVENTS,
     }

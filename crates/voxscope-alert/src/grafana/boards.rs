@@ -1,62 +1,95 @@
-//! What the five dashboards show.
+//! What the five dashboards show. Every query is an [`Expr`] rendered in the dashboard
+//! scope (`$job`, `$instance`, `$__rate_interval`); where a panel shows what an alert
+//! compares, it renders that alert's measure.
+
+use std::ops::{Div, Mul, Sub};
 
 use super::{Dashboard, Kind, Panel};
 use crate::RuleCatalog;
-use crate::rules::dash;
+use crate::expr::{
+    Expr, Matcher, Scope, Selector, Window, aggregate, number, quantile, rate, sum_by,
+};
+use crate::model::duration;
+use crate::rules::{dash, fallback_share};
 
-fn panel(title: &str, unit: &'static str, queries: &[(&str, &str)]) -> Panel {
+/// Any rate window: the dashboard scope renders them all as `$__rate_interval`.
+const W: Window = Window::Free;
+
+/// Values at or above zero with no upper bound.
+const POSITIVE: (f64, f64) = (0.0, f64::INFINITY);
+/// A share.
+const SHARE: (f64, f64) = (0.0, 1.0);
+
+fn sel(metric: &str) -> Selector {
+    Selector::new(metric)
+}
+
+fn timeseries(title: &str, unit: &'static str, queries: Vec<(Expr, &str)>) -> Panel {
+    let scope = Scope::dashboard();
     Panel {
         title: title.to_owned(),
         kind: Kind::Timeseries,
         unit,
-        queries: queries.iter().map(|(q, l)| ((*q).to_owned(), (*l).to_owned())).collect(),
+        queries: queries
+            .into_iter()
+            .map(|(q, l)| (q.defined().render(&scope), l.to_owned()))
+            .collect(),
         thresholds: Vec::new(),
+        lower_is_worse: false,
+        range: POSITIVE,
         width: 12,
     }
 }
 
-fn with_thresholds(mut panel: Panel, thresholds: &[f64]) -> Panel {
-    panel.thresholds = thresholds.to_vec();
-    panel
+fn stat(title: &str, unit: &'static str, queries: Vec<(Expr, &str)>) -> Panel {
+    Panel { kind: Kind::Stat, width: 6, ..timeseries(title, unit, queries) }
 }
 
-fn quantiles(metric: &str, filter: &str, by: &str, legend: &str) -> Vec<(String, String)> {
+impl Panel {
+    fn thresholds(mut self, thresholds: &[f64]) -> Self {
+        self.thresholds = thresholds.to_vec();
+        self
+    }
+
+    fn lower_is_worse(mut self) -> Self {
+        self.lower_is_worse = true;
+        self
+    }
+
+    fn range(mut self, range: (f64, f64)) -> Self {
+        self.range = range;
+        self
+    }
+}
+
+fn quantiles(metric: Selector, by: &[&str], legend: &str) -> Vec<(Expr, String)> {
     [0.5, 0.95, 0.99]
         .iter()
-        .map(|q| {
-            (
-                format!(
-                    "histogram_quantile({q}, sum by (le{by}) (rate({metric}_bucket{filter}[$__rate_interval])))"
-                ),
-                format!("p{} {legend}", (q * 100.0_f64).round()),
-            )
+        .map(|&q| {
+            let legend = format!("p{} {legend}", (q * 100.0_f64).round());
+            (quantile(q, by, metric.clone(), W), legend)
         })
         .collect()
 }
 
-fn quantile_panel(title: &str, queries: Vec<(String, String)>, thresholds: &[f64]) -> Panel {
-    Panel {
-        title: title.to_owned(),
-        kind: Kind::Timeseries,
-        unit: "s",
-        queries,
-        thresholds: thresholds.to_vec(),
-        width: 12,
-    }
+fn quantile_panel(title: &str, queries: Vec<(Expr, String)>, thresholds: &[f64]) -> Panel {
+    let queries = queries.iter().map(|(q, l)| (q.clone(), l.as_str())).collect();
+    timeseries(title, "s", queries).thresholds(thresholds)
 }
 
-fn heatmap(title: &str, metric: &str) -> Panel {
-    Panel {
-        title: title.to_owned(),
-        kind: Kind::Heatmap,
-        unit: "s",
-        queries: vec![(
-            format!("sum by (le) (rate({metric}_bucket[$__rate_interval]))"),
-            "{{le}}".to_owned(),
-        )],
-        thresholds: Vec::new(),
-        width: 12,
-    }
+fn heatmap(title: &str, histogram: Selector) -> Panel {
+    let buckets = sum_by(&["le"], rate(histogram.bucket(None), W));
+    Panel { kind: Kind::Heatmap, ..timeseries(title, "s", vec![(buckets, "{{le}}")]) }
+}
+
+/// The measure of the built-in alert `name` (shown even where TOML disabled the alert).
+fn measure_of(catalog: &RuleCatalog, name: &str) -> Expr {
+    catalog
+        .measures
+        .iter()
+        .find(|(alert, _)| alert == name)
+        .map(|(_, measure)| measure.clone())
+        .unwrap_or_else(|| number(f64::NAN))
 }
 
 /// The five dashboards: calls, providers, HTTP, SLOs, service.
@@ -64,281 +97,456 @@ pub fn dashboards(catalog: &RuleCatalog) -> Vec<Dashboard> {
     vec![calls(catalog), providers(catalog), http(catalog), slos(catalog), service(catalog)]
 }
 
+fn board(
+    catalog: &RuleCatalog,
+    uid: &'static str,
+    title: &'static str,
+    panels: Vec<Panel>,
+) -> Dashboard {
+    Dashboard { job: catalog.config.service.job.clone(), uid, title, panels }
+}
+
 fn calls(catalog: &RuleCatalog) -> Dashboard {
     let t = &catalog.config.thresholds;
     let turn = catalog.config.slo.turn_latency.threshold_seconds;
-    Dashboard {
-        uid: dash::CALLS,
-        title: "voxscope / Calls",
-        panels: vec![
-            panel(
-                "Live calls vs capacity",
-                "short",
-                &[
-                    ("sum by (transport) (voice_calls_active)", "live {{transport}}"),
-                    ("sum by (transport) (voice_calls_capacity)", "capacity {{transport}}"),
-                ],
-            ),
-            panel(
-                "Call outcomes",
-                "cpm",
-                &[(
-                    "sum by (outcome) (rate(voice_calls_total[$__rate_interval])) * 60",
-                    "{{outcome}}",
-                )],
-            ),
-            quantile_panel(
-                "Call duration",
-                quantiles("voice_call_duration_seconds", "", ", outcome", "{{outcome}}"),
-                &[],
-            ),
-            quantile_panel(
-                "Turn latency (voice to voice)",
-                quantiles("voice_turn_latency_seconds", "", ", transport", "{{transport}}"),
-                &[turn],
-            ),
-            with_thresholds(
-                panel(
-                    "Audio quality (mean share of on-time frames)",
-                    "percentunit",
-                    &[(
-                        "sum by (transport) (rate(voice_call_audio_quality_sum[$__rate_interval])) \
-                     / sum by (transport) (rate(voice_call_audio_quality_count[$__rate_interval]))",
-                        "{{transport}}",
-                    )],
+    let live = || sum_by(&["transport"], Expr::vector(sel("voice_calls_active")));
+    let capacity = || sum_by(&["transport"], Expr::vector(sel("voice_calls_capacity")));
+    let calls = sel("voice_calls_total");
+    let panels = vec![
+        stat(
+            "Live calls of capacity",
+            "percentunit",
+            vec![(measure_of(catalog, "CallsNearCapacity"), "{{transport}}")],
+        )
+        .thresholds(&[t.calls_capacity_ratio])
+        .range(SHARE),
+        stat(
+            "Failed and dropped calls per minute",
+            "short",
+            vec![(
+                sum_by(&[], rate(calls.clone().with(Matcher::re("outcome", "failed|dropped")), W))
+                    .mul(number(60.0)),
+                "calls/min",
+            )],
+        ),
+        stat(
+            "Failed and dropped share",
+            "percentunit",
+            vec![(measure_of(catalog, "HighCallErrorRate"), "{{transport}}")],
+        )
+        .thresholds(&[t.call_error_ratio])
+        .range(SHARE),
+        stat(
+            "Turn latency p95",
+            "s",
+            vec![(measure_of(catalog, "HighCallLatency"), "{{transport}}")],
+        )
+        .thresholds(&[turn]),
+        timeseries(
+            "Live calls vs capacity",
+            "short",
+            vec![(live(), "live {{transport}}"), (capacity(), "capacity {{transport}}")],
+        ),
+        timeseries(
+            "Call outcomes",
+            "cpm",
+            vec![(sum_by(&["outcome"], rate(calls, W)).mul(number(60.0)), "{{outcome}}")],
+        ),
+        quantile_panel(
+            "Call duration",
+            quantiles(sel("voice_call_duration_seconds"), &["outcome"], "{{outcome}}"),
+            &[],
+        ),
+        quantile_panel(
+            "Turn latency (voice to voice)",
+            quantiles(sel("voice_turn_latency_seconds"), &["transport"], "{{transport}}"),
+            &[turn],
+        ),
+        timeseries(
+            "Audio quality (mean share of on-time frames)",
+            "percentunit",
+            vec![(measure_of(catalog, "LowAudioQuality"), "{{transport}}")],
+        )
+        .thresholds(&[t.audio_quality_min])
+        .lower_is_worse()
+        .range(SHARE),
+        timeseries(
+            "Media gaps and protocol errors",
+            "short",
+            vec![
+                (
+                    sum_by(&["transport"], rate(sel("voice_call_media_gaps_total"), W)),
+                    "gaps/s {{transport}}",
                 ),
-                &[t.audio_quality_min],
-            ),
-            panel(
-                "Media gaps and protocol errors",
-                "short",
-                &[
-                    (
-                        "sum by (transport) (rate(voice_call_media_gaps_total[$__rate_interval]))",
-                        "gaps {{transport}}",
+                (
+                    sum_by(
+                        &["transport", "kind"],
+                        rate(sel("voice_call_protocol_errors_total"), W),
                     ),
-                    (
-                        "sum by (transport, kind) (rate(voice_call_protocol_errors_total[$__rate_interval]))",
-                        "{{kind}} {{transport}}",
-                    ),
-                ],
-            ),
-            panel(
-                "Audio carried",
-                "s",
-                &[(
-                    "sum by (transport, direction) (rate(voice_call_audio_seconds_total[$__rate_interval]))",
-                    "{{direction}} {{transport}}",
-                )],
-            ),
-            with_thresholds(
-                panel(
-                    "Median sentiment",
-                    "none",
-                    &[(
-                        "histogram_quantile(0.5, sum by (le, transport) (rate(voice_call_sentiment_bucket[$__rate_interval])))",
-                        "{{transport}}",
-                    )],
+                    "{{kind}}/s {{transport}}",
                 ),
-                &[t.sentiment_min],
-            ),
-        ],
-    }
+            ],
+        ),
+        // Seconds of audio per second of wall time: a count of concurrent streams.
+        timeseries(
+            "Audio carried (seconds of audio per second)",
+            "short",
+            vec![(
+                sum_by(&["transport", "direction"], rate(sel("voice_call_audio_seconds_total"), W)),
+                "{{direction}} {{transport}}",
+            )],
+        ),
+        timeseries(
+            "Median sentiment",
+            "none",
+            vec![(measure_of(catalog, "NegativeSentiment"), "{{transport}}")],
+        )
+        .thresholds(&[t.sentiment_min])
+        .lower_is_worse()
+        .range((-1.0, 1.0)),
+    ];
+    board(catalog, dash::CALLS, "voxscope / Calls", panels)
 }
 
 fn providers(catalog: &RuleCatalog) -> Dashboard {
     let t = &catalog.config.thresholds;
-    let mut panels = vec![heatmap("Time to first byte", "voice_provider_ttfb_seconds")];
+    let ttfb = sel("voice_provider_ttfb_seconds");
+    let errors = sel("voice_provider_errors_total");
+    let mut panels = vec![
+        stat(
+            "Provider errors per minute",
+            "short",
+            vec![(sum_by(&["kind"], rate(errors.clone(), W)).mul(number(60.0)), "{{kind}}")],
+        )
+        .thresholds(&[t.provider_errors_per_minute]),
+        stat(
+            "Turns falling back",
+            "percentunit",
+            vec![(measure_of(catalog, "HighFallbackRate"), "{{kind}}")],
+        )
+        .thresholds(&[t.fallback_ratio_warning, t.fallback_ratio_critical]),
+        stat(
+            "Open circuits",
+            "short",
+            vec![(sum_by(&[], Expr::vector(sel("voice_provider_circuit_open"))), "open")],
+        )
+        .thresholds(&[1.0])
+        .range(POSITIVE),
+    ];
     for (kind, limits) in t.ttfb.by_kind() {
+        let of_kind = ttfb.clone().with(Matcher::eq("kind", kind));
+        let name = kind.to_uppercase();
         panels.push(quantile_panel(
-            &format!("{} TTFB", kind.to_uppercase()),
-            quantiles(
-                "voice_provider_ttfb_seconds",
-                &format!("{{kind=\"{kind}\"}}"),
-                ", provider",
-                "{{provider}}",
-            ),
+            &format!("{name} time to first byte (goal {} s)", limits.warning),
+            quantiles(of_kind.clone(), &["provider"], "{{provider}}"),
             &[limits.warning, limits.critical],
         ));
+        panels.push(heatmap(&format!("{name} time to first byte"), of_kind));
     }
     panels.extend([
         quantile_panel(
             "LLM request duration",
-            quantiles("voice_provider_request_duration_seconds", "{kind=\"llm\"}", ", provider", "{{provider}}"),
+            quantiles(
+                sel("voice_provider_request_duration_seconds").with(Matcher::eq("kind", "llm")),
+                &["provider"],
+                "{{provider}}",
+            ),
             &[t.llm_duration_p95_seconds],
         ),
-        panel("Requests by outcome", "reqps", &[(
-            "sum by (kind, provider, outcome) (rate(voice_provider_requests_total[$__rate_interval]))",
-            "{{kind}} {{provider}} {{outcome}}",
-        )]),
-        with_thresholds(
-            panel("Errors by class", "short", &[(
-                "sum by (kind, provider, error) (rate(voice_provider_errors_total[$__rate_interval])) * 60",
-                "{{kind}} {{provider}} {{error}}",
-            )]),
-            &[t.provider_errors_per_minute],
+        timeseries(
+            "Fallback share of turns",
+            "percentunit",
+            vec![(fallback_share(W).measure(), "{{kind}}")],
+        )
+        .thresholds(&[t.fallback_ratio_warning, t.fallback_ratio_critical]),
+        timeseries(
+            "Requests by outcome",
+            "reqps",
+            vec![(
+                sum_by(
+                    &["kind", "provider", "outcome"],
+                    rate(sel("voice_provider_requests_total"), W),
+                ),
+                "{{kind}} {{provider}} {{outcome}}",
+            )],
         ),
-        panel("Fallbacks", "short", &[(
-            "sum by (kind, from, to, reason) (rate(voice_provider_fallbacks_total[$__rate_interval]))",
-            "{{kind}} {{from}} → {{to}} ({{reason}})",
-        )]),
-        panel("Circuit open", "short", &[(
-            "max by (kind, provider) (voice_provider_circuit_open)",
-            "{{kind}} {{provider}}",
-        )]),
-        panel("In flight vs limit", "short", &[
-            ("sum by (kind, provider) (voice_provider_in_flight)", "in flight {{kind}} {{provider}}"),
-            ("sum by (kind, provider) (voice_provider_concurrency_limit)", "limit {{kind}} {{provider}}"),
-        ]),
-        panel("LLM tokens", "short", &[(
-            "sum by (provider, token_type) (rate(gen_ai_client_token_usage_sum[$__rate_interval]))",
-            "{{provider}} {{token_type}}",
-        )]),
-        panel("TTS characters and STT audio", "short", &[
-            ("sum by (provider) (rate(voice_tts_characters_total[$__rate_interval]))", "TTS chars/s {{provider}}"),
-            ("sum by (provider) (rate(voice_stt_audio_seconds_total[$__rate_interval]))", "STT audio s/s {{provider}}"),
-        ]),
+        timeseries(
+            "Errors per minute by class",
+            "short",
+            vec![(
+                sum_by(&["kind", "provider", "error"], rate(errors, W)).mul(number(60.0)),
+                "{{kind}} {{provider}} {{error}}",
+            )],
+        )
+        .thresholds(&[t.provider_errors_per_minute]),
+        timeseries(
+            "Fallbacks",
+            "reqps",
+            vec![(
+                sum_by(
+                    &["kind", "from", "to", "reason"],
+                    rate(sel("voice_provider_fallbacks_total"), W),
+                ),
+                "{{kind}} {{from}} → {{to}} ({{reason}})",
+            )],
+        ),
+        timeseries(
+            "Circuit open",
+            "short",
+            vec![(
+                aggregate(
+                    "max",
+                    &["kind", "provider"],
+                    Expr::vector(sel("voice_provider_circuit_open")),
+                ),
+                "{{kind}} {{provider}}",
+            )],
+        )
+        .range(SHARE),
+        timeseries(
+            "In flight vs limit",
+            "short",
+            vec![
+                (
+                    sum_by(&["kind", "provider"], Expr::vector(sel("voice_provider_in_flight"))),
+                    "in flight {{kind}} {{provider}}",
+                ),
+                (
+                    sum_by(
+                        &["kind", "provider"],
+                        Expr::vector(sel("voice_provider_concurrency_limit")),
+                    ),
+                    "limit {{kind}} {{provider}}",
+                ),
+            ],
+        ),
+        timeseries(
+            "LLM tokens per second",
+            "short",
+            vec![(
+                sum_by(
+                    &["provider", "token_type"],
+                    rate(sel("gen_ai_client_token_usage").suffixed("_sum"), W),
+                ),
+                "{{provider}} {{token_type}}",
+            )],
+        ),
+        timeseries(
+            "TTS characters and STT audio per second",
+            "short",
+            vec![
+                (
+                    sum_by(&["provider"], rate(sel("voice_tts_characters_total"), W)),
+                    "TTS chars/s {{provider}}",
+                ),
+                (
+                    sum_by(&["provider"], rate(sel("voice_stt_audio_seconds_total"), W)),
+                    "STT audio s/s {{provider}}",
+                ),
+            ],
+        ),
     ]);
-    Dashboard { uid: dash::PROVIDERS, title: "voxscope / Providers", panels }
+    board(catalog, dash::PROVIDERS, "voxscope / Providers", panels)
 }
 
 fn http(catalog: &RuleCatalog) -> Dashboard {
     let t = &catalog.config.thresholds;
-    let count = "http_server_request_duration_seconds_count";
-    Dashboard {
-        uid: dash::HTTP,
-        title: "voxscope / HTTP",
-        panels: vec![
-            panel(
-                "Request rate by route",
-                "reqps",
-                &[(&format!("sum by (route) (rate({count}[$__rate_interval]))"), "{{route}}")],
-            ),
-            panel(
-                "Responses by status",
-                "reqps",
-                &[(&format!("sum by (status) (rate({count}[$__rate_interval]))"), "{{status}}")],
-            ),
-            with_thresholds(
-                panel(
-                    "5xx share by route",
-                    "percentunit",
-                    &[(
-                        &format!(
-                            "sum by (route) (rate({count}{{status=~\"5..\"}}[$__rate_interval])) \
-                         / sum by (route) (rate({count}[$__rate_interval]))"
-                        ),
-                        "{{route}}",
-                    )],
-                ),
-                &[t.http_error_ratio],
-            ),
-            quantile_panel(
-                "Latency by route",
-                quantiles("http_server_request_duration_seconds", "", ", route", "{{route}}"),
-                &[t.http_latency_p95_seconds],
-            ),
-            panel(
-                "Requests in flight",
-                "short",
-                &[("sum by (method) (http_server_active_requests)", "{{method}}")],
-            ),
-            heatmap("Request duration", "http_server_request_duration_seconds"),
-        ],
-    }
+    let duration_ = sel("http_server_request_duration_seconds");
+    let count = duration_.suffixed("_count");
+    let panels = vec![
+        timeseries(
+            "Request rate by route",
+            "reqps",
+            vec![(sum_by(&["route"], rate(count.clone(), W)), "{{route}}")],
+        ),
+        timeseries(
+            "Responses by status",
+            "reqps",
+            vec![(sum_by(&["status"], rate(count, W)), "{{status}}")],
+        ),
+        timeseries(
+            "5xx share by route",
+            "percentunit",
+            vec![(measure_of(catalog, "HighHTTPErrorRate"), "{{route}}")],
+        )
+        .thresholds(&[t.http_error_ratio])
+        .range(SHARE),
+        quantile_panel(
+            "Latency by route",
+            quantiles(duration_.clone(), &["route"], "{{route}}"),
+            &[t.http_latency_p95_seconds],
+        ),
+        timeseries(
+            "Requests in flight",
+            "short",
+            vec![(
+                sum_by(&["method"], Expr::vector(sel("http_server_active_requests"))),
+                "{{method}}",
+            )],
+        ),
+        heatmap("Request duration", duration_),
+    ];
+    board(catalog, dash::HTTP, "voxscope / HTTP", panels)
 }
 
+/// The SLO period, seconds.
+const PERIOD: u64 = 30 * 86_400;
+
 fn slos(catalog: &RuleCatalog) -> Dashboard {
-    let panels = catalog
-        .slos
-        .iter()
-        .map(|slo| {
-            let budget = 1.0 - slo.objective;
-            let queries = ["5m", "1h", "6h", "3d"]
-                .iter()
-                .map(|w| (format!("{} / {budget}", slo.recorded(w)), format!("burn {w}")))
-                .collect();
-            Panel {
-                title: format!("{} burn rate (objective {})", slo.name, slo.objective),
-                kind: Kind::Timeseries,
-                unit: "none",
+    let mut panels = Vec::new();
+    for slo in &catalog.slos {
+        // The whole period's ratio: fixed windows are kept, only the job scope changes.
+        let remaining = number(1.0)
+            .sub(slo.error_ratio_over(PERIOD).div(number(1.0).sub(number(slo.objective))));
+        let mut budget =
+            stat(&format!("{} error budget remaining (30 d)", slo.name), "percentunit", Vec::new())
+                .thresholds(&[0.0, 0.25])
+                .lower_is_worse()
+                .range((f64::NEG_INFINITY, 1.0));
+        budget.queries =
+            vec![(remaining.render(&Scope::dashboard().keep_windows()), "remaining".to_owned())];
+        panels.push(budget);
+        let queries = [300, 3_600, 21_600, 259_200]
+            .iter()
+            .map(|&w| (slo.burn_rate(w), format!("burn {}", duration(w))))
+            .collect::<Vec<_>>();
+        let queries = queries.iter().map(|(q, l)| (q.clone(), l.as_str())).collect();
+        panels.push(
+            timeseries(
+                &format!("{} burn rate (objective {})", slo.name, slo.objective),
+                "none",
                 queries,
-                thresholds: vec![6.0, 14.4],
-                width: 12,
-            }
-        })
-        .collect();
-    Dashboard { uid: dash::SLO, title: "voxscope / SLOs", panels }
+            )
+            .thresholds(&[6.0, 14.4])
+            .width(18),
+        );
+    }
+    board(catalog, dash::SLO, "voxscope / SLOs", panels)
+}
+
+impl Panel {
+    fn width(mut self, width: u32) -> Self {
+        self.width = width;
+        self
+    }
 }
 
 fn service(catalog: &RuleCatalog) -> Dashboard {
     let t = &catalog.config.thresholds;
-    let job = &catalog.config.service.job;
-    Dashboard {
-        uid: dash::SERVICE,
-        title: "voxscope / Service",
-        panels: vec![
-            panel("Targets up", "short", &[(&format!("up{{job=\"{job}\"}}"), "{{instance}}")]),
-            with_thresholds(
-                panel(
-                    "Missing settings",
-                    "short",
-                    &[("max by (field) (voxscope_config_missing)", "{{field}}")],
+    let missing = sel("voxscope_config_missing");
+    let panels = vec![
+        stat("Targets up", "short", vec![(sum_by(&[], Expr::vector(sel("up"))), "up")])
+            .lower_is_worse()
+            .thresholds(&[1.0]),
+        stat(
+            "Missing settings (0: every key configured)",
+            "short",
+            vec![(sum_by(&[], Expr::vector(missing.clone())), "missing")],
+        )
+        .thresholds(&[1.0]),
+        stat(
+            "Errors per minute",
+            "short",
+            vec![
+                (
+                    sum_by(
+                        &[],
+                        rate(
+                            sel("http_server_request_duration_seconds_count")
+                                .with(Matcher::re("status", "5..")),
+                            W,
+                        ),
+                    )
+                    .mul(number(60.0)),
+                    "HTTP 5xx",
                 ),
-                &[1.0],
-            ),
-            panel(
-                "Config warnings",
-                "short",
-                &[(
-                    "sum by (field) (rate(voxscope_config_warnings_total[$__rate_interval]))",
-                    "{{field}}",
-                )],
-            ),
-            with_thresholds(
-                panel(
-                    "CPU",
-                    "percentunit",
-                    &[("rate(process_cpu_seconds_total[$__rate_interval])", "{{instance}}")],
+                (
+                    sum_by(
+                        &[],
+                        rate(
+                            sel("voice_calls_total").with(Matcher::re("outcome", "failed|dropped")),
+                            W,
+                        ),
+                    )
+                    .mul(number(60.0)),
+                    "calls",
                 ),
-                &[t.cpu_ratio],
-            ),
-            with_thresholds(
-                panel(
-                    "Resident memory",
-                    "bytes",
-                    &[("process_resident_memory_bytes", "{{instance}}")],
+                (
+                    sum_by(&[], rate(sel("voice_provider_errors_total"), W)).mul(number(60.0)),
+                    "providers",
                 ),
-                &[t.memory_bytes],
-            ),
-            panel("Open file descriptors", "short", &[("process_open_fds", "{{instance}}")]),
-            panel(
-                "Trace decisions",
-                "short",
-                &[(
-                    "sum by (decision) (rate(voxscope_traces_total[$__rate_interval]))",
-                    "{{decision}}",
-                )],
-            ),
-            panel(
-                "Trace buffer and overflows",
-                "short",
-                &[
-                    ("sum(voxscope_trace_buffer_spans)", "buffered spans"),
-                    (
-                        "sum(rate(voxscope_trace_buffer_overflow_total[$__rate_interval]))",
-                        "overflows/s",
-                    ),
-                ],
-            ),
-            panel(
-                "Folded label values",
-                "short",
-                &[(
-                    "sum by (metric) (rate(voxscope_label_overflow_total[$__rate_interval]))",
-                    "{{metric}}",
-                )],
-            ),
-        ],
-    }
+            ],
+        ),
+        stat(
+            "Live calls of capacity",
+            "percentunit",
+            vec![(
+                sum_by(&[], Expr::vector(sel("voice_calls_active")))
+                    .div(sum_by(&[], Expr::vector(sel("voice_calls_capacity")))),
+                "in use",
+            )],
+        )
+        .thresholds(&[t.calls_capacity_ratio])
+        .range(SHARE),
+        timeseries("Targets up", "short", vec![(Expr::vector(sel("up")), "{{instance}}")])
+            .range(SHARE),
+        timeseries(
+            "Missing settings",
+            "short",
+            vec![(
+                aggregate("max", &["instance", "field"], Expr::vector(missing)),
+                "{{instance}} {{field}}",
+            )],
+        )
+        .thresholds(&[1.0])
+        .range(SHARE),
+        timeseries(
+            "Config warnings per minute",
+            "short",
+            vec![(
+                sum_by(&["field"], rate(sel("voxscope_config_warnings_total"), W))
+                    .mul(number(60.0)),
+                "{{field}}",
+            )],
+        ),
+        timeseries(
+            "CPU",
+            "percentunit",
+            vec![(measure_of(catalog, "HighCPUUsage"), "{{instance}}")],
+        )
+        .thresholds(&[t.cpu_ratio]),
+        timeseries(
+            "Resident memory",
+            "bytes",
+            vec![(measure_of(catalog, "HighMemoryUsage"), "{{instance}}")],
+        )
+        .thresholds(&[t.memory_bytes]),
+        timeseries(
+            "Open file descriptors",
+            "short",
+            vec![(Expr::vector(sel("process_open_fds")), "{{instance}}")],
+        ),
+        timeseries(
+            "Trace decisions",
+            "short",
+            vec![(sum_by(&["decision"], rate(sel("voxscope_traces_total"), W)), "{{decision}}")],
+        ),
+        timeseries(
+            "Trace buffer and overflows",
+            "short",
+            vec![
+                (sum_by(&[], Expr::vector(sel("voxscope_trace_buffer_spans"))), "buffered spans"),
+                (sum_by(&[], rate(sel("voxscope_trace_buffer_overflow_total"), W)), "overflows/s"),
+            ],
+        ),
+        timeseries(
+            "Folded label values",
+            "short",
+            vec![(
+                sum_by(&["metric"], rate(sel("voxscope_label_overflow_total"), W)),
+                "{{metric}}",
+            )],
+        ),
+    ];
+    board(catalog, dash::SERVICE, "voxscope / Service", panels)
 }

@@ -21,6 +21,8 @@ pub enum Kind {
     Timeseries,
     /// Histogram buckets over time.
     Heatmap,
+    /// One big number, coloured by its thresholds.
+    Stat,
 }
 
 /// One panel.
@@ -36,6 +38,11 @@ pub struct Panel {
     pub queries: Vec<(String, String)>,
     /// Threshold lines (warning, then critical).
     pub thresholds: Vec<f64>,
+    /// Whether values under the thresholds are the bad ones (audio quality, sentiment,
+    /// budget remaining): the colours run red to green instead of green to red.
+    pub lower_is_worse: bool,
+    /// The values its queries can take when the service works as designed, inclusive.
+    pub range: (f64, f64),
     /// Width in grid columns (of 24).
     pub width: u32,
 }
@@ -43,6 +50,8 @@ pub struct Panel {
 /// One dashboard.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Dashboard {
+    /// The job the `job` variable selects at first.
+    pub job: String,
     /// The uid alerts link to.
     pub uid: &'static str,
     /// The title.
@@ -78,15 +87,46 @@ impl Dashboard {
             "time": {"from": "now-6h", "to": "now"},
             "timezone": "browser",
             "annotations": {"list": []},
-            "templating": {"list": [{
-                "name": "datasource",
-                "label": "Data source",
-                "type": "datasource",
-                "query": "prometheus",
-                "hide": 0,
-                "refresh": 1,
-                "options": [],
-            }]},
+            "templating": {"list": [
+                {
+                    "name": "datasource",
+                    "label": "Data source",
+                    "type": "datasource",
+                    "query": "prometheus",
+                    "hide": 0,
+                    "refresh": 1,
+                    "options": [],
+                },
+                {
+                    "name": "job",
+                    "label": "Job",
+                    "type": "query",
+                    "datasource": datasource,
+                    "query": {"query": "label_values(up, job)", "refId": "job"},
+                    "current": {"text": self.job, "value": self.job},
+                    "hide": 0,
+                    "refresh": 2,
+                    "sort": 1,
+                    "options": [],
+                },
+                {
+                    "name": "instance",
+                    "label": "Instance",
+                    "type": "query",
+                    "datasource": datasource,
+                    "query": {
+                        "query": "label_values(up{job=~\"$job\"}, instance)",
+                        "refId": "instance",
+                    },
+                    "includeAll": true,
+                    "allValue": ".*",
+                    "current": {"text": "All", "value": "$__all"},
+                    "hide": 0,
+                    "refresh": 2,
+                    "sort": 1,
+                    "options": [],
+                },
+            ]},
             "links": [{
                 "title": "voxscope",
                 "type": "dashboards",
@@ -139,9 +179,17 @@ fn panel_json(panel: &Panel, id: usize, (x, y): (u32, u32), datasource: &Value) 
             target
         })
         .collect();
-    let colors = ["orange", "red"];
-    let mut steps = vec![json!({"color": "green", "value": null})];
-    for (value, color) in panel.thresholds.iter().zip(colors) {
+    // Steps run upwards from the base colour: green to red where higher is worse,
+    // red to green where lower is.
+    let mut bounds = panel.thresholds.clone();
+    bounds.sort_by(f64::total_cmp);
+    let colors: &[&str] = match (panel.lower_is_worse, bounds.len()) {
+        (false, _) => &["green", "orange", "red"],
+        (true, 1) => &["red", "green"],
+        (true, _) => &["red", "orange", "green"],
+    };
+    let mut steps = vec![json!({"color": colors[0], "value": null})];
+    for (value, color) in bounds.iter().zip(&colors[1..]) {
         steps.push(json!({"color": color, "value": value}));
     }
     let mut defaults = json!({
@@ -160,6 +208,17 @@ fn panel_json(panel: &Panel, id: usize, (x, y): (u32, u32), datasource: &Value) 
                 }),
             )
         }
+        Kind::Stat => (
+            "stat",
+            json!({
+                "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": false},
+                "colorMode": "background",
+                "graphMode": "area",
+                "textMode": "value_and_name",
+                "orientation": "auto",
+                "justifyMode": "auto",
+            }),
+        ),
         Kind::Heatmap => (
             "heatmap",
             json!({

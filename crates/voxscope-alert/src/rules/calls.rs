@@ -1,10 +1,13 @@
 //! Alerts on calls: audio quality, sentiment, failed calls.
 
+use std::ops::Div;
+
 use crate::config::{Config, SENTIMENT};
 use crate::fixture::{labels, neighbours, observations_in};
 use crate::model::{Category, Fixture, Severity, ValueFormat};
 
-use super::{Spec, TWILIO, counter, dash, ratio_fixture};
+use super::{Ratio, Spec, TWILIO, WINDOW, counter, dash, ratio_fixture};
+use crate::expr::{Matcher, Selector, Window, quantile, rate, sum_by};
 
 pub(super) fn call_alerts(config: &Config) -> Vec<Spec> {
     let t = &config.thresholds;
@@ -27,6 +30,20 @@ pub(super) fn call_alerts(config: &Config) -> Vec<Spec> {
         above.unwrap_or(t.sentiment_min + 1.0),
         0.5,
     );
+    let ten_minutes = Window::Fixed(600);
+    let quality_metric = Selector::new("voice_call_audio_quality");
+    let quality_mean = sum_by(&["transport"], rate(quality_metric.suffixed("_sum"), ten_minutes))
+        .div(sum_by(&["transport"], rate(quality_metric.suffixed("_count"), ten_minutes)));
+    // The median from buckets: rate() of a _sum that goes down (negative scores) would
+    // read as counter resets, so a mean is not computable.
+    let sentiment = quantile(0.5, &["transport"], Selector::new(SENTIMENT), ten_minutes);
+    let calls = Selector::new("voice_calls_total");
+    let failed = Ratio::of(
+        calls.clone().with(Matcher::re("outcome", "failed|dropped")),
+        calls,
+        &["transport"],
+        Window::Fixed(WINDOW),
+    );
     let bad_calls = |n: f64| counter("voice_calls_total", &[TWILIO, ("outcome", "failed")], n);
     let good_calls = |n: f64| counter("voice_calls_total", &[TWILIO, ("outcome", "completed")], n);
     vec![
@@ -37,11 +54,8 @@ pub(super) fn call_alerts(config: &Config) -> Vec<Spec> {
             category: Category::Quality,
             for_minutes: 10,
             dashboard: dash::CALLS,
-            expr: format!(
-                "sum by (transport) (rate(voice_call_audio_quality_sum[10m])) \
-                 / sum by (transport) (rate(voice_call_audio_quality_count[10m])) < {}",
-                t.audio_quality_min
-            ),
+            measure: quality_mean.clone(),
+            condition: quality_mean.lt(t.audio_quality_min),
             summary: "Choppy inbound audio on {{ $labels.transport }} calls",
             description: format!(
                 "On average only {{value}} of inbound media frames arrive on time on \
@@ -50,6 +64,7 @@ pub(super) fn call_alerts(config: &Config) -> Vec<Spec> {
             ),
             value_format: ValueFormat::Percent,
             fixture: Fixture {
+                also_quiet: Vec::new(),
                 firing: quality(low),
                 quiet: quality((t.audio_quality_min + 0.2).min(1.0)),
                 labels: labels(&[TWILIO]),
@@ -64,20 +79,21 @@ pub(super) fn call_alerts(config: &Config) -> Vec<Spec> {
             category: Category::Quality,
             for_minutes: 10,
             dashboard: dash::CALLS,
-            // The median from buckets: rate() of a _sum that goes down (negative scores)
-            // would read as counter resets, so a mean is not computable.
-            expr: format!(
-                "histogram_quantile(0.5, sum by (le, transport) \
-                 (rate(voice_call_sentiment_bucket[10m]))) < {}",
-                t.sentiment_min
-            ),
+            measure: sentiment.clone(),
+            condition: sentiment.lt(t.sentiment_min),
             summary: "Callers on {{ $labels.transport }} sound unhappy",
             description: format!(
                 "Median call sentiment on {{{{ $labels.transport }}}} is {{value}}, under {}.",
                 t.sentiment_min
             ),
             value_format: ValueFormat::Score,
-            fixture: Fixture { firing, quiet, labels: labels(&[TWILIO]), value },
+            fixture: Fixture {
+                firing,
+                quiet,
+                also_quiet: Vec::new(),
+                labels: labels(&[TWILIO]),
+                value,
+            },
         },
         Spec {
             name: "HighCallErrorRate",
@@ -86,11 +102,8 @@ pub(super) fn call_alerts(config: &Config) -> Vec<Spec> {
             category: Category::Errors,
             for_minutes: 5,
             dashboard: dash::CALLS,
-            expr: format!(
-                "sum by (transport) (rate(voice_calls_total{{outcome=~\"failed|dropped\"}}[5m])) \
-                 / sum by (transport) (rate(voice_calls_total[5m])) > {}",
-                t.call_error_ratio
-            ),
+            measure: failed.measure(),
+            condition: failed.above(t.call_error_ratio, t.min_events),
             summary: "Calls on {{ $labels.transport }} are failing",
             description: format!(
                 "{{value}} of {{{{ $labels.transport }}}} calls ended failed or dropped \
@@ -101,8 +114,8 @@ pub(super) fn call_alerts(config: &Config) -> Vec<Spec> {
             fixture: ratio_fixture(
                 bad_calls,
                 good_calls,
-                t.call_error_ratio,
-                t.call_error_ratio,
+                (t.call_error_ratio, t.call_error_ratio),
+                (t.min_events, WINDOW / 60),
                 &[TWILIO],
             ),
         },

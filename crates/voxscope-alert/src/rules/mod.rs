@@ -4,8 +4,13 @@ mod calls;
 mod errors;
 mod resources;
 
+pub(crate) use errors::fallback_share;
+
+use std::ops::Div;
+
 use crate::config::{Config, LLM_DURATION, TTFB, TURN_LATENCY};
-use crate::fixture::{SAMPLES, labels, neighbours, observations_in, selector, split};
+use crate::expr::{Expr, Matcher, Scope, Selector, Window, quantile, rate, sum_by};
+use crate::fixture::{SAMPLES, labels, neighbours, observations_in, selector, single_step, split};
 use crate::model::{AlertRule, Category, Fixture, Series, Severity, ValueFormat};
 
 /// Dashboard uids, shared with the dashboard generator.
@@ -25,7 +30,10 @@ struct Spec {
     category: Category,
     for_minutes: u64,
     dashboard: &'static str,
-    expr: String,
+    /// The value the alert compares (a panel shows it).
+    measure: Expr,
+    /// The whole condition, `measure` compared and guarded.
+    condition: Expr,
     summary: &'static str,
     /// `{value}` marks where the value template goes.
     description: String,
@@ -34,10 +42,11 @@ struct Spec {
 }
 
 impl Spec {
-    fn build(self) -> AlertRule {
+    fn build(self, scope: &Scope) -> AlertRule {
         AlertRule {
             name: self.name.to_owned(),
-            expr: self.expr,
+            expr: self.condition.render(scope),
+            measure: self.measure,
             for_seconds: self.for_minutes * 60,
             severity: self.severity,
             category: self.category,
@@ -51,8 +60,36 @@ impl Spec {
     }
 }
 
-fn p95(metric: &str, by: &str, filter: &str, window: &str) -> String {
-    format!("histogram_quantile(0.95, sum by (le, {by}) (rate({metric}_bucket{filter}[{window}])))")
+/// The rate window of threshold alerts, seconds.
+pub(crate) const WINDOW: u64 = 300;
+
+/// p95 of `histogram{matchers}` by `by` over the alert window.
+fn p95(metric: &str, by: &[&str], matchers: Vec<Matcher>) -> Expr {
+    let histogram = Selector { metric: metric.to_owned(), matchers };
+    quantile(0.95, by, histogram, Window::Fixed(WINDOW))
+}
+
+/// An error ratio by `by`: rate of `bad` over rate of `all`, over `window` seconds.
+pub(crate) struct Ratio {
+    pub bad: Expr,
+    pub all: Expr,
+}
+
+impl Ratio {
+    /// `sum by (by) (rate(bad)) / sum by (by) (rate(all))`.
+    pub(crate) fn of(bad: Selector, all: Selector, by: &[&str], window: Window) -> Self {
+        Self { bad: sum_by(by, rate(bad, window)), all: sum_by(by, rate(all, window)) }
+    }
+
+    /// bad / all.
+    pub(crate) fn measure(&self) -> Expr {
+        self.bad.clone().div(self.all.clone())
+    }
+
+    /// Over `threshold` with at least `min_events` events in the window.
+    pub(crate) fn above(&self, threshold: f64, min_events: u64) -> Expr {
+        self.measure().gt(threshold).and(self.all.increase().ge(min_events as f64))
+    }
 }
 
 /// A p95 alert's fixture: firing puts every observation just above `threshold`, quiet
@@ -71,22 +108,41 @@ fn p95_fixture(
     let (firing, value) = observations_in(metric, labels_, Some(threshold), upper, 0.95);
     let (below, _) = neighbours(bounds, lowest);
     let (quiet, _) = observations_in(metric, labels_, below, lowest, 0.95);
-    Fixture { firing, quiet, labels: labels(labels_), value }
+    Fixture { firing, quiet, also_quiet: Vec::new(), labels: labels(labels_), value }
 }
 
-/// Counter pairs for a `bad / all > ratio` alert: firing at twice the ratio, quiet at half.
+/// Counter pairs for a `bad / all > ratio` alert: firing at twice the ratio, quiet at
+/// half; a single bad event and a steady trickle of bad events under `min_events` per
+/// window of `window_minutes` stay quiet too.
 fn ratio_fixture(
     bad: impl Fn(f64) -> Vec<Series>,
     good: impl Fn(f64) -> Vec<Series>,
-    ratio: f64,
-    lowest: f64,
+    (ratio, lowest): (f64, f64),
+    (min_events, window_minutes): (u64, u64),
     labels_: &[(&str, &str)],
 ) -> Fixture {
     let (b, g, value) = split(ratio * 2.0);
     let firing = [bad(b), good(g)].concat();
     let (b, g, _) = split(lowest / 2.0);
     let quiet = [bad(b), good(g)].concat();
-    Fixture { firing, quiet, labels: labels(labels_), value }
+    let mixed = |b: f64, g: f64| [bad(b), good(g)].concat();
+    let also_quiet = low_volume(&mixed, min_events, window_minutes);
+    Fixture { firing, quiet, also_quiet, labels: labels(labels_), value }
+}
+
+/// The cases a minimum of events keeps quiet: one bad event, and only bad events but
+/// half the minimum per window.
+/// `series(bad, good)` writes bad and good events per minute.
+pub(crate) fn low_volume(
+    series: &impl Fn(f64, f64) -> Vec<Series>,
+    min_events: u64,
+    window_minutes: u64,
+) -> Vec<(String, Vec<Series>)> {
+    let trickle = min_events as f64 / 2.0 / window_minutes.clamp(1, u64::from(SAMPLES)) as f64;
+    vec![
+        ("one failed event".to_owned(), single_step(&series(1.0, 0.0))),
+        (format!("all of {} events failing", min_events / 2), series(trickle, 0.0)),
+    ]
 }
 
 fn counter(name: &str, labels_: &[(&str, &str)], per_minute: f64) -> Vec<Series> {
@@ -103,6 +159,7 @@ const TWILIO: (&str, &str) = ("transport", "twilio");
 pub(crate) fn threshold_alerts(config: &Config) -> Vec<AlertRule> {
     let t = &config.thresholds;
     let turn = config.slo.turn_latency.threshold_seconds;
+    let llm_duration = p95(LLM_DURATION, &["kind", "provider"], vec![Matcher::eq("kind", "llm")]);
     let mut specs = vec![
         Spec {
             name: "HighCallLatency",
@@ -111,7 +168,8 @@ pub(crate) fn threshold_alerts(config: &Config) -> Vec<AlertRule> {
             category: Category::Performance,
             for_minutes: 5,
             dashboard: dash::CALLS,
-            expr: format!("{} > {turn}", p95(TURN_LATENCY, "transport", "", "5m")),
+            measure: p95(TURN_LATENCY, &["transport"], Vec::new()),
+            condition: p95(TURN_LATENCY, &["transport"], Vec::new()).gt(turn),
             summary: "Slow turns on {{ $labels.transport }} calls",
             description: format!(
                 "p95 voice-to-voice turn latency on {{{{ $labels.transport }}}} is {{value}}, \
@@ -127,11 +185,8 @@ pub(crate) fn threshold_alerts(config: &Config) -> Vec<AlertRule> {
             category: Category::Performance,
             for_minutes: 5,
             dashboard: dash::PROVIDERS,
-            expr: format!(
-                "{} > {}",
-                p95(LLM_DURATION, "kind, provider", "{kind=\"llm\"}", "5m"),
-                t.llm_duration_p95_seconds
-            ),
+            measure: llm_duration.clone(),
+            condition: llm_duration.gt(t.llm_duration_p95_seconds),
             summary: "Slow LLM responses from {{ $labels.provider }}",
             description: format!(
                 "p95 LLM request duration of {{{{ $labels.provider }}}} is {{value}}, over {} s.",
@@ -151,7 +206,7 @@ pub(crate) fn threshold_alerts(config: &Config) -> Vec<AlertRule> {
         for (severity, threshold) in
             [(Severity::Warning, limits.warning), (Severity::Critical, limits.critical)]
         {
-            let filter = format!("{{kind=\"{kind}\"}}");
+            let ttfb = p95(TTFB, &["kind", "provider"], vec![Matcher::eq("kind", kind)]);
             specs.push(Spec {
                 name: "HighProviderTTFB",
                 labels: vec![("kind", kind)],
@@ -159,7 +214,8 @@ pub(crate) fn threshold_alerts(config: &Config) -> Vec<AlertRule> {
                 category: Category::Performance,
                 for_minutes: 5,
                 dashboard: dash::PROVIDERS,
-                expr: format!("{} > {threshold}", p95(TTFB, "kind, provider", &filter, "5m")),
+                measure: ttfb.clone(),
+                condition: ttfb.gt(threshold),
                 summary: "Slow first bytes from {{ $labels.kind }} provider {{ $labels.provider }}",
                 description: format!(
                     "p95 time to first byte of {{{{ $labels.kind }}}} provider \
@@ -179,5 +235,6 @@ pub(crate) fn threshold_alerts(config: &Config) -> Vec<AlertRule> {
     specs.extend(calls::call_alerts(config));
     specs.extend(errors::http_and_provider_alerts(config));
     specs.extend(resources::resource_alerts(config));
-    specs.into_iter().map(Spec::build).collect()
+    let scope = Scope::rules(config.job_matcher(), WINDOW);
+    specs.into_iter().map(|spec| spec.build(&scope)).collect()
 }
