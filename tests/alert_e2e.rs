@@ -98,9 +98,9 @@ fn raw_metrics(catalog: &RuleCatalog, expr: &str) -> BTreeSet<String> {
     out
 }
 
-/// A Twilio media frame: speech, or mu-law silence (base64 `/`).
+/// A Twilio media frame: speech, or mu-law silence (160 bytes of 0xFF, canonical base64).
 fn media_frame(n: u64, silent: bool) -> String {
-    let payload = if silent { "/".repeat(214) } else { "AQID".repeat(53) + "AQ" };
+    let payload = if silent { "/".repeat(212) + "/w" } else { "AQID".repeat(53) + "AQ" };
     format!(
         r#"{{"event":"media","sequenceNumber":"{n}","media":{{"track":"inbound","chunk":"{n}","timestamp":"{}","payload":"{payload}=="}},"streamSid":"MZe2e"}}"#,
         n * 20

@@ -1,6 +1,7 @@
 //! The demo's `/media` endpoint, called as Twilio would: the agent ends the caller's
 //! turn after 200 ms of silence and answers after its responder's delay.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,12 +11,35 @@ use voice_agent::media::{self, FixedDelayResponder};
 use voxscope::MetricsHandle;
 use voxscope_tests::{Exposition, eventually, serve, start_demo, with_local_prometheus};
 
+type Client =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Python's base64 of 20 ms frames of mu-law: synthesized speech, then line noise.
+const CALLER_TURN: &str = include_str!("fixtures/caller_turn.b64");
+/// Frames of speech at the start of [`CALLER_TURN`]; line noise follows.
+const SPEECH_FRAMES: usize = 177;
+/// 160 bytes of 0xFF, as Twilio writes line silence: canonical base64 ends in `/w==`.
+fn silence() -> String {
+    "/".repeat(212) + "/w=="
+}
+
 fn media_frame(n: u64, silent: bool) -> String {
-    let payload = if silent { "/".repeat(214) } else { "AQID".repeat(53) + "AQ" };
+    let payload = if silent { silence() } else { "AQID".repeat(53) + "AQ==" };
     format!(
-        r#"{{"event":"media","sequenceNumber":"{n}","media":{{"track":"inbound","chunk":"{n}","timestamp":"{}","payload":"{payload}=="}},"streamSid":"MZdemo"}}"#,
+        r#"{{"event":"media","sequenceNumber":"{n}","media":{{"track":"inbound","chunk":"{n}","timestamp":"{}","payload":"{payload}"}},"streamSid":"MZdemo"}}"#,
         n * 20
     )
+}
+
+/// Connects to the demo's `/media` as Twilio would and sends `start`.
+async fn start_call(addr: SocketAddr, call_sid: &str) -> Client {
+    let url = format!("ws://{addr}{}?callSid={call_sid}", media::MEDIA_PATH);
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.expect("upgrade");
+    let start = format!(
+        r#"{{"event":"start","sequenceNumber":"1","streamSid":"MZ{call_sid}","start":{{"callSid":"{call_sid}","mediaFormat":{{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1}}}}}}"#
+    );
+    ws.send(Message::text(start)).await.expect("start");
+    ws
 }
 
 /// Ends the call as Twilio does (`stop`, then close) and waits until the server has
@@ -41,10 +65,7 @@ fn the_demo_agent_answers_a_turn_and_the_call_completes() {
     let handle = with_local_prometheus(|handle| async move {
         let responder = Arc::new(FixedDelayResponder { delay: DELAY, frames: 5 });
         let addr = serve(media::router(responder).expect("router")).await;
-        let url = format!("ws://{addr}{}?callSid=CAdemo", media::MEDIA_PATH);
-        let (mut ws, _) = tokio_tungstenite::connect_async(url).await.expect("upgrade");
-        let start = r#"{"event":"start","sequenceNumber":"1","streamSid":"MZdemo","start":{"callSid":"CAdemo","mediaFormat":{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1}}}"#;
-        ws.send(Message::text(start)).await.expect("start");
+        let mut ws = start_call(addr, "CAdemo").await;
         let mut n = 2;
         // 400 ms of speech, then silence, paced at 20 ms, until the agent speaks.
         let mut answered = 0;
@@ -68,14 +89,86 @@ fn the_demo_agent_answers_a_turn_and_the_call_completes() {
     assert_eq!(exposition.sum("voice_calls_active", &[]), 0.0);
 }
 
+fn twilio_media(n: u64, payload: &str) -> Message {
+    Message::text(format!(
+        r#"{{"event":"media","sequenceNumber":"{n}","media":{{"track":"inbound","chunk":"{n}","timestamp":"{}","payload":"{payload}"}},"streamSid":"MZpy"}}"#,
+        n * 20
+    ))
+}
+
+/// Reads until `frames` media frames of the agent arrived (other events skipped), at most
+/// 10 s.
+async fn read_answer<S>(ws: &mut S, frames: usize) -> usize
+where
+    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    let mut media = 0;
+    let read = async {
+        while media < frames {
+            match ws.next().await {
+                Some(Ok(Message::Text(text))) if text.as_str().contains(r#""event":"media""#) => {
+                    media += 1;
+                }
+                Some(Ok(_)) => {}
+                _ => break,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(10), read).await;
+    media
+}
+
+#[test]
+fn speech_encoded_by_python_is_heard_turn_by_turn_and_line_noise_is_not() {
+    const TURNS: usize = 3;
+    const ANSWER_FRAMES: usize = 5;
+    let lines: &[&str] = &CALLER_TURN.lines().collect::<Vec<_>>();
+    assert_eq!(lines.len(), SPEECH_FRAMES + 25);
+    let noise = &lines[SPEECH_FRAMES..];
+    let handle = with_local_prometheus(|handle| async move {
+        let responder = Arc::new(FixedDelayResponder {
+            delay: Duration::from_millis(50),
+            frames: ANSWER_FRAMES,
+        });
+        let addr = serve(media::router(responder).expect("router")).await;
+        let mut ws = start_call(addr, "CApython").await;
+        let mut n = 2..;
+        // Four seconds of line noise and silence before anyone speaks: no turn.
+        let silence = silence();
+        for i in 0..200 {
+            let payload = if i % 2 == 0 { noise[i % noise.len()] } else { &silence };
+            ws.send(twilio_media(n.next().unwrap(), payload)).await.expect("media");
+        }
+        // A payload a strict decoder refuses: counted, not heard.
+        let sloppy = format!("{}==", "/".repeat(214));
+        ws.send(twilio_media(n.next().unwrap(), &sloppy)).await.expect("media");
+        let mut answered = Vec::new();
+        for _ in 0..TURNS {
+            // The utterance, then its trailing line noise: 400 ms of quiet ends the turn.
+            for payload in lines {
+                ws.send(twilio_media(n.next().unwrap(), payload)).await.expect("media");
+            }
+            answered.push(read_answer(&mut ws, ANSWER_FRAMES).await);
+        }
+        assert_eq!(answered, [ANSWER_FRAMES; TURNS], "each turn answered in full");
+        hang_up_and_await_completion(&mut ws, &handle, "CApython").await;
+    });
+    let exposition = Exposition::render(&handle);
+    assert_eq!(exposition.count("voice_turn_latency_seconds", &[]), TURNS as u64);
+    let out = exposition.sum("voice_call_frames_total", &[("direction", "out")]);
+    assert_eq!(out, (TURNS * ANSWER_FRAMES) as f64);
+    let frames_in = 200 + 1 + TURNS * lines.len();
+    let inbound = exposition.sum("voice_call_frames_total", &[("direction", "in")]);
+    assert_eq!(inbound, frames_in as f64);
+    let invalid = [("kind", "invalid_payload")];
+    assert_eq!(exposition.sum("voice_call_protocol_errors_total", &invalid), 1.0);
+}
+
 #[test]
 fn media_turns_run_through_the_provider_pipeline() {
     let handle = with_local_prometheus(|handle| async move {
         let addr = start_demo(&[], |_| None, &handle).await;
-        let url = format!("ws://{addr}{}?callSid=CApipeline", media::MEDIA_PATH);
-        let (mut ws, _) = tokio_tungstenite::connect_async(url).await.expect("upgrade");
-        let start = r#"{"event":"start","sequenceNumber":"1","streamSid":"MZdemo","start":{"callSid":"CApipeline","mediaFormat":{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1}}}"#;
-        ws.send(Message::text(start)).await.expect("start");
+        let mut ws = start_call(addr, "CApipeline").await;
         // One second of speech, then silence until the agent's first audio (at most 20 s).
         let mut n = 2;
         let mut answered = false;

@@ -1,15 +1,22 @@
 //! Drives simulated Twilio calls at the voice agent's `/media` with real WebSocket
-//! clients: 20 ms frames of speech and silence, turns answered by the agent, random
-//! hang-ups, abrupt disconnects and protocol garbage. Bounded in count and time, and
-//! loopback only. Prints a summary table.
+//! clients: 20 ms frames of synthesized speech (`examples/fixtures/caller_speech.ulaw`)
+//! and line silence, canonical base64 as Twilio writes it, turns answered by the agent,
+//! callers who hang up (Twilio sends `stop`, then closes), connections reset under the
+//! call, protocol garbage, and optionally a gap in each caller's audio. Bounded in
+//! count and time, and loopback only. Prints a summary table.
 //!
 //! `cargo run --release -p voxscope-examples --bin call_simulator -- --calls 100 --concurrency 20`
 //! (start `voice_agent` first; compare with `curl localhost:3000/metrics | grep voice_`).
+//!
+//! `--gap-ms 3000` holds back three seconds of each caller's first turn, as a network
+//! outage would: `voice_call_audio_quality` falls and `LowAudioQuality` can fire.
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use base64::Engine as _;
 use futures_util::{SinkExt, StreamExt};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -24,8 +31,12 @@ type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 const MAX_CALLS: usize = 10_000;
 const MAX_CONCURRENCY: usize = 500;
 const MAX_SECONDS: u64 = 600;
-/// Speech per caller turn, in 20 ms frames.
-const SPEECH_FRAMES: usize = 40;
+/// The longest media gap `--gap-ms` accepts.
+const MAX_GAP_MS: u64 = 60_000;
+/// What each caller says every turn: 3.5 s of synthesized speech, mu-law 8 kHz.
+const SPEECH: &[u8] = include_bytes!("../fixtures/caller_speech.ulaw");
+/// 20 ms of mu-law.
+const FRAME_BYTES: usize = 160;
 /// A turn that gets no answer within this long is counted unanswered.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -37,6 +48,7 @@ struct Args {
     turns: usize,
     seconds: u64,
     seed: u64,
+    gap_ms: u64,
 }
 
 impl Args {
@@ -48,6 +60,7 @@ impl Args {
             turns: 2,
             seconds: 120,
             seed: 7,
+            gap_ms: 0,
         };
         let mut it = std::env::args().skip(1);
         while let Some(flag) = it.next() {
@@ -59,9 +72,11 @@ impl Args {
                 "--turns" => args.turns = value()?.parse().context("--turns")?,
                 "--seconds" => args.seconds = value()?.parse().context("--seconds")?,
                 "--seed" => args.seed = value()?.parse().context("--seed")?,
+                "--gap-ms" => args.gap_ms = value()?.parse().context("--gap-ms")?,
                 _ => bail!(
                     "usage: call_simulator [--url ws://127.0.0.1:3000/media] [--calls N<={MAX_CALLS}] \
-                     [--concurrency N<={MAX_CONCURRENCY}] [--turns N] [--seconds N<={MAX_SECONDS}] [--seed N]"
+                     [--concurrency N<={MAX_CONCURRENCY}] [--turns N] [--seconds N<={MAX_SECONDS}] \
+                     [--seed N] [--gap-ms N<={MAX_GAP_MS}]"
                 ),
             }
         }
@@ -81,6 +96,9 @@ impl Args {
         if args.seconds == 0 || args.seconds > MAX_SECONDS {
             bail!("--seconds {}: between 1 and {MAX_SECONDS}", args.seconds);
         }
+        if args.gap_ms > MAX_GAP_MS {
+            bail!("--gap-ms {}: at most {MAX_GAP_MS}", args.gap_ms);
+        }
         Ok(args)
     }
 }
@@ -92,9 +110,9 @@ enum Plan {
     Complete,
     /// Like Complete, with malformed frames mixed in.
     Garbage,
-    /// Closes mid-call without stop.
+    /// Hangs up mid-turn: Twilio sends stop, then closes.
     HangUp,
-    /// Resets the TCP connection mid-call.
+    /// The connection is reset mid-call: no stop, no close frame.
     Disconnect,
 }
 
@@ -128,13 +146,14 @@ async fn main() -> anyhow::Result<()> {
         args.calls, args.concurrency, args.turns, args.url, args.seconds
     );
     let started = Instant::now();
-    let runs =
-        futures_util::stream::iter(plans.into_iter().enumerate().map(|(n, (plan, stop_at))| {
-            let url = args.url.clone();
-            async move { (plan, simulate(&url, n, plan, args.turns, stop_at).await) }
-        }))
-        .buffer_unordered(args.concurrency)
-        .collect::<Vec<_>>();
+    let args = &args;
+    let runs = futures_util::stream::iter(
+        plans.into_iter().enumerate().map(|(n, (plan, stop_at))| async move {
+            (plan, simulate(&args.url, n, plan, args, stop_at).await)
+        }),
+    )
+    .buffer_unordered(args.concurrency)
+    .collect::<Vec<_>>();
     let results = match tokio::time::timeout(Duration::from_secs(args.seconds), runs).await {
         Ok(results) => results,
         Err(_) => bail!("the run passed its {} s bound; unfinished calls were cut", args.seconds),
@@ -143,7 +162,7 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn simulate(url: &str, n: usize, plan: Plan, turns: usize, stop_at: usize) -> Outcome {
+async fn simulate(url: &str, n: usize, plan: Plan, args: &Args, stop_at: usize) -> Outcome {
     let mut outcome = Outcome::default();
     let mut ws = match tokio_tungstenite::connect_async(format!("{url}?callSid=CAsim{n}")).await {
         Ok((ws, _)) => ws,
@@ -156,68 +175,88 @@ async fn simulate(url: &str, n: usize, plan: Plan, turns: usize, stop_at: usize)
             return outcome;
         }
     };
-    outcome.ended = match converse(&mut ws, n, plan, turns, stop_at, &mut outcome).await {
+    let mut caller = Caller { n, sequence: 1, timestamp_ms: 0 };
+    let script = Script { plan, turns: args.turns, stop_at, gap_ms: args.gap_ms };
+    outcome.ended = match converse(&mut ws, &mut caller, script, &mut outcome).await {
         Ok(ended) => ended,
         Err(_) => "error",
     };
     if let (true, MaybeTlsStream::Plain(tcp)) = (outcome.ended == "disconnected", ws.get_ref()) {
+        // Dropped with zero linger, the socket sends RST: the call's TCP is reset.
         let _ = tcp.set_zero_linger();
     }
     outcome
 }
 
-async fn converse(
-    ws: &mut Socket,
-    n: usize,
+/// What one caller does, and when.
+#[derive(Clone, Copy)]
+struct Script {
     plan: Plan,
     turns: usize,
+    /// The turn in which a `HangUp` or `Disconnect` caller leaves.
     stop_at: usize,
+    /// Audio held back halfway through the first turn.
+    gap_ms: u64,
+}
+
+async fn converse(
+    ws: &mut Socket,
+    caller: &mut Caller,
+    script: Script,
     outcome: &mut Outcome,
 ) -> anyhow::Result<&'static str> {
     let connected = r#"{"event":"connected","protocol":"Call","version":"1.0.0"}"#;
     ws.send(Message::text(connected)).await?;
-    ws.send(Message::text(frames::start(n))).await?;
-    let mut sequence = 2u64;
-    for turn in 0..turns {
-        if turn == stop_at && matches!(plan, Plan::HangUp | Plan::Disconnect) {
-            // Mid-speech, half a turn in.
-            for _ in 0..SPEECH_FRAMES / 2 {
-                send_media(ws, &mut sequence, false, outcome).await?;
-            }
-            if plan == Plan::Disconnect {
-                return Ok("disconnected");
-            }
-            let frame = CloseFrame { code: CloseCode::Normal, reason: "".into() };
-            ws.send(Message::Close(Some(frame))).await?;
-            drain(ws, outcome).await;
-            return Ok("hung up");
-        }
-        if plan == Plan::Garbage {
+    ws.send(Message::text(frames::start(caller.n))).await?;
+    let speech = &AUDIO.speech;
+    for turn in 0..script.turns {
+        let leaves =
+            turn == script.stop_at && matches!(script.plan, Plan::HangUp | Plan::Disconnect);
+        if script.plan == Plan::Garbage {
             ws.send(Message::text("{\"event\":\"media\",\"media\":{\"payload\":\"abc\"}}")).await?;
             ws.send(Message::text("definitely not json")).await?;
             ws.send(Message::binary(vec![0u8; 33])).await?;
         }
-        for _ in 0..SPEECH_FRAMES {
-            send_media(ws, &mut sequence, false, outcome).await?;
+        // Leaving callers go mid-sentence.
+        let spoken = if leaves { speech.len() / 2 } else { speech.len() };
+        for (i, payload) in speech[..spoken].iter().enumerate() {
+            if turn == 0 && i == spoken / 2 && script.gap_ms > 0 {
+                tokio::time::sleep(Duration::from_millis(script.gap_ms)).await;
+                caller.timestamp_ms += script.gap_ms;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            caller.send_media(ws, payload, outcome).await?;
+        }
+        if leaves {
+            if script.plan == Plan::Disconnect {
+                return Ok("disconnected");
+            }
+            return hang_up(ws, caller, outcome).await.map(|()| "hung up");
         }
         let spoke_at = Instant::now();
-        match await_answer(ws, &mut sequence, outcome).await? {
+        match await_answer(ws, caller, outcome).await? {
             Some(answered_at) => outcome.turn_latencies.push(answered_at - spoke_at),
             None => outcome.unanswered += 1,
         }
     }
-    ws.send(Message::text(frames::stop(n))).await?;
+    hang_up(ws, caller, outcome).await?;
+    Ok(if script.plan == Plan::Garbage { "completed (with garbage)" } else { "completed" })
+}
+
+/// Twilio's end of a call: `stop`, then a normal close.
+async fn hang_up(ws: &mut Socket, caller: &Caller, outcome: &mut Outcome) -> anyhow::Result<()> {
+    ws.send(Message::text(frames::stop(caller.n))).await?;
     let frame = CloseFrame { code: CloseCode::Normal, reason: "".into() };
     ws.send(Message::Close(Some(frame))).await?;
     drain(ws, outcome).await;
-    Ok(if plan == Plan::Garbage { "completed (with garbage)" } else { "completed" })
+    Ok(())
 }
 
-/// Silence every 20 ms until the agent's first audio; then 200 ms more, reading its
+/// Line silence every 20 ms until the agent's first audio; then 200 ms more, reading its
 /// answer. `None` when no answer came in time.
 async fn await_answer(
     ws: &mut Socket,
-    sequence: &mut u64,
+    caller: &mut Caller,
     outcome: &mut Outcome,
 ) -> anyhow::Result<Option<Instant>> {
     let deadline = Instant::now() + ANSWER_TIMEOUT;
@@ -227,7 +266,7 @@ async fn await_answer(
     while Instant::now() < deadline && after_answer < 10 {
         tokio::select! {
             _ = tick.tick() => {
-                send_media(ws, sequence, true, outcome).await?;
+                caller.send_media(ws, &AUDIO.silence, outcome).await?;
                 after_answer += usize::from(answered.is_some());
             }
             message = ws.next() => match message {
@@ -244,20 +283,48 @@ async fn await_answer(
     Ok(answered)
 }
 
-async fn send_media(
-    ws: &mut Socket,
-    sequence: &mut u64,
-    silent: bool,
-    outcome: &mut Outcome,
-) -> anyhow::Result<()> {
-    if !silent {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    *sequence += 1;
-    ws.send(Message::text(frames::media(*sequence, silent))).await?;
-    outcome.frames_sent += 1;
-    Ok(())
+/// One caller's media stream: Twilio's sequence numbers and media clock.
+struct Caller {
+    n: usize,
+    sequence: u64,
+    timestamp_ms: u64,
 }
+
+impl Caller {
+    async fn send_media(
+        &mut self,
+        ws: &mut Socket,
+        payload: &str,
+        outcome: &mut Outcome,
+    ) -> anyhow::Result<()> {
+        self.sequence += 1;
+        let frame = frames::media(self.sequence, self.timestamp_ms, payload);
+        self.timestamp_ms += 20;
+        ws.send(Message::text(frame)).await?;
+        outcome.frames_sent += 1;
+        Ok(())
+    }
+}
+
+/// The caller's audio as Twilio media payloads: canonical standard base64 of 20 ms of
+/// mu-law each.
+struct Audio {
+    speech: Vec<String>,
+    silence: String,
+}
+
+static AUDIO: LazyLock<Audio> = LazyLock::new(|| {
+    let encode = |frame: &[u8]| base64::engine::general_purpose::STANDARD.encode(frame);
+    let speech = SPEECH
+        .chunks(FRAME_BYTES)
+        .map(|chunk| {
+            let mut frame = chunk.to_vec();
+            frame.resize(FRAME_BYTES, 0xFF);
+            encode(&frame)
+        })
+        .collect();
+    Audio { speech, silence: encode(&[0xFF; FRAME_BYTES]) }
+});
 
 async fn drain(ws: &mut Socket, outcome: &mut Outcome) {
     let drained = tokio::time::timeout(Duration::from_secs(2), async {
@@ -299,22 +366,16 @@ fn print_summary(results: &[(Plan, Outcome)], elapsed: Duration) {
     println!("{:<28} {:>8.1}", "elapsed s", elapsed.as_secs_f64());
     println!(
         "\nTurn latency here runs from the caller's last speech frame, so it includes the \
-         agent's 200 ms endpointing; voice_turn_latency_seconds starts after it."
+         agent's 400 ms endpointing; voice_turn_latency_seconds starts after it."
     );
 }
 
 /// Twilio Media Streams frames, as Twilio sends them.
 mod frames {
-    /// 20 ms of mu-law: speech (a non-silent byte pattern) or silence (0xFF).
-    pub fn media(sequence: u64, silent: bool) -> String {
-        let payload = if silent {
-            format!("{}==", "/".repeat(214))
-        } else {
-            format!("{}==", "AQID".repeat(53) + "AQ")
-        };
+    /// A `media` frame of the caller's track.
+    pub fn media(sequence: u64, timestamp_ms: u64, payload: &str) -> String {
         format!(
-            r#"{{"event":"media","sequenceNumber":"{sequence}","media":{{"track":"inbound","chunk":"{sequence}","timestamp":"{}","payload":"{payload}"}},"streamSid":"MZsim"}}"#,
-            sequence * 20
+            r#"{{"event":"media","sequenceNumber":"{sequence}","media":{{"track":"inbound","chunk":"{sequence}","timestamp":"{timestamp_ms}","payload":"{payload}"}},"streamSid":"MZsim"}}"#
         )
     }
 

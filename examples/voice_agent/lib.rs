@@ -9,6 +9,7 @@
 pub mod agent;
 pub mod calls;
 pub mod config;
+pub mod endpointing;
 pub mod media;
 pub mod providers;
 pub mod routes;

@@ -2,9 +2,10 @@
 //! at `wss://HOST/media`). The agent listens, notices the caller's turn end, and
 //! answers each turn with audio from a pluggable [`Responder`].
 //!
-//! Endpointing is the demo's simplest: mu-law silence is the byte 0xFF, which base64
-//! writes as `/`, so a payload of only `/` and `=` is silence, read without decoding.
-//! Ten silent frames (200 ms) after speech end the caller's turn.
+//! Endpointing decodes each payload (strict base64, then mu-law to linear PCM) and
+//! judges speech by its energy; see [`crate::endpointing`]. A payload that is not
+//! canonical base64 is counted in `voice_call_protocol_errors_total{kind="invalid_payload"}`
+//! and carries no audio.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -20,14 +21,14 @@ use base64::Engine as _;
 use futures_util::stream::{self, BoxStream};
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
-use voxscope::call::{Call, CallLayer, Protocol, TrackedSocket};
+use voxscope::call::{Call, CallLayer, Protocol, ProtocolErrorKind, TrackedSocket};
+
+use crate::endpointing::{Endpointer, Heard};
 
 /// The path of the media-stream endpoint.
 pub const MEDIA_PATH: &str = "/media";
 /// Calls beyond this many are refused with 503 and `Retry-After`.
 pub const MAX_CALLS: usize = 500;
-/// Silent 20 ms frames after speech that end the caller's turn.
-const ENDPOINT_SILENT_FRAMES: u32 = 10;
 
 /// One caller turn, as the responder sees it.
 #[derive(Clone, Debug)]
@@ -76,14 +77,15 @@ impl Responder for FixedDelayResponder {
     }
 }
 
-/// `GET /media` under its own [`CallLayer`] (Twilio, at most [`MAX_CALLS`]).
+/// `GET /media` under its own [`CallLayer`] (Twilio, at most [`MAX_CALLS`]), as a
+/// route layer: requests that match no route never reach it.
 pub fn router(responder: Arc<dyn Responder>) -> anyhow::Result<Router> {
     let layer = CallLayer::builder(Protocol::Twilio)
         .max_calls(MAX_CALLS)
         .call_id_query("callSid")
         .build()
         .context("call layer")?;
-    Ok(Router::new().route(MEDIA_PATH, any(media)).layer(layer).with_state(responder))
+    Ok(Router::new().route(MEDIA_PATH, any(media)).route_layer(layer).with_state(responder))
 }
 
 async fn media(
@@ -123,7 +125,8 @@ async fn agent(
 ) -> anyhow::Result<()> {
     let (mut to_caller, mut from_caller) = socket.split();
     let mut stream_sid = String::new();
-    let mut turn = Turn::default();
+    let mut caller = Endpointer::default();
+    let mut turns = 0;
     let mut answer: Option<AgentAudio> = None;
     loop {
         tokio::select! {
@@ -135,21 +138,26 @@ async fn agent(
                     stream_sid = sid.to_owned();
                 }
                 match (frame.event, frame.media) {
-                    ("media", Some(media)) => match turn.frame(media.payload) {
-                        Heard::TurnEnded(audio) => {
+                    ("media", Some(media)) => match caller.frame(media.payload) {
+                        Ok(Heard::TurnEnded(audio)) => {
                             call.user_turn_ended();
-                            turn.number += 1;
-                            let caller = CallerTurn { call_id: call.id(), number: turn.number, audio };
-                            answer = Some(responder.answer(caller));
+                            turns += 1;
+                            let turn = CallerTurn { call_id: call.id(), number: turns, audio };
+                            answer = Some(responder.answer(turn));
                         }
-                        Heard::SpeechStarted if answer.is_some() => {
+                        Ok(Heard::SpeechStarted) if answer.is_some() => {
                             answer = None;
                             let clear = serde_json::json!({"event": "clear", "streamSid": stream_sid});
                             if to_caller.send(Message::text(clear.to_string())).await.is_err() {
                                 return Ok(());
                             }
                         }
-                        Heard::SpeechStarted | Heard::Nothing => {}
+                        Ok(Heard::SpeechStarted | Heard::Nothing) => {}
+                        // A length that base64 cannot have, the tracked socket counted.
+                        Err(error) if media.payload.len().is_multiple_of(4) => {
+                            call.protocol_error(ProtocolErrorKind::InvalidPayload, &error);
+                        }
+                        Err(_) => {}
                     },
                     ("stop", _) => return Ok(()),
                     _ => {}
@@ -177,43 +185,5 @@ async fn next_chunk(answer: &mut Option<AgentAudio>) -> Option<anyhow::Result<Ve
     match answer {
         Some(audio) => Pin::new(audio).next().await,
         None => std::future::pending().await,
-    }
-}
-
-/// Endpointing state of the caller.
-#[derive(Default)]
-struct Turn {
-    speaking: bool,
-    silent_frames: u32,
-    audio: Vec<u8>,
-    number: u32,
-}
-
-enum Heard {
-    Nothing,
-    SpeechStarted,
-    TurnEnded(Vec<u8>),
-}
-
-impl Turn {
-    fn frame(&mut self, payload: &str) -> Heard {
-        let silent = payload.bytes().all(|b| b == b'/' || b == b'=');
-        if !silent {
-            if let Ok(audio) = base64::engine::general_purpose::STANDARD.decode(payload) {
-                self.audio.extend_from_slice(&audio);
-            }
-            self.silent_frames = 0;
-            let started = !self.speaking;
-            self.speaking = true;
-            return if started { Heard::SpeechStarted } else { Heard::Nothing };
-        }
-        if self.speaking {
-            self.silent_frames += 1;
-            if self.silent_frames >= ENDPOINT_SILENT_FRAMES {
-                self.speaking = false;
-                return Heard::TurnEnded(std::mem::take(&mut self.audio));
-            }
-        }
-        Heard::Nothing
     }
 }

@@ -9,7 +9,7 @@ use tracing::Span;
 
 use crate::handles::Handles;
 use crate::outcome::Outcome;
-use crate::protocol::{Protocol, StartInfo};
+use crate::protocol::{Protocol, ProtocolErrorKind, StartInfo};
 use crate::serve::{CallFuture, CallResult};
 use crate::socket::TrackedSocket;
 
@@ -138,6 +138,29 @@ impl Call {
         }
     }
 
+    /// Counts a frame the application could not use in
+    /// `voice_call_protocol_errors_total{kind}` (say, a media payload that is not valid
+    /// base64 when the agent decodes it) and logs `error` at debug level in the call's
+    /// span. The socket counts what it can judge without decoding; this is for the rest.
+    ///
+    /// ```
+    /// use voxscope_call::{CallLayer, Protocol, ProtocolErrorKind};
+    ///
+    /// let layer = CallLayer::new(Protocol::Twilio)?;
+    /// let call = layer.open_call(None).expect("no capacity set");
+    /// call.protocol_error(ProtocolErrorKind::InvalidPayload, &"not canonical base64");
+    /// # Ok::<(), voxscope_core::ConfigError>(())
+    /// ```
+    pub fn protocol_error(&self, kind: ProtocolErrorKind, error: &dyn fmt::Display) {
+        self.state.handles.protocol_errors[kind.index()].increment(1);
+        tracing::debug!(
+            parent: self.span(),
+            kind = kind.label(),
+            %error,
+            "media-stream frame not usable by the application"
+        );
+    }
+
     pub(crate) fn handles(&self) -> &Arc<Handles> {
         &self.state.handles
     }
@@ -187,21 +210,7 @@ impl CallState {
         call_id: String,
     ) -> Arc<Self> {
         let transport = handles.transport;
-        // A call lasts minutes: its own trace, linked to the upgrade request's (a child
-        // would hold that request's trace open, and its tail decision, for the whole call).
-        let span = tracing::info_span!(
-            parent: None,
-            "voice_call",
-            trace.root = tracing::field::Empty,
-            call.id = %call_id,
-            stream.id = tracing::field::Empty,
-            call.from = tracing::field::Empty,
-            call.to = tracing::field::Empty,
-            transport,
-            outcome = tracing::field::Empty,
-            duration_s = tracing::field::Empty,
-        );
-        span.follows_from(Span::current());
+        let span = call_span(&call_id, transport);
         tracing::info!(parent: &span, call.id = %call_id, transport, "call started");
         if slot.is_some() {
             handles.active.increment(1.0);
@@ -349,6 +358,26 @@ impl Drop for CallState {
         self.span.record("duration_s", seconds);
         log_end(&self.span, handles.transport, outcome, seconds, quality, summary);
     }
+}
+
+/// The `voice_call` span of a call. A call lasts minutes: its own trace, linked to the
+/// upgrade request's (a child would hold that request's trace open, and its tail
+/// decision, for the whole call).
+fn call_span(call_id: &str, transport: &'static str) -> Span {
+    let span = tracing::info_span!(
+        parent: None,
+        "voice_call",
+        trace.root = tracing::field::Empty,
+        call.id = %call_id,
+        stream.id = tracing::field::Empty,
+        call.from = tracing::field::Empty,
+        call.to = tracing::field::Empty,
+        transport,
+        outcome = tracing::field::Empty,
+        duration_s = tracing::field::Empty,
+    );
+    span.follows_from(Span::current());
+    span
 }
 
 fn log_end(
