@@ -31,11 +31,9 @@ const ERRORS: &str = "voice_call_protocol_errors_total";
 const TURN: &str = "voice_turn_latency_seconds";
 const PANIC_MESSAGE: &str = "simulated handler panic";
 
-/// 160 bytes of mu-law silence: 20 ms at 8 kHz, 216 base64 characters.
+/// 160 bytes of mu-law silence (0xFF): 20 ms at 8 kHz, 216 base64 characters.
 fn payload_20ms() -> String {
-    let mut payload = "/".repeat(214);
-    payload.push_str("==");
-    payload
+    "/".repeat(212) + "/w=="
 }
 
 fn start(call_sid: &str) -> String {
@@ -406,5 +404,32 @@ fn vonage_completes_on_close_and_counts_linear_pcm_seconds() {
     let vonage = [("transport", "vonage"), ("direction", "in")];
     assert_eq!(exposition.sum(FRAMES, &vonage), 100.0);
     assert_eq!(exposition.sum("voice_call_audio_seconds_total", &vonage), 2.0);
+    assert_eq!(exposition.sum(CALLS, &[("outcome", "completed")]), 1.0);
+}
+
+#[test]
+fn ten_seconds_lost_in_a_minute_of_audio_scores_five_sixths() {
+    // Arrival on a frozen clock: the frames' own timestamps alone show the gap, however
+    // the scheduler spaces the reads.
+    let (clock, _mock) = quanta::Clock::mock();
+    let handle = quanta::with_clock(&clock, || {
+        with_local_prometheus(|_| async move {
+            let layer = CallLayer::builder(Protocol::Twilio).build().expect("layer");
+            let addr = serve(app(layer.clone(), Seen::default())).await;
+            let mut ws = connect(addr, "/media").await.expect("upgrade");
+            // 3,000 frames of 20 ms; those from 25 s to 35 s never arrive.
+            let mut frames = vec![start("CAgap")];
+            frames.extend((0..3_000).filter(|n| !(1_250..1_750).contains(n)).map(media));
+            frames.push(STOP.to_owned());
+            send_all(&mut ws, &frames).await;
+            close(ws, CloseCode::Normal).await;
+            assert!(eventually(Duration::from_secs(10), || layer.active_calls() == 0).await);
+        })
+    });
+    let exposition = Exposition::render(&handle);
+    assert_eq!(exposition.count("voice_call_audio_quality", &[]), 1);
+    assert_eq!(exposition.sum("voice_call_audio_quality_sum", &[]), 2_500.0 / 3_000.0);
+    assert_eq!(exposition.sum("voice_call_media_gaps_total", &[]), 1.0);
+    assert_eq!(exposition.sum(FRAMES, &[("direction", "in")]), 2_500.0);
     assert_eq!(exposition.sum(CALLS, &[("outcome", "completed")]), 1.0);
 }

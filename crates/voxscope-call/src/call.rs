@@ -12,6 +12,7 @@ use crate::outcome::Outcome;
 use crate::protocol::{Protocol, ProtocolErrorKind, StartInfo};
 use crate::serve::{CallFuture, CallResult};
 use crate::socket::TrackedSocket;
+use crate::timing::InboundTiming;
 
 const TRACKED: u8 = 1;
 const STOP_SEEN: u8 = 1 << 1;
@@ -191,6 +192,7 @@ pub(crate) struct Summary {
     pub(crate) audio_seconds: [f64; 2],
     pub(crate) inbound_frames: u64,
     pub(crate) late_frames: u64,
+    pub(crate) missing_frames: u64,
     pub(crate) turns: u64,
     pub(crate) turn_latency_sum: f64,
 }
@@ -348,9 +350,11 @@ impl Drop for CallState {
             handles.active.decrement(1.0);
         }
         let summary = self.summary.get_mut().unwrap_or_else(PoisonError::into_inner);
-        let quality = (summary.inbound_frames > 0).then(|| {
-            (summary.inbound_frames - summary.late_frames) as f64 / summary.inbound_frames as f64
-        });
+        let quality = InboundTiming::quality(
+            summary.inbound_frames,
+            summary.late_frames,
+            summary.missing_frames,
+        );
         if let Some(quality) = quality {
             handles.quality.record(quality);
         }
@@ -404,6 +408,7 @@ fn log_end(
                 fail_reason = s.fail_reason.as_deref(),
                 frames_in = s.frames[0],
                 frames_out = s.frames[1],
+                frames_missing = s.missing_frames,
                 audio_in_s = s.audio_seconds[0],
                 audio_out_s = s.audio_seconds[1],
                 quality,

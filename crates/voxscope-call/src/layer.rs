@@ -146,8 +146,9 @@ impl CallLayerBuilder {
     }
 
     /// An inbound media frame that follows the previous one by more than `factor`
-    /// times its audio length (by arrival or by the protocol's timestamps) is a gap
-    /// and not on time (default 3: 60 ms for 20 ms frames).
+    /// times its audio length (by arrival or by the protocol's timestamps) closes a gap
+    /// (default 3: 60 ms for 20 ms frames); the frames that would have filled the gap
+    /// count as missing in `voice_call_audio_quality`.
     pub fn gap_factor(mut self, factor: f64) -> Self {
         self.gap_factor = factor;
         self

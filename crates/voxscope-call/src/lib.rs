@@ -41,7 +41,8 @@
 //!   whole numbers, so audio seconds are added as they complete, with the fractions of
 //!   ended calls carried over.
 //! - `voice_call_media_gaps_total` and, per call, `voice_call_audio_quality`: the
-//!   share of inbound media frames on time.
+//!   share of the inbound audio that arrived on time, frames that never arrived inside
+//!   a gap included (a 10 s outage in a 60 s call scores 5/6).
 //! - `voice_turn_latency_seconds`: from [`Call::user_turn_ended`] to the first outbound
 //!   audio frame; `voice_call_sentiment` from [`Call::record_sentiment`].
 //! - `voice_call_protocol_errors_total{kind}`: frames not understood, passed through.

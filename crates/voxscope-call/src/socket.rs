@@ -230,6 +230,7 @@ impl Drop for Tracker {
         }
         summary.inbound_frames += self.timing.frames;
         summary.late_frames += self.timing.late;
+        summary.missing_frames += self.timing.missing;
         summary.turns += self.turns;
         summary.turn_latency_sum += self.turn_latency_sum;
     }

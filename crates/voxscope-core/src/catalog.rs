@@ -252,13 +252,13 @@ metric!(
     /// Late inbound media frames.
     VOICE_CALL_MEDIA_GAPS_TOTAL, "voice_call_media_gaps_total", Counter, Count, Call,
     ["transport"], NONE,
-    "Inbound media gaps: frames that arrived later than the allowed multiple of the frame interval."
+    "Inbound media gaps: frames that followed the previous one by more than the allowed multiple of the frame length."
 );
 metric!(
-    /// Per-call share of on-time inbound frames.
+    /// Per-call share of the inbound audio that arrived on time.
     VOICE_CALL_AUDIO_QUALITY, "voice_call_audio_quality", Histogram, Ratio, Call,
     ["transport"], QUALITY_BUCKETS,
-    "Per call, the share of inbound media frames that arrived on time (0 to 1)."
+    "Per call, the share of the expected inbound media frames that arrived on time, frames missing inside gaps included (0 to 1)."
 );
 metric!(
     /// Voice-to-voice turn latency.
