@@ -98,6 +98,38 @@ async fn panic_route(ws: WebSocketUpgrade, call: Call) -> Response {
     })
 }
 
+/// The agent hangs up after the caller's first media frame, in one of three ways.
+async fn hang_up_route(
+    ws: WebSocketUpgrade,
+    call: Call,
+    axum::extract::Path(how): axum::extract::Path<String>,
+) -> Response {
+    ws.on_upgrade(move |socket| {
+        call.serve(socket, move |mut socket, _call| async move {
+            while let Some(Ok(message)) = socket.next().await {
+                if message.to_text().is_ok_and(|text| text.contains(r#""event":"media""#)) {
+                    break;
+                }
+            }
+            match how.as_str() {
+                "close" => socket.close().await.expect("close"),
+                "frame" => {
+                    let bye = axum::extract::ws::CloseFrame { code: 1000, reason: "bye".into() };
+                    socket.send(Message::Close(Some(bye))).await.expect("close frame");
+                }
+                _ => {
+                    let (mut to_caller, from_caller) = socket.split();
+                    to_caller.close().await.expect("split close");
+                    // The caller's echo of the close arrives on the other half.
+                    from_caller.for_each(|_| async {}).await;
+                    return;
+                }
+            }
+            while let Some(Ok(_)) = socket.next().await {}
+        })
+    })
+}
+
 /// Refuses before upgrading, as an app does for an unknown caller.
 async fn refuse_route(_ws: WebSocketUpgrade, _call: Call) -> Response {
     StatusCode::FORBIDDEN.into_response()
@@ -108,6 +140,7 @@ fn app(layer: CallLayer, seen: Seen) -> Router {
         .route("/media", any(media_route))
         .route("/panic", any(panic_route))
         .route("/refuse", any(refuse_route))
+        .route("/hangup/{how}", any(hang_up_route))
         .with_state(seen)
         .layer(layer)
 }
@@ -432,4 +465,22 @@ fn ten_seconds_lost_in_a_minute_of_audio_scores_five_sixths() {
     assert_eq!(exposition.sum("voice_call_media_gaps_total", &[]), 1.0);
     assert_eq!(exposition.sum(FRAMES, &[("direction", "in")]), 2_500.0);
     assert_eq!(exposition.sum(CALLS, &[("outcome", "completed")]), 1.0);
+}
+
+#[test]
+fn calls_the_service_hangs_up_complete() {
+    let handle = with_local_prometheus(|_| async move {
+        let layer = CallLayer::builder(Protocol::Twilio).build().expect("layer");
+        let addr = serve(app(layer.clone(), Seen::default())).await;
+        for how in ["close", "frame", "split"] {
+            let mut ws = connect(addr, &format!("/hangup/{how}")).await.expect("upgrade");
+            send_all(&mut ws, &[start(&format!("CA{how}")), media(0)]).await;
+            // The service's close arrives; tungstenite echoes it and ends the stream.
+            while let Some(Ok(_)) = ws.next().await {}
+            assert!(eventually(Duration::from_secs(10), || layer.active_calls() == 0).await);
+        }
+    });
+    let exposition = Exposition::render(&handle);
+    assert_eq!(exposition.sum(CALLS, &[("outcome", "completed")]), 3.0);
+    assert_eq!(exposition.sum(CALLS, &[]), 3.0);
 }

@@ -244,9 +244,12 @@ impl CallState {
         Ids { call_id: summary.ids.call_id.clone(), stream_id: summary.ids.stream_id.clone() }
     }
 
-    fn ended_by(&self, how: &'static str) {
+    /// Records how the call ended; `true` when this was the first end seen.
+    fn ended_by(&self, how: &'static str) -> bool {
         let mut summary = self.summary();
+        let first = summary.end.is_none();
         summary.end.get_or_insert(how);
+        first
     }
 
     pub(crate) fn stop_seen(&self) {
@@ -255,20 +258,21 @@ impl CallState {
     }
 
     /// A close frame from the peer; `None` is a close without a status code (1005).
+    /// A normal close completes a call only if nothing ended it before.
     pub(crate) fn peer_closed(&self, code: Option<u16>) {
-        if matches!(code, None | Some(1000 | 1001)) {
+        self.summary().close_code.get_or_insert(code.unwrap_or(1005));
+        if self.ended_by("peer_close") && matches!(code, None | Some(1000 | 1001)) {
             self.set(PEER_CLOSED_NORMALLY);
         }
-        self.summary().close_code.get_or_insert(code.unwrap_or(1005));
-        self.ended_by("peer_close");
     }
 
+    /// The service hung up: a close frame it sent, or the close of its sink. A normal
+    /// close completes the call unless the peer had already gone.
     pub(crate) fn service_closed(&self, code: Option<u16>) {
-        if matches!(code, None | Some(1000 | 1001)) {
+        self.summary().close_code.get_or_insert(code.unwrap_or(1005));
+        if self.ended_by("service_close") && matches!(code, None | Some(1000 | 1001)) {
             self.set(SERVICE_CLOSED_NORMALLY);
         }
-        self.summary().close_code.get_or_insert(code.unwrap_or(1005));
-        self.ended_by("service_close");
     }
 
     /// Refused at capacity: the end line says so; the outcome is `rejected`.

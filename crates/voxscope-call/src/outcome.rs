@@ -9,8 +9,10 @@
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Outcome {
-    /// The protocol's stop message, or a normal close (1000/1001) where the protocol has
-    /// no stop message or the service closed the call itself.
+    /// The protocol's stop message; a normal close (1000/1001) from the peer where the
+    /// protocol has no stop message; or the service hanging up before the peer left
+    /// (`SinkExt::close` on the tracked socket or its split sink, or a close frame it
+    /// sends with 1000/1001 or no code).
     Completed,
     /// Ended without the protocol's goodbye: a close without stop, an abnormal close
     /// code, an IO error or reset, a socket that was dropped.

@@ -108,8 +108,15 @@ where
         self.project().inner.poll_flush(cx)
     }
 
+    /// The service hangs up (`SinkExt::close`, on the socket or its split sink): a close
+    /// without a status code, which ends the call `completed` unless the peer left first.
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.project().inner.poll_close(cx)
+        let this = self.project();
+        if !this.tracker.closing {
+            this.tracker.closing = true;
+            this.tracker.call.state.service_closed(None);
+        }
+        this.inner.poll_close(cx)
     }
 }
 
@@ -125,6 +132,8 @@ struct Tracker {
     frames: [u64; 2],
     turns: u64,
     turn_latency_sum: f64,
+    /// The service closed the sink.
+    closing: bool,
 }
 
 impl Tracker {
@@ -141,6 +150,7 @@ impl Tracker {
             frames: [0; 2],
             turns: 0,
             turn_latency_sum: 0.0,
+            closing: false,
         }
     }
 
