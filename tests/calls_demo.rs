@@ -191,3 +191,31 @@ fn media_turns_run_through_the_provider_pipeline() {
         assert!(ok >= 1.0, "{kind} served the turn\n{}", exposition.text);
     }
 }
+
+#[test]
+fn plain_http_requests_to_unknown_paths_and_to_the_media_path_are_not_calls() {
+    let handle = with_local_prometheus(|handle| async move {
+        let config = voice_agent::config::Config::parse(Vec::<String>::new(), |_| None).unwrap();
+        let addr = serve(voice_agent::app(&handle, &config).expect("app")).await;
+        let client = reqwest::Client::new();
+        let paths = (0..1_000).map(|n| {
+            if n % 2 == 0 { format!("/wp-login-{n}.php") } else { media::MEDIA_PATH.to_owned() }
+        });
+        let statuses: Vec<u16> = futures_util::stream::iter(paths)
+            .map(|path| {
+                let request = client.get(format!("http://{addr}{path}"));
+                async move { request.send().await.expect("get").status().as_u16() }
+            })
+            .buffer_unordered(16)
+            .collect()
+            .await;
+        assert_eq!(statuses.iter().filter(|&&s| s == 404).count(), 500, "unknown paths");
+        assert_eq!(statuses.iter().filter(|&&s| s == 400).count(), 500, "GET /media");
+    });
+    let exposition = Exposition::render(&handle);
+    assert_eq!(exposition.sum("voice_calls_total", &[]), 0.0);
+    assert_eq!(exposition.count("voice_call_duration_seconds", &[]), 0);
+    assert_eq!(exposition.sum("voice_calls_active", &[]), 0.0);
+    let requests = exposition.count("http_server_request_duration_seconds", &[]);
+    assert_eq!(requests, 1_000, "the HTTP layer saw every request");
+}

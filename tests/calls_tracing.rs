@@ -108,7 +108,12 @@ fn each_call_has_one_root_span_linked_to_the_request_span_and_two_log_lines() {
             .layer(layer)
             .with_state(());
         for (path, id) in [("/refuse", "CA-span-1"), ("/media", "CA-span-2")] {
-            let request = Request::get(path).header("x-call-id", id).body(Body::empty()).unwrap();
+            let request = Request::get(path)
+                .header("x-call-id", id)
+                .header("connection", "upgrade")
+                .header("upgrade", "websocket")
+                .body(Body::empty())
+                .unwrap();
             let response = app
                 .clone()
                 .oneshot(request)

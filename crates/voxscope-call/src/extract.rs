@@ -34,10 +34,60 @@ impl IntoResponse for MissingCallLayer {
     }
 }
 
+/// Why the [`Call`] extractor refused a request.
+///
+/// ```
+/// use axum::response::IntoResponse;
+/// use voxscope_call::CallRejection;
+///
+/// assert_eq!(CallRejection::NotAnUpgrade.into_response().status(), 400);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CallRejection {
+    /// No [`CallLayer`](crate::CallLayer) on the route: `500`, logged as an error.
+    MissingLayer(MissingCallLayer),
+    /// A plain HTTP request on a call route (no `Upgrade: websocket`): the layer let it
+    /// pass without opening a call. `400`, not logged: scanners send these all day.
+    NotAnUpgrade,
+}
+
+impl std::fmt::Display for CallRejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CallRejection::MissingLayer(missing) => missing.fmt(f),
+            CallRejection::NotAnUpgrade => f.write_str("expected a WebSocket upgrade request"),
+        }
+    }
+}
+
+impl std::error::Error for CallRejection {}
+
+impl IntoResponse for CallRejection {
+    fn into_response(self) -> Response {
+        match self {
+            CallRejection::MissingLayer(missing) => missing.into_response(),
+            CallRejection::NotAnUpgrade => {
+                (StatusCode::BAD_REQUEST, self.to_string()).into_response()
+            }
+        }
+    }
+}
+
+/// Left by the layer on a request it passed through without opening a call.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PassedThrough;
+
 impl<S: Send + Sync> FromRequestParts<S> for Call {
-    type Rejection = MissingCallLayer;
+    type Rejection = CallRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parts.extensions.get::<Call>().cloned().ok_or(MissingCallLayer)
+        if let Some(call) = parts.extensions.get::<Call>() {
+            return Ok(call.clone());
+        }
+        if parts.extensions.get::<PassedThrough>().is_some() {
+            return Err(CallRejection::NotAnUpgrade);
+        }
+        Err(CallRejection::MissingLayer(MissingCallLayer))
     }
 }

@@ -14,8 +14,9 @@ use crate::handles::Instruments;
 use crate::protocol::Protocol;
 use crate::service::CallMetrics;
 
-/// Opens a [`Call`] for each request on the WebSocket route(s) it wraps, and ends it
-/// exactly once; optionally sheds calls beyond a capacity with `503` and `Retry-After`.
+/// Opens a [`Call`] for each WebSocket upgrade request on the route(s) it wraps, and
+/// ends it exactly once; optionally sheds calls beyond a capacity with `503` and
+/// `Retry-After`. Requests that are not upgrades pass through uncounted.
 ///
 /// ```
 /// use axum::{Router, routing::any};
@@ -27,7 +28,7 @@ use crate::service::CallMetrics;
 ///     .build()?;
 /// let app: Router = Router::new()
 ///     .route("/media", any(|| async { "upgrade here" }))
-///     .layer(layer);
+///     .route_layer(layer);
 /// # Ok::<(), voxscope_core::ConfigError>(())
 /// ```
 #[derive(Clone, Debug)]

@@ -20,13 +20,14 @@
 //!
 //! let app: Router = Router::new()
 //!     .route("/media", any(media))
-//!     .layer(CallLayer::builder(Protocol::Twilio).max_calls(500).build()?);
+//!     .route_layer(CallLayer::builder(Protocol::Twilio).max_calls(500).build()?);
 //! # Ok::<(), voxscope_core::ConfigError>(())
 //! ```
 //!
-//! Every request through the layer is a call, so put it on the WebSocket route(s)
-//! only (a router of its own, or `route_layer` there): a plain HTTP route under it would
-//! count each request as a `rejected` call.
+//! Only WebSocket upgrade requests (`Upgrade: websocket`, or HTTP/2's extended CONNECT)
+//! open calls; any other request passes through uncounted, and the [`Call`] extractor
+//! refuses it with `400` ([`CallRejection::NotAnUpgrade`]). Add the layer with
+//! `route_layer`, as above: `Router::layer` would also wrap the router's fallback.
 //!
 //! What it records, by the names of `voxscope_core::catalog`, all labelled with the
 //! layer's `transport`:
@@ -70,7 +71,7 @@ mod socket;
 mod timing;
 
 pub use call::Call;
-pub use extract::MissingCallLayer;
+pub use extract::{CallRejection, MissingCallLayer};
 pub use layer::{CallLayer, CallLayerBuilder};
 pub use outcome::Outcome;
 pub use protocol::{Protocol, ProtocolErrorKind};

@@ -5,15 +5,16 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
-use http::{Request, Response, StatusCode, header};
+use http::{Method, Request, Response, StatusCode, header};
 use pin_project::pin_project;
 use tower::Service;
 
 use crate::call::PollGuard;
+use crate::extract::PassedThrough;
 use crate::layer::{Shared, valid_id};
 
-/// Middleware that opens a [`Call`](crate::Call) per request; built by
-/// [`CallLayer`](crate::CallLayer).
+/// Middleware that opens a [`Call`](crate::Call) per WebSocket upgrade request and lets
+/// other requests pass uncounted; built by [`CallLayer`](crate::CallLayer).
 #[derive(Debug)]
 pub struct CallMetrics<S> {
     inner: S,
@@ -66,6 +67,12 @@ where
     }
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        if !is_websocket_upgrade(&request) {
+            request.extensions_mut().insert(PassedThrough);
+            return ResponseFuture {
+                kind: Kind::PassedThrough { inner: self.inner.call(request) },
+            };
+        }
         let id = self.call_id(&request);
         let Some(call) = self.shared.admit(id) else {
             return ResponseFuture {
@@ -76,6 +83,19 @@ where
         let inner = self.inner.call(request);
         ResponseFuture { kind: Kind::Inner { inner, guard: PollGuard::new(call) } }
     }
+}
+
+/// Whether `request` asks for a WebSocket: `Upgrade: websocket` (HTTP/1.1), or an
+/// extended CONNECT (HTTP/2, RFC 8441). Anything else is not a call.
+fn is_websocket_upgrade<B>(request: &Request<B>) -> bool {
+    if request.method() == Method::CONNECT {
+        return true;
+    }
+    request.headers().get_all(header::UPGRADE).iter().any(|value| {
+        value.to_str().is_ok_and(|tokens| {
+            tokens.split(',').any(|token| token.trim().eq_ignore_ascii_case("websocket"))
+        })
+    })
 }
 
 /// Response future of [`CallMetrics`]: the inner service's response, or `503` for a
@@ -97,6 +117,10 @@ enum Kind<F> {
     },
     Shed {
         retry_after: http::HeaderValue,
+    },
+    PassedThrough {
+        #[pin]
+        inner: F,
     },
 }
 
@@ -120,6 +144,7 @@ where
                 guard.call = None;
                 Poll::Ready(result)
             }
+            KindProj::PassedThrough { inner } => inner.poll(cx),
             KindProj::Shed { retry_after } => {
                 let mut response = Response::new(B::default());
                 *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
