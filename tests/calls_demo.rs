@@ -195,8 +195,7 @@ fn media_turns_run_through_the_provider_pipeline() {
 #[test]
 fn plain_http_requests_to_unknown_paths_and_to_the_media_path_are_not_calls() {
     let handle = with_local_prometheus(|handle| async move {
-        let config = voice_agent::config::Config::parse(Vec::<String>::new(), |_| None).unwrap();
-        let addr = serve(voice_agent::app(&handle, &config).expect("app")).await;
+        let addr = start_demo(&[], |_| None, &handle).await;
         let client = reqwest::Client::new();
         let paths = (0..1_000).map(|n| {
             if n % 2 == 0 { format!("/wp-login-{n}.php") } else { media::MEDIA_PATH.to_owned() }
