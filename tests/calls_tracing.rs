@@ -16,6 +16,8 @@ use axum::extract::ws::WebSocketUpgrade;
 use axum::http::Request;
 use axum::response::Response;
 use axum::routing::any;
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite;
 use tower::ServiceExt;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
@@ -23,7 +25,7 @@ use tracing::{Event, Instrument, Subscriber};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
 use voxscope::call::{Call, CallLayer, Protocol};
-use voxscope_tests::{Exposition, with_local_prometheus};
+use voxscope_tests::{Exposition, eventually, serve, with_local_prometheus};
 
 type Fields = HashMap<String, String>;
 
@@ -175,6 +177,15 @@ async fn minute_long_agent(ws: WebSocketUpgrade, call: Call) -> Response {
     })
 }
 
+/// Reads the caller until the stream ends.
+async fn listen(ws: WebSocketUpgrade, call: Call) -> Response {
+    ws.on_upgrade(move |socket| {
+        call.serve(socket, |mut socket, _call| async move {
+            while let Some(Ok(_)) = socket.next().await {}
+        })
+    })
+}
+
 /// Real time on purpose: the tail buffer's clock is the process's, which a paused
 /// tokio clock does not move.
 #[test]
@@ -231,4 +242,62 @@ fn a_minute_long_call_that_fails_at_45_s_is_kept_whole_without_overflow() {
         assert_eq!(ctx.metrics.get("voxscope_trace_buffer_spans"), 0.0);
         assert_eq!(ctx.metrics.decision("kept_error"), 1.0);
     });
+}
+
+const START: &str = r#"{"event":"start","sequenceNumber":"1","streamSid":"MZidle","start":{"callSid":"CAidle","mediaFormat":{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1}}}"#;
+
+fn media_frame(n: u64) -> tungstenite::Message {
+    let payload = "/".repeat(212) + "/w==";
+    tungstenite::Message::text(format!(
+        r#"{{"event":"media","sequenceNumber":"{n}","media":{{"track":"inbound","chunk":"{n}","timestamp":"{}","payload":"{payload}"}},"streamSid":"MZidle"}}"#,
+        n * 20
+    ))
+}
+
+#[test]
+fn a_peer_that_goes_silent_without_closing_is_dropped_at_the_idle_timeout() {
+    let capture = Capture::default();
+    let subscriber = tracing_subscriber::registry().with(capture.clone());
+    let _default = tracing::subscriber::set_default(subscriber);
+    // Real time, with margins far above scheduler noise: a 2 s timeout against frames
+    // every 250 ms.
+    let handle = with_local_prometheus(|_| async move {
+        let layer = CallLayer::builder(Protocol::Twilio)
+            .idle_timeout(Duration::from_secs(2))
+            .build()
+            .expect("layer");
+        let app = Router::new().route("/media", any(listen)).route_layer(layer.clone());
+        let addr = serve(app).await;
+        let url = format!("ws://{addr}/media");
+        // Half-open: sends a little, then neither reads nor writes nor closes.
+        let (mut silent, _) = tokio_tungstenite::connect_async(url.as_str()).await.expect("ws");
+        silent.send(tungstenite::Message::text(START)).await.expect("start");
+        silent.send(media_frame(2)).await.expect("media");
+        // Alive: a frame every 250 ms for 5 s, then Twilio's stop and a close.
+        let (mut alive, _) = tokio_tungstenite::connect_async(url.as_str()).await.expect("ws");
+        alive.send(tungstenite::Message::text(START)).await.expect("start");
+        for n in 0..20 {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            alive.send(media_frame(n + 2)).await.expect("alive until its own stop");
+        }
+        assert_eq!(layer.active_calls(), 1, "the silent call was ended, the live one was not");
+        let stop = r#"{"event":"stop","sequenceNumber":"99","stop":{"callSid":"CAidle"}}"#;
+        alive.send(tungstenite::Message::text(stop)).await.expect("stop");
+        alive.close(None).await.expect("close");
+        assert!(eventually(Duration::from_secs(10), || layer.active_calls() == 0).await);
+        drop(silent);
+    });
+    let exposition = Exposition::render(&handle);
+    assert_eq!(exposition.sum("voice_calls_total", &[("outcome", "dropped")]), 1.0);
+    assert_eq!(exposition.sum("voice_calls_total", &[("outcome", "completed")]), 1.0);
+    assert_eq!(exposition.sum("voice_calls_active", &[]), 0.0);
+    let events = capture.events.lock().unwrap().clone();
+    let ended: Vec<(&str, &str)> = events
+        .iter()
+        .filter(|e| e.fields.get("message").map(String::as_str) == Some("call ended"))
+        .map(|e| (e.fields["outcome"].as_str(), e.fields["end"].as_str()))
+        .collect();
+    assert_eq!(ended.len(), 2, "{ended:?}");
+    assert!(ended.contains(&("dropped", "idle_timeout")), "{ended:?}");
+    assert!(ended.contains(&("completed", "stop")), "{ended:?}");
 }

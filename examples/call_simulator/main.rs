@@ -31,8 +31,8 @@ type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 const MAX_CALLS: usize = 10_000;
 const MAX_CONCURRENCY: usize = 500;
 const MAX_SECONDS: u64 = 600;
-/// The longest media gap `--gap-ms` accepts.
-const MAX_GAP_MS: u64 = 60_000;
+/// The longest media gap `--gap-ms` accepts: under the demo's 10 s idle timeout.
+const MAX_GAP_MS: u64 = 8_000;
 /// What each caller says every turn: 3.5 s of synthesized speech, mu-law 8 kHz.
 const SPEECH: &[u8] = include_bytes!("../fixtures/caller_speech.ulaw");
 /// 20 ms of mu-law.

@@ -29,6 +29,9 @@ use crate::endpointing::{Endpointer, Heard};
 pub const MEDIA_PATH: &str = "/media";
 /// Calls beyond this many are refused with 503 and `Retry-After`.
 pub const MAX_CALLS: usize = 500;
+/// Twilio streams a frame every 20 ms, silence included: a caller unheard this long is
+/// gone, even if no FIN or RST says so.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// One caller turn, as the responder sees it.
 #[derive(Clone, Debug)]
@@ -77,12 +80,14 @@ impl Responder for FixedDelayResponder {
     }
 }
 
-/// `GET /media` under its own [`CallLayer`] (Twilio, at most [`MAX_CALLS`]), as a
-/// route layer: requests that match no route never reach it.
+/// `GET /media` under its own [`CallLayer`] (Twilio, at most [`MAX_CALLS`], ended after
+/// [`IDLE_TIMEOUT`] without a frame), as a route layer: requests that match no route
+/// never reach it.
 pub fn router(responder: Arc<dyn Responder>) -> anyhow::Result<Router> {
     let layer = CallLayer::builder(Protocol::Twilio)
         .max_calls(MAX_CALLS)
         .call_id_query("callSid")
+        .idle_timeout(IDLE_TIMEOUT)
         .build()
         .context("call layer")?;
     Ok(Router::new().route(MEDIA_PATH, any(media)).route_layer(layer).with_state(responder))

@@ -8,8 +8,9 @@ use quanta::Instant;
 use tracing::Span;
 
 use crate::handles::Handles;
+use crate::layer::CallSettings;
 use crate::outcome::Outcome;
-use crate::protocol::{Protocol, ProtocolErrorKind, StartInfo};
+use crate::protocol::{ProtocolErrorKind, StartInfo};
 use crate::serve::{CallFuture, CallResult};
 use crate::socket::TrackedSocket;
 use crate::timing::InboundTiming;
@@ -170,8 +171,7 @@ impl Call {
 /// Shared by the clones of a [`Call`]; its `Drop` is the end of the call.
 pub(crate) struct CallState {
     pub(crate) handles: Arc<Handles>,
-    pub(crate) protocol: Protocol,
-    pub(crate) gap_factor: f64,
+    pub(crate) settings: CallSettings,
     /// The layer's count of admitted calls; `None` for a call shed at capacity.
     slot: Option<Arc<AtomicUsize>>,
     span: Span,
@@ -206,8 +206,7 @@ pub(crate) struct Ids {
 impl CallState {
     pub(crate) fn start(
         handles: Arc<Handles>,
-        protocol: Protocol,
-        gap_factor: f64,
+        settings: CallSettings,
         slot: Option<Arc<AtomicUsize>>,
         call_id: String,
     ) -> Arc<Self> {
@@ -220,8 +219,7 @@ impl CallState {
         let summary = Summary { ids: Ids { call_id, stream_id: None }, ..Summary::default() };
         Arc::new(Self {
             handles,
-            protocol,
-            gap_factor,
+            settings,
             slot,
             span,
             start: Instant::now(),
@@ -284,6 +282,11 @@ impl CallState {
         self.ended_by("io_error");
     }
 
+    /// The peer sent nothing for the layer's idle timeout: the outcome is `dropped`.
+    pub(crate) fn idle_timed_out(&self) {
+        self.ended_by("idle_timeout");
+    }
+
     pub(crate) fn eof(&self) {
         self.ended_by("eof");
     }
@@ -330,7 +333,7 @@ impl CallState {
             Outcome::Rejected
         } else if has(STOP_SEEN)
             || has(SERVICE_CLOSED_NORMALLY)
-            || (has(PEER_CLOSED_NORMALLY) && !self.protocol.has_stop_event())
+            || (has(PEER_CLOSED_NORMALLY) && !self.settings.protocol.has_stop_event())
         {
             Outcome::Completed
         } else {

@@ -91,6 +91,7 @@ pub struct CallLayerBuilder {
     id_header: Option<String>,
     id_query: Option<String>,
     gap_factor: f64,
+    idle_timeout: Option<Duration>,
 }
 
 impl CallLayerBuilder {
@@ -104,6 +105,7 @@ impl CallLayerBuilder {
             id_header: None,
             id_query: None,
             gap_factor: 3.0,
+            idle_timeout: None,
         }
     }
 
@@ -155,11 +157,34 @@ impl CallLayerBuilder {
         self
     }
 
+    /// Ends a call whose peer has sent nothing for `timeout` as `dropped`, with
+    /// `end=idle_timeout` in its end-of-call log line: a caller whose network vanished
+    /// without a FIN or RST would otherwise hold its call and capacity slot forever.
+    /// Media streams send a frame every 20 ms, so a few seconds is ample. Off by default.
+    ///
+    /// The tracked socket's stream then ends (`None`), so a handler's read loop returns;
+    /// the call ends when the handler drops the socket. Measured while the handler reads
+    /// the socket, on tokio's timer (the runtime needs its time driver, as
+    /// `#[tokio::main]` enables).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use voxscope_call::{CallLayer, Protocol};
+    ///
+    /// let layer = CallLayer::builder(Protocol::Twilio).idle_timeout(Duration::from_secs(10)).build()?;
+    /// # Ok::<(), voxscope_core::ConfigError>(())
+    /// ```
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = Some(timeout);
+        self
+    }
+
     /// Validates the settings and builds the layer.
     ///
     /// # Errors
     /// A [`ConfigError`] naming the field: a zero `max_calls`, a `retry_after` under one
-    /// second, a `gap_factor` that is not a finite number of at least 1, a header name
+    /// second, a zero `idle_timeout`, a `gap_factor` that is not a finite number of at
+    /// least 1, a header name
     /// that is not one, an empty query name, a `transport` outside `[a-z0-9_]+`, or a
     /// `RawPcm` protocol with a zero rate or a width outside 1..=4.
     pub fn build(self) -> Result<CallLayer, ConfigError> {
@@ -176,6 +201,9 @@ impl CallLayerBuilder {
         if retry_secs == 0 {
             let value = format!("{:?}", self.retry_after);
             return Err(invalid("retry_after", value, "at least one second"));
+        }
+        if self.idle_timeout == Some(Duration::ZERO) {
+            return Err(ConfigError::Zero { field: "idle_timeout".to_owned() });
         }
         if !(self.gap_factor.is_finite() && self.gap_factor >= 1.0) {
             let value = self.gap_factor.to_string();
@@ -197,8 +225,13 @@ impl CallLayerBuilder {
         if self.id_query.as_deref() == Some("") {
             return Err(invalid("call_id_query", String::new(), "a query parameter name"));
         }
-        let shared = Shared {
+        let settings = CallSettings {
             protocol: self.protocol,
+            gap_factor: self.gap_factor,
+            idle_timeout: self.idle_timeout,
+        };
+        let shared = Shared {
+            settings,
             instruments: Instruments::new(transport, self.max_calls),
             active: Arc::new(AtomicUsize::new(0)),
             max_calls: self.max_calls,
@@ -206,7 +239,6 @@ impl CallLayerBuilder {
             retry_after: HeaderValue::from(retry_secs),
             id_header,
             id_query: self.id_query.map(Into::into),
-            gap_factor: self.gap_factor,
         };
         crate::handles::publish_capacity(transport, self.max_calls);
         Ok(CallLayer { shared: Arc::new(shared) })
@@ -216,7 +248,7 @@ impl CallLayerBuilder {
 /// What every service built by one layer shares.
 #[derive(Debug)]
 pub(crate) struct Shared {
-    protocol: Protocol,
+    settings: CallSettings,
     instruments: Instruments,
     active: Arc<AtomicUsize>,
     max_calls: Option<usize>,
@@ -224,7 +256,14 @@ pub(crate) struct Shared {
     pub(crate) retry_after: HeaderValue,
     pub(crate) id_header: Option<HeaderName>,
     pub(crate) id_query: Option<Box<str>>,
-    gap_factor: f64,
+}
+
+/// What each call of a layer is told about its stream.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct CallSettings {
+    pub(crate) protocol: Protocol,
+    pub(crate) gap_factor: f64,
+    pub(crate) idle_timeout: Option<Duration>,
 }
 
 impl Shared {
@@ -236,11 +275,11 @@ impl Shared {
         let over = self.max_calls.is_some_and(|max| admitted > max);
         if over && self.shed {
             self.active.fetch_sub(1, Ordering::AcqRel);
-            CallState::start(handles, self.protocol, self.gap_factor, None, id).shed();
+            CallState::start(handles, self.settings, None, id).shed();
             return None;
         }
         let slot = Some(Arc::clone(&self.active));
-        Some(Call { state: CallState::start(handles, self.protocol, self.gap_factor, slot, id) })
+        Some(Call { state: CallState::start(handles, self.settings, slot, id) })
     }
 }
 

@@ -48,6 +48,9 @@
 //!   audio frame; `voice_call_sentiment` from [`Call::record_sentiment`].
 //! - `voice_call_protocol_errors_total{kind}`: frames not understood, passed through.
 //!
+//! With [`CallLayerBuilder::idle_timeout`], a peer that sends nothing for that long
+//! (gone without a FIN or RST) ends its call `dropped` and frees its capacity slot.
+//!
 //! A panic in the handler run by [`Call::serve`], or an `Err` it returns, ends the call
 //! `failed`.
 //!
@@ -61,6 +64,7 @@
 mod call;
 mod extract;
 mod handles;
+mod idle;
 mod json;
 mod layer;
 mod outcome;

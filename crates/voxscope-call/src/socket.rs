@@ -11,6 +11,7 @@ use quanta::Instant;
 
 use crate::call::Call;
 use crate::handles::{Direction, Handles};
+use crate::idle::IdleWatch;
 use crate::protocol::{Adapter, Frame};
 use crate::timing::{AudioTally, InboundTiming, audio_micros};
 
@@ -63,12 +64,24 @@ where
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.project();
-        let item = ready!(this.inner.poll_next(cx));
-        match &item {
-            Some(Ok(message)) => this.tracker.inbound(message),
-            Some(Err(_)) => this.tracker.call.state.io_error(),
-            None => this.tracker.call.state.eof(),
+        let Some(idle) = &mut this.tracker.idle else {
+            let item = ready!(this.inner.poll_next(cx));
+            this.tracker.seen(&item);
+            return Poll::Ready(item);
+        };
+        if idle.is_expired() {
+            return Poll::Ready(None);
         }
+        let item = match this.inner.poll_next(cx) {
+            Poll::Ready(item) => item,
+            Poll::Pending if idle.expired(cx) => {
+                this.tracker.call.state.idle_timed_out();
+                return Poll::Ready(None);
+            }
+            Poll::Pending => return Poll::Pending,
+        };
+        idle.inbound();
+        this.tracker.seen(&item);
         Poll::Ready(item)
     }
 
@@ -134,13 +147,15 @@ struct Tracker {
     turn_latency_sum: f64,
     /// The service closed the sink.
     closing: bool,
+    idle: Option<IdleWatch>,
 }
 
 impl Tracker {
     fn new(call: Call) -> Self {
         let handles = Arc::clone(call.handles());
-        let adapter = Adapter::new(call.state.protocol);
-        let timing = InboundTiming::new(call.state.gap_factor);
+        let adapter = Adapter::new(call.state.settings.protocol);
+        let timing = InboundTiming::new(call.state.settings.gap_factor);
+        let idle = call.state.settings.idle_timeout.map(IdleWatch::new);
         Self {
             call,
             handles,
@@ -151,6 +166,16 @@ impl Tracker {
             turns: 0,
             turn_latency_sum: 0.0,
             closing: false,
+            idle,
+        }
+    }
+
+    /// What the peer's stream yielded.
+    fn seen<E>(&mut self, item: &Option<Result<Message, E>>) {
+        match item {
+            Some(Ok(message)) => self.inbound(message),
+            Some(Err(_)) => self.call.state.io_error(),
+            None => self.call.state.eof(),
         }
     }
 

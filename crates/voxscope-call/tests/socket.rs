@@ -157,9 +157,39 @@ fn builder_errors_name_the_field_and_value() {
         err(twilio().retry_after(std::time::Duration::from_millis(10))),
         "retry_after: at least one second (got \"10ms\")"
     );
+    assert_eq!(
+        err(twilio().idle_timeout(std::time::Duration::ZERO)),
+        "idle_timeout: must be greater than 0"
+    );
     let pcm = Protocol::RawPcm { sample_rate: 8_000, sample_width: 9 };
     assert_eq!(
         err(CallLayer::builder(pcm)),
         "protocol.sample_width: bytes per sample, 1 to 4 (got \"9\")"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_idle_timeout_runs_from_the_last_inbound_frame() {
+    use std::time::Duration;
+    let layer =
+        CallLayer::builder(Protocol::Twilio).idle_timeout(Duration::from_secs(10)).build().unwrap();
+    let call = layer.open_call(None).unwrap();
+    // A frame every 2 s for 10 s, then a peer that says nothing and never closes.
+    let frames = stream::unfold(0, |n| async move {
+        (n < 5).then_some(())?;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        Some((Ok::<_, Infallible>(telnyx_media(n * 20)), n + 1))
+    })
+    .chain(stream::pending());
+    let started = tokio::time::Instant::now();
+    let mut socket = call.track(Box::pin(frames));
+    for _ in 0..5 {
+        assert!(socket.next().await.is_some());
+    }
+    assert_eq!(started.elapsed(), Duration::from_secs(10));
+    assert!(socket.next().await.is_none(), "the stream ends at the idle timeout");
+    assert_eq!(started.elapsed(), Duration::from_secs(20), "10 s after the last frame");
+    assert!(socket.next().await.is_none(), "and stays ended");
+    drop((socket, call));
+    assert_eq!(layer.active_calls(), 0);
 }
