@@ -486,3 +486,37 @@ fn calls_the_service_hangs_up_complete() {
     assert_eq!(exposition.sum(CALLS, &[("outcome", "completed")]), 3.0);
     assert_eq!(exposition.sum(CALLS, &[]), 3.0);
 }
+
+#[test]
+fn racing_upgrades_at_exactly_capacity_are_all_admitted() {
+    const CAPACITY: usize = 32;
+    let handle = with_local_prometheus(|_| async move {
+        let layer =
+            CallLayer::builder(Protocol::Twilio).max_calls(CAPACITY).build().expect("layer");
+        let addr = serve(app(layer.clone(), Seen::default())).await;
+        for round in 0..3 {
+            let upgrades = (0..CAPACITY).map(|_| connect(addr, "/media"));
+            let held: Vec<Client> = futures_util::future::join_all(upgrades)
+                .await
+                .into_iter()
+                .map(|ws| {
+                    ws.unwrap_or_else(|e| panic!("round {round}: shed with a slot free: {e}"))
+                })
+                .collect();
+            assert!(eventually(Duration::from_secs(10), || layer.active_calls() == CAPACITY).await);
+            match connect(addr, "/media").await {
+                Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 503),
+                other => panic!("expected 503 over capacity, got {:?}", other.map(|_| ())),
+            }
+            let closes = held.into_iter().map(|mut ws| async move {
+                send_all(&mut ws, &[STOP.to_owned()]).await;
+                close(ws, CloseCode::Normal).await;
+            });
+            futures_util::future::join_all(closes).await;
+            assert!(eventually(Duration::from_secs(10), || layer.active_calls() == 0).await);
+        }
+    });
+    let exposition = Exposition::render(&handle);
+    assert_eq!(exposition.sum(CALLS, &[("outcome", "completed")]), (3 * CAPACITY) as f64);
+    assert_eq!(exposition.sum(CALLS, &[("outcome", "rejected")]), 3.0);
+}

@@ -301,3 +301,42 @@ fn a_peer_that_goes_silent_without_closing_is_dropped_at_the_idle_timeout() {
     assert!(ended.contains(&("dropped", "idle_timeout")), "{ended:?}");
     assert!(ended.contains(&("completed", "stop")), "{ended:?}");
 }
+
+#[test]
+fn a_shed_call_costs_no_span_and_no_log_line_of_its_own() {
+    const SHED: usize = 50;
+    let capture = Capture::default();
+    let subscriber = tracing_subscriber::registry().with(capture.clone());
+    let _default = tracing::subscriber::set_default(subscriber);
+    let handle = with_local_prometheus(|_| async move {
+        let layer = CallLayer::builder(Protocol::Twilio).max_calls(1).build().expect("layer");
+        let held = layer.open_call(Some("CA-held")).expect("the one slot");
+        let app = Router::new().route("/media", any(media)).route_layer(layer.clone());
+        for _ in 0..SHED {
+            let request = Request::get("/media")
+                .header("connection", "upgrade")
+                .header("upgrade", "websocket")
+                .body(Body::empty())
+                .unwrap();
+            let response = app.clone().oneshot(request).await.unwrap();
+            assert_eq!(response.status(), 503);
+        }
+        drop(held);
+    });
+    let exposition = Exposition::render(&handle);
+    let rejected = exposition.sum("voice_calls_total", &[("outcome", "rejected")]);
+    // The held call was never upgraded either: rejected too, with its own span.
+    assert_eq!(rejected, (SHED + 1) as f64);
+    let spans = capture.spans.lock().unwrap();
+    assert_eq!(spans.values().filter(|s| s.name == "voice_call").count(), 1, "the held call's");
+    let events = capture.events.lock().unwrap();
+    let message = |e: &&Captured| e.fields.get("message").cloned().unwrap_or_default();
+    let started = events.iter().filter(|e| message(e) == "call started").count();
+    assert_eq!(started, 1, "only the held call started");
+    let warnings: Vec<&Captured> =
+        events.iter().filter(|e| message(e).starts_with("calls shed at capacity")).collect();
+    // One a second: the first shed reports at once; the 50 take well under two seconds.
+    assert!((1..=2).contains(&warnings.len()), "{warnings:?}");
+    assert_eq!(warnings[0].fields["shed"], "1");
+    assert_eq!(warnings[0].fields["capacity"], "1");
+}

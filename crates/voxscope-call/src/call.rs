@@ -172,8 +172,8 @@ impl Call {
 pub(crate) struct CallState {
     pub(crate) handles: Arc<Handles>,
     pub(crate) settings: CallSettings,
-    /// The layer's count of admitted calls; `None` for a call shed at capacity.
-    slot: Option<Arc<AtomicUsize>>,
+    /// The layer's count of admitted calls, given back when the call ends.
+    slot: Arc<AtomicUsize>,
     span: Span,
     start: Instant,
     turn_ended_at: AtomicU64,
@@ -207,15 +207,13 @@ impl CallState {
     pub(crate) fn start(
         handles: Arc<Handles>,
         settings: CallSettings,
-        slot: Option<Arc<AtomicUsize>>,
+        slot: Arc<AtomicUsize>,
         call_id: String,
     ) -> Arc<Self> {
         let transport = handles.transport;
         let span = call_span(&call_id, transport);
         tracing::info!(parent: &span, call.id = %call_id, transport, "call started");
-        if slot.is_some() {
-            handles.active.increment(1.0);
-        }
+        handles.active.increment(1.0);
         let summary = Summary { ids: Ids { call_id, stream_id: None }, ..Summary::default() };
         Arc::new(Self {
             handles,
@@ -271,11 +269,6 @@ impl CallState {
         if self.ended_by("service_close") && matches!(code, None | Some(1000 | 1001)) {
             self.set(SERVICE_CLOSED_NORMALLY);
         }
-    }
-
-    /// Refused at capacity: the end line says so; the outcome is `rejected`.
-    pub(crate) fn shed(&self) {
-        self.ended_by("shed_at_capacity");
     }
 
     pub(crate) fn io_error(&self) {
@@ -352,10 +345,8 @@ impl Drop for CallState {
         let handles = &self.handles;
         handles.calls[outcome.index()].increment(1);
         handles.duration[outcome.index()].record(seconds);
-        if let Some(slot) = &self.slot {
-            slot.fetch_sub(1, Ordering::AcqRel);
-            handles.active.decrement(1.0);
-        }
+        self.slot.fetch_sub(1, Ordering::AcqRel);
+        handles.active.decrement(1.0);
         let summary = self.summary.get_mut().unwrap_or_else(PoisonError::into_inner);
         let quality = InboundTiming::quality(
             summary.inbound_frames,

@@ -2,13 +2,14 @@
 
 use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use http::{HeaderName, HeaderValue};
 use tower::Layer;
 use voxscope_core::{ConfigError, validate_nonzero};
 
+use crate::admission::Admission;
 use crate::call::{Call, CallState};
 use crate::handles::Instruments;
 use crate::protocol::Protocol;
@@ -68,7 +69,7 @@ impl CallLayer {
 
     /// Calls admitted and not yet ended.
     pub fn active_calls(&self) -> usize {
-        self.shared.active.load(Ordering::Acquire)
+        self.shared.admission.active.load(Ordering::Acquire)
     }
 }
 
@@ -233,9 +234,7 @@ impl CallLayerBuilder {
         let shared = Shared {
             settings,
             instruments: Instruments::new(transport, self.max_calls),
-            active: Arc::new(AtomicUsize::new(0)),
-            max_calls: self.max_calls,
-            shed: !self.count_only,
+            admission: Admission::new(self.max_calls.filter(|_| !self.count_only)),
             retry_after: HeaderValue::from(retry_secs),
             id_header,
             id_query: self.id_query.map(Into::into),
@@ -250,9 +249,7 @@ impl CallLayerBuilder {
 pub(crate) struct Shared {
     settings: CallSettings,
     instruments: Instruments,
-    active: Arc<AtomicUsize>,
-    max_calls: Option<usize>,
-    shed: bool,
+    admission: Admission,
     pub(crate) retry_after: HeaderValue,
     pub(crate) id_header: Option<HeaderName>,
     pub(crate) id_query: Option<Box<str>>,
@@ -267,18 +264,15 @@ pub(crate) struct CallSettings {
 }
 
 impl Shared {
-    /// Opens a call, or ends one at once as `rejected` when over capacity.
+    /// Opens a call, or counts one `rejected` when at capacity.
     pub(crate) fn admit(&self, id: Option<String>) -> Option<Call> {
         let handles = Arc::clone(self.instruments.get());
-        let id = id.unwrap_or_else(generate_id);
-        let admitted = self.active.fetch_add(1, Ordering::AcqRel) + 1;
-        let over = self.max_calls.is_some_and(|max| admitted > max);
-        if over && self.shed {
-            self.active.fetch_sub(1, Ordering::AcqRel);
-            CallState::start(handles, self.settings, None, id).shed();
+        if !self.admission.try_acquire() {
+            self.admission.shed(&handles);
             return None;
         }
-        let slot = Some(Arc::clone(&self.active));
+        let id = id.unwrap_or_else(generate_id);
+        let slot = Arc::clone(&self.admission.active);
         Some(Call { state: CallState::start(handles, self.settings, slot, id) })
     }
 }

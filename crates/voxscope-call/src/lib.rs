@@ -61,6 +61,7 @@
 //! live there, never in labels.
 #![deny(missing_docs)]
 
+mod admission;
 mod call;
 mod extract;
 mod handles;
