@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use quanta::Instant;
 use tracing::Span;
 
-use crate::handles::Handles;
+use crate::handles::{Direction, Handles};
 use crate::layer::CallSettings;
 use crate::outcome::Outcome;
 use crate::protocol::{ProtocolErrorKind, StartInfo};
@@ -140,8 +140,8 @@ impl Call {
         }
     }
 
-    /// Counts a frame the application could not use in
-    /// `voice_call_protocol_errors_total{kind}` (say, a media payload that is not valid
+    /// Counts an inbound frame the application could not use in
+    /// `voice_call_protocol_errors_total{kind, direction="in"}` (say, a media payload that is not valid
     /// base64 when the agent decodes it) and logs `error` at debug level in the call's
     /// span. The socket counts what it can judge without decoding; this is for the rest.
     ///
@@ -154,7 +154,7 @@ impl Call {
     /// # Ok::<(), voxscope_core::ConfigError>(())
     /// ```
     pub fn protocol_error(&self, kind: ProtocolErrorKind, error: &dyn fmt::Display) {
-        self.state.handles.protocol_errors[kind.index()].increment(1);
+        self.state.handles.protocol_errors[kind.index()][Direction::In as usize].increment(1);
         tracing::debug!(
             parent: self.span(),
             kind = kind.label(),

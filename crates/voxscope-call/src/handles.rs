@@ -24,6 +24,13 @@ pub(crate) enum Direction {
 
 const DIRECTIONS: [&str; 2] = ["in", "out"];
 
+impl Direction {
+    /// The `direction` label value.
+    pub(crate) const fn label(self) -> &'static str {
+        DIRECTIONS[self as usize]
+    }
+}
+
 /// Lazily registered handles of a layer, with the recorder current at first use.
 #[derive(Debug)]
 pub(crate) struct Instruments {
@@ -56,7 +63,8 @@ pub(crate) struct Handles {
     pub(crate) quality: Histogram,
     pub(crate) turn_latency: Histogram,
     pub(crate) sentiment: Histogram,
-    pub(crate) protocol_errors: [Counter; ProtocolErrorKind::ALL.len()],
+    /// By kind, then direction.
+    pub(crate) protocol_errors: [[Counter; 2]; ProtocolErrorKind::ALL.len()],
 }
 
 /// Sets `voice_calls_capacity{transport}` in the current recorder. Only a configured
@@ -93,7 +101,10 @@ impl Handles {
             turn_latency: metrics::histogram!(VOICE_TURN_LATENCY.name, t.0 => t.1),
             sentiment: metrics::histogram!(VOICE_CALL_SENTIMENT.name, t.0 => t.1),
             protocol_errors: ProtocolErrorKind::ALL.map(|k| {
-                metrics::counter!(VOICE_CALL_PROTOCOL_ERRORS_TOTAL.name, t.0 => t.1, "kind" => k.label())
+                DIRECTIONS.map(|d| {
+                    let name = VOICE_CALL_PROTOCOL_ERRORS_TOTAL.name;
+                    metrics::counter!(name, t.0 => t.1, "kind" => k.label(), "direction" => d)
+                })
             }),
         }
     }

@@ -11,7 +11,9 @@ use std::sync::LazyLock;
 use memchr::memmem::Finder;
 use serde_json::Value;
 
-use crate::protocol::{Frame, Protocol, ProtocolErrorKind, StartInfo, codec_byte_rate};
+use crate::protocol::{
+    Frame, NOMINAL_TIMING, Protocol, ProtocolErrorKind, StartInfo, codec_byte_rate,
+};
 
 /// A Twilio or Telnyx text frame from the caller.
 pub(crate) fn media_stream(text: &str, protocol: Protocol) -> Frame {
@@ -63,6 +65,10 @@ pub(crate) fn vonage(text: &str) -> Frame {
         let byte_rate = rate.and_then(|rate| codec_byte_rate("l16", rate, 1));
         let call_sid = value.get("uuid").and_then(Value::as_str).map(str::to_owned);
         return Frame::Start(Box::new(StartInfo { call_sid, byte_rate, ..StartInfo::default() }));
+    }
+    // What the app sends Vonage: `{"action":"clear"}`, `{"action":"notify",...}`.
+    if value.get("action").is_some_and(Value::is_string) {
+        return Frame::Control;
     }
     match value.get("event").and_then(Value::as_str) {
         Some(event) if event.starts_with("websocket:") => Frame::Control,
@@ -166,11 +172,15 @@ fn telnyx_start(value: &Value) -> StartInfo {
     }
 }
 
+/// The byte rate a media format announces: `None` without an encoding,
+/// [`NOMINAL_TIMING`] for an encoding without a fixed byte rate (Opus, AMR-WB) or an
+/// unusable rate.
 fn format_byte_rate(format: &Value, encoding: &str, rate: &str) -> Option<u32> {
     let encoding = format.get(encoding)?.as_str()?;
-    let rate = u32::try_from(format.get(rate)?.as_u64()?).ok()?;
+    let rate = format.get(rate).and_then(Value::as_u64).and_then(|r| u32::try_from(r).ok());
     let channels = format.get("channels").and_then(Value::as_u64).unwrap_or(1);
-    codec_byte_rate(encoding, rate, u32::try_from(channels).ok()?)
+    let channels = u32::try_from(channels).unwrap_or(1);
+    Some(rate.and_then(|rate| codec_byte_rate(encoding, rate, channels)).unwrap_or(NOMINAL_TIMING))
 }
 
 // Searchers built once: std's `str::find` rebuilds its searcher per call and walks
@@ -341,5 +351,27 @@ mod tests {
         };
         assert_eq!(info.byte_rate, Some(16_000));
         assert_eq!(vonage(r#"{"event":"websocket:dtmf","digit":"1"}"#), Frame::Control);
+    }
+
+    #[test]
+    fn codecs_without_a_fixed_byte_rate_fall_back_to_nominal_frames() {
+        for encoding in ["OPUS", "AMR-WB"] {
+            let start = format!(
+                r#"{{"event":"start","stream_id":"s1","start":{{"media_format":{{"encoding":"{encoding}","sample_rate":16000,"channels":1}}}}}}"#
+            );
+            let Frame::Start(info) = media_stream(&start, Protocol::Telnyx) else { panic!() };
+            assert_eq!(info.byte_rate, Some(NOMINAL_TIMING), "{encoding}");
+        }
+        let no_format = r#"{"event":"start","stream_id":"s1","start":{}}"#;
+        let Frame::Start(info) = media_stream(no_format, Protocol::Telnyx) else { panic!() };
+        assert_eq!(info.byte_rate, None, "the protocol's default stays");
+    }
+
+    #[test]
+    fn vonage_actions_sent_by_the_app_are_control_messages() {
+        assert_eq!(vonage(r#"{"action":"clear"}"#), Frame::Control);
+        let notify = r#"{"action":"notify","payload":{"reason":"turn_done"}}"#;
+        assert_eq!(vonage(notify), Frame::Control);
+        assert_eq!(vonage(r#"{"action":7}"#), Frame::Error(ProtocolErrorKind::MissingField));
     }
 }

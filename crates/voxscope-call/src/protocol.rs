@@ -147,6 +147,8 @@ pub(crate) struct StartInfo {
     pub(crate) stream_sid: Option<String>,
     pub(crate) from: Option<String>,
     pub(crate) to: Option<String>,
+    /// Bytes per second of the announced codec; [`NOMINAL_TIMING`] for a codec whose
+    /// byte rate is not fixed or not known (Opus, AMR-WB).
     pub(crate) byte_rate: Option<u32>,
 }
 
@@ -166,10 +168,9 @@ impl Adapter {
         self.byte_rate
     }
 
+    /// The rate the stream announced; [`NOMINAL_TIMING`] makes every media frame 20 ms.
     pub(crate) fn set_byte_rate(&mut self, rate: u32) {
-        if rate > 0 {
-            self.byte_rate = rate;
-        }
+        self.byte_rate = rate;
     }
 
     /// A text frame from the caller.
@@ -200,6 +201,10 @@ impl Adapter {
         }
     }
 }
+
+/// The byte rate of a codec whose frames are not a fixed number of bytes a second (or
+/// whose rate is unknown): each media frame then counts as telephony's nominal 20 ms.
+pub(crate) const NOMINAL_TIMING: u32 = 0;
 
 /// Bytes per second of a codec announced by a start message; `None` when unknown.
 pub(crate) fn codec_byte_rate(encoding: &str, sample_rate: u32, channels: u32) -> Option<u32> {

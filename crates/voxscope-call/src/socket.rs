@@ -195,11 +195,15 @@ impl Tracker {
             return self.call.state.peer_closed(frame.as_ref().map(|f| f.code));
         }
         match self.classify(message, Direction::In) {
-            Some(Frame::Media { bytes, timestamp_ms, caller_track }) => {
+            Some(Frame::Media { bytes, timestamp_ms, caller_track: true }) => {
                 let micros = self.media(Direction::In, bytes);
-                if caller_track && self.timing.frame(Instant::now(), timestamp_ms, micros) {
+                if self.timing.frame(Instant::now(), timestamp_ms, micros) {
                     self.handles.gaps.increment(1);
                 }
+            }
+            // Twilio `both_tracks`: the call's outbound audio, forked to the socket.
+            Some(Frame::Media { bytes, caller_track: false, .. }) => {
+                self.media(Direction::Out, bytes);
             }
             Some(Frame::Start(info)) => {
                 if let Some(rate) = info.byte_rate {
@@ -208,7 +212,7 @@ impl Tracker {
                 self.call.state.stream_started(*info);
             }
             Some(Frame::Stop) => self.call.state.stop_seen(),
-            Some(Frame::Error(kind)) => self.protocol_error(kind, "in"),
+            Some(Frame::Error(kind)) => self.protocol_error(kind, Direction::In),
             Some(Frame::Control) | None => {}
         }
     }
@@ -223,7 +227,7 @@ impl Tracker {
                     self.turn_latency_sum += latency;
                 }
             }
-            Frame::Error(kind) => self.protocol_error(kind, "out"),
+            Frame::Error(kind) => self.protocol_error(kind, Direction::Out),
             Frame::Start(_) | Frame::Stop | Frame::Control => {}
         }
     }
@@ -238,12 +242,12 @@ impl Tracker {
     }
 
     #[cold]
-    fn protocol_error(&self, kind: crate::ProtocolErrorKind, direction: &'static str) {
-        self.handles.protocol_errors[kind.index()].increment(1);
+    fn protocol_error(&self, kind: crate::ProtocolErrorKind, direction: Direction) {
+        self.handles.protocol_errors[kind.index()][direction as usize].increment(1);
         tracing::debug!(
             parent: self.call.span(),
             kind = kind.label(),
-            direction,
+            direction = direction.label(),
             "media-stream frame not understood; passed through"
         );
     }

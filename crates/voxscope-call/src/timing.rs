@@ -127,10 +127,11 @@ impl AudioTally {
     }
 }
 
-/// Microseconds of audio in `bytes` at `byte_rate` bytes per second.
+/// Microseconds of audio in `bytes` at `byte_rate` bytes per second; at
+/// [`NOMINAL_TIMING`](crate::protocol::NOMINAL_TIMING), a frame of any size is 20 ms.
 pub(crate) fn audio_micros(bytes: usize, byte_rate: u32) -> u64 {
     if byte_rate == 0 {
-        return 0;
+        return if bytes > 0 { NOMINAL_FRAME_MICROS } else { 0 };
     }
     (bytes as u64).saturating_mul(MICROS_PER_SECOND) / u64::from(byte_rate)
 }

@@ -88,7 +88,8 @@ fn raw_pcm_counts_audio_from_rate_and_width() {
     let browser_in = [("transport", "browser"), ("direction", "in")];
     assert_eq!(values(&snapshot, "voice_call_frames_total", &browser_in), [150.0]);
     assert_eq!(values(&snapshot, "voice_call_audio_seconds_total", &browser_in), [3.0]);
-    assert_eq!(values(&snapshot, "voice_call_protocol_errors_total", &[]), [0.0; 6]);
+    // Six kinds in two directions, none seen.
+    assert_eq!(values(&snapshot, "voice_call_protocol_errors_total", &[]), [0.0; 12]);
     let completed = [("outcome", "completed")];
     assert_eq!(values(&snapshot, "voice_calls_total", &completed), [1.0]);
 }
@@ -192,4 +193,64 @@ async fn the_idle_timeout_runs_from_the_last_inbound_frame() {
     assert!(socket.next().await.is_none(), "and stays ended");
     drop((socket, call));
     assert_eq!(layer.active_calls(), 0);
+}
+
+fn twilio_media(track: &str, ts: u64) -> Message {
+    Message::text(format!(
+        r#"{{"event":"media","sequenceNumber":"{ts}","media":{{"track":"{track}","chunk":"{ts}","timestamp":"{ts}","payload":"{}/w=="}},"streamSid":"MZ1"}}"#,
+        "/".repeat(212)
+    ))
+}
+
+#[test]
+fn both_tracks_count_the_outbound_track_out_and_errors_carry_their_direction() {
+    let snapshot = recorded(|| {
+        let layer = CallLayer::new(Protocol::Twilio).unwrap();
+        let call = layer.open_call(None).unwrap();
+        let mut frames = Vec::new();
+        for n in 0..50 {
+            frames.push(twilio_media("inbound", n * 20));
+            frames.push(twilio_media("outbound", n * 20));
+        }
+        frames.push(Message::text("not json"));
+        drop(drain(call.track(stream::iter(frames.into_iter().map(Ok::<_, Infallible>)))));
+        let mut to_caller = call.track(futures_util::sink::drain::<Message>());
+        let bad = Message::text(r#"{"event":"media","media":{"payload":"AAAAA"}}"#);
+        futures_util::SinkExt::send(&mut to_caller, bad).now_or_never().unwrap().unwrap();
+    });
+    let frames = |d| values(&snapshot, "voice_call_frames_total", &[("direction", d)]);
+    assert_eq!((frames("in"), frames("out")), (vec![50.0], vec![50.0]));
+    let seconds = |d| values(&snapshot, "voice_call_audio_seconds_total", &[("direction", d)]);
+    assert_eq!((seconds("in"), seconds("out")), (vec![1.0], vec![1.0]));
+    // The outbound track has no bearing on the caller's audio quality.
+    assert_eq!(values(&snapshot, "voice_call_audio_quality", &[]), [1.0]);
+    let error = |kind, d| {
+        values(&snapshot, "voice_call_protocol_errors_total", &[("kind", kind), ("direction", d)])
+    };
+    assert_eq!(error("invalid_json", "in"), [1.0]);
+    assert_eq!(error("invalid_payload", "out"), [1.0]);
+    assert_eq!(error("invalid_payload", "in"), [0.0]);
+}
+
+#[test]
+fn an_opus_stream_counts_nominal_20_ms_frames() {
+    let snapshot = recorded(|| {
+        let layer = CallLayer::new(Protocol::Telnyx).unwrap();
+        let call = layer.open_call(None).unwrap();
+        let start = r#"{"event":"start","sequence_number":"1","stream_id":"s1","start":{"call_control_id":"v3:opus","media_format":{"encoding":"OPUS","sample_rate":16000,"channels":1}}}"#;
+        let mut frames = vec![Message::text(start)];
+        // Opus frames vary in size: 20 to 120 bytes here, 20 ms each.
+        frames.extend((0..100u64).map(|n| {
+            Message::text(format!(
+                r#"{{"event":"media","media":{{"track":"inbound","timestamp":"{}","payload":"{}"}},"stream_id":"s1"}}"#,
+                n * 20,
+                "AAAA".repeat(7 + (n as usize % 34))
+            ))
+        }));
+        drop(drain(call.track(stream::iter(frames.into_iter().map(Ok::<_, Infallible>)))));
+    });
+    let inbound = [("transport", "telnyx"), ("direction", "in")];
+    assert_eq!(values(&snapshot, "voice_call_frames_total", &inbound), [100.0]);
+    assert_eq!(values(&snapshot, "voice_call_audio_seconds_total", &inbound), [2.0]);
+    assert_eq!(values(&snapshot, "voice_call_media_gaps_total", &[]), [0.0]);
 }

@@ -275,8 +275,8 @@ metric!(
 metric!(
     /// Malformed or unknown media-stream messages.
     VOICE_CALL_PROTOCOL_ERRORS_TOTAL, "voice_call_protocol_errors_total", Counter, Count, Call,
-    ["transport", "kind"], NONE,
-    "Malformed or unknown media-stream messages, by kind; the call goes on."
+    ["transport", "kind", "direction"], NONE,
+    "Malformed or unknown media-stream messages, by kind and direction (in, out); the call goes on."
 );
 
 // Providers
