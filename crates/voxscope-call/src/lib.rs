@@ -66,7 +66,6 @@ mod call;
 mod extract;
 mod handles;
 mod idle;
-mod json;
 mod layer;
 mod outcome;
 mod protocol;

@@ -1,8 +1,14 @@
-//! The media-stream protocols a tracked socket understands, and what it learns from a frame.
+//! The media-stream protocols a tracked socket understands, and what it learns from a
+//! frame: one file per protocol (Twilio, Telnyx, Vonage; raw PCM needs none), the JSON
+//! they share, and the fast scan of a media frame.
 
 use voxscope_core::ConfigError;
 
-use crate::json;
+mod media_stream;
+mod scan;
+mod telnyx;
+mod twilio;
+mod vonage;
 
 /// The media-stream protocol spoken on a call's WebSocket. It names the `transport`
 /// label, tells the socket how to find media frames and how many bytes make a second.
@@ -176,8 +182,8 @@ impl Adapter {
     /// A text frame from the caller.
     pub(crate) fn text_in(&self, text: &str) -> Frame {
         match self.protocol {
-            Protocol::Twilio | Protocol::Telnyx => json::media_stream(text, self.protocol),
-            Protocol::Vonage => json::vonage(text),
+            Protocol::Twilio | Protocol::Telnyx => media_stream::media_stream(text, self.protocol),
+            Protocol::Vonage => vonage::text(text),
             Protocol::RawPcm { .. } => Frame::Control,
         }
     }
@@ -185,8 +191,10 @@ impl Adapter {
     /// A text frame to the caller.
     pub(crate) fn text_out(&self, text: &str) -> Frame {
         match self.protocol {
-            Protocol::Twilio | Protocol::Telnyx => json::media_stream_out(text, self.protocol),
-            Protocol::Vonage => json::vonage(text),
+            Protocol::Twilio | Protocol::Telnyx => {
+                media_stream::media_stream_out(text, self.protocol)
+            }
+            Protocol::Vonage => vonage::text(text),
             Protocol::RawPcm { .. } => Frame::Control,
         }
     }

@@ -1,23 +1,16 @@
-//! JSON media-stream frames: a scan that reads a compact `media` frame without parsing
-//! or allocating, and serde_json for everything else.
-//!
-//! A media frame arrives every 20 ms per call, so it takes the scan: find `"payload"`,
-//! measure the base64 string, read `"timestamp"` and `"track"`. The scan accepts only
-//! plain strings (no escapes) and falls back to the full parse for anything else, so a
-//! pretty-printed or reordered frame gives the same answer, only slower.
+//! Twilio and Telnyx media streams: JSON text frames with `event` `start`, `media`,
+//! `stop` and a few controls. A compact `media` frame takes the fast [`scan`](super::scan);
+//! anything else the full serde_json parse.
 
-use std::sync::LazyLock;
-
-use memchr::memmem::Finder;
 use serde_json::Value;
 
-use crate::protocol::{
-    Frame, NOMINAL_TIMING, Protocol, ProtocolErrorKind, StartInfo, codec_byte_rate,
+use super::{
+    Frame, NOMINAL_TIMING, Protocol, ProtocolErrorKind, codec_byte_rate, scan, telnyx, twilio,
 };
 
 /// A Twilio or Telnyx text frame from the caller.
 pub(crate) fn media_stream(text: &str, protocol: Protocol) -> Frame {
-    if let Some(frame) = scan_media(text) {
+    if let Some(frame) = scan::media(text) {
         return frame;
     }
     parse(text, protocol)
@@ -26,7 +19,7 @@ pub(crate) fn media_stream(text: &str, protocol: Protocol) -> Frame {
 /// A Twilio or Telnyx text frame to the caller: only the audio length matters, so
 /// the scan reads `event` and `payload` and skips the timing fields.
 pub(crate) fn media_stream_out(text: &str, protocol: Protocol) -> Frame {
-    if let Some(frame) = scan_outbound_media(text) {
+    if let Some(frame) = scan::outbound_media(text) {
         return frame;
     }
     parse(text, protocol)
@@ -42,85 +35,13 @@ fn parse(text: &str, protocol: Protocol) -> Frame {
     };
     match (event, protocol) {
         ("media", _) => parse_media(&value),
-        ("start", Protocol::Twilio) => Frame::Start(Box::new(twilio_start(&value))),
-        ("start", _) => Frame::Start(Box::new(telnyx_start(&value))),
+        ("start", Protocol::Twilio) => Frame::Start(Box::new(twilio::start(&value))),
+        ("start", _) => Frame::Start(Box::new(telnyx::start(&value))),
         ("stop", _) => Frame::Stop,
         ("connected" | "mark" | "dtmf" | "clear", _) => Frame::Control,
         ("error", Protocol::Telnyx) => Frame::Error(ProtocolErrorKind::RemoteError),
         _ => Frame::Error(ProtocolErrorKind::UnknownEvent),
     }
-}
-
-/// A Vonage text frame: the `content-type` header first, then `websocket:*` events.
-pub(crate) fn vonage(text: &str) -> Frame {
-    let value: Value = match serde_json::from_str(text) {
-        Ok(value) => value,
-        Err(_) => return Frame::Error(ProtocolErrorKind::InvalidJson),
-    };
-    if let Some(content_type) = value.get("content-type").and_then(Value::as_str) {
-        let rate = content_type
-            .split(';')
-            .find_map(|part| part.trim().strip_prefix("rate="))
-            .and_then(|rate| rate.parse::<u32>().ok());
-        let byte_rate = rate.and_then(|rate| codec_byte_rate("l16", rate, 1));
-        let call_sid = value.get("uuid").and_then(Value::as_str).map(str::to_owned);
-        return Frame::Start(Box::new(StartInfo { call_sid, byte_rate, ..StartInfo::default() }));
-    }
-    // What the app sends Vonage: `{"action":"clear"}`, `{"action":"notify",...}`.
-    if value.get("action").is_some_and(Value::is_string) {
-        return Frame::Control;
-    }
-    match value.get("event").and_then(Value::as_str) {
-        Some(event) if event.starts_with("websocket:") => Frame::Control,
-        Some(_) => Frame::Error(ProtocolErrorKind::UnknownEvent),
-        None => Frame::Error(ProtocolErrorKind::MissingField),
-    }
-}
-
-/// The fast path: `Some` only for a compact media frame whose fields are plain strings.
-/// Twilio and Telnyx write `track`, `timestamp` and `payload` in that order, so each
-/// search starts where the previous field ended, and starts over only if that misses.
-fn scan_media(text: &str) -> Option<Frame> {
-    let bytes = text.as_bytes();
-    if bytes.first() != Some(&b'{') || bytes.last() != Some(&b'}') {
-        return None;
-    }
-    let (event, mut at) = string_field(text, &EVENT, 0).plain()?;
-    if event != "media" {
-        return None;
-    }
-    let caller_track = match string_field(text, &TRACK, at) {
-        Field::Plain(track, end) => {
-            at = end;
-            track != "outbound"
-        }
-        Field::Absent => true,
-        Field::Other => return None,
-    };
-    let timestamp_ms = match string_field(text, &TIMESTAMP, at) {
-        Field::Plain(ts, end) => {
-            at = end;
-            Some(ts.parse().ok()?)
-        }
-        Field::Absent => None,
-        // A number, say: the full parse reads it.
-        Field::Other => return None,
-    };
-    let (payload, _) = string_field(text, &PAYLOAD, at).plain()?;
-    Some(media_frame(payload, timestamp_ms, caller_track))
-}
-
-fn scan_outbound_media(text: &str) -> Option<Frame> {
-    let bytes = text.as_bytes();
-    if bytes.first() != Some(&b'{') || bytes.last() != Some(&b'}') {
-        return None;
-    }
-    let (event, at) = string_field(text, &EVENT, 0).plain()?;
-    if event != "media" {
-        return None;
-    }
-    let (payload, _) = string_field(text, &PAYLOAD, at).plain()?;
-    Some(media_frame(payload, None, false))
 }
 
 fn parse_media(value: &Value) -> Frame {
@@ -137,7 +58,7 @@ fn parse_media(value: &Value) -> Frame {
 }
 
 /// Audio length from the base64 text alone; the payload is never decoded.
-fn media_frame(payload: &str, timestamp_ms: Option<u64>, caller_track: bool) -> Frame {
+pub(super) fn media_frame(payload: &str, timestamp_ms: Option<u64>, caller_track: bool) -> Frame {
     let len = payload.len();
     if !len.is_multiple_of(4) {
         return Frame::Error(ProtocolErrorKind::InvalidPayload);
@@ -146,97 +67,15 @@ fn media_frame(payload: &str, timestamp_ms: Option<u64>, caller_track: bool) -> 
     Frame::Media { bytes: len / 4 * 3 - padding, timestamp_ms, caller_track }
 }
 
-fn twilio_start(value: &Value) -> StartInfo {
-    let start = value.get("start");
-    let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
-    let format = start.and_then(|s| s.get("mediaFormat"));
-    StartInfo {
-        call_sid: text(start.and_then(|s| s.get("callSid"))),
-        stream_sid: text(value.get("streamSid")).or_else(|| text(start?.get("streamSid"))),
-        from: None,
-        to: None,
-        byte_rate: format.and_then(|f| format_byte_rate(f, "encoding", "sampleRate")),
-    }
-}
-
-fn telnyx_start(value: &Value) -> StartInfo {
-    let start = value.get("start");
-    let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
-    let format = start.and_then(|s| s.get("media_format"));
-    StartInfo {
-        call_sid: text(start.and_then(|s| s.get("call_control_id"))),
-        stream_sid: text(value.get("stream_id")),
-        from: text(start.and_then(|s| s.get("from"))),
-        to: text(start.and_then(|s| s.get("to"))),
-        byte_rate: format.and_then(|f| format_byte_rate(f, "encoding", "sample_rate")),
-    }
-}
-
 /// The byte rate a media format announces: `None` without an encoding,
 /// [`NOMINAL_TIMING`] for an encoding without a fixed byte rate (Opus, AMR-WB) or an
 /// unusable rate.
-fn format_byte_rate(format: &Value, encoding: &str, rate: &str) -> Option<u32> {
+pub(super) fn format_byte_rate(format: &Value, encoding: &str, rate: &str) -> Option<u32> {
     let encoding = format.get(encoding)?.as_str()?;
     let rate = format.get(rate).and_then(Value::as_u64).and_then(|r| u32::try_from(r).ok());
     let channels = format.get("channels").and_then(Value::as_u64).unwrap_or(1);
     let channels = u32::try_from(channels).unwrap_or(1);
     Some(rate.and_then(|rate| codec_byte_rate(encoding, rate, channels)).unwrap_or(NOMINAL_TIMING))
-}
-
-// Searchers built once: std's `str::find` rebuilds its searcher per call and walks
-// char by char, several times slower on a 330-byte frame.
-static EVENT: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("\"event\""));
-static PAYLOAD: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("\"payload\""));
-static TIMESTAMP: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("\"timestamp\""));
-static TRACK: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("\"track\""));
-
-/// What a key holds.
-enum Field<'a> {
-    Absent,
-    /// A string without escapes, and the offset just past its closing quote.
-    Plain(&'a str, usize),
-    /// A number, an object, or a string with escapes.
-    Other,
-}
-
-impl<'a> Field<'a> {
-    fn plain(self) -> Option<(&'a str, usize)> {
-        match self {
-            Field::Plain(value, end) => Some((value, end)),
-            Field::Absent | Field::Other => None,
-        }
-    }
-}
-
-/// The value of the quoted key that `key` finds, searched from `from`, then from the
-/// start.
-fn string_field<'a>(text: &'a str, key: &Finder<'_>, from: usize) -> Field<'a> {
-    let bytes = text.as_bytes();
-    let found = bytes
-        .get(from..)
-        .and_then(|tail| key.find(tail))
-        .map(|at| from + at)
-        // Starting over only needs the part before `from` (and a key straddling it).
-        .or_else(|| {
-            let end = (from + key.needle().len()).saturating_sub(1).min(bytes.len());
-            key.find(bytes.get(..end)?)
-        });
-    let Some(at) = found else { return Field::Absent };
-    let value_at = at + key.needle().len();
-    let Some(rest) = text.get(value_at..) else { return Field::Other };
-    let after_colon = rest.trim_start().strip_prefix(':').map(str::trim_start);
-    let Some(string) = after_colon.and_then(|r| r.strip_prefix('"')) else {
-        return Field::Other;
-    };
-    let start = text.len() - string.len();
-    match memchr::memchr2(b'"', b'\\', string.as_bytes()) {
-        // Both bytes are ASCII, so `end` is a char boundary.
-        Some(end) if string.as_bytes().get(end) == Some(&b'"') => match string.get(..end) {
-            Some(value) => Field::Plain(value, start + end + 1),
-            None => Field::Other,
-        },
-        _ => Field::Other,
-    }
 }
 
 #[cfg(test)]
@@ -343,14 +182,6 @@ mod tests {
         assert_eq!(info.call_sid.as_deref(), Some("v3:x"));
         assert_eq!(info.from.as_deref(), Some("+15550001"));
         assert_eq!(info.byte_rate, Some(32_000));
-
-        let Frame::Start(info) =
-            vonage(r#"{"event":"websocket:connected","content-type":"audio/l16;rate=8000"}"#)
-        else {
-            panic!()
-        };
-        assert_eq!(info.byte_rate, Some(16_000));
-        assert_eq!(vonage(r#"{"event":"websocket:dtmf","digit":"1"}"#), Frame::Control);
     }
 
     #[test]
@@ -365,13 +196,5 @@ mod tests {
         let no_format = r#"{"event":"start","stream_id":"s1","start":{}}"#;
         let Frame::Start(info) = media_stream(no_format, Protocol::Telnyx) else { panic!() };
         assert_eq!(info.byte_rate, None, "the protocol's default stays");
-    }
-
-    #[test]
-    fn vonage_actions_sent_by_the_app_are_control_messages() {
-        assert_eq!(vonage(r#"{"action":"clear"}"#), Frame::Control);
-        let notify = r#"{"action":"notify","payload":{"reason":"turn_done"}}"#;
-        assert_eq!(vonage(notify), Frame::Control);
-        assert_eq!(vonage(r#"{"action":7}"#), Frame::Error(ProtocolErrorKind::MissingField));
     }
 }
