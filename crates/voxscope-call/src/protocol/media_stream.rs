@@ -1,25 +1,24 @@
 //! Twilio and Telnyx media streams: JSON text frames with `event` `start`, `media`,
-//! `stop` and a few controls. A compact `media` frame takes the fast [`scan`](super::scan);
-//! anything else the full serde_json parse.
+//! `stop` and a few controls. A `media` frame takes the [`borrowed`](super::borrowed) fast
+//! path; anything else the full serde_json parse into a `Value`.
 
 use serde_json::Value;
 
 use super::{
-    Frame, NOMINAL_TIMING, Protocol, ProtocolErrorKind, codec_byte_rate, scan, telnyx, twilio,
+    Frame, NOMINAL_TIMING, Protocol, ProtocolErrorKind, borrowed, codec_byte_rate, telnyx, twilio,
 };
 
 /// A Twilio or Telnyx text frame from the caller.
 pub(crate) fn media_stream(text: &str, protocol: Protocol) -> Frame {
-    if let Some(frame) = scan::media(text) {
+    if let Some(frame) = borrowed::media(text) {
         return frame;
     }
     parse(text, protocol)
 }
 
-/// A Twilio or Telnyx text frame to the caller: only the audio length matters, so
-/// the scan reads `event` and `payload` and skips the timing fields.
+/// A Twilio or Telnyx text frame to the caller: only the audio length matters.
 pub(crate) fn media_stream_out(text: &str, protocol: Protocol) -> Frame {
-    if let Some(frame) = scan::outbound_media(text) {
+    if let Some(frame) = borrowed::outbound_media(text) {
         return frame;
     }
     parse(text, protocol)
@@ -196,5 +195,58 @@ mod tests {
         let no_format = r#"{"event":"start","stream_id":"s1","start":{}}"#;
         let Frame::Start(info) = media_stream(no_format, Protocol::Telnyx) else { panic!() };
         assert_eq!(info.byte_rate, None, "the protocol's default stays");
+    }
+
+    /// Every prefix and every one-character deletion of each frame.
+    fn mutations(frame: &str) -> Vec<String> {
+        let cuts = frame.char_indices().map(|(at, _)| at);
+        let mut out: Vec<String> = cuts.clone().map(|at| frame[..at].to_owned()).collect();
+        out.extend(frame.char_indices().map(|(at, c)| {
+            let mut deleted = frame.to_owned();
+            deleted.replace_range(at..at + c.len_utf8(), "");
+            deleted
+        }));
+        out
+    }
+
+    #[test]
+    fn the_fast_path_and_the_full_parse_classify_every_mutation_alike() {
+        let value: Value = serde_json::from_str(&twilio_media("60")).unwrap();
+        let frames = [
+            twilio_media("40"),
+            serde_json::to_string_pretty(&value).unwrap(),
+            format!(r#"{{"media":{{"payload":"{PAYLOAD_20MS}","timestamp":60,"track":"outbound"}},"event":"media"}}"#),
+            r#"{"event":"med\u0069a","media":{"payload":"AA\u0041=","timestamp":"-3"}}"#.to_owned(),
+            r#"{"event":"media","media":[1,{"payload":"AAAA"}],"media":{"payload":"AAAA","track":7}}"#.to_owned(),
+            r#"["media",{"payload":"AAAA"}]"#.to_owned(),
+        ];
+        for frame in &frames {
+            for text in mutations(frame) {
+                for protocol in [Protocol::Twilio, Protocol::Telnyx] {
+                    assert_eq!(media_stream(&text, protocol), parse(&text, protocol), "{text}");
+                    assert_eq!(
+                        media_stream_out(&text, protocol).is_media_like(),
+                        parse(&text, protocol).is_media_like(),
+                        "{text}"
+                    );
+                }
+            }
+        }
+        let unclosed = r#"{"event":"media","media":{"payload":"AAAA"}"#;
+        assert_eq!(
+            media_stream(unclosed, Protocol::Twilio),
+            Frame::Error(ProtocolErrorKind::InvalidJson)
+        );
+    }
+
+    impl Frame {
+        /// Media (and its length) or the error kind: what an outbound frame counts.
+        fn is_media_like(&self) -> Option<Result<usize, ProtocolErrorKind>> {
+            match self {
+                Frame::Media { bytes, .. } => Some(Ok(*bytes)),
+                Frame::Error(kind) => Some(Err(*kind)),
+                _ => None,
+            }
+        }
     }
 }

@@ -1,11 +1,11 @@
 //! The media-stream protocols a tracked socket understands, and what it learns from a
 //! frame: one file per protocol (Twilio, Telnyx, Vonage; raw PCM needs none), the JSON
-//! they share, and the fast scan of a media frame.
+//! they share, and the borrowed fast path of a media frame.
 
 use voxscope_core::ConfigError;
 
+mod borrowed;
 mod media_stream;
-mod scan;
 mod telnyx;
 mod twilio;
 mod vonage;
