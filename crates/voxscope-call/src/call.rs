@@ -109,7 +109,8 @@ impl Call {
         self.state.handles.transport
     }
 
-    /// The call's span, child of the span that was current when the request arrived.
+    /// The call's span: the root of its own trace, linked (`follows_from`) to the span
+    /// that was current when the request arrived.
     /// Instrument the call's task with it so that its logs carry the call id.
     pub fn span(&self) -> &Span {
         &self.state.span
