@@ -76,6 +76,15 @@ fn the_compose_stack_keeps_data_retains_as_configured_and_ships_every_secret_fil
         read += 1;
     }
     assert!(read >= 4, "only {read} secret files read");
+    // Every host the shipped Alertmanager config sends webhooks to runs in the stack.
+    let mut hosts = 0;
+    for line in alertmanager.lines().filter(|l| l.trim_start().starts_with("url: \"http://")) {
+        let host = line.split("http://").nth(1).and_then(|r| r.split([':', '/']).next()).unwrap();
+        let service = |key: String| compose.contains(&format!("\n  {key}:\n"));
+        assert!(service(host.to_owned()) || service(format!("{host:?}")), "no {host} in compose");
+        hosts += 1;
+    }
+    assert!(hosts >= 2, "only {hosts} webhook URLs");
     assert!(text("README.md").contains("http://localhost:3001"));
     assert!(text(deploy::LOCAL_SCRIPT).contains("--storage.tsdb.retention.time=30d"));
 }
