@@ -384,6 +384,10 @@ fn rule_overrides_and_custom_rules_are_validated_naming_the_field() {
         ("[rules.HighCPUUsage]\nseverity = \"urgent\"", "rules.HighCPUUsage.severity:"),
         ("[rules.HighCPUUsage]\nlabels = { severity = \"x\" }", "rules.HighCPUUsage.labels:"),
         (
+            "[rules.\"HighProviderTTFB/warning\"]\nseverity = \"critical\"",
+            "rules.HighProviderTTFB/warning.severity:",
+        ),
+        (
             "[[custom_rules]]\nname = \"X\"\nmetric = \"voice_call_total\"\nabove = 1",
             "custom_rules[0].metric:",
         ),

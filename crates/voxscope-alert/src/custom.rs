@@ -309,6 +309,38 @@ pub(crate) fn validate(config: &Config, alerts: &[AlertRule]) -> Result<(), Erro
             label_name(&format!("{field}.labels"), label)?;
         }
     }
+    // Alertmanager tells alerts apart by their labels: two enabled rules of one name
+    // left with the same severity and labels (a warning variant raised to critical
+    // beside the critical one) would merge into one alert that flaps between them.
+    let mut seen = std::collections::HashMap::new();
+    for alert in alerts {
+        let variant = format!("{}/{}", alert.name, alert.severity);
+        let (key, change) = match config.rules.get(&variant) {
+            Some(change) => (variant, Some(change)),
+            None => (alert.name.clone(), config.rules.get(&alert.name)),
+        };
+        if change.is_some_and(|c| c.disabled) {
+            continue;
+        }
+        let sev = match change.and_then(|c| c.severity.as_deref()) {
+            Some(text) => severity(&format!("rules.{key}.severity"), text)?,
+            None => alert.severity,
+        };
+        let mut labels = alert.labels.clone();
+        labels.extend(change.map(|c| c.labels.clone()).unwrap_or_default());
+        let raised = change.is_some_and(|c| c.severity.is_some());
+        if let Some((earlier, earlier_raised)) =
+            seen.insert((alert.name.as_str(), sev, labels), (key.clone(), raised))
+        {
+            // Name the variant whose severity the config changed.
+            let key = if raised || !earlier_raised { key } else { earlier };
+            return Err(Error::invalid(
+                &format!("rules.{key}.severity"),
+                sev.as_str(),
+                "another variant of this rule already has that severity and these labels",
+            ));
+        }
+    }
     Ok(())
 }
 
