@@ -358,6 +358,16 @@ impl ProviderCall {
         }
     }
 
+    /// From now on TTFB is only what [`record_ttfb`](Self::record_ttfb) says.
+    pub(crate) fn time_from_speech_end(&mut self) {
+        self.ttfb_from_speech_end = true;
+    }
+
+    /// Records a TTFB measured by the caller (end of speech to final transcript).
+    pub(crate) fn record_ttfb(&self, waited: std::time::Duration) {
+        self.instruments.handles().ttfb.record(waited.as_secs_f64());
+    }
+
     /// Adds usage, recorded when the request ends.
     pub fn add_usage(&mut self, usage: Usage) {
         self.usage += usage;

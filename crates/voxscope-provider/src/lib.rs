@@ -74,6 +74,11 @@
 //!   never a success; [`first_byte_when`](FallbackChainBuilder::first_byte_when) says
 //!   which items are useful. Breakers and limits are shared per (kind, provider) by every
 //!   chain that names the provider ([`ProviderRegistry`]).
+//! - [`FallbackChain::live`] for a streaming STT (over a WebSocket): the app feeds the
+//!   caller's audio to [`live_audio`]'s [`AudioFeed`], each provider the chain tries
+//!   reads it from the [`LiveAudio`] request, a fallback first hears the last seconds
+//!   again (bounded) when the primary fails mid-utterance, and STT TTFB runs from
+//!   [`AudioFeed::speech_ended`] to the final transcript.
 //!
 //! Each request carries a `provider` span, child of the span current when it starts
 //! (the request or call span). Handles are cached: a warm request costs no registry
@@ -93,6 +98,7 @@ mod fallback;
 mod handles;
 mod kind;
 mod layer;
+mod live;
 pub mod log_line;
 mod observe;
 mod price;
@@ -116,6 +122,7 @@ pub use fallback::{
 };
 pub use kind::{Outcome, ProviderKind};
 pub use layer::{HttpBody, ProviderLayer, Streaming, Unary};
+pub use live::{AudioFeed, AudioStream, LiveAudio, LiveTranscripts, MAX_REPLAY, live_audio};
 pub use observe::{Observed, ObservedStream};
 pub use price::Price;
 pub use registry::ProviderRegistry;

@@ -53,6 +53,9 @@ pub struct FallbackStream<Req, T, E> {
     created: Instant,
     first_byte_sent: bool,
     ended: bool,
+    /// Live STT ([`FallbackChain::live`](crate::FallbackChain::live)): falls back after
+    /// the first item too, and TTFB runs from the end of speech.
+    live: bool,
 }
 
 pub(super) enum State<T, E> {
@@ -107,6 +110,7 @@ where
             created,
             first_byte_sent: false,
             ended: false,
+            live: false,
         }
     }
 
@@ -145,6 +149,9 @@ where
                 self.chain.count_fallback(from, index, reason);
             }
             let mut call = member.metrics.start();
+            if self.live {
+                call.time_from_speech_end();
+            }
             let opening = call.poll_in(|| (member.open)(self.request.clone()));
             let started = Instant::now();
             let first_deadline = match (member.first_byte_timeout, member.timeout) {
@@ -241,7 +248,7 @@ where
             return None;
         }
         let moves_on = self.chain.fallback_on[class.index()] || class == ErrorClass::Timeout;
-        if moves_on && (!after_first || self.chain.retry_after_first_item) {
+        if moves_on && (!after_first || self.chain.retry_after_first_item || self.live) {
             self.pending = Some((index, FallbackReason::Error(class)));
             self.last_error = Some(error);
             None
@@ -268,7 +275,7 @@ where
         }
         let total = member.timeout.map(|t| duration::deadline(attempt.started, t));
         self.arm(total);
-        if !std::mem::replace(&mut self.first_byte_sent, true) {
+        if !std::mem::replace(&mut self.first_byte_sent, true) && !self.live {
             let waited = self.created.elapsed().as_secs_f64();
             self.chain.timing().ttfb.record(waited);
         }
@@ -441,6 +448,20 @@ impl<Req, T, E> FallbackStream<Req, T, E> {
     /// that the answer has begun.
     pub(crate) fn unread(&mut self, item: T) {
         self.held.push_front(item);
+    }
+
+    /// Makes this a live STT request: see [`FallbackChain::live`](crate::FallbackChain::live).
+    pub(crate) fn set_live(&mut self) {
+        self.live = true;
+    }
+
+    /// A final transcript arrived `waited` after the end of speech: STT TTFB for the
+    /// serving provider and the chain.
+    pub(crate) fn final_transcript(&mut self, waited: std::time::Duration) {
+        if let State::Streaming(attempt, _) = &mut self.state {
+            attempt.call.record_ttfb(waited);
+        }
+        self.chain.timing().ttfb.record(waited.as_secs_f64());
     }
 
     pub(crate) fn kind(&self) -> crate::ProviderKind {
