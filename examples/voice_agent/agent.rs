@@ -1,5 +1,6 @@
-//! The agent behind `/media`: each caller turn runs through the provider pipeline (STT,
-//! LLM and TTS, each with a fallback), and the synthesised audio goes back to the caller.
+//! The agent behind `/media`: each caller turn runs through the provider pipeline (the
+//! caller's audio through the live STT, then LLM and TTS, each with a fallback), and the
+//! synthesised audio goes back to the caller.
 //! Turn latency on `/metrics` is then what the providers made it.
 
 use std::sync::Arc;
@@ -14,27 +15,6 @@ use crate::providers::Pipeline;
 const FRAME_BYTES: usize = 160;
 /// What the agent plays when no provider of a kind could answer (one second).
 const APOLOGY_FRAMES: usize = 50;
-/// The simulated STT "hears" these words, about 2.5 a second of caller speech.
-const SCRIPT: &[&str] = &[
-    "I",
-    "need",
-    "to",
-    "move",
-    "my",
-    "appointment",
-    "to",
-    "next",
-    "Tuesday",
-    "afternoon",
-    "if",
-    "that",
-    "works",
-    "for",
-    "the",
-    "doctor",
-    "thank",
-    "you",
-];
 
 /// Answers media-stream turns through a [`Pipeline`].
 #[derive(Clone, Debug)]
@@ -52,9 +32,8 @@ impl PipelineResponder {
 impl Responder for PipelineResponder {
     fn answer(&self, turn: CallerTurn) -> AgentAudio {
         let pipeline = Arc::clone(&self.pipeline);
-        let heard = utterance(turn.audio.len());
         stream::once(async move {
-            let frames = match pipeline.turn(&heard).await {
+            let frames = match pipeline.turn_audio(&turn.audio).await {
                 Ok(reply) => reply.audio_bytes.div_ceil(FRAME_BYTES),
                 Err(error) => {
                     // A failed turn is not a failed call: the caller hears an apology.
@@ -70,24 +49,5 @@ impl Responder for PipelineResponder {
         })
         .flatten()
         .boxed()
-    }
-}
-
-/// The words a caller says in `audio_bytes` of mu-law speech.
-fn utterance(audio_bytes: usize) -> String {
-    let seconds = audio_bytes as f64 / 8_000.0;
-    let words = ((seconds * 2.5).ceil() as usize).clamp(1, SCRIPT.len());
-    SCRIPT[..words].join(" ")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn longer_speech_hears_more_words() {
-        assert_eq!(utterance(0), "I");
-        assert_eq!(utterance(8_000), "I need to");
-        assert_eq!(utterance(8_000 * 60).split(' ').count(), SCRIPT.len());
     }
 }

@@ -3,8 +3,10 @@
 //! Modules follow the concerns of a voice service: [`config`] (flags and environment),
 //! [`calls`] (the call registry the routes work on), [`routes`] (the HTTP API),
 //! [`media`] (the Twilio media-stream WebSocket), [`providers`] (simulated STT/LLM/TTS
-//! with fallbacks and fault injection), [`agent`] (which answers media-stream callers
-//! through the providers) and [`telemetry`] (metrics and logs).
+//! with fallbacks and fault injection), [`stt_server`] and [`stt_client`] (a loopback
+//! streaming STT over WebSocket, used through the live STT chain), [`agent`] (which
+//! answers media-stream callers through the providers) and [`telemetry`] (metrics and
+//! logs).
 
 pub mod agent;
 pub mod calls;
@@ -13,6 +15,8 @@ pub mod endpointing;
 pub mod media;
 pub mod providers;
 pub mod routes;
+pub mod stt_client;
+pub mod stt_server;
 pub mod telemetry;
 
 use axum::Router;

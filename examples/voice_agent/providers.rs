@@ -7,7 +7,9 @@
 //! `google`, `groq`, `openai`, `elevenlabs`, `azure`), and FAULT is one of
 //! `latency:300ms` (slower answers), `stall:5s` (no first byte for that long),
 //! `error:CLASS` or `error:CLASS@0.3` (fail with an error class, always or at that
-//! share), `outage` (connection refused). For example:
+//! share), `outage` (connection refused), `drop:1s` (the connection drops mid-answer:
+//! the live STT's once it heard that much speech, the others' after their first item).
+//! For example:
 //!
 //! ```text
 //! VOXSCOPE_DEMO_FAULTS="stt.primary=outage,llm.primary=error:rate_limited@0.5,tts.primary=stall:3s"
@@ -29,10 +31,11 @@ use serde::Serialize;
 use tracing::Instrument;
 use voxscope::provider::{
     BreakerConfig, Classify, ConfigCheck, ConfigReport, ErrorClass, FallbackChain, FallbackError,
-    ProviderKind, ProviderRegistry, ProviderSettings, Usage,
+    LiveAudio, ProviderKind, ProviderRegistry, ProviderSettings, Usage, live_audio,
 };
 
 use crate::calls::{CallRegistry, CallState};
+use crate::{stt_client, stt_server};
 
 /// The environment variables that hold the simulated providers' keys.
 pub const KEY_VARS: [&str; 3] =
@@ -65,6 +68,9 @@ pub enum Fault {
     Error(ErrorClass, f64),
     /// Connections are refused.
     Outage,
+    /// The connection drops mid-answer: the live STT's once it heard this much speech,
+    /// other providers' after their first item.
+    Drop(Duration),
 }
 
 /// Faults per provider name, parsed from a spec.
@@ -87,7 +93,7 @@ impl Faults {
         Ok(Self(faults))
     }
 
-    fn of(&self, provider: &str) -> Vec<Fault> {
+    pub(crate) fn of(&self, provider: &str) -> Vec<Fault> {
         self.0.iter().filter(|(p, _)| *p == provider).map(|(_, f)| *f).collect()
     }
 }
@@ -109,6 +115,7 @@ fn parse_fault(text: &str) -> anyhow::Result<Fault> {
         "latency" => Fault::Latency(parse_duration(arg)?),
         "stall" => Fault::Stall(parse_duration(arg)?),
         "outage" => Fault::Outage,
+        "drop" => Fault::Drop(parse_duration(arg)?),
         "error" => {
             let (class, share) = arg.split_once('@').unwrap_or((arg, "1"));
             let class = ErrorClass::ALL
@@ -122,7 +129,7 @@ fn parse_fault(text: &str) -> anyhow::Result<Fault> {
                 .with_context(|| format!("faults: share {share:?} is not a number in 0..=1"))?;
             Fault::Error(class, share)
         }
-        other => bail!("faults: unknown fault {other:?} (latency, stall, error, outage)"),
+        other => bail!("faults: unknown fault {other:?} (latency, stall, error, outage, drop)"),
     })
 }
 
@@ -153,11 +160,12 @@ impl Classify for SimError {
     }
 }
 
-type Items<T> = Pin<Box<dyn Stream<Item = Result<T, SimError>> + Send>>;
+/// What a simulated provider streams.
+pub(crate) type Items<T> = Pin<Box<dyn Stream<Item = Result<T, SimError>> + Send>>;
 
 /// One simulated provider: answers after its base latency, item by item, unless a fault
 /// says otherwise.
-struct Sim {
+pub(crate) struct Sim {
     faults: Vec<Fault>,
     first_byte: Duration,
     per_item: Duration,
@@ -179,26 +187,47 @@ impl Sim {
         (x >> 11) as f64 / (1_u64 << 53) as f64
     }
 
+    pub(crate) fn faults(&self) -> &[Fault] {
+        &self.faults
+    }
+
+    /// Its base time to the first item.
+    pub(crate) fn first_byte(&self) -> Duration {
+        self.first_byte
+    }
+
+    /// The class this request is refused with, if a fault says so.
+    pub(crate) fn refusal(&self) -> Option<ErrorClass> {
+        self.faults.iter().find_map(|fault| match *fault {
+            Fault::Outage => Some(ErrorClass::Unavailable),
+            Fault::Error(class, share) if self.roll() < share => Some(class),
+            _ => None,
+        })
+    }
+
     /// Waits as a real provider would before its first item, then streams `items`.
     async fn answer<T: Send + 'static>(
         self: Arc<Self>,
         items: Vec<T>,
     ) -> Result<Items<T>, SimError> {
+        if let Some(class) = self.refusal() {
+            return Err(SimError(class));
+        }
         let mut latency = Duration::ZERO;
         let mut stall = Duration::ZERO;
+        let mut drops = false;
         for fault in &self.faults {
             match *fault {
-                Fault::Outage => return Err(SimError(ErrorClass::Unavailable)),
-                Fault::Error(class, share) if self.roll() < share => return Err(SimError(class)),
-                Fault::Error(..) => {}
                 Fault::Latency(extra) => latency += extra,
                 Fault::Stall(pause) => stall += pause,
+                Fault::Drop(_) => drops = true,
+                Fault::Outage | Fault::Error(..) => {}
             }
         }
         tokio::time::sleep(self.first_byte + latency + stall).await;
         let per_item = self.per_item + latency / 10;
         let mut first = true;
-        Ok(Box::pin(stream::iter(items).then(move |item| {
+        let items = stream::iter(items).then(move |item| {
             let pause = if std::mem::take(&mut first) { Duration::ZERO } else { per_item };
             async move {
                 if !pause.is_zero() {
@@ -206,7 +235,13 @@ impl Sim {
                 }
                 Ok(item)
             }
-        })))
+        });
+        if !drops {
+            return Ok(Box::pin(items));
+        }
+        // The connection drops after the first item.
+        let dropped = stream::once(async { Err(SimError(ErrorClass::Unavailable)) });
+        Ok(Box::pin(items.take(1).chain(dropped)))
     }
 }
 
@@ -219,10 +254,10 @@ struct Token {
 
 /// A transcript result; the final one carries the audio seconds heard.
 #[derive(Clone, Debug)]
-struct Transcript {
-    text: String,
-    is_final: bool,
-    audio_seconds: f64,
+pub(crate) struct Transcript {
+    pub(crate) text: String,
+    pub(crate) is_final: bool,
+    pub(crate) audio_seconds: f64,
 }
 
 /// What one caller turn produced.
@@ -249,10 +284,17 @@ pub struct ServedBy {
     pub tts: String,
 }
 
+/// The live STT's replay window: a whole utterance, so that a fallback taking over
+/// mid-utterance hears it from its start.
+const STT_REPLAY: Duration = Duration::from_secs(10);
+
 /// STT → LLM → TTS through fallback chains; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Pipeline {
+    /// Words to transcripts, for turns posted as text.
     stt: FallbackChain<String, Transcript, SimError>,
+    /// Caller audio to transcripts, over a WebSocket to the loopback STT server.
+    live_stt: FallbackChain<LiveAudio, Transcript, SimError>,
     llm: FallbackChain<String, Token, SimError>,
     tts: FallbackChain<String, AudioChunk, SimError>,
 }
@@ -287,6 +329,10 @@ impl Pipeline {
                 });
         }
         let stt = stt.usage_with(|t: &Transcript| Usage::audio_seconds(t.audio_seconds)).build()?;
+        let live_stt = live_stt(
+            &registry,
+            [(stt_a, sim(stt_a, 120, 30, 13)), (stt_b, sim(stt_b, 200, 40, 14))],
+        )?;
 
         let mut llm = FallbackChain::builder(ProviderKind::Llm).registry(&registry);
         for (name, sim) in [(llm_a, sim(llm_a, 180, 8, 21)), (llm_b, sim(llm_b, 350, 12, 22))] {
@@ -309,7 +355,7 @@ impl Pipeline {
                 });
         }
         let tts = tts.usage_with(|c: &AudioChunk| Usage::characters(c.characters)).build()?;
-        Ok(Self { stt, llm, tts })
+        Ok(Self { stt, live_stt, llm, tts })
     }
 
     /// Answers one caller turn: `heard` stands for the caller's speech.
@@ -328,7 +374,42 @@ impl Pipeline {
                 transcript = result.text;
             }
         }
+        self.reply(transcript, served).await
+    }
 
+    /// Answers one caller turn from its speech (μ-law 8 kHz), transcribed by the live
+    /// STT: a primary that fails mid-utterance hands over to the fallback, which hears
+    /// the utterance again from the replay window.
+    ///
+    /// # Errors
+    /// The failing step's [`FallbackError`] when no provider of that kind could answer.
+    pub async fn turn_audio(&self, speech: &[u8]) -> anyhow::Result<TurnReply> {
+        let (feed, audio) = live_audio(8_000, STT_REPLAY)?;
+        let mut results = self.live_stt.live(audio, |t: &Transcript| t.is_final);
+        // The caller's turn has ended: its audio goes out at once, 20 ms a frame.
+        for frame in speech.chunks(160) {
+            feed.send(frame.to_vec());
+        }
+        feed.speech_ended();
+        feed.close();
+        let mut served = ServedBy::default();
+        let mut transcript = String::new();
+        while let Some(result) = results.next().await {
+            let result = result?;
+            served.stt = results.serving().unwrap_or_default().to_owned();
+            if result.is_final {
+                transcript = result.text;
+            }
+        }
+        Ok(self.reply(transcript, served).await?)
+    }
+
+    /// The LLM's reply to `transcript`, synthesised.
+    async fn reply(
+        &self,
+        transcript: String,
+        mut served: ServedBy,
+    ) -> Result<TurnReply, FallbackError<SimError>> {
         let mut tokens = self.llm.stream(transcript.clone());
         let mut reply = String::new();
         while let Some(token) = tokens.next().await {
@@ -344,6 +425,36 @@ impl Pipeline {
         }
         Ok(TurnReply { transcript, reply, audio_bytes, served_by: served })
     }
+}
+
+/// The live STT chain: each attempt opens a WebSocket to the loopback STT server (started
+/// at the first one), which speaks as `sims`.
+fn live_stt(
+    registry: &ProviderRegistry,
+    sims: [(&'static str, Arc<Sim>); 2],
+) -> anyhow::Result<FallbackChain<LiveAudio, Transcript, SimError>> {
+    let providers: stt_server::Providers = Arc::new(sims.clone());
+    let server = Arc::new(tokio::sync::OnceCell::new());
+    let mut live = FallbackChain::builder(ProviderKind::Stt).registry(registry);
+    for (name, _) in sims {
+        let (providers, server) = (Arc::clone(&providers), Arc::clone(&server));
+        let settings = settings(name, Duration::from_millis(1_000), Duration::from_millis(10_000));
+        live = live.stream_provider(settings, move |audio: LiveAudio| {
+            let (providers, server) = (Arc::clone(&providers), Arc::clone(&server));
+            async move {
+                let addr = server
+                    .get_or_try_init(|| stt_server::start(providers))
+                    .await
+                    .map_err(|_| SimError(ErrorClass::Unavailable))?;
+                stt_client::transcribe(*addr, name, audio).await
+            }
+        });
+    }
+    // An empty interim result (silence) is not what the caller waits for.
+    Ok(live
+        .usage_with(|t: &Transcript| Usage::audio_seconds(t.audio_seconds))
+        .first_byte_when(|t: &Transcript| !t.text.is_empty())
+        .build()?)
 }
 
 fn transcripts(heard: &str) -> Vec<Transcript> {
