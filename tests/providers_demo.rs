@@ -112,7 +112,7 @@ fn bad_fault_specs_stop_the_demo_at_startup() {
         let err = voice_agent::service(&config, &handle, &tracing).map(|_| ()).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "faults: unknown fault \"explode\" (latency, stall, error, outage)"
+            "faults: unknown fault \"explode\" (latency, stall, error, outage, drop)"
         );
     });
 }

@@ -553,6 +553,10 @@ mod tests {
             [Fault::Stall(Duration::from_millis(1500))]
         );
         assert_eq!(Faults::parse("").unwrap(), Faults::default());
+        assert_eq!(
+            Faults::parse("stt.primary=drop:0.6s").unwrap().of("deepgram"),
+            [Fault::Drop(Duration::from_millis(600))]
+        );
     }
 
     #[test]
