@@ -20,6 +20,13 @@ use crate::error::FallbackError;
 use crate::fallback::{FallbackChain, FallbackStream};
 
 /// The longest replay window: a minute of 16-bit 48 kHz audio is under 6 MB.
+///
+/// ```
+/// use voxscope_provider::{MAX_REPLAY, live_audio};
+///
+/// assert!(live_audio(8_000, MAX_REPLAY).is_ok());
+/// assert!(live_audio(8_000, MAX_REPLAY * 2).is_err());
+/// ```
 pub const MAX_REPLAY: Duration = Duration::from_secs(60);
 
 /// Opens a live audio channel: the [`AudioFeed`] the app writes the caller's audio to,
@@ -49,7 +56,7 @@ pub fn live_audio(
     replay: Duration,
 ) -> Result<(AudioFeed, LiveAudio), ConfigError> {
     voxscope_core::validate_nonzero("bytes_per_second", bytes_per_second as usize)?;
-    voxscope_core::validate_nonzero("replay", replay.as_nanos() as usize)?;
+    voxscope_core::validate_nonzero("replay", usize::from(!replay.is_zero()))?;
     if replay > MAX_REPLAY {
         return Err(ConfigError::Invalid {
             field: "replay".to_owned(),
@@ -172,6 +179,15 @@ impl AudioFeed {
     /// Feeds a chunk of audio to the serving provider and the replay window. Send
     /// chunks of at most the window (20 ms frames are usual); ignored after
     /// [`close`](Self::close).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let (feed, _audio) = voxscope_provider::live_audio(8_000, Duration::from_secs(2))?;
+    /// for frame in [[0x7F_u8; 160], [0x7E; 160]] {
+    ///     feed.send(frame.to_vec());
+    /// }
+    /// # Ok::<(), voxscope_core::ConfigError>(())
+    /// ```
     pub fn send(&self, audio: impl Into<Bytes>) {
         self.shared.ring().push(audio.into());
         self.shared.notify.send_replace(());
@@ -179,11 +195,30 @@ impl AudioFeed {
 
     /// The caller stopped speaking (the app's end-of-speech detection): the next final
     /// transcript records STT TTFB from now.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let (feed, _audio) = voxscope_provider::live_audio(8_000, Duration::from_secs(2))?;
+    /// feed.send(vec![0x7F; 160]);
+    /// feed.speech_ended(); // 200 ms of silence after this frame, say
+    /// # Ok::<(), voxscope_core::ConfigError>(())
+    /// ```
     pub fn speech_ended(&self) {
         self.shared.ring().speech_end = Some(Instant::now());
     }
 
     /// Ends the audio: providers' streams end after what was fed.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use futures_util::StreamExt;
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), voxscope_core::ConfigError> {
+    /// let (feed, audio) = voxscope_provider::live_audio(8_000, Duration::from_secs(2))?;
+    /// feed.send(vec![0x7F; 160]);
+    /// feed.close();
+    /// assert_eq!(audio.stream().count().await, 1);
+    /// # Ok(()) }
+    /// ```
     pub fn close(&self) {
         self.shared.ring().closed = true;
         self.shared.notify.send_replace(());
@@ -230,6 +265,19 @@ impl LiveAudio {
     /// The audio for one provider: the replay window first (what was fed since the last
     /// final transcript, at most the window), then each chunk as it is fed; ends when the
     /// feed closes. A provider more than the window behind skips the audio it lost.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use futures_util::StreamExt;
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), voxscope_core::ConfigError> {
+    /// let (feed, audio) = voxscope_provider::live_audio(8_000, Duration::from_secs(2))?;
+    /// feed.send(vec![1; 160]); // before the provider opened: replayed
+    /// let mut to_provider = audio.stream();
+    /// feed.send(vec![2; 160]); // live
+    /// assert_eq!(to_provider.next().await.unwrap()[0], 1);
+    /// assert_eq!(to_provider.next().await.unwrap()[0], 2);
+    /// # Ok(()) }
+    /// ```
     pub fn stream(&self) -> AudioStream {
         let shared = Arc::clone(&self.shared);
         let mut receiver = shared.notify.subscribe();
@@ -257,6 +305,20 @@ impl LiveAudio {
 
     /// A final transcript covers the audio so far: a provider opened later does not
     /// hear it again. [`LiveTranscripts`] calls it at each final transcript.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use futures_util::StreamExt;
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), voxscope_core::ConfigError> {
+    /// let (feed, audio) = voxscope_provider::live_audio(8_000, Duration::from_secs(2))?;
+    /// feed.send(vec![1; 160]);
+    /// audio.transcribed();
+    /// feed.send(vec![2; 160]);
+    /// feed.close();
+    /// let replayed: Vec<_> = audio.stream().collect().await;
+    /// assert_eq!(replayed.concat(), vec![2; 160]);
+    /// # Ok(()) }
+    /// ```
     pub fn transcribed(&self) {
         let mut ring = self.shared.ring();
         ring.replay_from = ring.written;
@@ -388,6 +450,20 @@ pub struct LiveTranscripts<T, E, F> {
 
 impl<T, E, F> LiveTranscripts<T, E, F> {
     /// The provider currently transcribing (or being tried), if any.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use voxscope_provider::{FallbackChain, LiveAudio, ProviderKind, ProviderSettings};
+    /// # let stt = FallbackChain::builder(ProviderKind::Stt)
+    /// #     .stream_provider(ProviderSettings::new("deepgram"), |_: LiveAudio| async {
+    /// #         Ok::<_, std::io::Error>(futures_util::stream::iter([Ok("hello".to_owned())]))
+    /// #     })
+    /// #     .build()?;
+    /// let (_feed, audio) = voxscope_provider::live_audio(8_000, Duration::from_secs(2))?;
+    /// let transcripts = stt.live(audio, |_: &String| true);
+    /// assert_eq!(transcripts.serving(), None); // until it is polled
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn serving(&self) -> Option<&str> {
         self.transcripts.serving()
     }
