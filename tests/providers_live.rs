@@ -31,13 +31,23 @@ struct Transcript {
 
 type Results = std::pin::Pin<Box<dyn Stream<Item = Result<Transcript, StatusCode>> + Send>>;
 
+/// How a fake STT fails.
+#[derive(Clone, Copy)]
+enum Fail {
+    Never,
+    /// Once it heard this many bytes.
+    AfterBytes(usize),
+    /// This long after the end of the audio, instead of its final transcript.
+    AtEnd(Duration),
+}
+
 /// A streaming STT that records the audio it hears; it sends an interim result after
-/// 0.5 s of audio and, with `fail_after`, fails once it heard that many bytes; else its
-/// final transcript [`FINAL_AFTER`] the end of the audio.
+/// 0.5 s of audio, then, unless it fails, its final transcript [`FINAL_AFTER`] the end
+/// of the audio.
 fn provider(
     name: &'static str,
     heard: Arc<Mutex<Vec<u8>>>,
-    fail_after: Option<usize>,
+    fail: Fail,
 ) -> impl Fn(LiveAudio) -> std::future::Ready<Result<Results, StatusCode>> + Send + Sync + 'static {
     move |audio: LiveAudio| {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
@@ -53,10 +63,15 @@ fn provider(
                     let interim = Transcript { text: format!("{name}: I need"), is_final: false };
                     let _ = tx.send(Ok(interim));
                 }
-                if fail_after.is_some_and(|limit| bytes >= limit) {
+                if matches!(fail, Fail::AfterBytes(limit) if bytes >= limit) {
                     let _ = tx.send(Err(StatusCode::SERVICE_UNAVAILABLE));
                     return;
                 }
+            }
+            if let Fail::AtEnd(after) = fail {
+                tokio::time::sleep(after).await;
+                let _ = tx.send(Err(StatusCode::REQUEST_TIMEOUT));
+                return;
             }
             tokio::time::sleep(FINAL_AFTER).await;
             let text = format!("{name}: I need help ({bytes} bytes)");
@@ -90,9 +105,12 @@ fn a_primary_failing_mid_utterance_hands_the_replay_then_the_live_rest_to_the_fa
             // Fails after 1.5 s of the 3 s utterance, after its first interim result.
             .stream_provider(
                 ProviderSettings::new("deepgram"),
-                provider("deepgram", primary, Some(12_000)),
+                provider("deepgram", primary, Fail::AfterBytes(12_000)),
             )
-            .stream_provider(ProviderSettings::new("google"), provider("google", fallback, None))
+            .stream_provider(
+                ProviderSettings::new("google"),
+                provider("google", fallback, Fail::Never),
+            )
             .first_byte_when(|t: &Transcript| !t.text.is_empty())
             .build()
             .unwrap();
@@ -150,6 +168,54 @@ fn a_primary_failing_mid_utterance_hands_the_replay_then_the_live_rest_to_the_fa
     let outcome = |provider, outcome| [("provider", provider), ("outcome", outcome)];
     assert_eq!(value(&exposition, requests, &outcome("deepgram", "error")), 1.0);
     assert_eq!(value(&exposition, requests, &outcome("google", "ok")), 1.0);
+}
+
+#[test]
+fn ttfb_from_the_end_of_speech_includes_a_failover_after_it() {
+    let google_heard = Arc::new(Mutex::new(Vec::new()));
+    let fallback = Arc::clone(&google_heard);
+    let handle = paused(|_| async move {
+        let primary = Arc::new(Mutex::new(Vec::new()));
+        // deepgram fails 100 ms after the end of the audio instead of its final result.
+        let stt = FallbackChain::builder(ProviderKind::Stt)
+            .registry(&ProviderRegistry::new())
+            .stream_provider(
+                ProviderSettings::new("deepgram"),
+                provider("deepgram", primary, Fail::AtEnd(Duration::from_millis(100))),
+            )
+            .stream_provider(
+                ProviderSettings::new("google"),
+                provider("google", fallback, Fail::Never),
+            )
+            .build()
+            .unwrap();
+        let (feed, audio) = live_audio(RATE, Duration::from_secs(1)).unwrap();
+        let mut transcripts = stt.live(audio, |t: &Transcript| t.is_final);
+        tokio::spawn(async move {
+            for i in 0..FRAMES {
+                feed.send(frame(i));
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            feed.speech_ended();
+            feed.close();
+        });
+        let mut finals = 0;
+        while let Some(result) = transcripts.next().await {
+            finals += usize::from(result.expect("the fallback answers").is_final);
+        }
+        assert_eq!(finals, 1);
+    });
+    // The fallback heard the last second again, nothing live.
+    let expected: Vec<u8> = (100..FRAMES).flat_map(frame).collect();
+    assert_eq!(*google_heard.lock().unwrap(), expected);
+    let exposition = Exposition::render(&handle);
+    // 100 ms lost to the failing primary, then the fallback's 400 ms.
+    let google = [("kind", "stt"), ("provider", "google")];
+    assert_eq!(value(&exposition, "voice_provider_ttfb_seconds_sum", &google), 0.4 + 0.1);
+    let chain = [("kind", "stt")];
+    assert_eq!(value(&exposition, "voice_provider_chain_ttfb_seconds_sum", &chain), 0.4 + 0.1);
+    let fallback = [("from", "deepgram"), ("to", "google"), ("reason", "timeout")];
+    assert_eq!(value(&exposition, "voice_provider_fallbacks_total", &fallback), 1.0);
 }
 
 #[tokio::test(start_paused = true)]

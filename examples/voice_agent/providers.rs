@@ -173,7 +173,12 @@ pub(crate) struct Sim {
 }
 
 impl Sim {
-    fn new(faults: Vec<Fault>, first_byte: Duration, per_item: Duration, seed: u64) -> Arc<Self> {
+    pub(crate) fn new(
+        faults: Vec<Fault>,
+        first_byte: Duration,
+        per_item: Duration,
+        seed: u64,
+    ) -> Arc<Self> {
         Arc::new(Self { faults, first_byte, per_item, dice: AtomicU64::new(seed | 1) })
     }
 

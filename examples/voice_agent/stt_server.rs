@@ -91,23 +91,35 @@ async fn listen(
     let Some((_, sim)) = providers.iter().find(|(name, _)| *name == listen.provider) else {
         return (StatusCode::BAD_REQUEST, "unknown provider\n").into_response();
     };
-    if let Some(class) = sim.refusal() {
-        return status_of(class).into_response();
-    }
     let sim = Arc::clone(sim);
-    ws.on_upgrade(move |socket| transcribe(socket, sim))
+    match sim.refusal() {
+        None => ws.on_upgrade(move |socket| transcribe(socket, sim)),
+        Some(class) => match status_of(class) {
+            Some(status) => status.into_response(),
+            None => ws.on_upgrade(move |socket| fail(socket, class)),
+        },
+    }
 }
 
-/// The HTTP status a provider answers a handshake with, for an error class.
-fn status_of(class: ErrorClass) -> StatusCode {
-    match class {
-        ErrorClass::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+/// The HTTP status a provider refuses a handshake with, for the classes a status tells.
+fn status_of(class: ErrorClass) -> Option<StatusCode> {
+    Some(match class {
         ErrorClass::Auth => StatusCode::UNAUTHORIZED,
+        ErrorClass::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        ErrorClass::Timeout => StatusCode::REQUEST_TIMEOUT,
         ErrorClass::BadRequest => StatusCode::BAD_REQUEST,
-        ErrorClass::Timeout => StatusCode::GATEWAY_TIMEOUT,
-        ErrorClass::Other => StatusCode::INTERNAL_SERVER_ERROR,
-        _ => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorClass::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorClass::Empty | ErrorClass::Other => return None,
+    })
+}
+
+/// The failures a status does not tell: a stream closed before any result (`empty`),
+/// or a message that is not the API's (`other`).
+async fn fail(mut socket: WebSocket, class: ErrorClass) {
+    if class == ErrorClass::Other {
+        let _ = socket.send(Message::text("internal error")).await;
     }
+    let _ = socket.send(Message::Close(None)).await;
 }
 
 async fn transcribe(mut socket: WebSocket, sim: Arc<Sim>) {
@@ -176,6 +188,12 @@ fn results(transcript: &str, duration: f64, is_final: bool) -> String {
         "channel": {
             "alternatives": [{"transcript": transcript, "confidence": 0.98, "words": []}]
         },
+        "metadata": {
+            "request_id": "00000000-0000-0000-0000-000000000000",
+            "model_info": {"name": "general-nova-3", "version": "loopback", "arch": "nova-3"},
+            "model_uuid": "00000000-0000-0000-0000-000000000000",
+        },
+        "from_finalize": false,
     })
     .to_string()
 }

@@ -128,7 +128,8 @@ impl Ring {
                 self.held -= front.len();
                 self.chunks.pop_front();
             } else {
-                *front = front.slice(excess..);
+                // Copied, not sliced: a slice would keep the whole chunk allocated.
+                *front = Bytes::copy_from_slice(&front[excess..]);
                 *start += excess as u64;
                 self.held -= excess;
             }
