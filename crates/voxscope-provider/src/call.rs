@@ -364,7 +364,8 @@ impl ProviderCall {
     }
 
     /// Records a TTFB measured by the caller (end of speech to final transcript).
-    pub(crate) fn record_ttfb(&self, waited: std::time::Duration) {
+    pub(crate) fn record_ttfb(&mut self, waited: std::time::Duration) {
+        self.ttfb = Some(waited);
         self.instruments.handles().ttfb.record(waited.as_secs_f64());
     }
 
