@@ -13,7 +13,7 @@ use voxscope::provider::{
     FallbackChain, LiveAudio, ProviderKind, ProviderRegistry, ProviderSettings, live_audio,
 };
 use voxscope_tests::Exposition;
-use voxscope_tests::fake_provider::paused;
+use voxscope_tests::fake_provider::{paused, paused_with_logs};
 
 /// μ-law 8 kHz: 8000 bytes a second, 160 bytes a 20 ms frame.
 const RATE: u32 = 8_000;
@@ -99,7 +99,7 @@ fn a_primary_failing_mid_utterance_hands_the_replay_then_the_live_rest_to_the_fa
     let deepgram_heard = Arc::new(Mutex::new(Vec::new()));
     let google_heard = Arc::new(Mutex::new(Vec::new()));
     let (primary, fallback) = (Arc::clone(&deepgram_heard), Arc::clone(&google_heard));
-    let handle = paused(|_| async move {
+    let (handle, logs) = paused_with_logs(|_| async move {
         let stt = FallbackChain::builder(ProviderKind::Stt)
             .registry(&ProviderRegistry::new())
             // Fails after 1.5 s of the 3 s utterance, after its first interim result.
@@ -152,6 +152,10 @@ fn a_primary_failing_mid_utterance_hands_the_replay_then_the_live_rest_to_the_fa
     assert_eq!(google_heard.lock().unwrap().len(), expected.len());
     assert_eq!(*google_heard.lock().unwrap(), expected);
 
+    // Each provider request's line: TTFB only for the one that delivered a final.
+    assert!(logs.contains("[STT deepgram] trace=- TTFB=- "), "{logs}");
+    assert!(logs.contains("[STT google] trace=- TTFB=400ms "), "{logs}");
+    assert!(logs.contains("[STT fallback] deepgram -> google reason=unavailable"), "{logs}");
     let exposition = Exposition::render(&handle);
     let stt = |provider| [("kind", "stt"), ("provider", provider)];
     let fallback = [("from", "deepgram"), ("to", "google"), ("reason", "unavailable")];
