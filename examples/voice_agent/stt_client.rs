@@ -70,24 +70,28 @@ pub(crate) async fn transcribe(
         }
         let _ = to_stt.send(Message::text(r#"{"type":"CloseStream"}"#)).await;
     }));
-    let results = stream::unfold((from_stt, writer), |(mut from_stt, writer)| async move {
+    // `Some(socket)` until the stream has ended or failed.
+    let results = stream::unfold(Some((from_stt, writer)), |state| async move {
+        let (mut from_stt, writer) = state?;
         loop {
-            let transcript = match from_stt.next().await? {
-                Ok(Message::Text(text)) => match read(text.as_str()) {
+            let transcript = match from_stt.next().await {
+                Some(Ok(Message::Text(text))) => match read(text.as_str()) {
                     Ok(Some(transcript)) => Ok(transcript),
                     Ok(None) => continue,
                     Err(error) => Err(error),
                 },
                 // The provider's close codes: 1000 after the final result, anything else a
                 // failure mid-utterance.
-                Ok(Message::Close(Some(frame))) if u16::from(frame.code) != 1000 => {
+                Some(Ok(Message::Close(Some(frame)))) if u16::from(frame.code) != 1000 => {
                     Err(SimError(ErrorClass::Unavailable))
                 }
-                Ok(Message::Close(_)) => return None,
-                Ok(_) => continue,
-                Err(_) => Err(SimError(ErrorClass::Unavailable)),
+                Some(Ok(Message::Close(_))) => return None,
+                Some(Ok(_)) => continue,
+                // A connection lost without a close frame failed too.
+                Some(Err(_)) | None => Err(SimError(ErrorClass::Unavailable)),
             };
-            return Some((transcript, (from_stt, writer)));
+            let next = transcript.is_ok().then_some((from_stt, writer));
+            return Some((transcript, next));
         }
     });
     Ok(Box::pin(results))
