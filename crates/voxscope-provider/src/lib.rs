@@ -48,7 +48,8 @@
 //!   frameworks measure it. **LLM**: request sent to first streamed token (not the HTTP
 //!   response head). **TTS**: text sent to first audio chunk. **STT**: end of the caller's
 //!   speech to final transcript when the app marks both
-//!   ([`ProviderMetricsBuilder::ttfb_from_speech_end`]), else request to first result.
+//!   ([`ProviderMetricsBuilder::ttfb_from_speech_end`], or [`FallbackChain::live`]),
+//!   else request to first result.
 //! - `voice_provider_errors_total{error}`: the [`ErrorClass`].
 //! - `voice_provider_in_flight`, `voice_provider_concurrency_limit`.
 //! - Usage ([`Usage`]): `gen_ai_client_token_usage{token_type}` (and `model` where
