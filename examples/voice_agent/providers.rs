@@ -290,7 +290,8 @@ pub struct ServedBy {
 }
 
 /// The live STT's replay window: a whole utterance, so that a fallback taking over
-/// mid-utterance hears it from its start.
+/// mid-utterance hears it from its start. A turn's audio is fed at once when the turn
+/// ends, so of a longer turn every provider hears only the last 10 s.
 const STT_REPLAY: Duration = Duration::from_secs(10);
 
 /// STT → LLM → TTS through fallback chains; cheap to clone.

@@ -61,7 +61,7 @@
 //!   `voice_provider_chain_duration_seconds` (labelled `kind` only).
 //! - [`check_config`]: `voxscope_config_missing{field}`, `voxscope_config_warnings_total`.
 //!
-//! # Three ways in
+//! # Ways in
 //!
 //! - [`ProviderLayer`] wraps any tower service, unary, one that answers with a stream of
 //!   `Result` ([`streaming`](ProviderLayer::streaming)), or an HTTP client whose TTFB is
