@@ -11,7 +11,8 @@ use voxscope_tests::{Exposition, eventually, start_demo, with_local_prometheus};
 
 /// A Twilio `media` message: 20 ms of speech (bytes 1, 2, 3) or of silence (0xFF).
 fn media_frame(n: u64, silent: bool) -> String {
-    let payload = if silent { "/".repeat(214) } else { "AQID".repeat(53) + "AQ" };
+    // 0xFF is mu-law silence; canonical base64 of 160 of them ends in `/w==`.
+    let payload = if silent { "/".repeat(212) + "/w" } else { "AQID".repeat(53) + "AQ" };
     format!(
         r#"{{"event":"media","sequenceNumber":"{n}","media":{{"track":"inbound","chunk":"{n}","timestamp":"{}","payload":"{payload}=="}},"streamSid":"MZlive"}}"#,
         n * 20

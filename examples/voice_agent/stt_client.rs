@@ -124,14 +124,18 @@ mod tests {
     use crate::providers::{Fault, Sim};
     use crate::stt_server;
 
-    /// Everything one live transcription of `speech` bytes of speech returns, the
-    /// provider's failure as its class.
+    /// Everything one live transcription of `speech` bytes of speech, then 400 ms of
+    /// silence, returns; the provider's failure as its class.
     async fn transcribe_once(faults: Vec<Fault>, speech: usize) -> Vec<Result<String, ErrorClass>> {
         let sim = Sim::new(faults, Duration::ZERO, Duration::ZERO, 1);
         let addr = stt_server::start(Arc::new([("deepgram", sim)])).await.expect("server");
         let (feed, audio) = live_audio(8_000, Duration::from_secs(2)).expect("audio");
         for _ in 0..speech / 160 {
-            feed.send(vec![0x2A; 160]);
+            feed.send(vec![0x01; 160]);
+        }
+        // The quiet 400 ms that ended the turn.
+        for _ in 0..20 {
+            feed.send(vec![0xFF; 160]);
         }
         feed.close();
         let results = match transcribe(addr, "deepgram", audio).await {
@@ -146,6 +150,8 @@ mod tests {
     #[tokio::test]
     async fn the_server_answers_interim_then_final_results_and_its_faults_as_their_class() {
         let heard = transcribe_once(vec![], 8_000).await;
+        // Audio the agent judges quiet is no speech: nothing heard, an empty final.
+        assert_eq!(transcribe_once(vec![], 0).await, [Ok("final: ".to_owned())]);
         let want = ["I need", "I need to", "final: I need to"].map(|t| Ok(t.to_owned()));
         assert_eq!(heard, want);
         // Dropped after 0.6 s of speech: after the first interim result, mid-utterance.

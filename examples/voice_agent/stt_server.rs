@@ -2,6 +2,7 @@
 //! Deepgram's live-streaming API: the client opens `/v1/listen?provider=NAME`, sends
 //! binary μ-law 8 kHz audio and `{"type":"CloseStream"}` at the end; the server answers
 //! `Results` messages, interim (`"is_final": false`) every half second of speech heard
+//! (frames loud enough for [`is_speech`])
 //! and one final (`"is_final": true, "speech_final": true`) after `CloseStream`, then a
 //! `Metadata` message, and closes.
 //!
@@ -23,6 +24,7 @@ use axum::routing::any;
 use serde::Deserialize;
 use voxscope::provider::ErrorClass;
 
+use crate::endpointing::is_speech;
 use crate::providers::{Fault, Sim};
 
 /// The path a client opens.
@@ -137,7 +139,11 @@ async fn transcribe(mut socket: WebSocket, sim: Arc<Sim>) {
     while let Some(Ok(message)) = socket.recv().await {
         match message {
             Message::Binary(audio) => {
-                speech += audio.iter().filter(|b| **b != 0xFF).count();
+                // Frames as the agent's endpointing judges them: the quiet ones that
+                // ended the turn are heard as no words.
+                if is_speech(&audio) {
+                    speech += audio.len();
+                }
                 let seconds = speech as f64 / BYTES_PER_SECOND as f64;
                 if drop_after.is_some_and(|after| seconds >= after) {
                     let close =
