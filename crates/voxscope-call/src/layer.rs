@@ -10,10 +10,11 @@ use tower::Layer;
 use voxscope_core::{ConfigError, validate_nonzero};
 
 use crate::admission::Admission;
-use crate::call::{Call, CallState};
+use crate::call::Call;
 use crate::handles::Instruments;
 use crate::protocol::Protocol;
 use crate::service::CallMetrics;
+use crate::state::CallState;
 
 /// Opens a [`Call`] for each WebSocket upgrade request on the route(s) it wraps, and
 /// ends it exactly once; optionally sheds calls beyond a capacity with `503` and

@@ -64,14 +64,17 @@
 mod admission;
 mod call;
 mod extract;
+mod guard;
 mod handles;
 mod idle;
 mod layer;
+mod log_lines;
 mod outcome;
 mod protocol;
 mod serve;
 mod service;
 mod socket;
+mod state;
 mod timing;
 
 pub use call::Call;

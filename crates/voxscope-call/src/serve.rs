@@ -8,7 +8,7 @@ use std::task::{Context, Poll, ready};
 
 use pin_project::pin_project;
 
-use crate::call::PollGuard;
+use crate::guard::PollGuard;
 
 /// What a call handler returns: `()`, or a `Result` whose `Err` ends the call `failed`
 /// with the error in the end-of-call log line.

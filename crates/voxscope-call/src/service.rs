@@ -9,8 +9,8 @@ use http::{Method, Request, Response, StatusCode, header};
 use pin_project::pin_project;
 use tower::Service;
 
-use crate::call::PollGuard;
 use crate::extract::PassedThrough;
+use crate::guard::PollGuard;
 use crate::layer::{Shared, valid_id};
 
 /// Middleware that opens a [`Call`](crate::Call) per WebSocket upgrade request and lets
