@@ -81,6 +81,8 @@ pub use call::Call;
 pub use extract::{CallRejection, MissingCallLayer};
 pub use layer::{CallLayer, CallLayerBuilder};
 pub use outcome::Outcome;
+#[doc(hidden)]
+pub use protocol::frame_paths;
 pub use protocol::{Protocol, ProtocolErrorKind};
 pub use serve::{CallFuture, CallResult};
 pub use service::{CallMetrics, ResponseFuture};

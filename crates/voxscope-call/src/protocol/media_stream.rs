@@ -24,7 +24,8 @@ pub(crate) fn media_stream_out(text: &str, protocol: Protocol) -> Frame {
     parse(text, protocol)
 }
 
-fn parse(text: &str, protocol: Protocol) -> Frame {
+/// The full parse into a `serde_json::Value`: every frame the fast path leaves.
+pub(super) fn parse(text: &str, protocol: Protocol) -> Frame {
     let value: Value = match serde_json::from_str(text) {
         Ok(value) => value,
         Err(_) => return Frame::Error(ProtocolErrorKind::InvalidJson),

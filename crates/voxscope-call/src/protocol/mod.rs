@@ -5,6 +5,8 @@
 use voxscope_core::ConfigError;
 
 mod borrowed;
+#[doc(hidden)]
+pub mod frame_paths;
 mod media_stream;
 mod telnyx;
 mod twilio;
@@ -51,6 +53,12 @@ impl Protocol {
     /// Whether the protocol has a stop message. Without one, a normal close (1000, 1001)
     /// is how a call completes.
     pub const fn has_stop_event(self) -> bool {
+        matches!(self, Protocol::Twilio | Protocol::Telnyx)
+    }
+
+    /// Whether text frames are JSON media streams whose `media` frames take the borrowed
+    /// fast path.
+    pub(crate) const fn has_media_fast_path(self) -> bool {
         matches!(self, Protocol::Twilio | Protocol::Telnyx)
     }
 

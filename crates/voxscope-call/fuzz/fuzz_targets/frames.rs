@@ -1,0 +1,32 @@
+//! Any text frame: the borrowed fast path and the full `serde_json::Value` parse read
+//! it alike, and the tracked socket reads it as the full parse does, never panicking.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use voxscope_call::Protocol;
+use voxscope_call::frame_paths::{Reading, fast, full, inbound, outbound};
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let fast = fast(text);
+    for protocol in [Protocol::Twilio, Protocol::Telnyx] {
+        let full = full(protocol, text).expect("a JSON media-stream protocol");
+        if let Some(fast) = &fast {
+            assert_eq!(fast, &full, "fast path and full parse differ on {text:?}");
+        }
+        if matches!(full, Reading::Media { .. }) {
+            assert!(fast.is_some(), "a media frame missed the fast path: {text:?}");
+        }
+        assert_eq!(inbound(protocol, text), full);
+        let expected_out = match &full {
+            Reading::Media { bytes, .. } => {
+                Reading::Media { bytes: *bytes, timestamp_ms: None, caller_track: false }
+            }
+            other => other.clone(),
+        };
+        assert_eq!(outbound(protocol, text), expected_out);
+    }
+    // Vonage and raw PCM text frames have no fast path; they must still not panic.
+    let _ = inbound(Protocol::Vonage, text);
+    let _ = inbound(Protocol::RawPcm { sample_rate: 8_000, sample_width: 2 }, text);
+});
