@@ -1,11 +1,12 @@
-//! Twilio and Telnyx media streams: JSON text frames with `event` `start`, `media`,
+//! Twilio, Telnyx and Plivo media streams: JSON text frames with `event` `start`, `media`,
 //! `stop` and a few controls. A `media` frame takes the [`borrowed`](super::borrowed) fast
 //! path; anything else the full serde_json parse into a `Value`.
 
 use serde_json::Value;
 
 use super::{
-    Frame, NOMINAL_TIMING, Protocol, ProtocolErrorKind, borrowed, codec_byte_rate, telnyx, twilio,
+    Frame, NOMINAL_TIMING, Protocol, ProtocolErrorKind, borrowed, codec_byte_rate, plivo, telnyx,
+    twilio,
 };
 
 /// A Twilio or Telnyx text frame from the caller.
@@ -26,20 +27,26 @@ pub(crate) fn media_stream_out(text: &str, protocol: Protocol) -> Frame {
 
 /// The full parse into a `serde_json::Value`: every frame the fast path leaves.
 pub(super) fn parse(text: &str, protocol: Protocol) -> Frame {
-    let value: Value = match serde_json::from_str(text) {
-        Ok(value) => value,
-        Err(_) => return Frame::Error(ProtocolErrorKind::InvalidJson),
-    };
+    match serde_json::from_str(text) {
+        Ok(value) => parse_value(&value, protocol),
+        Err(_) => Frame::Error(ProtocolErrorKind::InvalidJson),
+    }
+}
+
+/// A frame already parsed into a `Value`.
+pub(super) fn parse_value(value: &Value, protocol: Protocol) -> Frame {
     let Some(event) = value.get("event").and_then(Value::as_str) else {
         return Frame::Error(ProtocolErrorKind::MissingField);
     };
     match (event, protocol) {
-        ("media", _) => parse_media(&value),
-        ("start", Protocol::Twilio) => Frame::Start(Box::new(twilio::start(&value))),
-        ("start", _) => Frame::Start(Box::new(telnyx::start(&value))),
+        ("media", _) => parse_media(value),
+        ("start", Protocol::Twilio) => Frame::Start(Box::new(twilio::start(value))),
+        ("start", Protocol::Plivo) => Frame::Start(Box::new(plivo::start(value))),
+        ("start", _) => Frame::Start(Box::new(telnyx::start(value))),
         ("stop", _) => Frame::Stop,
         ("connected" | "mark" | "dtmf" | "clear", _) => Frame::Control,
         ("error", Protocol::Telnyx) => Frame::Error(ProtocolErrorKind::RemoteError),
+        (event, Protocol::Plivo) if plivo::is_control(event) => Frame::Control,
         _ => Frame::Error(ProtocolErrorKind::UnknownEvent),
     }
 }

@@ -1,5 +1,5 @@
 //! The media-stream protocols a tracked socket understands, and what it learns from a
-//! frame: one file per protocol (Twilio, Telnyx, Vonage; raw PCM needs none), the JSON
+//! frame: one file per protocol (Twilio, Telnyx, Plivo, Vonage; raw PCM needs none), the JSON
 //! they share, and the borrowed fast path of a media frame.
 
 use voxscope_core::ConfigError;
@@ -8,6 +8,7 @@ mod borrowed;
 #[doc(hidden)]
 pub mod frame_paths;
 mod media_stream;
+mod plivo;
 mod telnyx;
 mod twilio;
 mod vonage;
@@ -28,6 +29,9 @@ pub enum Protocol {
     Twilio,
     /// Telnyx media streaming: snake_case JSON; frames may arrive out of order.
     Telnyx,
+    /// Plivo Audio Streams: JSON text frames, mu-law 8 kHz unless `start` says
+    /// otherwise, `stop` ends the call; the app plays audio with `playAudio`.
+    Plivo,
     /// Vonage: a JSON header, then binary 16-bit linear PCM; no stop event.
     Vonage,
     /// Binary frames of linear PCM; text frames pass unread.
@@ -45,6 +49,7 @@ impl Protocol {
         match self {
             Protocol::Twilio => "twilio",
             Protocol::Telnyx => "telnyx",
+            Protocol::Plivo => "plivo",
             Protocol::Vonage => "vonage",
             Protocol::RawPcm { .. } => "raw_pcm",
         }
@@ -53,20 +58,20 @@ impl Protocol {
     /// Whether the protocol has a stop message. Without one, a normal close (1000, 1001)
     /// is how a call completes.
     pub const fn has_stop_event(self) -> bool {
-        matches!(self, Protocol::Twilio | Protocol::Telnyx)
+        matches!(self, Protocol::Twilio | Protocol::Telnyx | Protocol::Plivo)
     }
 
     /// Whether text frames are JSON media streams whose `media` frames take the borrowed
     /// fast path.
     pub(crate) const fn has_media_fast_path(self) -> bool {
-        matches!(self, Protocol::Twilio | Protocol::Telnyx)
+        matches!(self, Protocol::Twilio | Protocol::Telnyx | Protocol::Plivo)
     }
 
     /// Audio bytes per second before the stream announces its format.
     pub(crate) const fn default_byte_rate(self) -> u32 {
         match self {
             // mu-law / PCMU 8 kHz mono: one byte a sample.
-            Protocol::Twilio | Protocol::Telnyx => 8_000,
+            Protocol::Twilio | Protocol::Telnyx | Protocol::Plivo => 8_000,
             // Vonage's default is 16-bit at 16 kHz until the header says otherwise.
             Protocol::Vonage => 32_000,
             Protocol::RawPcm { sample_rate, sample_width } => {
@@ -190,7 +195,9 @@ impl Adapter {
     /// A text frame from the caller.
     pub(crate) fn text_in(&self, text: &str) -> Frame {
         match self.protocol {
-            Protocol::Twilio | Protocol::Telnyx => media_stream::media_stream(text, self.protocol),
+            Protocol::Twilio | Protocol::Telnyx | Protocol::Plivo => {
+                media_stream::media_stream(text, self.protocol)
+            }
             Protocol::Vonage => vonage::text(text),
             Protocol::RawPcm { .. } => Frame::Control,
         }
@@ -202,6 +209,7 @@ impl Adapter {
             Protocol::Twilio | Protocol::Telnyx => {
                 media_stream::media_stream_out(text, self.protocol)
             }
+            Protocol::Plivo => plivo::text_out(text, self.byte_rate),
             Protocol::Vonage => vonage::text(text),
             Protocol::RawPcm { .. } => Frame::Control,
         }
@@ -210,7 +218,9 @@ impl Adapter {
     /// A binary frame, in either direction.
     pub(crate) fn binary(&self, len: usize) -> Frame {
         match self.protocol {
-            Protocol::Twilio | Protocol::Telnyx => Frame::Error(ProtocolErrorKind::UnexpectedFrame),
+            Protocol::Twilio | Protocol::Telnyx | Protocol::Plivo => {
+                Frame::Error(ProtocolErrorKind::UnexpectedFrame)
+            }
             Protocol::Vonage | Protocol::RawPcm { .. } => {
                 Frame::Media { bytes: len, timestamp_ms: None, caller_track: true }
             }
@@ -229,7 +239,7 @@ pub(crate) fn codec_byte_rate(encoding: &str, sample_rate: u32, channels: u32) -
     let eq = |name: &str| encoding.eq_ignore_ascii_case(name);
     if eq("x-mulaw") || eq("pcmu") || eq("x-alaw") || eq("pcma") || eq("mulaw") {
         Some(sample_rate.saturating_mul(channels))
-    } else if eq("l16") || eq("linear16") {
+    } else if eq("l16") || eq("x-l16") || eq("linear16") {
         Some(sample_rate.saturating_mul(2).saturating_mul(channels))
     } else if eq("g722") {
         // 64 kbit/s whatever the nominal 16 kHz sample rate.
