@@ -15,10 +15,12 @@ use voxscope_core::catalog::{
 use crate::outcome::Outcome;
 use crate::protocol::ProtocolErrorKind;
 
-/// Index of the `direction` label.
+/// Which way a frame travels: the `direction` label.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Direction {
+pub enum Direction {
+    /// From the caller (the provider) to the service.
     In = 0,
+    /// From the service to the caller.
     Out = 1,
 }
 

@@ -29,6 +29,10 @@
 //! refuses it with `400` ([`CallRejection::NotAnUpgrade`]). Add the layer with
 //! `route_layer`, as above: `Router::layer` would also wrap the router's fallback.
 //!
+//! [`Protocol`] names what the socket speaks: Twilio, Telnyx, Plivo and Vonage media
+//! streams and raw PCM are built in; [`Protocol::Custom`] takes a [`MediaAdapter`] of the
+//! application's for any other provider, without a fork.
+//!
 //! What it records, by the names of `voxscope_core::catalog`, all labelled with the
 //! layer's `transport`:
 //!
@@ -79,11 +83,12 @@ mod timing;
 
 pub use call::Call;
 pub use extract::{CallRejection, MissingCallLayer};
+pub use handles::Direction;
 pub use layer::{CallLayer, CallLayerBuilder};
 pub use outcome::Outcome;
 #[doc(hidden)]
 pub use protocol::frame_paths;
-pub use protocol::{Protocol, ProtocolErrorKind};
+pub use protocol::{MediaAdapter, MediaFrame, Protocol, ProtocolErrorKind};
 pub use serve::{CallFuture, CallResult};
 pub use service::{CallMetrics, ResponseFuture};
 pub use socket::TrackedSocket;

@@ -185,7 +185,7 @@ impl Tracker {
                 Some(self.adapter.text_in(text.as_str()))
             }
             Message::Text(text) => Some(self.adapter.text_out(text.as_str())),
-            Message::Binary(bytes) => Some(self.adapter.binary(bytes.len())),
+            Message::Binary(bytes) => Some(self.adapter.binary(bytes.len(), direction)),
             Message::Ping(_) | Message::Pong(_) | Message::Close(_) => None,
         }
     }

@@ -5,8 +5,9 @@
 
 use proptest::prelude::*;
 use serde_json::{Value, json};
+use voxscope_call::MediaFrame;
 use voxscope_call::Protocol;
-use voxscope_call::frame_paths::{Reading, fast, full, inbound, outbound};
+use voxscope_call::frame_paths::{fast, full, inbound, outbound};
 
 /// Base64 text, canonical or not, and a few strings that are not base64 at all.
 fn payload() -> impl Strategy<Value = String> {
@@ -153,13 +154,13 @@ proptest! {
             if let Some(fast) = &fast {
                 prop_assert_eq!(fast, &full, "fast path and full parse differ");
             }
-            if matches!(full, Reading::Media { .. }) {
+            if matches!(full, MediaFrame::Media { .. }) {
                 prop_assert!(fast.is_some(), "a media frame missed the fast path");
             }
             prop_assert_eq!(&inbound(protocol, &text), &full);
             let expected_out = match &full {
-                Reading::Media { bytes, .. } => {
-                    Reading::Media { bytes: *bytes, timestamp_ms: None, caller_track: false }
+                MediaFrame::Media { bytes, .. } => {
+                    MediaFrame::Media { bytes: *bytes, timestamp_ms: None, caller_track: false }
                 }
                 other => other.clone(),
             };
@@ -174,7 +175,7 @@ proptest! {
 #[test]
 fn a_twilio_media_frame_takes_the_fast_path() {
     let frame = r#"{"event":"media","sequenceNumber":"3","media":{"track":"inbound","chunk":"2","timestamp":"40","payload":"/w=="},"streamSid":"MZ1"}"#;
-    let reading = Reading::Media { bytes: 1, timestamp_ms: Some(40), caller_track: true };
+    let reading = MediaFrame::Media { bytes: 1, timestamp_ms: Some(40), caller_track: true };
     assert_eq!(fast(frame), Some(reading.clone()));
     assert_eq!(full(Protocol::Twilio, frame), Some(reading));
     assert_eq!(fast(&frame[..frame.len() - 1]), None, "unclosed: the full parse decides");

@@ -7,7 +7,7 @@ use axum::extract::ws::{CloseFrame, Message};
 use futures_util::{FutureExt, StreamExt, stream};
 use metrics_util::CompositeKey;
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
-use voxscope_call::{CallLayer, Protocol};
+use voxscope_call::{CallLayer, Direction, MediaAdapter, MediaFrame, Protocol, ProtocolErrorKind};
 
 type Snapshot = Vec<(CompositeKey, DebugValue)>;
 
@@ -253,4 +253,86 @@ fn an_opus_stream_counts_nominal_20_ms_frames() {
     assert_eq!(values(&snapshot, "voice_call_frames_total", &inbound), [100.0]);
     assert_eq!(values(&snapshot, "voice_call_audio_seconds_total", &inbound), [2.0]);
     assert_eq!(values(&snapshot, "voice_call_media_gaps_total", &[]), [0.0]);
+}
+
+/// An application's own provider: text lines `start <call> <bytes/s>`, `stop`, `dtmf`,
+/// and binary audio both ways.
+#[derive(Debug)]
+struct LineProtocol;
+
+impl MediaAdapter for LineProtocol {
+    fn label(&self) -> &'static str {
+        "lines"
+    }
+    fn has_stop_event(&self) -> bool {
+        true
+    }
+    fn byte_rate(&self) -> u32 {
+        8_000
+    }
+    fn text(&self, text: &str, _direction: Direction) -> MediaFrame {
+        let mut words = text.split(' ');
+        match (words.next(), words.next(), words.next().map(str::parse::<u32>)) {
+            (Some("start"), Some(call), Some(Ok(rate))) => MediaFrame::Start {
+                call_id: Some(call.to_owned()),
+                stream_id: None,
+                byte_rate: Some(rate),
+            },
+            (Some("stop"), None, None) => MediaFrame::Stop,
+            (Some("dtmf"), Some(_), None) => MediaFrame::Control,
+            _ => MediaFrame::Error(ProtocolErrorKind::UnknownEvent),
+        }
+    }
+}
+
+static LINES: LineProtocol = LineProtocol;
+
+#[test]
+fn an_application_adapter_counts_its_provider_without_a_fork() {
+    let snapshot = recorded(|| {
+        let layer = CallLayer::new(Protocol::Custom(&LINES)).unwrap();
+        let call = layer.open_call(None).unwrap();
+        // 16 kHz 16-bit from the start line on: 50 frames of 640 bytes are 1 s.
+        let mut frames = vec![Message::text("start CALL-7 32000")];
+        frames.extend((0..50).map(|_| Message::binary(vec![0u8; 640])));
+        frames.push(Message::text("dtmf 5"));
+        frames.push(Message::text("what is this"));
+        frames.push(Message::text("stop"));
+        let socket = drain(call.track(stream::iter(frames.into_iter().map(Ok::<_, Infallible>))));
+        assert_eq!(call.id(), "CALL-7");
+        assert_eq!(call.transport(), "lines");
+        drop((socket, call));
+    });
+    let lines_in = [("transport", "lines"), ("direction", "in")];
+    assert_eq!(values(&snapshot, "voice_call_frames_total", &lines_in), [50.0]);
+    assert_eq!(values(&snapshot, "voice_call_audio_seconds_total", &lines_in), [1.0]);
+    let unknown = [("transport", "lines"), ("kind", "unknown_event"), ("direction", "in")];
+    assert_eq!(values(&snapshot, "voice_call_protocol_errors_total", &unknown), [1.0]);
+    let completed = [("transport", "lines"), ("outcome", "completed")];
+    assert_eq!(values(&snapshot, "voice_calls_total", &completed), [1.0]);
+}
+
+#[test]
+fn an_adapter_label_must_be_a_label() {
+    #[derive(Debug)]
+    struct Spaced;
+    impl MediaAdapter for Spaced {
+        fn label(&self) -> &'static str {
+            "my provider"
+        }
+        fn has_stop_event(&self) -> bool {
+            false
+        }
+        fn byte_rate(&self) -> u32 {
+            0
+        }
+        fn text(&self, _: &str, _: Direction) -> MediaFrame {
+            MediaFrame::Control
+        }
+    }
+    static SPACED: Spaced = Spaced;
+    let err = CallLayer::new(Protocol::Custom(&SPACED)).unwrap_err().to_string();
+    assert!(err.contains("protocol.label") && err.contains("my provider"), "{err}");
+    assert_eq!(Protocol::Custom(&LINES), Protocol::Custom(&LINES));
+    assert_ne!(Protocol::Custom(&LINES), Protocol::Twilio);
 }

@@ -4,7 +4,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use voxscope_call::Protocol;
-use voxscope_call::frame_paths::{Reading, fast, full, inbound, outbound};
+use voxscope_call::MediaFrame;
+use voxscope_call::frame_paths::{fast, full, inbound, outbound};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
@@ -14,13 +15,13 @@ fuzz_target!(|data: &[u8]| {
         if let Some(fast) = &fast {
             assert_eq!(fast, &full, "fast path and full parse differ on {text:?}");
         }
-        if matches!(full, Reading::Media { .. }) {
+        if matches!(full, MediaFrame::Media { .. }) {
             assert!(fast.is_some(), "a media frame missed the fast path: {text:?}");
         }
         assert_eq!(inbound(protocol, text), full);
         let expected_out = match &full {
-            Reading::Media { bytes, .. } => {
-                Reading::Media { bytes: *bytes, timestamp_ms: None, caller_track: false }
+            MediaFrame::Media { bytes, .. } => {
+                MediaFrame::Media { bytes: *bytes, timestamp_ms: None, caller_track: false }
             }
             other => other.clone(),
         };

@@ -4,7 +4,12 @@
 
 use voxscope_core::ConfigError;
 
+pub use custom::{MediaAdapter, MediaFrame};
+
+use crate::handles::Direction;
+
 mod borrowed;
+mod custom;
 #[doc(hidden)]
 pub mod frame_paths;
 mod media_stream;
@@ -22,7 +27,7 @@ mod vonage;
 /// assert_eq!(Protocol::Twilio.label(), "twilio");
 /// assert_eq!(Protocol::RawPcm { sample_rate: 16_000, sample_width: 2 }.label(), "raw_pcm");
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug)]
 #[non_exhaustive]
 pub enum Protocol {
     /// Twilio Media Streams: JSON text frames, mu-law 8 kHz, `stop` ends the call.
@@ -41,24 +46,46 @@ pub enum Protocol {
         /// Bytes per sample (1 to 4).
         sample_width: u8,
     },
+    /// A provider the application reads itself: see [`MediaAdapter`].
+    Custom(&'static dyn MediaAdapter),
 }
+
+/// Built-in protocols are equal by variant (and raw PCM format); custom ones by label.
+impl PartialEq for Protocol {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Protocol::Custom(a), Protocol::Custom(b)) => a.label() == b.label(),
+            (
+                Protocol::RawPcm { sample_rate: a, sample_width: w },
+                Protocol::RawPcm { sample_rate: b, sample_width: v },
+            ) => a == b && w == v,
+            _ => std::mem::discriminant(self) == std::mem::discriminant(other),
+        }
+    }
+}
+
+impl Eq for Protocol {}
 
 impl Protocol {
     /// The `transport` label value.
-    pub const fn label(self) -> &'static str {
+    pub fn label(self) -> &'static str {
         match self {
             Protocol::Twilio => "twilio",
             Protocol::Telnyx => "telnyx",
             Protocol::Plivo => "plivo",
             Protocol::Vonage => "vonage",
             Protocol::RawPcm { .. } => "raw_pcm",
+            Protocol::Custom(adapter) => adapter.label(),
         }
     }
 
     /// Whether the protocol has a stop message. Without one, a normal close (1000, 1001)
     /// is how a call completes.
-    pub const fn has_stop_event(self) -> bool {
-        matches!(self, Protocol::Twilio | Protocol::Telnyx | Protocol::Plivo)
+    pub fn has_stop_event(self) -> bool {
+        match self {
+            Protocol::Custom(adapter) => adapter.has_stop_event(),
+            _ => matches!(self, Protocol::Twilio | Protocol::Telnyx | Protocol::Plivo),
+        }
     }
 
     /// Whether text frames are JSON media streams whose `media` frames take the borrowed
@@ -68,7 +95,7 @@ impl Protocol {
     }
 
     /// Audio bytes per second before the stream announces its format.
-    pub(crate) const fn default_byte_rate(self) -> u32 {
+    pub(crate) fn default_byte_rate(self) -> u32 {
         match self {
             // mu-law / PCMU 8 kHz mono: one byte a sample.
             Protocol::Twilio | Protocol::Telnyx | Protocol::Plivo => 8_000,
@@ -77,10 +104,22 @@ impl Protocol {
             Protocol::RawPcm { sample_rate, sample_width } => {
                 sample_rate.saturating_mul(sample_width as u32)
             }
+            Protocol::Custom(adapter) => adapter.byte_rate(),
         }
     }
 
     pub(crate) fn validate(self) -> Result<(), ConfigError> {
+        if let Protocol::Custom(adapter) = self {
+            let label = adapter.label();
+            let valid = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_';
+            if label.is_empty() || !label.bytes().all(valid) {
+                return Err(ConfigError::Invalid {
+                    field: "protocol.label".to_owned(),
+                    value: label.to_owned(),
+                    reason: "a transport label: [a-z0-9_], not empty",
+                });
+            }
+        }
         if let Protocol::RawPcm { sample_rate, sample_width } = self {
             if sample_rate == 0 {
                 return Err(ConfigError::Zero { field: "protocol.sample_rate".to_owned() });
@@ -128,7 +167,7 @@ impl ProtocolErrorKind {
     ];
 
     /// The `kind` label value.
-    pub const fn label(self) -> &'static str {
+    pub fn label(self) -> &'static str {
         match self {
             ProtocolErrorKind::InvalidJson => "invalid_json",
             ProtocolErrorKind::MissingField => "missing_field",
@@ -200,6 +239,7 @@ impl Adapter {
             }
             Protocol::Vonage => vonage::text(text),
             Protocol::RawPcm { .. } => Frame::Control,
+            Protocol::Custom(adapter) => adapter.text(text, Direction::In).into(),
         }
     }
 
@@ -212,11 +252,12 @@ impl Adapter {
             Protocol::Plivo => plivo::text_out(text, self.byte_rate),
             Protocol::Vonage => vonage::text(text),
             Protocol::RawPcm { .. } => Frame::Control,
+            Protocol::Custom(adapter) => adapter.text(text, Direction::Out).into(),
         }
     }
 
     /// A binary frame, in either direction.
-    pub(crate) fn binary(&self, len: usize) -> Frame {
+    pub(crate) fn binary(&self, len: usize, direction: Direction) -> Frame {
         match self.protocol {
             Protocol::Twilio | Protocol::Telnyx | Protocol::Plivo => {
                 Frame::Error(ProtocolErrorKind::UnexpectedFrame)
@@ -224,6 +265,7 @@ impl Adapter {
             Protocol::Vonage | Protocol::RawPcm { .. } => {
                 Frame::Media { bytes: len, timestamp_ms: None, caller_track: true }
             }
+            Protocol::Custom(adapter) => adapter.binary(len, direction).into(),
         }
     }
 }

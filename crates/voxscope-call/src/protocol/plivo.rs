@@ -105,7 +105,10 @@ mod tests {
         assert_eq!(adapter.text_in(cleared), Frame::Control);
         let unknown = r#"{"event":"transcription","streamId":"b3c4d5e6"}"#;
         assert_eq!(adapter.text_in(unknown), Frame::Error(ProtocolErrorKind::UnknownEvent));
-        assert_eq!(adapter.binary(160), Frame::Error(ProtocolErrorKind::UnexpectedFrame));
+        assert_eq!(
+            adapter.binary(160, crate::handles::Direction::In),
+            Frame::Error(ProtocolErrorKind::UnexpectedFrame)
+        );
     }
 
     #[test]
