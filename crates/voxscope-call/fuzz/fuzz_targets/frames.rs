@@ -3,8 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use voxscope_call::Protocol;
 use voxscope_call::MediaFrame;
+use voxscope_call::Protocol;
 use voxscope_call::frame_paths::{fast, full, inbound, outbound};
 
 fuzz_target!(|data: &[u8]| {
