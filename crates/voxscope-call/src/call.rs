@@ -16,7 +16,7 @@ use crate::state::CallState;
 /// taken by the handler as an extractor, moved into `on_upgrade` to wrap the socket.
 ///
 /// Cheap to clone. The call ends when the last clone and the last
-/// [`TrackedSocket`] are gone, exactly once, with the [`Outcome`] that what they saw
+/// [`TrackedSocket`] are gone, exactly once, with the [`Outcome`](crate::Outcome) that what they saw
 /// implies: however the handler returns, fails, panics or is aborted.
 ///
 /// ```
