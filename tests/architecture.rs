@@ -75,11 +75,19 @@ fn the_crate_map_names_every_workspace_member() {
     }
 }
 
-#[test]
-fn nothing_points_at_a_file_outside_the_repository() {
-    const OUTSIDE: [&str; 4] = ["DESIGN.md", "REFERENCE.md", "STYLE.md", "../shared"];
+/// The Markdown files the repository holds, by file name.
+fn markdown_names(files: &[PathBuf]) -> BTreeSet<String> {
+    files
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// Every text file of the repository that code, docs or config could live in.
+fn text_files() -> Vec<PathBuf> {
     let mut stack = vec![root()];
-    let mut read = 0;
+    let mut files = Vec::new();
     while let Some(dir) = stack.pop() {
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
@@ -91,18 +99,64 @@ fn nothing_points_at_a_file_outside_the_repository() {
                 continue;
             }
             let checked = ["rs", "toml", "md", "sh", "yml", "yaml", "json"];
-            if !path.extension().is_some_and(|e| checked.contains(&&*e.to_string_lossy())) {
-                continue;
-            }
-            if path.ends_with("tests/architecture.rs") {
-                continue;
-            }
-            let Ok(text) = std::fs::read_to_string(&path) else { continue };
-            read += 1;
-            for needle in OUTSIDE {
-                assert!(!text.contains(needle), "{} mentions {needle}", path.display());
+            if path.extension().is_some_and(|e| checked.contains(&&*e.to_string_lossy())) {
+                files.push(path);
             }
         }
     }
-    assert!(read > 100, "read only {read} files");
+    files
+}
+
+/// `base` joined with the relative `path`, `..` resolved without touching the disk.
+fn resolve(base: &Path, path: &str) -> PathBuf {
+    let mut out = base.to_path_buf();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// A clone holds only the repository: no relative path may climb out of it, and every
+/// upper-case Markdown file named must be one the repository has (docs/architecture.md says
+/// in the project's own words what design notes elsewhere would).
+#[test]
+fn nothing_points_at_a_file_outside_the_repository() {
+    let files = text_files();
+    assert!(files.len() > 100, "read only {} files", files.len());
+    let markdown = markdown_names(&files);
+    let top = resolve(&root(), "");
+    let path_char = |c: char| c.is_ascii_alphanumeric() || "_./-".contains(c);
+    for path in &files {
+        let Ok(text) = std::fs::read_to_string(path) else { continue };
+        let dir = path.parent().unwrap();
+        for (at, _) in text.match_indices("../") {
+            let rest: String = text[at..].chars().take_while(|c| path_char(*c)).collect();
+            let target = resolve(dir, &rest);
+            assert!(
+                target.starts_with(&top),
+                "{} points outside the repository: {rest}",
+                path.display()
+            );
+        }
+        for word in text.split(|c: char| !path_char(c)) {
+            let name = word.rsplit('/').next().unwrap_or_default();
+            let Some(stem) = name.strip_suffix(".md") else { continue };
+            let shouting = !stem.is_empty()
+                && stem.chars().all(|c| c.is_ascii_uppercase() || c == '_')
+                && stem.chars().any(|c| c.is_ascii_uppercase());
+            if shouting {
+                assert!(
+                    markdown.contains(name),
+                    "{} names {name}, which the repository does not hold",
+                    path.display()
+                );
+            }
+        }
+    }
 }
