@@ -20,6 +20,7 @@ pub mod config;
 pub mod custom;
 pub mod deploy;
 mod error;
+pub mod eval;
 pub mod expr;
 mod fixture;
 pub mod grafana;
