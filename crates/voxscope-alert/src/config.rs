@@ -43,6 +43,27 @@ pub struct Config {
     pub custom_rules: Vec<CustomRule>,
     /// The Prometheus, Alertmanager and Grafana stack of `deploy/`.
     pub deploy: Deploy,
+    /// The embedded engine's HTTP API.
+    pub api: Api,
+}
+
+/// The embedded engine's HTTP API (`/api/v1/alerts`, `/api/v1/rules` and the
+/// Alertmanager-compatible silences). Its write endpoints (add or expire a silence,
+/// acknowledge an alert) need `Authorization: Bearer <token>`; the token comes from the
+/// `VOXSCOPE_ALERT_API_TOKEN` environment variable, else from `token_file`. With
+/// neither, the write endpoints refuse every request.
+///
+/// ```
+/// let config = voxscope_alert::Config::from_toml(
+///     "[api]\ntoken_file = \"/run/secrets/alert_api_token\"\n",
+/// ).unwrap();
+/// assert_eq!(config.api.token_file, "/run/secrets/alert_api_token");
+/// ```
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Api {
+    /// File holding the bearer token of the write endpoints; empty for none.
+    pub token_file: String,
 }
 
 /// The Prometheus, Alertmanager and Grafana stack of `deploy/`.
@@ -446,6 +467,13 @@ impl Config {
                 "thresholds.memory_limit_bytes",
                 t.memory_limit_bytes,
                 "95 % of it must exceed thresholds.memory_bytes",
+            ));
+        }
+        if self.api.token_file.trim() != self.api.token_file {
+            return Err(Error::invalid(
+                "api.token_file",
+                &self.api.token_file,
+                "a path without leading or trailing whitespace",
             ));
         }
         if self.thresholds.min_events == 0 {

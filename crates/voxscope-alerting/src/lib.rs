@@ -4,4 +4,6 @@
 //! Alertmanager.
 #![deny(missing_docs)]
 
+pub mod api;
 pub mod notification;
+pub mod silence;
