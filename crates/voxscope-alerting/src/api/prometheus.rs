@@ -246,10 +246,12 @@ impl RuleFilter {
     }
 
     fn filters(&self) -> bool {
-        !(self.alerting && self.recording)
-            || !self.names.is_empty()
-            || !self.groups.is_empty()
-            || !self.files.is_empty()
+        let everything = self.alerting
+            && self.recording
+            && self.names.is_empty()
+            && self.groups.is_empty()
+            && self.files.is_empty();
+        !everything
     }
 
     fn keeps_group(&self, group: &RuleGroupView) -> bool {
