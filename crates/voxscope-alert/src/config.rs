@@ -58,6 +58,9 @@ pub struct Config {
 ///     "[api]\ntoken_file = \"/run/secrets/alert_api_token\"\n",
 /// ).unwrap();
 /// assert_eq!(config.api.token_file, "/run/secrets/alert_api_token");
+///
+/// let err = voxscope_alert::Config::from_toml("[api]\ntoken_file = \"token \"\n").unwrap_err();
+/// assert!(err.to_string().contains("api.token_file"), "{err}");
 /// ```
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
