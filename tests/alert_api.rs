@@ -791,3 +791,121 @@ fn amtool_lists_alerts_and_adds_queries_and_expires_silences() {
     assert_eq!(listed(&[&url, "-o", "json", "alert", "query"]), [CRITICAL, TTFB]);
     assert!(server.fixture.acks.lock().unwrap().is_empty());
 }
+
+/// The structure of a JSON value: object keys with their structures (label sets as one
+/// token), the first element of arrays, the type of scalars.
+fn shape(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    let s = if k == "labels" || k == "annotations" {
+                        json!("labelset")
+                    } else {
+                        shape(v)
+                    };
+                    (k.clone(), s)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.first().map(shape).into_iter().collect()),
+        Value::String(_) => json!("string"),
+        Value::Number(_) => json!("number"),
+        Value::Bool(_) => json!("bool"),
+        Value::Null => Value::Null,
+    }
+}
+
+fn without(mut value: Value, key: &str) -> Value {
+    value.as_object_mut().unwrap().remove(key);
+    value
+}
+
+/// A real Prometheus evaluates rules like the fixture's; its `/api/v1/alerts` and
+/// `/api/v1/rules` bodies have the same structure as the engine's, and the alerts the
+/// same labels, annotations, states and value text.
+#[tokio::test]
+async fn api_v1_bodies_have_the_structure_a_real_prometheus_gives() {
+    let Some(binary) = tool("prometheus", "prometheus") else { return };
+    let dir = TempDir::new("prometheus-api");
+    std::fs::write(
+        dir.path().join("rules.yml"),
+        "groups:\n  - name: voxscope\n    interval: 1s\n    rules:\n\
+         \x20     - record: \"slo:sli_error:ratio_rate5m\"\n        expr: vector(0.5)\n\
+         \x20     - alert: HighErrorRate\n        expr: vector(0.2)\n        keep_firing_for: 1m\n\
+         \x20       labels: {severity: critical}\n        annotations: {summary: \"HighErrorRate is off\"}\n\
+         \x20     - alert: CallLatency\n        expr: vector(1)\n        for: 1h\n\
+         \x20       annotations: {summary: \"CallLatency is off\"}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("prometheus.yml"),
+        "global:\n  evaluation_interval: 1s\nrule_files: [rules.yml]\n",
+    )
+    .unwrap();
+    let port = alert_support::free_port();
+    let child = std::process::Command::new(&binary)
+        .arg(format!("--config.file={}", dir.path().join("prometheus.yml").display()))
+        .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let _prometheus = alert_support::Daemon::new(child, dir);
+    let prom = format!("http://127.0.0.1:{port}");
+
+    let client = reqwest::Client::new();
+    let started = std::time::Instant::now();
+    let prom_alerts = loop {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "Prometheus never showed both alerts"
+        );
+        let body = match client.get(format!("{prom}/api/v1/alerts")).send().await {
+            Ok(response) => response.json::<Value>().await.unwrap_or(Value::Null),
+            Err(_) => Value::Null,
+        };
+        if body["data"]["alerts"].as_array().is_some_and(|a| a.len() == 2) {
+            break body;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    let (_, prom_rules) = get(format!("{prom}/api/v1/rules")).await;
+
+    let server = serve(Some(NOW), Some(TOKEN));
+    let (_, ours) = get(format!("{}/api/v1/alerts", server.base)).await;
+    assert_eq!(ours["status"], prom_alerts["status"]);
+    let by_name = |body: &Value, name: &str| -> Value {
+        body["data"]["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["labels"]["alertname"] == name && a["labels"]["severity"] != "warning")
+            .unwrap_or_else(|| panic!("{name} in {body}"))
+            .clone()
+    };
+    for name in ["HighErrorRate", "CallLatency"] {
+        let (ours, theirs) = (by_name(&ours, name), by_name(&prom_alerts, name));
+        assert_eq!(shape(&ours), shape(&theirs), "{name}");
+        assert_eq!(without(ours, "activeAt"), without(theirs, "activeAt"), "{name}");
+    }
+
+    let (_, our_rules) = get(format!("{}/api/v1/rules", server.base)).await;
+    let (our_group, their_group) =
+        (&our_rules["data"]["groups"][0], &prom_rules["data"]["groups"][0]);
+    assert_eq!(
+        shape(&without(our_group.clone(), "rules")),
+        shape(&without(their_group.clone(), "rules"))
+    );
+    let their_recording = &their_group["rules"][0];
+    assert_eq!(their_recording["type"], "recording");
+    assert_eq!(shape(&our_group["rules"][0]), shape(their_recording));
+    let their_alerting = &their_group["rules"][1];
+    assert_eq!(their_alerting["state"], "firing");
+    assert_eq!(their_alerting["keepFiringFor"], 60);
+    // The fixture's alerting rule failed its last evaluation; Prometheus's did not.
+    assert_eq!(shape(&without(our_group["rules"][1].clone(), "lastError")), shape(their_alerting));
+    assert_eq!(our_group["rules"][1]["health"], "err");
+    assert_eq!(their_alerting["health"], "ok");
+}
