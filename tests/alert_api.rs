@@ -909,3 +909,92 @@ async fn api_v1_bodies_have_the_structure_a_real_prometheus_gives() {
     assert_eq!(our_group["rules"][1]["health"], "err");
     assert_eq!(their_alerting["health"], "ok");
 }
+
+/// The real Alertmanager, given the fixture's critical alert and the same silence, lists
+/// them in bodies of the same structure, with the same status, receivers and silence
+/// fields; its status body has the same structure too.
+#[tokio::test]
+async fn alertmanager_v2_bodies_have_the_structure_a_real_alertmanager_gives() {
+    let Some(binary) = tool("prometheus-alertmanager", "prometheus-alertmanager") else { return };
+    let dir = TempDir::new("alertmanager-api");
+    std::fs::write(
+        dir.path().join("am.yml"),
+        "route:\n  receiver: critical\nreceivers:\n  - name: critical\n",
+    )
+    .unwrap();
+    let port = alert_support::free_port();
+    let child = std::process::Command::new(&binary)
+        .arg(format!("--config.file={}", dir.path().join("am.yml").display()))
+        .arg(format!("--storage.path={}", dir.path().join("data").display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--cluster.listen-address=")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let _alertmanager = alert_support::Daemon::new(child, dir);
+    let real = format!("http://127.0.0.1:{port}/api/v2");
+    let client = reqwest::Client::new();
+    let started = std::time::Instant::now();
+    let alert = json!([{
+        "labels": {"alertname": "HighErrorRate", "severity": "critical"},
+        "annotations": {"summary": "HighErrorRate is off"},
+    }]);
+    while client.post(format!("{real}/alerts")).json(&alert).send().await.is_err() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "Alertmanager never answered"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+
+    let server = serve(None, Some(TOKEN));
+    let ours = format!("{}/alertmanager/api/v2", server.base);
+    let (_, real_status) = get(format!("{real}/status")).await;
+    let (_, our_status) = get(format!("{ours}/status")).await;
+    assert_eq!(shape(&our_status), shape(&real_status));
+    assert_eq!(our_status["cluster"], real_status["cluster"]);
+
+    let ends =
+        humantime::format_rfc3339_millis(SystemTime::now() + std::time::Duration::from_secs(3_600));
+    let silence = json!({
+        "matchers": [{"name": "alertname", "value": "High.*", "isRegex": true, "isEqual": true}],
+        "startsAt": humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
+        "endsAt": ends.to_string(),
+        "createdBy": "oncall",
+        "comment": "deploy",
+    });
+    let (status, real_id) =
+        send(reqwest::Method::POST, format!("{real}/silences"), None, Some(silence.clone())).await;
+    assert_eq!(status, 200, "{real_id}");
+    let (status, our_id) =
+        send(reqwest::Method::POST, format!("{ours}/silences"), Some(TOKEN), Some(silence)).await;
+    assert_eq!(status, 200, "{our_id}");
+    assert_eq!(shape(&our_id), shape(&real_id));
+
+    let (_, real_alerts) = get(format!("{real}/alerts")).await;
+    let (_, our_alerts) = get(format!("{ours}/alerts?filter=severity%3Dcritical")).await;
+    let (real_alert, our_alert) = (&real_alerts[0], &our_alerts[0]);
+    assert_eq!(shape(our_alert), shape(real_alert));
+    for key in ["labels", "annotations", "receivers"] {
+        assert_eq!(our_alert[key], real_alert[key], "{key}");
+    }
+    assert_eq!(our_alert["status"]["state"], "suppressed");
+    assert_eq!(real_alert["status"]["state"], "suppressed");
+    assert_eq!(our_alert["status"]["silencedBy"], json!([our_id["silenceID"]]));
+    assert_eq!(real_alert["status"]["silencedBy"], json!([real_id["silenceID"]]));
+
+    let (_, real_silences) = get(format!("{real}/silences")).await;
+    let (_, our_silences) = get(format!("{ours}/silences")).await;
+    assert_eq!(shape(&our_silences), shape(&real_silences));
+    let fields = |s: &Value| {
+        json!([
+            s["matchers"],
+            s["status"],
+            s["createdBy"],
+            s["comment"],
+            s["endsAt"].as_str().map(|t| &t[..19])
+        ])
+    };
+    assert_eq!(fields(&our_silences[0]), fields(&real_silences[0]));
+}
