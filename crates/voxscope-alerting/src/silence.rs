@@ -32,7 +32,8 @@ use voxscope_alert::expr::{MatchOp, Matcher};
 /// Alertmanager's default `--data.retention` (120 h).
 pub const DEFAULT_RETENTION_MS: i64 = 120 * 3_600_000;
 
-/// How many silences a store holds before it refuses new ones.
+/// How many pending and active silences a store holds before it refuses new ones
+/// (expired ones stay until [`SilenceStore::gc`] drops them).
 pub const DEFAULT_MAX_SILENCES: usize = 10_000;
 
 /// Why a silence was refused or not found.
@@ -66,7 +67,7 @@ pub enum SilenceError {
     /// No silence has this id.
     #[error("silence {0} not found")]
     NotFound(String),
-    /// The store holds its maximum number of silences.
+    /// The store holds its maximum number of pending and active silences.
     #[error("too many silences (limit {0}); expire some first")]
     Full(usize),
 }
@@ -256,12 +257,13 @@ impl TryFrom<Vec<Silence>> for SilenceStore {
 }
 
 impl SilenceStore {
-    /// An empty store holding at most [`DEFAULT_MAX_SILENCES`].
+    /// An empty store holding at most [`DEFAULT_MAX_SILENCES`] pending and active
+    /// silences.
     pub fn new() -> Self {
         Self::with_limit(DEFAULT_MAX_SILENCES)
     }
 
-    /// An empty store holding at most `limit` silences.
+    /// An empty store holding at most `limit` pending and active silences.
     pub fn with_limit(limit: usize) -> Self {
         Self { silences: BTreeMap::new(), limit }
     }
@@ -317,12 +319,20 @@ impl SilenceStore {
                 self.silences.insert(id.clone(), Stored { silence, compiled });
                 return Ok(id);
             }
-            if previous.silence.state(now_ms) != SilenceState::Expired {
-                self.expire(&silence.id, now_ms)?;
-            }
         }
-        if self.silences.len() >= self.limit {
+        // The silence this one replaces stops counting: it is expired below.
+        let live = self
+            .silences
+            .values()
+            .filter(|s| {
+                s.silence.id != silence.id && s.silence.state(now_ms) != SilenceState::Expired
+            })
+            .count();
+        if live >= self.limit {
             return Err(SilenceError::Full(self.limit));
+        }
+        if !silence.id.is_empty() {
+            self.expire(&silence.id, now_ms)?;
         }
         silence.id = uuid::Builder::from_random_bytes(rand::random()).into_uuid().to_string();
         silence.starts_at_ms = silence.starts_at_ms.max(now_ms);

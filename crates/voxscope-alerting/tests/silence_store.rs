@@ -186,6 +186,29 @@ fn silences_alertmanager_would_refuse_are_refused() {
 }
 
 #[test]
+fn the_limit_counts_live_silences_and_a_refusal_leaves_the_store_as_it_was() {
+    let mut store = SilenceStore::with_limit(2);
+    let a = store.set(silence(vec![Matcher::eq("alertname", "A")], 0, 100_000), 0).unwrap();
+    let b = store.set(silence(vec![Matcher::eq("alertname", "B")], 0, 100_000), 0).unwrap();
+    let c = silence(vec![Matcher::eq("alertname", "C")], 0, 100_000);
+    assert_eq!(store.set(c.clone(), 1_000), Err(SilenceError::Full(2)));
+    // Replacing one (new matchers) fits: the old one expires as the new one starts.
+    let mut replace = store.get(&a).unwrap().clone();
+    replace.matchers = vec![Matcher::eq("alertname", "A2")];
+    let a2 = store.set(replace, 2_000).unwrap();
+    assert_eq!(store.get(&a).unwrap().state(2_000), SilenceState::Expired);
+    assert_eq!(store.len(), 3);
+    // Full again: a refused replacement leaves the silence it would replace active.
+    let mut refused = store.get(&b).unwrap().clone();
+    refused.id = String::new();
+    assert_eq!(store.set(refused, 3_000), Err(SilenceError::Full(2)));
+    assert_eq!(store.get(&b).unwrap().state(3_000), SilenceState::Active);
+    // Expiring one frees a place.
+    store.expire(&a2, 4_000).unwrap();
+    assert!(store.set(c, 4_000).is_ok());
+}
+
+#[test]
 fn the_store_persists_as_json_and_restores_with_working_matchers() {
     let mut store = SilenceStore::new();
     let id = store
