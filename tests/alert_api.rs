@@ -768,6 +768,28 @@ fn amtool_lists_alerts_and_adds_queries_and_expires_silences() {
         assert!(silence.starts_at_ms >= before - 1_000 && silence.starts_at_ms <= Fixture::wall());
         assert_eq!(silence.state(Fixture::wall()), SilenceState::Active);
     }
+    // An update that keeps the past (a later end) keeps the id. (amtool 0.25's `-q`
+    // prints a pointer here, so read its JSON.)
+    let updated = amtool_ok(&[
+        &url,
+        &auth,
+        "-o",
+        "json",
+        "silence",
+        "update",
+        &id,
+        "--duration=3h",
+        "--comment=maintenance runs late",
+    ]);
+    let updated: Value = serde_json::from_str(&updated).unwrap();
+    assert_eq!(updated[0]["id"], id.as_str());
+    {
+        let store = server.silences.lock();
+        let silence = store.get(&id).unwrap();
+        assert_eq!(silence.ends_at_ms - silence.starts_at_ms, 3 * 3_600_000);
+        assert_eq!(silence.comment, "maintenance runs late");
+        assert_eq!(store.len(), 1);
+    }
     // Silenced: gone from the default query, listed with --silenced.
     assert_eq!(listed(&[&url, "-o", "json", "alert", "query"]), [CRITICAL]);
     assert_eq!(listed(&[&url, "-o", "json", "alert", "query", "--silenced"]), [TTFB]);
