@@ -1020,3 +1020,29 @@ async fn alertmanager_v2_bodies_have_the_structure_a_real_alertmanager_gives() {
     };
     assert_eq!(fields(&our_silences[0]), fields(&real_silences[0]));
 }
+
+/// The Alertmanager routes follow the configured prefix, with or without slashes; an
+/// empty prefix puts them at the root, where a real Alertmanager has them.
+#[tokio::test]
+async fn the_alertmanager_prefix_is_normalised() {
+    use tower::ServiceExt;
+    let status_of = |prefix: &str, path: &str| {
+        let fixture = Arc::new(Fixture {
+            now: Some(NOW),
+            alerts: alerts(NOW),
+            groups: groups(NOW),
+            acks: Mutex::default(),
+        });
+        let mut settings = ApiSettings::new(None);
+        settings.alertmanager_prefix = prefix.to_owned();
+        let app = router(fixture, Silences::default(), settings);
+        let request = axum::http::Request::get(path).body(axum::body::Body::empty()).unwrap();
+        async move { app.oneshot(request).await.unwrap().status().as_u16() }
+    };
+    assert_eq!(status_of("am/", "/am/api/v2/status").await, 200);
+    assert_eq!(status_of("/am", "/am/api/v2/silences").await, 200);
+    assert_eq!(status_of("/am", "/alertmanager/api/v2/status").await, 404);
+    assert_eq!(status_of("", "/api/v2/alerts").await, 200);
+    assert_eq!(status_of("/", "/api/v2/alerts").await, 200);
+    assert_eq!(status_of("", "/api/v1/rules").await, 200);
+}
