@@ -32,6 +32,7 @@ fn dependencies_point_one_way() {
             "voxscope-http" | "voxscope-call" | "voxscope-provider" | "voxscope-trace"
             | "voxscope-alert" => &["voxscope-core"],
             "voxscope-cli" => &["voxscope-alert", "voxscope-core"],
+            "voxscope-alerting" => &["voxscope-alert", "voxscope-core"],
             "voxscope" => &[
                 "voxscope-core",
                 "voxscope-http",
@@ -56,6 +57,20 @@ fn dependencies_point_one_way() {
         crates += 1;
     }
     assert!(crates >= 8, "found {crates} crates");
+}
+
+/// What the generators and the CLI build with stays free of the engine's runtime: no
+/// async runtime, HTTP client or server, nor SMTP in `voxscope-alert`'s dependencies.
+#[test]
+fn the_rule_catalog_has_no_runtime_dependencies() {
+    let table = manifest(&root().join("crates/voxscope-alert/Cargo.toml"));
+    let dependencies = table["dependencies"].as_table().unwrap();
+    for runtime in ["tokio", "reqwest", "lettre", "axum", "hyper"] {
+        assert!(
+            !dependencies.contains_key(runtime),
+            "voxscope-alert depends on {runtime}: runtime code belongs in voxscope-alerting"
+        );
+    }
 }
 
 #[test]
