@@ -6,6 +6,7 @@
 //! let config = voxscope_alert::Config::from_toml(r#"
 //!     [rules.HighCPUUsage]
 //!     for_seconds = 900
+//!     keep_firing_for_seconds = 120
 //!     labels = { team = "voice" }
 //!     [rules.NegativeSentiment]
 //!     disabled = true
@@ -18,6 +19,7 @@
 //! let catalog = voxscope_alert::RuleCatalog::new(config).unwrap();
 //! let cpu = catalog.alerts.iter().find(|a| a.name == "HighCPUUsage").unwrap();
 //! assert_eq!((cpu.for_seconds, cpu.labels["team"].as_str()), (900, "voice"));
+//! assert_eq!(cpu.keep_firing_for_seconds, 120);
 //! assert!(catalog.alerts.iter().all(|a| a.name != "NegativeSentiment"));
 //! let gaps = catalog.alerts.iter().find(|a| a.name == "ManyMediaGaps").unwrap();
 //! assert!(gaps.expr.starts_with("sum by (job, transport) (rate(voice_call_media_gaps_total"));
@@ -46,6 +48,8 @@ pub struct RuleOverride {
     pub disabled: bool,
     /// How long the condition must hold, seconds.
     pub for_seconds: Option<u64>,
+    /// How long the alert keeps firing after its condition stopped holding, seconds.
+    pub keep_firing_for_seconds: Option<u64>,
     /// `info`, `warning`, `critical` or `emergency`.
     pub severity: Option<String>,
     /// Labels added to the alert (routing, ownership).
@@ -267,8 +271,10 @@ impl CustomRule {
         Some(AlertRule {
             name: self.name.clone(),
             expr: condition.render(&scope.with_window(self.window_seconds)),
+            condition: condition.bind(self.window_seconds),
             measure,
             for_seconds: self.for_seconds,
+            keep_firing_for_seconds: 0,
             severity: severity("", &self.severity).ok()?,
             category: Category::Performance,
             labels: BTreeMap::new(),
@@ -356,6 +362,9 @@ pub(crate) fn apply(config: &Config, scope: &Scope, mut alerts: Vec<AlertRule>) 
         let Some(change) = change_of(rule).cloned() else { continue };
         if let Some(seconds) = change.for_seconds {
             rule.for_seconds = seconds;
+        }
+        if let Some(seconds) = change.keep_firing_for_seconds {
+            rule.keep_firing_for_seconds = seconds;
         }
         if let Some(sev) = change.severity.as_deref().and_then(|s| severity("", s).ok()) {
             rule.severity = sev;

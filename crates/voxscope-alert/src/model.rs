@@ -176,11 +176,17 @@ pub struct AlertRule {
     pub name: String,
     /// The PromQL condition, rendered in the job scope.
     pub expr: String,
+    /// The same condition as typed data, its free windows bound to the rule's window and
+    /// without the job scope: [`crate::eval`] evaluates it, adding the scope itself.
+    pub condition: Expr,
     /// What the condition compares, unscoped: the panel that shows this alert's value
     /// renders it with the dashboard's scope.
     pub measure: Expr,
     /// How long the condition must hold, in seconds.
     pub for_seconds: u64,
+    /// How long the alert keeps firing after its condition stopped holding, in seconds
+    /// (Prometheus's `keep_firing_for`; 0: it resolves at once).
+    pub keep_firing_for_seconds: u64,
     /// The `severity` label.
     pub severity: Severity,
     /// The `category` label.
@@ -204,8 +210,10 @@ pub struct AlertRule {
 pub struct RecordingRule {
     /// The recorded series name (`level:metric:operations`).
     pub record: String,
-    /// The PromQL expression.
+    /// The PromQL expression, rendered in the job scope.
     pub expr: String,
+    /// The same expression as typed data, windows bound, without the job scope.
+    pub query: Expr,
     /// Static labels added to the result.
     pub labels: BTreeMap<String, String>,
 }

@@ -54,6 +54,9 @@ fn alert(catalog: &RuleCatalog, rule: &AlertRule) -> Value {
     if rule.for_seconds > 0 {
         out.insert("for".into(), duration(rule.for_seconds).into());
     }
+    if rule.keep_firing_for_seconds > 0 {
+        out.insert("keep_firing_for".into(), duration(rule.keep_firing_for_seconds).into());
+    }
     out.insert("labels".into(), Value::Object(labels));
     out.insert("annotations".into(), json!(catalog.annotations(rule)));
     Value::Object(out)

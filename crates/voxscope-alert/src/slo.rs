@@ -250,6 +250,7 @@ pub fn recording_rules(slos: &[Slo]) -> Vec<RecordingRule> {
             out.push(RecordingRule {
                 record: format!("slo:sli_error:ratio_rate{}", duration(window)),
                 expr: slo.error_ratio(window),
+                query: slo.error_ratio_over(window),
                 labels: BTreeMap::from([("slo".to_owned(), slo.name.clone())]),
             });
         }
@@ -294,8 +295,10 @@ pub fn burn_alerts(slos: &[Slo], min_events: u64) -> Vec<AlertRule> {
             out.push(AlertRule {
                 name: slo.alertname.to_owned(),
                 expr: condition.render(&slo.scope),
+                condition,
                 measure: slo.recorded(pairs[0].2),
                 for_seconds,
+                keep_firing_for_seconds: 0,
                 severity,
                 category: slo.category,
                 labels: BTreeMap::from([("slo".to_owned(), slo.name.clone())]),

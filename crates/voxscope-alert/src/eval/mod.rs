@@ -1,7 +1,47 @@
 //! The in-process rule evaluator: the same typed rules that render as Prometheus YAML,
 //! evaluated over the process's own samples with Prometheus's semantics.
+//!
+//! ```
+//! use voxscope_alert::{RuleCatalog, eval::{RuleEvaluator, Labels}};
+//!
+//! let catalog = RuleCatalog::new(Default::default()).unwrap();
+//! let mut evaluator = RuleEvaluator::new(&catalog);
+//! let mut storage = evaluator.storage(Default::default());
+//! let target = Labels::from([("job".to_owned(), "voice_agent".to_owned())]);
+//! storage.ingest_exposition("process_resident_memory_bytes 3e9\n", 0, &target).unwrap();
+//! let alerts = evaluator.evaluate(&mut storage, 0);
+//! assert!(alerts.iter().any(|a| a.labels["alertname"] == "HighMemoryUsage"));
+//! ```
+//!
+//! [`Storage`] holds bounded sample windows, filled by [`Storage::append`] or by
+//! [`Storage::ingest_exposition`] from the Prometheus text format; [`Query`] evaluates
+//! one [`Expr`](crate::expr::Expr) over it; [`RuleEvaluator`] runs a catalog's rules
+//! and moves their alerts through [`AlertState`]. The semantics are those of Prometheus
+//! 2.x's engine and rule manager: an instant selector looks back 5 minutes, a range
+//! covers `[t - range, t]`, `rate` and `increase` extrapolate as Prometheus's do.
+
+mod error;
+mod evaluator;
+mod exposition;
+mod functions;
+mod quantile;
+mod query;
+mod rule_state;
+mod select;
+mod storage;
+mod template;
 
 use std::collections::BTreeMap;
+
+pub use error::EvalError;
+pub use evaluator::{RuleEvaluator, RuleHealth, RuleKind, RuleStatus};
+pub use exposition::{ExpositionError, Scrape};
+pub use functions::extrapolated_rate;
+pub use quantile::bucket_quantile;
+pub use query::{Query, Sample};
+pub use rule_state::RESOLVED_RETENTION_MS;
+pub use storage::{AppendError, LOOKBACK_MS, METRIC_NAME, Storage, StorageLimits};
+pub use template::expand;
 
 use serde::{Deserialize, Serialize};
 

@@ -46,8 +46,10 @@ impl Spec {
         AlertRule {
             name: self.name.to_owned(),
             expr: self.condition.render(scope),
+            condition: self.condition.bind(WINDOW),
             measure: self.measure,
             for_seconds: self.for_minutes * 60,
+            keep_firing_for_seconds: 0,
             severity: self.severity,
             category: self.category,
             labels: self.labels.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),

@@ -1,0 +1,315 @@
+//! Bounded sample windows per series, as the rule evaluator reads them: a series is its
+//! label set (`__name__` included), its samples are `(unix ms, value)` in time order.
+//!
+//! ```
+//! use voxscope_alert::eval::{Labels, Storage, StorageLimits};
+//!
+//! let mut storage = Storage::new(StorageLimits::default());
+//! let up = Labels::from([("__name__".to_owned(), "up".to_owned())]);
+//! storage.append(&up, 0, 1.0).unwrap();
+//! assert_eq!(storage.series_count(), 1);
+//! ```
+
+use std::collections::{BTreeMap, VecDeque};
+
+use super::Labels;
+use super::select::CompiledSelector;
+
+/// The label that holds the metric name.
+pub const METRIC_NAME: &str = "__name__";
+
+/// How long an instant selector looks back for a sample (Prometheus's default 5 m).
+pub const LOOKBACK_MS: i64 = 5 * 60 * 1000;
+
+/// The bit pattern of Prometheus's staleness marker: a NaN no computation produces.
+const STALE_BITS: u64 = 0x7ff0_0000_0000_0002;
+
+/// The staleness marker: a series written with it ends there.
+pub(crate) fn stale_marker() -> f64 {
+    f64::from_bits(STALE_BITS)
+}
+
+/// Whether `value` is the staleness marker (not any NaN).
+pub(crate) fn is_stale(value: f64) -> bool {
+    value.to_bits() == STALE_BITS
+}
+
+/// What a [`Storage`] keeps.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StorageLimits {
+    /// How long samples are kept when no rule reads the series over a longer range,
+    /// milliseconds; at least [`LOOKBACK_MS`].
+    pub retention_ms: i64,
+    /// The most series held at once; samples of further series are rejected and counted.
+    pub max_series: usize,
+}
+
+impl Default for StorageLimits {
+    /// The lookback plus a 5-minute margin, 100 000 series.
+    fn default() -> Self {
+        Self { retention_ms: 2 * LOOKBACK_MS, max_series: 100_000 }
+    }
+}
+
+/// Why a sample was not stored.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AppendError {
+    /// The label set has no `__name__`.
+    #[error("series without a metric name: {0:?}")]
+    MissingName(Labels),
+    /// The series would exceed [`StorageLimits::max_series`].
+    #[error("series limit of {limit} reached; {name} not stored")]
+    TooManySeries {
+        /// The limit.
+        limit: usize,
+        /// The metric name of the rejected series.
+        name: String,
+    },
+    /// Not after the series' latest sample.
+    #[error("sample of {name} at {t_ms} ms is not after the latest, at {latest_ms} ms")]
+    OutOfOrder {
+        /// The metric name.
+        name: String,
+        /// The sample's time.
+        t_ms: i64,
+        /// The series' latest sample time.
+        latest_ms: i64,
+    },
+}
+
+/// One series' samples.
+#[derive(Clone, Debug)]
+pub(crate) struct Series {
+    pub(crate) samples: VecDeque<(i64, f64)>,
+    retention_ms: i64,
+}
+
+impl Series {
+    /// The latest sample at or before `t_ms`, within the lookback, unless stale.
+    pub(crate) fn instant(&self, t_ms: i64) -> Option<f64> {
+        let end = self.samples.partition_point(|(t, _)| *t <= t_ms);
+        let (t, v) = *self.samples.get(end.checked_sub(1)?)?;
+        (t >= t_ms - LOOKBACK_MS && !is_stale(v)).then_some(v)
+    }
+
+    /// The samples in `[from_ms, to_ms]`, staleness markers left out.
+    pub(crate) fn range(&self, from_ms: i64, to_ms: i64, out: &mut Vec<(i64, f64)>) {
+        out.clear();
+        let start = self.samples.partition_point(|(t, _)| *t < from_ms);
+        out.extend(
+            self.samples.range(start..).take_while(|(t, _)| *t <= to_ms).filter(|s| !is_stale(s.1)),
+        );
+    }
+}
+
+/// Bounded per-series sample windows: what the rule evaluator reads.
+///
+/// Each series keeps its samples for the longest range a rule reads it over (see
+/// [`Storage::keep_for`]) plus the lookback, or [`StorageLimits::retention_ms`]; series
+/// beyond [`StorageLimits::max_series`] are rejected and counted in
+/// [`Storage::rejected`].
+#[derive(Clone, Debug)]
+pub struct Storage {
+    /// Series by metric name, then by their other labels (sorted, as Prometheus reads).
+    pub(crate) metrics: BTreeMap<String, BTreeMap<Labels, Series>>,
+    limits: StorageLimits,
+    series: usize,
+    rejected: u64,
+    /// `(selector, ms)`: series it matches are kept at least `ms`.
+    keep: Vec<(CompiledSelector, i64)>,
+    /// The series of each scrape target's previous scrape, for staleness.
+    pub(crate) scraped: BTreeMap<Labels, Vec<Labels>>,
+}
+
+impl Storage {
+    /// An empty storage.
+    ///
+    /// ```
+    /// let storage = voxscope_alert::eval::Storage::new(Default::default());
+    /// assert_eq!(storage.series_count(), 0);
+    /// ```
+    pub fn new(limits: StorageLimits) -> Self {
+        Self {
+            metrics: BTreeMap::new(),
+            limits,
+            series: 0,
+            rejected: 0,
+            keep: Vec::new(),
+            scraped: BTreeMap::new(),
+        }
+    }
+
+    /// Keeps series that `selector` matches at least `ms` milliseconds plus the
+    /// lookback: the range a rule reads them over. The rule evaluator sets these.
+    pub(crate) fn keep_for(&mut self, selector: CompiledSelector, ms: i64) {
+        self.keep.push((selector, ms));
+    }
+
+    /// Stores one sample of the series `labels` (which must hold `__name__`).
+    ///
+    /// ```
+    /// use voxscope_alert::eval::{AppendError, Labels, Storage};
+    /// let mut storage = Storage::new(Default::default());
+    /// let x = Labels::from([("__name__".to_owned(), "x_total".to_owned())]);
+    /// storage.append(&x, 1_000, 1.0).unwrap();
+    /// assert!(matches!(storage.append(&x, 1_000, 2.0), Err(AppendError::OutOfOrder { .. })));
+    /// assert_eq!(storage.rejected(), 1);
+    /// ```
+    ///
+    /// # Errors
+    /// No metric name, the series limit reached, or a sample not after the latest; each
+    /// counted in [`Storage::rejected`].
+    pub fn append(&mut self, labels: &Labels, t_ms: i64, value: f64) -> Result<(), AppendError> {
+        let result = self.try_append(labels, t_ms, value);
+        if result.is_err() {
+            self.rejected += 1;
+        }
+        result
+    }
+
+    fn try_append(&mut self, labels: &Labels, t_ms: i64, value: f64) -> Result<(), AppendError> {
+        let Some(name) = labels.get(METRIC_NAME) else {
+            return Err(AppendError::MissingName(labels.clone()));
+        };
+        let mut rest = labels.clone();
+        rest.remove(METRIC_NAME);
+        let known = self.metrics.get(name.as_str()).is_some_and(|m| m.contains_key(&rest));
+        if !known {
+            if self.series >= self.limits.max_series {
+                return Err(AppendError::TooManySeries {
+                    limit: self.limits.max_series,
+                    name: name.clone(),
+                });
+            }
+            let retention = self
+                .keep
+                .iter()
+                .filter(|(selector, _)| selector.matches(name, &rest))
+                .map(|(_, ms)| ms + LOOKBACK_MS)
+                .fold(self.limits.retention_ms.max(LOOKBACK_MS), i64::max);
+            let series = Series { samples: VecDeque::new(), retention_ms: retention };
+            self.metrics.entry(name.clone()).or_default().insert(rest.clone(), series);
+            self.series += 1;
+        }
+        let series = self
+            .metrics
+            .get_mut(name.as_str())
+            .and_then(|m| m.get_mut(&rest))
+            .expect("inserted above");
+        if let Some(&(latest, _)) = series.samples.back()
+            && t_ms <= latest
+        {
+            return Err(AppendError::OutOfOrder { name: name.clone(), t_ms, latest_ms: latest });
+        }
+        series.samples.push_back((t_ms, value));
+        let oldest = t_ms - series.retention_ms;
+        while series.samples.front().is_some_and(|(t, _)| *t < oldest) {
+            series.samples.pop_front();
+        }
+        Ok(())
+    }
+
+    /// Ends the series `labels` at `t_ms` with a staleness marker, as Prometheus does
+    /// for a series missing from a scrape or a rule's result. A series that does not
+    /// exist, or already ended, is left alone.
+    pub fn mark_stale(&mut self, labels: &Labels, t_ms: i64) {
+        let Some(name) = labels.get(METRIC_NAME) else { return };
+        let mut rest = labels.clone();
+        rest.remove(METRIC_NAME);
+        let live = self
+            .metrics
+            .get(name.as_str())
+            .and_then(|m| m.get(&rest))
+            .and_then(|s| s.samples.back())
+            .is_some_and(|(t, v)| *t < t_ms && !is_stale(*v));
+        if live {
+            let _ = self.append(labels, t_ms, stale_marker());
+        }
+    }
+
+    /// Drops samples older than each series' retention at `now_ms`, and series left
+    /// without samples.
+    pub fn compact(&mut self, now_ms: i64) {
+        let mut removed = 0;
+        for series in self.metrics.values_mut() {
+            series.retain(|_, s| {
+                let oldest = now_ms - s.retention_ms;
+                while s.samples.front().is_some_and(|(t, _)| *t < oldest) {
+                    s.samples.pop_front();
+                }
+                let keep = !s.samples.is_empty();
+                removed += usize::from(!keep);
+                keep
+            });
+        }
+        self.metrics.retain(|_, m| !m.is_empty());
+        self.series -= removed;
+    }
+
+    /// Series held.
+    pub fn series_count(&self) -> usize {
+        self.series
+    }
+
+    /// Samples held, over every series.
+    pub fn sample_count(&self) -> usize {
+        self.metrics.values().flat_map(BTreeMap::values).map(|s| s.samples.len()).sum()
+    }
+
+    /// Samples rejected so far (see [`Storage::append`]).
+    pub fn rejected(&self) -> u64 {
+        self.rejected
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(name: &str, pairs: &[(&str, &str)]) -> Labels {
+        let mut l: Labels = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        l.insert(METRIC_NAME.to_owned(), name.to_owned());
+        l
+    }
+
+    #[test]
+    fn the_series_limit_rejects_new_series_and_counts_them() {
+        let mut storage = Storage::new(StorageLimits { retention_ms: 60_000, max_series: 2 });
+        for i in 0..3 {
+            let result = storage.append(&labels("x", &[("i", &i.to_string())]), 0, 1.0);
+            assert_eq!(result.is_ok(), i < 2, "series {i}");
+        }
+        // Known series still take samples.
+        storage.append(&labels("x", &[("i", "0")]), 1_000, 2.0).unwrap();
+        assert_eq!((storage.series_count(), storage.rejected()), (2, 1));
+    }
+
+    #[test]
+    fn samples_older_than_the_retention_are_dropped_and_empty_series_removed() {
+        let mut storage = Storage::new(StorageLimits { retention_ms: 0, max_series: 10 });
+        let x = labels("x", &[]);
+        for minute in 0..=20 {
+            storage.append(&x, minute * 60_000, 1.0).unwrap();
+        }
+        // The lookback is the floor: 5 minutes back from minute 20, both ends in.
+        assert_eq!(storage.sample_count(), 6);
+        storage.compact(26 * 60_000);
+        assert_eq!(storage.sample_count(), 0);
+        assert_eq!(storage.series_count(), 0);
+    }
+
+    #[test]
+    fn a_stale_marker_hides_the_series_from_instant_reads() {
+        let mut storage = Storage::new(StorageLimits::default());
+        let x = labels("x", &[]);
+        storage.append(&x, 0, 3.0).unwrap();
+        let series = |s: &Storage| s.metrics["x"][&Labels::new()].clone();
+        assert_eq!(series(&storage).instant(LOOKBACK_MS), Some(3.0));
+        assert_eq!(series(&storage).instant(LOOKBACK_MS + 1), None);
+        storage.mark_stale(&x, 1_000);
+        assert_eq!(series(&storage).instant(2_000), None);
+        let mut out = Vec::new();
+        series(&storage).range(0, 2_000, &mut out);
+        assert_eq!(out, vec![(0, 3.0)]);
+    }
+}
