@@ -65,6 +65,22 @@ fn alert(catalog: &RuleCatalog, rule: &AlertRule) -> Value {
 /// The job the "other job" fixtures run under: Prometheus scraping itself.
 const OTHER_JOB: &str = "prometheus";
 
+/// One promtool unit test of an alert: its input series (one sample a minute from time
+/// 0, in promtool's expanding notation) and the times, in seconds, it checks the alert.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UnitTest {
+    /// The test's name, e.g. `HighCPUUsage warning stays quiet when idle`.
+    pub name: String,
+    /// The alertname it checks.
+    pub alertname: String,
+    /// The input series.
+    pub input: Vec<crate::Series>,
+    /// The evaluation times it checks, seconds.
+    pub eval_times: Vec<u64>,
+    /// Expected alerts per evaluation time (promtool's `alert_rule_test` entries).
+    checks: Vec<Value>,
+}
+
 /// promtool unit tests for every alert: its firing series fire after `for` and not
 /// before; its quiet series fire nothing of its family, checked every few minutes; so do
 /// idle series, the fixture's low-volume cases, and its firing series scraped under
@@ -77,6 +93,35 @@ const OTHER_JOB: &str = "prometheus";
 /// assert!(tests.contains("alertname: \"ServiceDown\""));
 /// ```
 pub fn unit_tests(catalog: &RuleCatalog, rule_file: &str) -> String {
+    let tests: Vec<Value> = unit_test_cases(catalog)
+        .into_iter()
+        .map(|test| {
+            json!({
+                "name": test.name,
+                "interval": "1m",
+                "input_series": series(&test.input),
+                "alert_rule_test": test.checks,
+            })
+        })
+        .collect();
+    let doc = json!({
+        "rule_files": [rule_file],
+        "evaluation_interval": "1m",
+        "tests": tests,
+    });
+    format!("{GENERATED}{}", yaml::to_string(&doc))
+}
+
+/// The unit tests [`unit_tests`] renders, as data: what an evaluator must agree with
+/// promtool on.
+///
+/// ```
+/// let catalog = voxscope_alert::RuleCatalog::new(Default::default()).unwrap();
+/// let cases = voxscope_alert::prometheus::unit_test_cases(&catalog);
+/// let down = cases.iter().find(|c| c.name == "ServiceDown critical fires").unwrap();
+/// assert_eq!(down.eval_times, [300, 1080]);
+/// ```
+pub fn unit_test_cases(catalog: &RuleCatalog) -> Vec<UnitTest> {
     let job = catalog.config.service.job.as_str();
     let mut tests = Vec::new();
     for rule in &catalog.alerts {
@@ -91,10 +136,13 @@ pub fn unit_tests(catalog: &RuleCatalog, rule_file: &str) -> String {
         let fixture = &rule.fixture;
         let title = format!("{} {}", rule.name, rule.severity);
         let mut checks = Vec::new();
+        let mut fire_times = Vec::new();
         if rule.for_seconds > 0 {
             // Pending, not firing, one minute before `for` has passed since the onset.
+            let at = onset * 60 + rule.for_seconds - 60;
+            fire_times.push(at);
             checks.push(json!({
-                "eval_time": duration(onset * 60 + rule.for_seconds - 60),
+                "eval_time": duration(at),
                 "alertname": rule.name,
                 "exp_alerts": [],
             }));
@@ -109,16 +157,19 @@ pub fn unit_tests(catalog: &RuleCatalog, rule_file: &str) -> String {
             })
             .map(|fired| expected_alert(catalog, fired, rule))
             .collect();
+        fire_times.push(fire_after_onset);
         checks.push(json!({
             "eval_time": duration(fire_after_onset),
             "alertname": rule.name,
             "exp_alerts": expected,
         }));
         let firing = in_job(&delayed(&fixture.firing, &fixture.quiet, onset), job);
-        let quiet_checks: Vec<Value> = (1..=fire_at / QUIET_EVERY)
-            .map(|i| {
+        let quiet_times: Vec<u64> = (1..=fire_at / QUIET_EVERY).map(|i| i * QUIET_EVERY).collect();
+        let quiet_checks: Vec<Value> = quiet_times
+            .iter()
+            .map(|at| {
                 json!({
-                    "eval_time": duration(i * QUIET_EVERY),
+                    "eval_time": duration(*at),
                     "alertname": rule.name,
                     "exp_alerts": [],
                 })
@@ -138,39 +189,41 @@ pub fn unit_tests(catalog: &RuleCatalog, rule_file: &str) -> String {
                 .iter()
                 .map(|(case, series)| (format!(" with {case}"), in_job(series, job))),
         );
-        let mut push = |name: String, input: &[crate::Series], checks: &[Value]| {
-            tests.push(json!({
-                "name": name,
-                "interval": "1m",
-                "input_series": series(input),
-                "alert_rule_test": checks,
-            }));
+        let mut push = |name: String, input: &[crate::Series], times: &[u64], checks: &[Value]| {
+            tests.push(UnitTest {
+                name,
+                alertname: rule.name.clone(),
+                input: input.to_vec(),
+                eval_times: times.to_vec(),
+                checks: checks.to_vec(),
+            });
         };
-        push(format!("{title} fires"), &firing, &checks);
+        push(format!("{title} fires"), &firing, &fire_times, &checks);
         if let Some(normalised) = prometheus3(&firing) {
-            push(format!("{title} fires with le as Prometheus 3 writes it"), &normalised, &checks);
+            push(
+                format!("{title} fires with le as Prometheus 3 writes it"),
+                &normalised,
+                &fire_times,
+                &checks,
+            );
         }
         // A heartbeat (severity none) fires whatever the series: it has no quiet case.
         if rule.severity == Severity::None {
             continue;
         }
         for (case, input) in &quiet_cases {
-            push(format!("{title} stays quiet{case}"), input, &quiet_checks);
+            push(format!("{title} stays quiet{case}"), input, &quiet_times, &quiet_checks);
         }
         if let Some(normalised) = prometheus3(&quiet_cases[0].1) {
             push(
                 format!("{title} stays quiet with le as Prometheus 3 writes it"),
                 &normalised,
+                &quiet_times,
                 &quiet_checks,
             );
         }
     }
-    let doc = json!({
-        "rule_files": [rule_file],
-        "evaluation_interval": "1m",
-        "tests": tests,
-    });
-    format!("{GENERATED}{}", yaml::to_string(&doc))
+    tests
 }
 
 fn series(series: &[crate::Series]) -> Vec<Value> {

@@ -1,0 +1,332 @@
+//! The in-process rule evaluator against the real promtool: every promtool fixture of
+//! the generated unit tests (firing, quiet, idle, other-job, low-volume and Prometheus 3
+//! `le` cases) is fed to `RuleEvaluator` one sample a minute; the alerts IT fires, with
+//! their labels and annotations, at every checked time and every third minute, for
+//! every alertname, are written as a promtool test file, and `promtool test rules` must
+//! pass it against the generated rule file.
+
+mod alert_support;
+
+use alert_support::{run, tool, write_deploy};
+use serde_json::{Value, json};
+use voxscope::alert::eval::{ActiveAlert, AlertState, Labels, RuleEvaluator, StorageLimits};
+use voxscope::alert::prometheus::unit_test_cases;
+use voxscope::alert::{Config, RuleCatalog, Series, deploy, yaml};
+
+const MINUTE: i64 = 60_000;
+
+/// `name{k="v",...}` as promtool reads a series selector.
+fn parse_series(text: &str) -> Labels {
+    let (name, mut rest) = match text.find('{') {
+        Some(i) => (&text[..i], &text[i + 1..]),
+        None => (text, ""),
+    };
+    let mut labels = Labels::from([("__name__".to_owned(), name.to_owned())]);
+    while let Some(eq) = rest.find("=\"") {
+        let key = rest[..eq].trim_start_matches(',').trim().to_owned();
+        let body = &rest[eq + 2..];
+        let close = body.find('"').expect("closing quote");
+        labels.insert(key, body[..close].to_owned());
+        rest = &body[close + 1..];
+    }
+    labels
+}
+
+/// promtool's expanding notation: `a+bxn` is n+1 values, `_xn` n missing ones.
+fn expand(values: &str) -> Vec<Option<f64>> {
+    let mut out = Vec::new();
+    for item in values.split_whitespace() {
+        let (head, times) = match item.split_once('x') {
+            Some((head, n)) => (head, Some(n.parse::<usize>().expect("repeat count"))),
+            None => (item, None),
+        };
+        if head == "_" {
+            out.extend(std::iter::repeat_n(None, times.unwrap_or(1)));
+            continue;
+        }
+        let split = head[1..].find(['+', '-']).map(|i| i + 1);
+        let (start, step) = match split {
+            Some(i) => {
+                (head[..i].parse::<f64>().expect("start"), head[i..].parse::<f64>().expect("step"))
+            }
+            None => (head.parse::<f64>().expect("value"), 0.0),
+        };
+        let count = times.map_or(1, |n| n + 1);
+        let mut value = start;
+        for _ in 0..count {
+            out.push(Some(value));
+            value += step;
+        }
+    }
+    out
+}
+
+/// The firing alerts the evaluator raises at each minute `0..=until` over `input`.
+fn evaluate(catalog: &RuleCatalog, input: &[Series], until: i64) -> Vec<Vec<ActiveAlert>> {
+    let mut evaluator = RuleEvaluator::new(catalog);
+    let mut storage = evaluator.storage(StorageLimits::default());
+    let series: Vec<(Labels, Vec<Option<f64>>)> =
+        input.iter().map(|s| (parse_series(&s.series), expand(&s.values))).collect();
+    let mut out = Vec::new();
+    for minute in 0..=until {
+        for (labels, values) in &series {
+            if let Some(Some(v)) = values.get(minute as usize) {
+                storage.append(labels, minute * MINUTE, *v).expect("append");
+            }
+        }
+        let alerts = evaluator.evaluate(&mut storage, minute * MINUTE);
+        for rule in evaluator.rules() {
+            assert_eq!(rule.last_error, None, "{} at minute {minute}", rule.name);
+        }
+        out.push(alerts.into_iter().filter(|a| a.state == AlertState::Firing).collect());
+    }
+    out
+}
+
+/// promtool's `exp_alerts` for `alerts` (alertname is implied by the check).
+fn expected(alerts: &[&ActiveAlert]) -> Vec<Value> {
+    alerts
+        .iter()
+        .map(|a| {
+            let mut labels = a.labels.clone();
+            labels.remove("alertname");
+            json!({"exp_labels": labels, "exp_annotations": a.annotations})
+        })
+        .collect()
+}
+
+/// A case: name, input, the minutes checked, the alertname it is about.
+struct Case {
+    name: String,
+    input: Vec<Series>,
+    minutes: Vec<i64>,
+}
+
+/// Runs every case through the evaluator, writes its alerts as promtool tests, and has
+/// promtool check them against the rule file generated from `catalog`. Returns the
+/// evaluator's firing alerts per case and minute.
+fn differential(catalog: &RuleCatalog, cases: &[Case]) -> Vec<Vec<Vec<ActiveAlert>>> {
+    let names = catalog.alertnames();
+    let mut tests = Vec::new();
+    let mut results = Vec::new();
+    for case in cases {
+        let until = case.minutes.iter().copied().max().unwrap_or(0);
+        let fired = evaluate(catalog, &case.input, until);
+        let checks: Vec<Value> = case
+            .minutes
+            .iter()
+            .flat_map(|minute| {
+                let fired = &fired[*minute as usize];
+                names.iter().map(move |name| {
+                    let of_name: Vec<&ActiveAlert> =
+                        fired.iter().filter(|a| a.labels["alertname"] == *name).collect();
+                    json!({
+                        "eval_time": format!("{minute}m"),
+                        "alertname": name,
+                        "exp_alerts": expected(&of_name),
+                    })
+                })
+            })
+            .collect();
+        let input: Vec<Value> =
+            case.input.iter().map(|s| json!({"series": s.series, "values": s.values})).collect();
+        tests.push(json!({
+            "name": case.name,
+            "interval": "1m",
+            "input_series": input,
+            "alert_rule_test": checks,
+        }));
+        results.push(fired);
+    }
+    if let Some(promtool) = tool("promtool", "prometheus") {
+        let dir = write_deploy(catalog);
+        // Without an order promtool sorts the groups unstably: recording rules may run
+        // after the alerts that read them. The evaluator runs them first.
+        let doc = json!({
+            "rule_files": ["voxscope.rules.yml"],
+            "evaluation_interval": "1m",
+            "group_eval_order": ["voxscope-slo-recordings", "voxscope-alerts"],
+            "tests": tests,
+        });
+        let path = "prometheus/rules/evaluator.test.yml";
+        std::fs::write(dir.path().join(path), yaml::to_string(&doc)).expect("write tests");
+        let (output, text) = run(&promtool, dir.path(), &["test", "rules", path]);
+        assert!(output.status.success(), "promtool disagrees with the evaluator:\n{text}");
+    }
+    results
+}
+
+/// Every generated unit test as a case, checked at its own times and every 3 minutes.
+fn generated_cases(catalog: &RuleCatalog) -> Vec<Case> {
+    unit_test_cases(catalog)
+        .into_iter()
+        .map(|test| {
+            let last = test.eval_times.iter().copied().max().unwrap_or(0) as i64 / 60;
+            let mut minutes: Vec<i64> = test.eval_times.iter().map(|s| *s as i64 / 60).collect();
+            minutes.extend((0..=last).step_by(3));
+            minutes.sort_unstable();
+            minutes.dedup();
+            Case { name: test.name, input: test.input, minutes }
+        })
+        .collect()
+}
+
+fn firing_names(alerts: &[ActiveAlert]) -> Vec<&str> {
+    alerts.iter().map(|a| a.labels["alertname"].as_str()).collect()
+}
+
+/// The evaluator does fire in every "fires" case at its last check, and stays quiet on
+/// its alert in every "stays quiet" case: the promtool comparison is not vacuous.
+fn assert_fires_and_stays_quiet(
+    catalog: &RuleCatalog,
+    cases: &[Case],
+    fired: &[Vec<Vec<ActiveAlert>>],
+) {
+    let tests = unit_test_cases(catalog);
+    for ((case, test), fired) in cases.iter().zip(&tests).zip(fired) {
+        let last = fired.last().expect("evaluated");
+        let of_rule = firing_names(last).into_iter().filter(|n| *n == test.alertname).count();
+        if case.name.contains(" fires") {
+            assert!(of_rule >= 1, "{}: {:?}", case.name, firing_names(last));
+        } else {
+            for minute in &test.eval_times {
+                let at = &fired[*minute as usize / 60];
+                assert!(
+                    !firing_names(at).contains(&test.alertname.as_str()),
+                    "{} fired at {minute} s",
+                    case.name
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn the_evaluator_fires_what_promtool_fires_on_every_generated_fixture() {
+    let catalog = RuleCatalog::new(Config::default()).expect("default config");
+    let cases = generated_cases(&catalog);
+    assert!(cases.len() > 100, "{} cases", cases.len());
+    let fired = differential(&catalog, &cases);
+    assert_fires_and_stays_quiet(&catalog, &cases, &fired);
+}
+
+#[test]
+fn the_evaluator_agrees_with_promtool_on_a_custom_config() {
+    let config = Config::from_toml(
+        r#"
+        [service]
+        job = "agents"
+        [thresholds]
+        http_error_ratio = 0.01
+        http_latency_p95_seconds = 0.5
+        [thresholds.ttfb.llm]
+        warning = 0.8
+        critical = 1.5
+        [slo]
+        turn_latency = { objective = 0.99, threshold_seconds = 1.5 }
+        [rules.HighCPUUsage]
+        for_seconds = 600
+        severity = "critical"
+        labels = { team = "voice" }
+        [[custom_rules]]
+        name = "ManyMediaGaps"
+        metric = "voice_call_media_gaps_total"
+        by = ["transport"]
+        above = 0.5
+        [[custom_rules]]
+        name = "FewProvidersAllowed"
+        metric = "voice_provider_concurrency_limit"
+        matchers = { kind = "llm" }
+        by = ["provider"]
+        below = 4
+        severity = "info"
+        [[custom_rules]]
+        name = "SlowCalls"
+        metric = "voice_call_duration_seconds"
+        by = ["outcome"]
+        above = 60
+        quantile = 0.9
+        "#,
+    )
+    .expect("valid config");
+    let catalog = RuleCatalog::new(config).expect("catalog");
+    let cases = generated_cases(&catalog);
+    let fired = differential(&catalog, &cases);
+    assert_fires_and_stays_quiet(&catalog, &cases, &fired);
+}
+
+#[test]
+fn keep_firing_for_holds_an_alert_as_promtool_does_and_a_return_resets_it() {
+    let config = Config::from_toml("[rules.ServiceDown]\nkeep_firing_for_seconds = 300\n")
+        .expect("valid config");
+    let catalog = RuleCatalog::new(config).expect("catalog");
+    let rules =
+        std::fs::read_to_string(write_deploy(&catalog).path().join(deploy::RULES)).expect("rules");
+    assert!(rules.contains("keep_firing_for: \"5m\""), "not rendered");
+    let up = "up{job=\"voice_agent\",instance=\"voice-agent:3000\"}";
+    let case = |name: &str, values: &str| Case {
+        name: name.to_owned(),
+        input: vec![Series { series: up.to_owned(), values: values.to_owned() }],
+        minutes: (0..=25).collect(),
+    };
+    let cases = [
+        // Down for minutes 0..=9, up from 10: fires from 1, kept until 15.
+        case("down then up", "0+0x9 1+0x20"),
+        // Up again at 10, down again at 13 inside the keep window: it never resolves,
+        // and the keep window restarts from the next recovery (16), ending at 21.
+        case("down, up, down, up", "0+0x9 1+0x2 0+0x2 1+0x12"),
+    ];
+    let fired = differential(&catalog, &cases);
+    let down_at = |case: usize, minute: usize| {
+        fired[case][minute]
+            .iter()
+            .any(|a| a.labels["alertname"] == "ServiceDown" && !a.labels.contains_key("cause"))
+    };
+    let firing: Vec<usize> = (0..=25).filter(|m| down_at(0, *m)).collect();
+    assert_eq!(firing, (1..=14).collect::<Vec<_>>());
+    let firing: Vec<usize> = (0..=25).filter(|m| down_at(1, *m)).collect();
+    assert_eq!(firing, (1..=20).collect::<Vec<_>>());
+}
+
+/// The same inputs, restored from the alerts of a first evaluator: a firing alert keeps
+/// firing with its `active_at`, not pending again.
+#[test]
+fn restored_alerts_come_back_firing_with_their_start() {
+    let catalog = RuleCatalog::new(Config::default()).expect("catalog");
+    let up = Labels::from([
+        ("__name__".to_owned(), "up".to_owned()),
+        ("job".to_owned(), "voice_agent".to_owned()),
+        ("instance".to_owned(), "a:3000".to_owned()),
+    ]);
+    let mut before = RuleEvaluator::new(&catalog);
+    let mut storage = before.storage(StorageLimits::default());
+    let mut saved = Vec::new();
+    for minute in 0..=3 {
+        storage.append(&up, minute * MINUTE, 0.0).expect("append");
+        saved = before.evaluate(&mut storage, minute * MINUTE);
+    }
+    let down = |alerts: &[ActiveAlert]| -> Option<(AlertState, i64)> {
+        alerts
+            .iter()
+            .find(|a| a.labels["alertname"] == "ServiceDown")
+            .map(|a| (a.state, a.active_at_ms))
+    };
+    assert_eq!(down(&saved), Some((AlertState::Firing, 0)));
+    let mut after = RuleEvaluator::new(&catalog);
+    assert_eq!(after.restore(saved.clone()), saved.len());
+    storage.append(&up, 4 * MINUTE, 0.0).expect("append");
+    let alerts = after.evaluate(&mut storage, 4 * MINUTE);
+    assert_eq!(down(&alerts), Some((AlertState::Firing, 0)));
+    // A fresh evaluator over the same storage would start it pending.
+    let mut fresh = RuleEvaluator::new(&catalog);
+    let alerts = fresh.evaluate(&mut storage, 4 * MINUTE);
+    assert_eq!(down(&alerts), Some((AlertState::Pending, 4 * MINUTE)));
+}
+
+#[test]
+fn the_fixture_notation_expands_as_promtool_documents_it() {
+    assert_eq!(expand("1+2x2 _x2 5"), [Some(1.0), Some(3.0), Some(5.0), None, None, Some(5.0)]);
+    assert_eq!(expand("-1-1x1"), [Some(-1.0), Some(-2.0)]);
+    let labels = parse_series("x{route=\"/calls/{id}\",le=\"+Inf\"}");
+    assert_eq!((labels["route"].as_str(), labels["le"].as_str()), ("/calls/{id}", "+Inf"));
+}
