@@ -2,6 +2,7 @@
 //! first and last sample of the range, counter resets added back, extrapolated towards
 //! the range's edges when the samples come near them, never below a counter's zero.
 
+use super::storage::RangeSummary;
 use crate::expr::RangeFn;
 
 /// `rate` or `increase` of `samples` (time-ordered `(ms, value)`, staleness markers left
@@ -21,23 +22,29 @@ pub fn extrapolated_rate(
     end_ms: i64,
     range_ms: i64,
 ) -> Option<f64> {
-    let (&(first_t, first_v), &(last_t, last_v)) = (samples.first()?, samples.last()?);
-    if samples.len() < 2 {
+    let (&first, &last) = (samples.first()?, samples.last()?);
+    let resets = samples.windows(2).filter(|w| w[1].1 < w[0].1).map(|w| w[0].1).sum();
+    let summary = RangeSummary { first, last, count: samples.len() as u64, resets };
+    summary_rate(f, &summary, end_ms, range_ms)
+}
+
+/// [`extrapolated_rate`] of a stored range's summary.
+pub(crate) fn summary_rate(
+    f: RangeFn,
+    s: &RangeSummary,
+    end_ms: i64,
+    range_ms: i64,
+) -> Option<f64> {
+    if s.count < 2 {
         return None;
     }
+    let ((first_t, first_v), (last_t, last_v)) = (s.first, s.last);
     let start_ms = end_ms - range_ms;
-    let mut result = last_v - first_v;
-    let mut previous = 0.0;
-    for &(_, v) in samples {
-        if v < previous {
-            result += previous;
-        }
-        previous = v;
-    }
+    let mut result = last_v - first_v + s.resets;
     let mut to_start = (first_t - start_ms) as f64 / 1000.0;
     let to_end = (end_ms - last_t) as f64 / 1000.0;
     let sampled = (last_t - first_t) as f64 / 1000.0;
-    let average = sampled / (samples.len() - 1) as f64;
+    let average = sampled / (s.count - 1) as f64;
     if result > 0.0 && first_v >= 0.0 {
         // A counter is never negative: extrapolate no further back than its zero.
         let to_zero = sampled * (first_v / result);

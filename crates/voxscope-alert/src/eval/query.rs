@@ -25,7 +25,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::Labels;
 use super::error::EvalError;
-use super::functions::extrapolated_rate;
+use super::functions::summary_rate;
 use super::quantile::bucket_quantile;
 use super::select::CompiledSelector;
 use super::storage::{METRIC_NAME, Storage};
@@ -93,9 +93,8 @@ impl Query {
     /// # Errors
     /// Operands an operator does not take, many-to-many matching, duplicate label sets.
     pub fn at(&self, storage: &Storage, t_ms: i64) -> Result<Vec<Sample>, EvalError> {
-        let mut buffer = Vec::new();
         let ctx = Ctx { storage, t_ms };
-        Ok(match ctx.eval(&self.node, &mut buffer)? {
+        Ok(match ctx.eval(&self.node)? {
             Value::Scalar(value) => vec![Sample { labels: Labels::new(), value }],
             Value::Vector(samples) => samples,
         })
@@ -188,12 +187,6 @@ struct Ctx<'a> {
     t_ms: i64,
 }
 
-fn with_name(name: &str, labels: &Labels) -> Labels {
-    let mut out = labels.clone();
-    out.insert(METRIC_NAME.to_owned(), name.to_owned());
-    out
-}
-
 impl Ctx<'_> {
     fn series<'s>(
         &'s self,
@@ -207,23 +200,27 @@ impl Ctx<'_> {
             .filter(|(labels, _)| selector.matches(&selector.metric, labels))
     }
 
-    fn eval(&self, node: &Node, buffer: &mut Vec<(i64, f64)>) -> Result<Value, EvalError> {
+    fn eval(&self, node: &Node) -> Result<Value, EvalError> {
         Ok(match node {
             Node::Number(value) => Value::Scalar(*value),
             Node::Select(selector) => Value::Vector(
                 self.series(selector)
                     .filter_map(|(labels, s)| {
                         let value = s.instant(self.t_ms)?;
-                        Some(Sample { labels: with_name(&selector.metric, labels), value })
+                        Some(Sample { labels: labels.clone(), value })
                     })
                     .collect(),
             ),
             Node::Range(f, selector, range) => {
                 let mut out = Vec::new();
                 for (labels, series) in self.series(selector) {
-                    series.range(self.t_ms - range, self.t_ms, buffer);
-                    if let Some(value) = extrapolated_rate(*f, buffer, self.t_ms, *range) {
-                        out.push(Sample { labels: labels.clone(), value });
+                    let summary = series.range(self.t_ms - range, self.t_ms);
+                    if let Some(value) =
+                        summary.and_then(|s| summary_rate(*f, &s, self.t_ms, *range))
+                    {
+                        let mut labels = labels.clone();
+                        labels.remove(METRIC_NAME);
+                        out.push(Sample { labels, value });
                     }
                 }
                 Value::Vector(out)
@@ -233,7 +230,7 @@ impl Ctx<'_> {
                 let absent = Sample { labels: selector.absent_labels(), value: 1.0 };
                 Value::Vector(if present { Vec::new() } else { vec![absent] })
             }
-            Node::Vector(inner) => match self.eval(inner, buffer)? {
+            Node::Vector(inner) => match self.eval(inner)? {
                 Value::Scalar(value) => {
                     Value::Vector(vec![Sample { labels: Labels::new(), value }])
                 }
@@ -242,21 +239,19 @@ impl Ctx<'_> {
                 }
             },
             Node::Aggregate(op, by, inner) => {
-                Value::Vector(aggregate(*op, by, self.vector(inner, buffer)?))
+                Value::Vector(aggregate(*op, by, self.vector(inner)?))
             }
-            Node::Quantile(q, inner) => {
-                Value::Vector(histogram_quantile(*q, self.vector(inner, buffer)?))
-            }
+            Node::Quantile(q, inner) => Value::Vector(histogram_quantile(*q, self.vector(inner)?)),
             Node::Binary(op, lhs, on, rhs) => {
-                let lhs = self.eval(lhs, buffer)?;
-                let rhs = self.eval(rhs, buffer)?;
+                let lhs = self.eval(lhs)?;
+                let rhs = self.eval(rhs)?;
                 binary(*op, lhs, on.as_deref(), rhs)?
             }
         })
     }
 
-    fn vector(&self, node: &Node, buffer: &mut Vec<(i64, f64)>) -> Result<Vec<Sample>, EvalError> {
-        match self.eval(node, buffer)? {
+    fn vector(&self, node: &Node) -> Result<Vec<Sample>, EvalError> {
+        match self.eval(node)? {
             Value::Vector(samples) => Ok(samples),
             Value::Scalar(_) => {
                 Err(EvalError::BadOperands("expected a vector, got a scalar".to_owned()))

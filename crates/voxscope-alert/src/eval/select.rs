@@ -64,7 +64,7 @@ impl CompiledSelector {
         Ok(Self { metric: selector.metric.clone(), matchers })
     }
 
-    /// Whether the series `name{labels}` (labels without `__name__`) is selected.
+    /// Whether the series `name{labels}` is selected.
     pub(crate) fn matches(&self, name: &str, labels: &Labels) -> bool {
         name == self.metric
             && self

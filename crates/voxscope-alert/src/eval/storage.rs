@@ -77,28 +77,77 @@ pub enum AppendError {
     },
 }
 
+/// One stored sample with running sums that let a range be summarised without a walk.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Point {
+    pub(crate) t: i64,
+    pub(crate) v: f64,
+    /// Sum, from the series' first sample on, of the value before each counter reset
+    /// (a value lower than the previous one, staleness markers skipped).
+    resets: f64,
+    /// Staleness markers from the series' first sample on, this one included.
+    stale: u64,
+}
+
+/// What `rate()` needs of the samples in a range (staleness markers left out).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct RangeSummary {
+    pub(crate) first: (i64, f64),
+    pub(crate) last: (i64, f64),
+    pub(crate) count: u64,
+    /// The values before counter resets between `first` and `last`, summed.
+    pub(crate) resets: f64,
+}
+
 /// One series' samples.
 #[derive(Clone, Debug)]
 pub(crate) struct Series {
-    pub(crate) samples: VecDeque<(i64, f64)>,
+    pub(crate) samples: VecDeque<Point>,
     retention_ms: i64,
+    /// The latest value that is not a staleness marker.
+    last_value: Option<f64>,
 }
 
 impl Series {
-    /// The latest sample at or before `t_ms`, within the lookback, unless stale.
-    pub(crate) fn instant(&self, t_ms: i64) -> Option<f64> {
-        let end = self.samples.partition_point(|(t, _)| *t <= t_ms);
-        let (t, v) = *self.samples.get(end.checked_sub(1)?)?;
-        (t >= t_ms - LOOKBACK_MS && !is_stale(v)).then_some(v)
+    fn push(&mut self, t: i64, v: f64) {
+        let (resets, stale) = self.samples.back().map_or((0.0, 0), |p| (p.resets, p.stale));
+        let point = if is_stale(v) {
+            Point { t, v, resets, stale: stale + 1 }
+        } else {
+            let reset = self.last_value.filter(|previous| v < *previous).unwrap_or(0.0);
+            self.last_value = Some(v);
+            Point { t, v, resets: resets + reset, stale }
+        };
+        self.samples.push_back(point);
     }
 
-    /// The samples in `[from_ms, to_ms]`, staleness markers left out.
-    pub(crate) fn range(&self, from_ms: i64, to_ms: i64, out: &mut Vec<(i64, f64)>) {
-        out.clear();
-        let start = self.samples.partition_point(|(t, _)| *t < from_ms);
-        out.extend(
-            self.samples.range(start..).take_while(|(t, _)| *t <= to_ms).filter(|s| !is_stale(s.1)),
-        );
+    /// The latest sample at or before `t_ms`, within the lookback, unless stale.
+    pub(crate) fn instant(&self, t_ms: i64) -> Option<f64> {
+        let end = self.samples.partition_point(|p| p.t <= t_ms);
+        let p = self.samples.get(end.checked_sub(1)?)?;
+        (p.t >= t_ms - LOOKBACK_MS && !is_stale(p.v)).then_some(p.v)
+    }
+
+    /// The samples in `[from_ms, to_ms]`, staleness markers left out, summarised.
+    pub(crate) fn range(&self, from_ms: i64, to_ms: i64) -> Option<RangeSummary> {
+        let mut lo = self.samples.partition_point(|p| p.t < from_ms);
+        let mut hi = self.samples.partition_point(|p| p.t <= to_ms);
+        while lo < hi && is_stale(self.samples[lo].v) {
+            lo += 1;
+        }
+        while hi > lo && is_stale(self.samples[hi - 1].v) {
+            hi -= 1;
+        }
+        let (first, last) = (self.samples.get(lo)?, self.samples.get(hi.checked_sub(1)?)?);
+        if lo >= hi {
+            return None;
+        }
+        Some(RangeSummary {
+            first: (first.t, first.v),
+            last: (last.t, last.v),
+            count: (hi - lo) as u64 - (last.stale - first.stale),
+            resets: last.resets - first.resets,
+        })
     }
 }
 
@@ -110,7 +159,8 @@ impl Series {
 /// [`Storage::rejected`].
 #[derive(Clone, Debug)]
 pub struct Storage {
-    /// Series by metric name, then by their other labels (sorted, as Prometheus reads).
+    /// Series by metric name, then by their labels (`__name__` included; sorted, as
+    /// Prometheus reads them).
     pub(crate) metrics: BTreeMap<String, BTreeMap<Labels, Series>>,
     limits: StorageLimits,
     series: usize,
@@ -171,9 +221,7 @@ impl Storage {
         let Some(name) = labels.get(METRIC_NAME) else {
             return Err(AppendError::MissingName(labels.clone()));
         };
-        let mut rest = labels.clone();
-        rest.remove(METRIC_NAME);
-        let known = self.metrics.get(name.as_str()).is_some_and(|m| m.contains_key(&rest));
+        let known = self.metrics.get(name.as_str()).is_some_and(|m| m.contains_key(labels));
         if !known {
             if self.series >= self.limits.max_series {
                 return Err(AppendError::TooManySeries {
@@ -184,26 +232,27 @@ impl Storage {
             let retention = self
                 .keep
                 .iter()
-                .filter(|(selector, _)| selector.matches(name, &rest))
+                .filter(|(selector, _)| selector.matches(name, labels))
                 .map(|(_, ms)| ms + LOOKBACK_MS)
                 .fold(self.limits.retention_ms.max(LOOKBACK_MS), i64::max);
-            let series = Series { samples: VecDeque::new(), retention_ms: retention };
-            self.metrics.entry(name.clone()).or_default().insert(rest.clone(), series);
+            let series =
+                Series { samples: VecDeque::new(), retention_ms: retention, last_value: None };
+            self.metrics.entry(name.clone()).or_default().insert(labels.clone(), series);
             self.series += 1;
         }
         let series = self
             .metrics
             .get_mut(name.as_str())
-            .and_then(|m| m.get_mut(&rest))
+            .and_then(|m| m.get_mut(labels))
             .expect("inserted above");
-        if let Some(&(latest, _)) = series.samples.back()
+        if let Some(latest) = series.samples.back().map(|p| p.t)
             && t_ms <= latest
         {
             return Err(AppendError::OutOfOrder { name: name.clone(), t_ms, latest_ms: latest });
         }
-        series.samples.push_back((t_ms, value));
+        series.push(t_ms, value);
         let oldest = t_ms - series.retention_ms;
-        while series.samples.front().is_some_and(|(t, _)| *t < oldest) {
+        while series.samples.front().is_some_and(|p| p.t < oldest) {
             series.samples.pop_front();
         }
         Ok(())
@@ -214,14 +263,12 @@ impl Storage {
     /// exist, or already ended, is left alone.
     pub fn mark_stale(&mut self, labels: &Labels, t_ms: i64) {
         let Some(name) = labels.get(METRIC_NAME) else { return };
-        let mut rest = labels.clone();
-        rest.remove(METRIC_NAME);
         let live = self
             .metrics
             .get(name.as_str())
-            .and_then(|m| m.get(&rest))
+            .and_then(|m| m.get(labels))
             .and_then(|s| s.samples.back())
-            .is_some_and(|(t, v)| *t < t_ms && !is_stale(*v));
+            .is_some_and(|p| p.t < t_ms && !is_stale(p.v));
         if live {
             let _ = self.append(labels, t_ms, stale_marker());
         }
@@ -234,7 +281,7 @@ impl Storage {
         for series in self.metrics.values_mut() {
             series.retain(|_, s| {
                 let oldest = now_ms - s.retention_ms;
-                while s.samples.front().is_some_and(|(t, _)| *t < oldest) {
+                while s.samples.front().is_some_and(|p| p.t < oldest) {
                     s.samples.pop_front();
                 }
                 let keep = !s.samples.is_empty();
@@ -303,13 +350,29 @@ mod tests {
         let mut storage = Storage::new(StorageLimits::default());
         let x = labels("x", &[]);
         storage.append(&x, 0, 3.0).unwrap();
-        let series = |s: &Storage| s.metrics["x"][&Labels::new()].clone();
+        let series = |s: &Storage| s.metrics["x"][&x].clone();
         assert_eq!(series(&storage).instant(LOOKBACK_MS), Some(3.0));
         assert_eq!(series(&storage).instant(LOOKBACK_MS + 1), None);
         storage.mark_stale(&x, 1_000);
         assert_eq!(series(&storage).instant(2_000), None);
-        let mut out = Vec::new();
-        series(&storage).range(0, 2_000, &mut out);
-        assert_eq!(out, vec![(0, 3.0)]);
+        let one = RangeSummary { first: (0, 3.0), last: (0, 3.0), count: 1, resets: 0.0 };
+        assert_eq!(series(&storage).range(0, 2_000), Some(one));
+    }
+
+    #[test]
+    fn range_summaries_count_resets_and_skip_staleness_markers() {
+        let mut storage = Storage::new(StorageLimits::default());
+        let x = labels("x", &[]);
+        // 5, 10, reset to 2, stale, 1 (a reset from 2), 4.
+        for (t, v) in [(0, 5.0), (1, 10.0), (2, 2.0), (3, stale_marker()), (4, 1.0), (5, 4.0)] {
+            storage.append(&x, t * 1_000, v).unwrap();
+        }
+        let series = &storage.metrics["x"][&x];
+        let all = series.range(0, 5_000).unwrap();
+        assert_eq!((all.first, all.last, all.count, all.resets), ((0, 5.0), (5_000, 4.0), 5, 12.0));
+        // From the reset on: 2, 1, 4: only the second reset is inside.
+        let tail = series.range(2_000, 5_000).unwrap();
+        assert_eq!((tail.first, tail.count, tail.resets), ((2_000, 2.0), 3, 2.0));
+        assert_eq!(series.range(3_000, 3_500), None);
     }
 }
