@@ -487,3 +487,174 @@ fn vector_op(
     no_duplicates(&out)?;
     Ok(Value::Vector(out))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::expr::{Matcher, Selector, absent, aggregate, number, vector};
+
+    fn storage(series: &[(&str, &[(&str, &str)], f64)]) -> Storage {
+        let mut storage = Storage::new(Default::default());
+        for (name, labels, value) in series {
+            let mut l: Labels =
+                labels.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+            l.insert(METRIC_NAME.to_owned(), (*name).to_owned());
+            storage.append(&l, 0, *value).unwrap();
+        }
+        storage
+    }
+
+    fn unscoped() -> Scope {
+        Scope {
+            job: Vec::new(),
+            window: "5m".to_owned(),
+            override_windows: false,
+            keep: Vec::new(),
+        }
+    }
+
+    fn run(expr: &Expr, storage: &Storage) -> Result<Vec<(Labels, f64)>, EvalError> {
+        let mut out: Vec<(Labels, f64)> = Query::new(expr, &unscoped())?
+            .at(storage, 0)?
+            .into_iter()
+            .map(|s| (s.labels, s.value))
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+
+    fn v(name: &str) -> Expr {
+        Expr::vector(Selector::new(name))
+    }
+
+    fn labels(pairs: &[(&str, &str)]) -> Labels {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn arithmetic_matches_one_to_one_and_drops_the_name() {
+        let s = storage(&[
+            ("a", &[("k", "1")], 6.0),
+            ("a", &[("k", "2")], 8.0),
+            ("b", &[("k", "1")], 3.0),
+            ("b", &[("k", "3")], 1.0),
+        ]);
+        assert_eq!(run(&(v("a") / v("b")), &s).unwrap(), vec![(labels(&[("k", "1")]), 2.0)]);
+    }
+
+    #[test]
+    fn comparisons_filter_and_keep_the_vector_value_on_either_side() {
+        let s = storage(&[("a", &[("k", "1")], 6.0), ("a", &[("k", "2")], 1.0)]);
+        let kept = vec![(labels(&[("__name__", "a"), ("k", "1")]), 6.0)];
+        assert_eq!(run(&v("a").gt(2.0), &s).unwrap(), kept);
+        let scalar_left = Expr::Binary(BinOp::Lt, Box::new(number(2.0)), None, Box::new(v("a")));
+        assert_eq!(run(&scalar_left, &s).unwrap(), kept);
+        // NaN compares false.
+        let nan = storage(&[("a", &[], f64::NAN)]);
+        assert_eq!(run(&v("a").gt(0.0), &nan).unwrap(), vec![]);
+        assert_eq!(run(&v("a").lt(0.0), &nan).unwrap(), vec![]);
+    }
+
+    #[test]
+    fn set_operators_match_on_all_labels_or_only_on() {
+        let s = storage(&[
+            ("a", &[("job", "j"), ("k", "1")], 1.0),
+            ("a", &[("job", "j"), ("k", "2")], 2.0),
+            ("b", &[("job", "j"), ("k", "1")], 9.0),
+            ("c", &[("job", "j")], 5.0),
+        ]);
+        let one = labels(&[("__name__", "a"), ("job", "j"), ("k", "1")]);
+        let two = labels(&[("__name__", "a"), ("job", "j"), ("k", "2")]);
+        assert_eq!(run(&v("a").and(v("b")), &s).unwrap(), vec![(one.clone(), 1.0)]);
+        let unless = v("a").unless_on(&["k"], v("b"));
+        assert_eq!(run(&unless, &s).unwrap(), vec![(two.clone(), 2.0)]);
+        assert_eq!(run(&v("a").and_on(&["job"], v("c")), &s).unwrap().len(), 2);
+        assert_eq!(run(&v("a").and(v("c")), &s).unwrap(), vec![]);
+        let or = run(&v("b").or(v("a")), &s).unwrap();
+        assert_eq!(or.len(), 2, "a{{k=1}} is shadowed by b{{k=1}}: {or:?}");
+        assert!(or.iter().any(|(l, v)| l == &two && *v == 2.0));
+    }
+
+    #[test]
+    fn many_to_many_and_many_to_one_matching_are_errors() {
+        let s = storage(&[
+            ("a", &[("job", "j"), ("k", "1")], 1.0),
+            ("a", &[("job", "j"), ("k", "2")], 2.0),
+            ("c", &[("job", "j")], 5.0),
+        ]);
+        let on_job = |l: Expr, r: Expr| {
+            Expr::Binary(BinOp::Div, Box::new(l), Some(vec!["job".to_owned()]), Box::new(r))
+        };
+        assert!(matches!(run(&on_job(v("c"), v("a")), &s), Err(EvalError::ManyToMany(..))));
+        assert!(matches!(run(&on_job(v("a"), v("c")), &s), Err(EvalError::BadOperands(_))));
+        // Matching on job keeps only job in the result.
+        let s = storage(&[("a", &[("job", "j"), ("k", "1")], 10.0), ("c", &[("job", "j")], 5.0)]);
+        assert_eq!(run(&on_job(v("a"), v("c")), &s).unwrap(), vec![(labels(&[("job", "j")]), 2.0)]);
+    }
+
+    #[test]
+    fn aggregations_group_by_their_labels_and_max_skips_nan() {
+        let s = storage(&[
+            ("a", &[("k", "1"), ("x", "p")], f64::NAN),
+            ("a", &[("k", "1"), ("x", "q")], 4.0),
+            ("a", &[("k", "2"), ("x", "p")], 3.0),
+        ]);
+        let max = run(&aggregate("max", &["k"], v("a")), &s).unwrap();
+        assert_eq!(max, vec![(labels(&[("k", "1")]), 4.0), (labels(&[("k", "2")]), 3.0)]);
+        let sum = run(&aggregate("sum", &[], v("a")), &s).unwrap();
+        assert!(sum[0].1.is_nan() && sum[0].0.is_empty());
+        let count = run(&aggregate("count", &["x"], v("a")), &s).unwrap();
+        assert_eq!(count, vec![(labels(&[("x", "p")]), 2.0), (labels(&[("x", "q")]), 1.0)]);
+        assert!(matches!(
+            Query::new(&aggregate("stddev", &[], v("a")), &unscoped()),
+            Err(EvalError::Unsupported("aggregation", _))
+        ));
+    }
+
+    #[test]
+    fn absent_carries_the_equality_matchers_and_vector_has_no_labels() {
+        let s = storage(&[("up", &[("job", "other")], 1.0)]);
+        let scope = Scope::rules(Matcher::eq("job", "j"), 300);
+        let selector = Selector::new("up").with(Matcher::re("instance", "a.*"));
+        let query = Query::new(&absent(selector), &scope).unwrap();
+        let result = query.at(&s, 0).unwrap();
+        assert_eq!(result, vec![Sample { labels: labels(&[("job", "j")]), value: 1.0 }]);
+        let present = Query::new(&absent(Selector::new("up")), &unscoped()).unwrap();
+        assert_eq!(present.at(&s, 0).unwrap(), vec![]);
+        let one = Query::new(&vector(1.0), &scope).unwrap().at(&s, 0).unwrap();
+        assert_eq!(one, vec![Sample { labels: Labels::new(), value: 1.0 }]);
+    }
+
+    #[test]
+    fn the_scope_adds_the_job_to_raw_selectors_and_aggregations_not_to_recorded_series() {
+        let s = storage(&[
+            ("x_total", &[("job", "j"), ("route", "/a")], 5.0),
+            ("x_total", &[("job", "other"), ("route", "/a")], 50.0),
+            ("slo:x:ratio", &[("slo", "s")], 0.5),
+        ]);
+        let scope = Scope::rules(Matcher::eq("job", "j"), 300);
+        let sum = Query::new(&aggregate("sum", &["route"], v("x_total")), &scope).unwrap();
+        assert_eq!(
+            sum.at(&s, 0).unwrap(),
+            vec![Sample { labels: labels(&[("job", "j"), ("route", "/a")]), value: 5.0 }]
+        );
+        let recorded = Query::new(&v("slo:x:ratio"), &scope).unwrap();
+        assert_eq!(recorded.at(&s, 0).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_regex_matcher_is_anchored_and_a_bad_one_is_an_error() {
+        let s = storage(&[
+            ("h", &[("le", "1")], 1.0),
+            ("h", &[("le", "1.0")], 2.0),
+            ("h", &[("le", "10")], 3.0),
+        ]);
+        let sel = Selector::new("h").with(Matcher::le(1.0));
+        assert_eq!(run(&Expr::vector(sel), &s).unwrap().len(), 2);
+        let bad = Selector::new("h").with(Matcher::re("le", "("));
+        assert!(matches!(
+            Query::new(&Expr::vector(bad), &unscoped()),
+            Err(EvalError::BadRegex(..))
+        ));
+    }
+}
