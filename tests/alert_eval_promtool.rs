@@ -330,3 +330,111 @@ fn the_fixture_notation_expands_as_promtool_documents_it() {
     let labels = parse_series("x{route=\"/calls/{id}\",le=\"+Inf\"}");
     assert_eq!((labels["route"].as_str(), labels["le"].as_str()), ("/calls/{id}", "+Inf"));
 }
+
+/// The evaluator scrapes the exposition voxscope's own Prometheus recorder renders (an
+/// encoder it does not share code with) and computes the ratio the rule states.
+#[test]
+fn the_evaluator_scrapes_voxscopes_own_exposition_and_computes_the_error_ratio() {
+    let catalog = RuleCatalog::new(Config::default()).expect("catalog");
+    let mut evaluator = RuleEvaluator::new(&catalog);
+    let mut storage = evaluator.storage(StorageLimits::default());
+    let (recorder, handle) = voxscope::PrometheusInstaller::new().build().expect("recorder");
+    let target = Labels::from([
+        ("job".to_owned(), "voice_agent".to_owned()),
+        ("instance".to_owned(), "127.0.0.1:3000".to_owned()),
+    ]);
+    let requests = |ok: usize, failed: usize| {
+        metrics::with_local_recorder(&recorder, || {
+            for (status, n) in [("200", ok), ("503", failed)] {
+                let labels = [("method", "GET"), ("route", "/calls/{id}"), ("status", status)];
+                let h = metrics::histogram!("http_server_request_duration_seconds", &labels);
+                for _ in 0..n {
+                    h.record(0.1);
+                }
+            }
+        });
+    };
+    requests(1, 1);
+    let first = storage.ingest_exposition(&handle.render(), 0, &target).expect("scrape");
+    assert!(first.samples > 10 && first.rejected == 0, "{first:?}");
+    evaluator.evaluate(&mut storage, 0);
+    requests(89, 9);
+    storage.ingest_exposition(&handle.render(), MINUTE, &target).expect("scrape");
+    let alerts = evaluator.evaluate(&mut storage, MINUTE);
+    let errors: Vec<&ActiveAlert> =
+        alerts.iter().filter(|a| a.labels["alertname"] == "HighHTTPErrorRate").collect();
+    assert_eq!(errors.len(), 1, "{alerts:#?}");
+    let alert = errors[0];
+    // 10 of 100 requests failed: extrapolated increases of 10 and 90.
+    assert!((alert.value - 0.1).abs() < 1e-12, "{}", alert.value);
+    assert_eq!((alert.state, alert.active_at_ms), (AlertState::Pending, MINUTE));
+    assert_eq!(alert.labels["route"], "/calls/{id}");
+    assert_eq!(alert.labels["job"], "voice_agent");
+    assert!(alert.annotations["description"].starts_with("10% of requests to /calls/{id}"));
+    assert!(alerts.iter().all(|a| a.labels["alertname"] != "ServiceDown"), "up is 1");
+}
+
+#[test]
+fn rules_show_what_prometheus_api_v1_rules_shows() {
+    use voxscope::alert::eval::{RuleHealth, RuleKind};
+    let catalog = RuleCatalog::new(Config::default()).expect("catalog");
+    let mut evaluator = RuleEvaluator::new(&catalog);
+    let before = evaluator.rules();
+    assert!(
+        before.iter().all(|r| r.health == RuleHealth::Unknown && r.last_evaluation_ms.is_none())
+    );
+    let mut storage = evaluator.storage(StorageLimits::default());
+    evaluator.evaluate(&mut storage, 7 * MINUTE);
+    let rules = evaluator.rules();
+    assert_eq!(rules.len(), catalog.recording.len() + catalog.alerts.len());
+    for rule in &rules {
+        assert_eq!(
+            (rule.health, rule.last_error.as_deref()),
+            (RuleHealth::Ok, None),
+            "{}",
+            rule.name
+        );
+        assert_eq!(rule.last_evaluation_ms, Some(7 * MINUTE));
+        assert!(rule.evaluation_time_seconds >= 0.0 && rule.evaluation_time_seconds < 1.0);
+    }
+    let recording = rules.iter().filter(|r| r.kind == RuleKind::Recording).count();
+    assert_eq!(recording, catalog.recording.len());
+    let cpu = catalog.alerts.iter().find(|a| a.name == "HighCPUUsage").expect("cpu");
+    let status = rules.iter().find(|r| r.name == "HighCPUUsage").expect("status");
+    assert_eq!(status.query, cpu.expr);
+    assert_eq!((status.duration_seconds, status.keep_firing_for_seconds), (300, 0));
+    assert_eq!(status.labels["severity"], "warning");
+    assert_eq!(status.annotations["summary"], cpu.summary);
+    assert_eq!(status.state, Some(AlertState::Inactive));
+    let watchdog = rules.iter().find(|r| r.name == "Watchdog").expect("watchdog");
+    assert_eq!(watchdog.state, Some(AlertState::Firing));
+    assert_eq!(watchdog.alerts.len(), 1);
+}
+
+/// Two instances down under a rule label that overwrites `instance`: two alerts with
+/// one label set, which Prometheus refuses; the rule reports it and raises nothing.
+#[test]
+fn a_rule_whose_alerts_collide_reports_the_error_in_its_health() {
+    use voxscope::alert::eval::RuleHealth;
+    let config = Config::from_toml("[rules.ServiceDown]\nlabels = { instance = \"all\" }\n")
+        .expect("valid config");
+    let catalog = RuleCatalog::new(config).expect("catalog");
+    let mut evaluator = RuleEvaluator::new(&catalog);
+    let mut storage = evaluator.storage(StorageLimits::default());
+    for instance in ["a:1", "b:1"] {
+        let up = Labels::from([
+            ("__name__".to_owned(), "up".to_owned()),
+            ("job".to_owned(), "voice_agent".to_owned()),
+            ("instance".to_owned(), instance.to_owned()),
+        ]);
+        storage.append(&up, 0, 0.0).expect("append");
+    }
+    let alerts = evaluator.evaluate(&mut storage, 0);
+    assert!(alerts.iter().all(|a| a.labels["alertname"] != "ServiceDown"));
+    let down = evaluator.rules().into_iter().find(|r| r.name == "ServiceDown").expect("rule");
+    assert_eq!(down.health, RuleHealth::Err);
+    assert_eq!(
+        down.last_error.as_deref(),
+        Some("vector contains metrics with the same labelset after applying alert labels")
+    );
+}
