@@ -493,7 +493,9 @@ mod tests {
     use super::*;
     use crate::expr::{Matcher, Selector, absent, aggregate, number, vector};
 
-    fn storage(series: &[(&str, &[(&str, &str)], f64)]) -> Storage {
+    type Row<'a> = (&'a str, &'a [(&'a str, &'a str)], f64);
+
+    fn storage(series: &[Row<'_>]) -> Storage {
         let mut storage = Storage::new(Default::default());
         for (name, labels, value) in series {
             let mut l: Labels =
