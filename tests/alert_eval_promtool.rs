@@ -438,3 +438,32 @@ fn a_rule_whose_alerts_collide_reports_the_error_in_its_health() {
         Some("vector contains metrics with the same labelset after applying alert labels")
     );
 }
+
+/// Each series keeps samples for the longest range a rule reads it over, plus the
+/// lookback; others only the storage's retention.
+#[test]
+fn series_are_kept_as_long_as_the_longest_rule_window_reads_them() {
+    let catalog = RuleCatalog::new(Config::default()).expect("catalog");
+    let mut storage = RuleEvaluator::new(&catalog).storage(StorageLimits::default());
+    let lookback = voxscope::alert::eval::LOOKBACK_MS;
+    let series = |name: &str, pairs: &[(&str, &str)]| {
+        let mut labels: Labels =
+            pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        labels.insert("__name__".to_owned(), name.to_owned());
+        labels
+    };
+    let cases = [
+        // The 3-day SLO window.
+        (series("voice_calls_total", &[("job", "voice_agent")]), 259_200_000 + lookback),
+        // The 10-minute audio-quality window.
+        (series("voice_call_audio_quality_sum", &[("job", "voice_agent")]), 600_000 + lookback),
+        // Read only by an instant selector.
+        (series("process_resident_memory_bytes", &[("job", "voice_agent")]), 2 * lookback),
+        // Another job's series: no rule reads it.
+        (series("voice_calls_total", &[("job", "prometheus")]), 2 * lookback),
+    ];
+    for (labels, expected) in cases {
+        storage.append(&labels, 0, 1.0).expect("append");
+        assert_eq!(storage.retention_ms(&labels), Some(expected), "{labels:?}");
+    }
+}

@@ -293,6 +293,26 @@ impl Storage {
         self.series -= removed;
     }
 
+    /// How long the series `labels` keeps its samples, milliseconds; `None` when it is
+    /// not held.
+    ///
+    /// ```
+    /// use voxscope_alert::eval::{Labels, RuleEvaluator, LOOKBACK_MS};
+    /// let catalog = voxscope_alert::RuleCatalog::new(Default::default()).unwrap();
+    /// let mut storage = RuleEvaluator::new(&catalog).storage(Default::default());
+    /// let calls = Labels::from([
+    ///     ("__name__".to_owned(), "voice_calls_total".to_owned()),
+    ///     ("job".to_owned(), "voice_agent".to_owned()),
+    /// ]);
+    /// storage.append(&calls, 0, 1.0).unwrap();
+    /// // The 3-day SLO window reads it, and the lookback comes on top.
+    /// assert_eq!(storage.retention_ms(&calls), Some(3 * 86_400_000 + LOOKBACK_MS));
+    /// ```
+    pub fn retention_ms(&self, labels: &Labels) -> Option<i64> {
+        let name = labels.get(METRIC_NAME)?;
+        self.metrics.get(name.as_str())?.get(labels).map(|s| s.retention_ms)
+    }
+
     /// Series held.
     pub fn series_count(&self) -> usize {
         self.series
