@@ -13,6 +13,8 @@
 //!
 //! Every rule names only metrics and labels of [`voxscope_core::catalog`]
 //! ([`promql::check`] proves it), and every latency threshold is a bucket bound.
+//! [`eval`] evaluates the same typed rules in process, with Prometheus's semantics, for
+//! services that run without a Prometheus.
 #![deny(missing_docs)]
 
 pub mod alertmanager;

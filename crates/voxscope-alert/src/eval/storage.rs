@@ -153,8 +153,9 @@ impl Series {
 
 /// Bounded per-series sample windows: what the rule evaluator reads.
 ///
-/// Each series keeps its samples for the longest range a rule reads it over (see
-/// [`Storage::keep_for`]) plus the lookback, or [`StorageLimits::retention_ms`]; series
+/// Each series keeps its samples for the longest range a rule reads it over plus the
+/// lookback (a storage from [`RuleEvaluator::storage`](super::RuleEvaluator::storage)
+/// knows the rules), or [`StorageLimits::retention_ms`]; series
 /// beyond [`StorageLimits::max_series`] are rejected and counted in
 /// [`Storage::rejected`].
 #[derive(Clone, Debug)]
