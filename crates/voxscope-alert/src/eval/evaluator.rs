@@ -381,3 +381,15 @@ impl RuleEvaluator {
         recording.chain(alerting).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_evaluator_and_its_storage_can_live_in_a_task_on_another_thread() {
+        fn movable<T: Send + Sync + 'static>() {}
+        movable::<RuleEvaluator>();
+        movable::<Storage>();
+    }
+}

@@ -249,6 +249,26 @@ mod tests {
         assert_eq!(a_value(&storage, "b", 30_000), None);
     }
 
+    proptest::proptest! {
+        /// Any text is scraped or refused with an error; never a panic.
+        #[test]
+        fn any_text_is_scraped_or_refused(text in "\\PC{0,200}", newline in proptest::bool::ANY) {
+            let text = if newline { text.replace(';', "\n") } else { text };
+            let mut storage = Storage::new(Default::default());
+            let _ = storage.ingest_exposition(&text, 0, &target());
+        }
+
+        /// Label values with quotes, backslashes and newlines, escaped as the text format
+        /// escapes them, parse back to themselves.
+        #[test]
+        fn escaped_label_values_parse_back(value in "[a-z\"\\\\\n{},= ]{0,20}", v in -1e9f64..1e9) {
+            let escaped = value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n");
+            let rows = parse(&format!("m{{l=\"{escaped}\"}} {v}")).unwrap();
+            proptest::prop_assert_eq!(&rows[0].0["l"], &value);
+            proptest::prop_assert_eq!(rows[0].1, v);
+        }
+    }
+
     fn a_value(storage: &Storage, name: &str, t: i64) -> Option<f64> {
         storage.metrics.get(name)?.values().next()?.instant(t)
     }
