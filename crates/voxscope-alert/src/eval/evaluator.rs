@@ -22,11 +22,10 @@
 use std::collections::BTreeSet;
 use std::time::Instant;
 
-use serde::Serialize;
-
 use super::error::EvalError;
 use super::query::{Query, Sample};
 use super::rule_state::{AlertStates, Hit};
+use super::status::{RuleHealth, RuleKind, RuleStatus};
 use super::storage::{METRIC_NAME, Storage, StorageLimits};
 use super::template::expand;
 use super::{ActiveAlert, AlertState, Labels};
@@ -36,62 +35,6 @@ use crate::expr::Scope;
 /// The group names of the generated rule file.
 const RECORDING_GROUP: &str = "voxscope-slo-recordings";
 const ALERTING_GROUP: &str = "voxscope-alerts";
-
-/// Whether a rule's last evaluation worked, as Prometheus's `/api/v1/rules` says.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RuleHealth {
-    /// Not evaluated yet.
-    Unknown,
-    /// The last evaluation succeeded.
-    Ok,
-    /// The last evaluation failed; see [`RuleStatus::last_error`].
-    Err,
-}
-
-/// Recording or alerting.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RuleKind {
-    /// Writes its result as a new series.
-    Recording,
-    /// Raises alerts.
-    Alerting,
-}
-
-/// One rule as Prometheus's `/api/v1/rules` shows it.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct RuleStatus {
-    /// The rule group, as in the generated rule file.
-    pub group: &'static str,
-    /// Recording or alerting.
-    pub kind: RuleKind,
-    /// The alertname or recorded series name.
-    pub name: String,
-    /// The PromQL text, as the generated rule file has it.
-    pub query: String,
-    /// `for`, seconds (0 for recording rules).
-    pub duration_seconds: u64,
-    /// `keep_firing_for`, seconds.
-    pub keep_firing_for_seconds: u64,
-    /// Static labels (severity and category of alerts included).
-    pub labels: Labels,
-    /// Annotation templates, unexpanded.
-    pub annotations: Labels,
-    /// Whether the last evaluation worked.
-    pub health: RuleHealth,
-    /// The last evaluation's error.
-    pub last_error: Option<String>,
-    /// When it was last evaluated, unix milliseconds.
-    pub last_evaluation_ms: Option<i64>,
-    /// How long the last evaluation took, seconds.
-    pub evaluation_time_seconds: f64,
-    /// Firing: any alert fires; pending: any is pending; else inactive. `None` for
-    /// recording rules.
-    pub state: Option<AlertState>,
-    /// Its pending and firing alerts.
-    pub alerts: Vec<ActiveAlert>,
-}
 
 /// What every rule keeps of its last evaluation.
 #[derive(Clone, Debug)]

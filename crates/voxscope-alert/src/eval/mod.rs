@@ -20,6 +20,8 @@
 //! 2.x's engine and rule manager: an instant selector looks back 5 minutes, a range
 //! covers `[t - range, t]`, `rate` and `increase` extrapolate as Prometheus's do.
 
+mod aggregate;
+mod binary;
 mod error;
 mod evaluator;
 mod exposition;
@@ -28,18 +30,20 @@ mod quantile;
 mod query;
 mod rule_state;
 mod select;
+mod status;
 mod storage;
 mod template;
 
 use std::collections::BTreeMap;
 
 pub use error::EvalError;
-pub use evaluator::{RuleEvaluator, RuleHealth, RuleKind, RuleStatus};
+pub use evaluator::RuleEvaluator;
 pub use exposition::{ExpositionError, Scrape};
 pub use functions::extrapolated_rate;
 pub use quantile::bucket_quantile;
 pub use query::{Query, Sample};
 pub use rule_state::RESOLVED_RETENTION_MS;
+pub use status::{RuleHealth, RuleKind, RuleStatus};
 pub use storage::{AppendError, LOOKBACK_MS, METRIC_NAME, Storage, StorageLimits};
 pub use template::expand;
 

@@ -3,6 +3,12 @@
 //! interpolation inside the bucket that holds the rank, the lowest bucket starting at 0
 //! when its bound is positive, the highest finite bound when the rank falls in `+Inf`.
 
+use std::collections::HashMap;
+
+use super::Labels;
+use super::query::Sample;
+use super::storage::METRIC_NAME;
+
 /// The `q` quantile of `buckets`, `(upper bound, cumulative count)` in any order.
 ///
 /// NaN without a `+Inf` bucket, with fewer than two buckets, or with no observation;
@@ -69,6 +75,29 @@ pub fn bucket_quantile(q: f64, buckets: &[(f64, f64)]) -> f64 {
     start + (end - start) * (rank / count)
 }
 
+/// `histogram_quantile(q, samples)`: buckets grouped by their labels but `le` and the
+/// name; a sample without a numeric `le` is left out.
+pub(crate) fn histogram_quantile(q: f64, samples: Vec<Sample>) -> Vec<Sample> {
+    let mut index: HashMap<Labels, usize> = HashMap::new();
+    let mut groups: Vec<(Labels, Vec<(f64, f64)>)> = Vec::new();
+    for mut sample in samples {
+        let Some(bound) = sample.labels.remove("le").and_then(|le| le.parse::<f64>().ok()) else {
+            continue;
+        };
+        sample.labels.remove(METRIC_NAME);
+        let i = *index.entry(sample.labels.clone()).or_insert_with(|| {
+            groups.push((sample.labels, Vec::new()));
+            groups.len() - 1
+        });
+        groups[i].1.push((bound, sample.value));
+    }
+    groups
+        .into_iter()
+        .map(|(labels, buckets)| Sample { labels, value: bucket_quantile(q, &buckets) })
+        .collect()
+}
+
+/// `(value, keep)` of `l op r`; comparisons keep `l` when true.
 #[cfg(test)]
 mod tests {
     use super::*;

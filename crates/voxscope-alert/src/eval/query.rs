@@ -21,12 +21,12 @@
 //! assert_eq!(result[0].labels["job"], "api");
 //! ```
 
-use std::collections::{HashMap, HashSet};
-
 use super::Labels;
+use super::aggregate::{AggOp, aggregate};
+use super::binary::binary;
 use super::error::EvalError;
 use super::functions::summary_rate;
-use super::quantile::bucket_quantile;
+use super::quantile::histogram_quantile;
 use super::select::CompiledSelector;
 use super::storage::{METRIC_NAME, Storage};
 use crate::expr::{BinOp, Expr, RangeFn, Scope, Window};
@@ -43,18 +43,9 @@ pub struct Sample {
 
 /// What an expression evaluates to.
 #[derive(Clone, Debug, PartialEq)]
-enum Value {
+pub(crate) enum Value {
     Scalar(f64),
     Vector(Vec<Sample>),
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum AggOp {
-    Sum,
-    Max,
-    Min,
-    Avg,
-    Count,
 }
 
 /// An [`Expr`] compiled under a [`Scope`].
@@ -144,13 +135,8 @@ fn compile(expr: &Expr, scope: &Scope) -> Result<Node, EvalError> {
             Node::Range(*f, CompiledSelector::new(selector, &scope.job)?, window_ms(*window)?)
         }
         Expr::Aggregate(op, by, inner) => {
-            let op = match *op {
-                "sum" => AggOp::Sum,
-                "max" => AggOp::Max,
-                "min" => AggOp::Min,
-                "avg" => AggOp::Avg,
-                "count" => AggOp::Count,
-                other => return Err(EvalError::Unsupported("aggregation", other.to_owned())),
+            let Some(op) = AggOp::parse(op) else {
+                return Err(EvalError::Unsupported("aggregation", (*op).to_owned()));
             };
             Node::Aggregate(op, grouping(scope, by), Box::new(compile(inner, scope)?))
         }
@@ -258,234 +244,6 @@ impl Ctx<'_> {
             }
         }
     }
-}
-
-fn group_key(labels: &Labels, by: &[String]) -> Labels {
-    by.iter()
-        .filter_map(|l| labels.get(l).filter(|v| !v.is_empty()).map(|v| (l.clone(), v.clone())))
-        .collect()
-}
-
-/// Groups in order of first appearance, each aggregated in input order, as Prometheus.
-fn aggregate(op: AggOp, by: &[String], samples: Vec<Sample>) -> Vec<Sample> {
-    let mut index: HashMap<Labels, usize> = HashMap::new();
-    // (labels, value, count)
-    let mut groups: Vec<(Labels, f64, f64)> = Vec::new();
-    for sample in samples {
-        let key = group_key(&sample.labels, by);
-        let v = sample.value;
-        match index.get(&key) {
-            None => {
-                index.insert(key.clone(), groups.len());
-                groups.push((key, if op == AggOp::Count { 1.0 } else { v }, 1.0));
-            }
-            Some(&i) => {
-                let group = &mut groups[i];
-                group.2 += 1.0;
-                match op {
-                    AggOp::Sum => group.1 += v,
-                    AggOp::Count => group.1 += 1.0,
-                    AggOp::Max => {
-                        if group.1 < v || group.1.is_nan() {
-                            group.1 = v;
-                        }
-                    }
-                    AggOp::Min => {
-                        if group.1 > v || group.1.is_nan() {
-                            group.1 = v;
-                        }
-                    }
-                    // Prometheus's incremental mean.
-                    AggOp::Avg => group.1 += v / group.2 - group.1 / group.2,
-                }
-            }
-        }
-    }
-    groups.into_iter().map(|(labels, value, _)| Sample { labels, value }).collect()
-}
-
-fn histogram_quantile(q: f64, samples: Vec<Sample>) -> Vec<Sample> {
-    let mut index: HashMap<Labels, usize> = HashMap::new();
-    let mut groups: Vec<(Labels, Vec<(f64, f64)>)> = Vec::new();
-    for mut sample in samples {
-        let Some(bound) = sample.labels.remove("le").and_then(|le| le.parse::<f64>().ok()) else {
-            continue;
-        };
-        sample.labels.remove(METRIC_NAME);
-        let i = *index.entry(sample.labels.clone()).or_insert_with(|| {
-            groups.push((sample.labels, Vec::new()));
-            groups.len() - 1
-        });
-        groups[i].1.push((bound, sample.value));
-    }
-    groups
-        .into_iter()
-        .map(|(labels, buckets)| Sample { labels, value: bucket_quantile(q, &buckets) })
-        .collect()
-}
-
-/// `(value, keep)` of `l op r`; comparisons keep `l` when true.
-fn apply(op: BinOp, l: f64, r: f64) -> (f64, bool) {
-    match op {
-        BinOp::Add => (l + r, true),
-        BinOp::Sub => (l - r, true),
-        BinOp::Mul => (l * r, true),
-        BinOp::Div => (l / r, true),
-        BinOp::Gt => (l, l > r),
-        BinOp::Ge => (l, l >= r),
-        BinOp::Lt => (l, l < r),
-        BinOp::EqualTo => (l, l == r),
-        BinOp::And | BinOp::Or | BinOp::Unless => (l, true),
-    }
-}
-
-fn is_comparison(op: BinOp) -> bool {
-    matches!(op, BinOp::Gt | BinOp::Ge | BinOp::Lt | BinOp::EqualTo)
-}
-
-fn is_set(op: BinOp) -> bool {
-    matches!(op, BinOp::And | BinOp::Or | BinOp::Unless)
-}
-
-/// The labels a sample matches on: `on` labels, else all but the name.
-fn signature(labels: &Labels, on: Option<&[String]>) -> Labels {
-    match on {
-        Some(on) => {
-            on.iter().filter_map(|l| labels.get(l).map(|v| (l.clone(), v.clone()))).collect()
-        }
-        None => {
-            let mut out = labels.clone();
-            out.remove(METRIC_NAME);
-            out
-        }
-    }
-}
-
-fn render_labels(labels: &Labels) -> String {
-    let pairs: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
-    format!("{{{}}}", pairs.join(", "))
-}
-
-fn no_duplicates(samples: &[Sample]) -> Result<(), EvalError> {
-    let mut seen = HashSet::with_capacity(samples.len());
-    if samples.iter().all(|s| seen.insert(&s.labels)) {
-        Ok(())
-    } else {
-        Err(EvalError::DuplicateLabels)
-    }
-}
-
-fn binary(op: BinOp, lhs: Value, on: Option<&[String]>, rhs: Value) -> Result<Value, EvalError> {
-    let drop_name = !is_comparison(op) && !is_set(op);
-    match (lhs, rhs) {
-        (Value::Scalar(l), Value::Scalar(r)) => {
-            if is_comparison(op) || is_set(op) {
-                return Err(EvalError::BadOperands(format!(
-                    "{op:?} between two scalars needs the bool modifier"
-                )));
-            }
-            Ok(Value::Scalar(apply(op, l, r).0))
-        }
-        (Value::Vector(v), Value::Scalar(s)) | (Value::Scalar(s), Value::Vector(v))
-            if is_set(op) =>
-        {
-            let _ = (v, s);
-            Err(EvalError::BadOperands(format!("{op:?} needs vectors on both sides")))
-        }
-        (Value::Vector(v), Value::Scalar(s)) => scalar_op(op, v, s, false, drop_name),
-        (Value::Scalar(s), Value::Vector(v)) => scalar_op(op, v, s, true, drop_name),
-        (Value::Vector(l), Value::Vector(r)) => match op {
-            BinOp::And | BinOp::Unless => {
-                let sigs: HashSet<Labels> = r.iter().map(|s| signature(&s.labels, on)).collect();
-                let keep = op == BinOp::And;
-                Ok(Value::Vector(
-                    l.into_iter()
-                        .filter(|s| sigs.contains(&signature(&s.labels, on)) == keep)
-                        .collect(),
-                ))
-            }
-            BinOp::Or => {
-                let sigs: HashSet<Labels> = l.iter().map(|s| signature(&s.labels, on)).collect();
-                let mut out = l;
-                out.extend(r.into_iter().filter(|s| !sigs.contains(&signature(&s.labels, on))));
-                Ok(Value::Vector(out))
-            }
-            _ => vector_op(op, l, on, r, drop_name),
-        },
-    }
-}
-
-fn scalar_op(
-    op: BinOp,
-    v: Vec<Sample>,
-    s: f64,
-    scalar_left: bool,
-    drop_name: bool,
-) -> Result<Value, EvalError> {
-    let mut out = Vec::with_capacity(v.len());
-    for mut sample in v {
-        let (l, r) = if scalar_left { (s, sample.value) } else { (sample.value, s) };
-        let (mut value, keep) = apply(op, l, r);
-        if !keep {
-            continue;
-        }
-        if is_comparison(op) {
-            // The vector's value, whichever side it is on.
-            value = sample.value;
-        }
-        if drop_name {
-            sample.labels.remove(METRIC_NAME);
-        }
-        sample.value = value;
-        out.push(sample);
-    }
-    if drop_name {
-        no_duplicates(&out)?;
-    }
-    Ok(Value::Vector(out))
-}
-
-fn vector_op(
-    op: BinOp,
-    lhs: Vec<Sample>,
-    on: Option<&[String]>,
-    rhs: Vec<Sample>,
-    drop_name: bool,
-) -> Result<Value, EvalError> {
-    let mut right: HashMap<Labels, &Sample> = HashMap::with_capacity(rhs.len());
-    for sample in &rhs {
-        let sig = signature(&sample.labels, on);
-        if right.insert(sig.clone(), sample).is_some() {
-            return Err(EvalError::ManyToMany(render_labels(&sig), "right"));
-        }
-    }
-    let mut matched: HashSet<Labels> = HashSet::new();
-    let mut out = Vec::new();
-    for sample in &lhs {
-        let sig = signature(&sample.labels, on);
-        let Some(r) = right.get(&sig) else { continue };
-        if !matched.insert(sig.clone()) {
-            return Err(EvalError::BadOperands(format!(
-                "multiple matches for labels: many-to-one matching must be explicit \
-                 (group_left/group_right): {}",
-                render_labels(&sig)
-            )));
-        }
-        let (value, keep) = apply(op, sample.value, r.value);
-        if !keep {
-            continue;
-        }
-        let mut labels = sample.labels.clone();
-        if drop_name {
-            labels.remove(METRIC_NAME);
-        }
-        if let Some(on) = on {
-            labels.retain(|k, _| on.contains(k));
-        }
-        out.push(Sample { labels, value });
-    }
-    no_duplicates(&out)?;
-    Ok(Value::Vector(out))
 }
 
 #[cfg(test)]
