@@ -1,23 +1,25 @@
 //! Per-frame cost of a Twilio `media` frame through voxscope's `TrackedSocket` (adapter,
-//! gap timing, counters) against the bare stream and sink, in the same run.
+//! gap timing, counters) against the bare stream and sink, in the same run; inbound also
+//! with ping keepalive on, whose per-frame cost is the look for a pong.
 //!
 //! `cargo bench -p voxscope-benches --bench call_frames -- --warm-up-time 1 --measurement-time 3`
 //!
 //! The socket is a stream that hands out the same frame (a refcount, no copy) and a
-//! sink that drops it, so that what a bench measures is the wrapper. A global
+//! sink that drops it ([`RepeatingCaller`]), so that what a bench measures is the wrapper. A global
 //! Prometheus recorder is installed: counter adds are real. After the timed runs the
 //! bench counts heap allocations over 10,000 warm frames in each direction.
 
-use std::convert::Infallible;
 use std::hint::black_box;
 use std::pin::Pin;
 use std::task::Context;
+use std::time::Duration;
 
 use axum::extract::ws::Message;
 use criterion::{Criterion, criterion_group, criterion_main};
 use futures_util::task::noop_waker_ref;
-use futures_util::{Sink, StreamExt, sink, stream};
+use futures_util::{Sink, StreamExt, sink};
 use voxscope::call::{CallLayer, Protocol};
+use voxscope_benches::RepeatingCaller;
 
 /// An inbound Twilio media frame: 20 ms of mu-law, as Twilio sends it.
 fn inbound_media() -> Message {
@@ -38,17 +40,23 @@ fn outbound_media() -> Message {
 fn call_frames(c: &mut Criterion) {
     let metrics = voxscope::install().ok();
     let layer = CallLayer::new(Protocol::Twilio).ok();
-    let (Some(metrics), Some(layer)) = (metrics, layer) else {
-        eprintln!("could not install the recorder or build the layer");
+    let keepalive = CallLayer::builder(Protocol::Twilio)
+        .ping_keepalive(Duration::from_secs(10), 2)
+        .build()
+        .ok();
+    let (Some(metrics), Some(layer), Some(keepalive)) = (metrics, layer, keepalive) else {
+        eprintln!("could not install the recorder or build the layers");
         return;
     };
     let Some(call) = layer.open_call(Some("CAbench")) else { return };
+    let Some(pinged) = keepalive.open_call(Some("CAbench-keepalive")) else { return };
     let mut cx = Context::from_waker(noop_waker_ref());
     let inbound = inbound_media();
     let outbound = outbound_media();
 
-    let mut bare_in = stream::repeat(Ok::<_, Infallible>(inbound.clone()));
-    let mut tracked_in = call.track(stream::repeat(Ok::<_, Infallible>(inbound.clone())));
+    let mut bare_in = RepeatingCaller(inbound.clone());
+    let mut tracked_in = call.track(RepeatingCaller(inbound.clone()));
+    let mut pinged_in = pinged.track(RepeatingCaller(inbound.clone()));
     let mut bare_out = sink::drain::<Message>();
     let mut tracked_out = call.track(sink::drain::<Message>());
 
@@ -56,6 +64,9 @@ fn call_frames(c: &mut Criterion) {
     group.bench_function("bare_stream", |b| b.iter(|| black_box(bare_in.poll_next_unpin(&mut cx))));
     group.bench_function("voxscope_stream", |b| {
         b.iter(|| black_box(tracked_in.poll_next_unpin(&mut cx)))
+    });
+    group.bench_function("voxscope_stream_keepalive", |b| {
+        b.iter(|| black_box(pinged_in.poll_next_unpin(&mut cx)))
     });
     group.bench_function("bare_sink", |b| {
         b.iter(|| black_box(Pin::new(&mut bare_out).start_send(outbound.clone())))
@@ -74,7 +85,7 @@ fn call_frames(c: &mut Criterion) {
     .count_total;
     println!("call_frames: {allocations} heap allocations over 10,000 frames each way");
 
-    drop((tracked_in, tracked_out, call));
+    drop((tracked_in, tracked_out, call, pinged_in, pinged));
     let rendered = metrics.render();
     assert!(rendered.contains("voice_call_frames_total"));
 }

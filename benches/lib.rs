@@ -1,9 +1,15 @@
 //! Shared fixtures for voxscope's criterion benches.
 
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
 use axum::Router;
 use axum::body::Body;
+use axum::extract::ws::Message;
 use axum::http::Request;
 use axum::routing::get;
+use futures_util::{Sink, Stream};
 
 /// A trivial router: one path-parameter route with a static body, so that what a bench
 /// measures is the middleware, not the handler.
@@ -39,4 +45,37 @@ pub fn on_threads(
         std::time::Instant::now()
     })
     .elapsed()
+}
+
+/// A caller's socket in memory: the same inbound frame forever (a refcount, no copy),
+/// and a sink that drops what the service sends. What a call bench measures is then the
+/// tracked socket around it.
+pub struct RepeatingCaller(pub Message);
+
+impl Stream for RepeatingCaller {
+    type Item = Result<Message, Infallible>;
+
+    fn poll_next(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        Poll::Ready(Some(Ok(self.0.clone())))
+    }
+}
+
+impl Sink<Message> for RepeatingCaller {
+    type Error = Infallible;
+
+    fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn start_send(self: Pin<&mut Self>, _: Message) -> Result<(), Infallible> {
+        Ok(())
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
 }

@@ -3,11 +3,12 @@
 
 use std::convert::Infallible;
 use std::pin::Pin;
-use std::task::Context;
+use std::task::{Context, Poll};
+use std::time::Duration;
 
 use axum::extract::ws::Message;
 use futures_util::task::noop_waker_ref;
-use futures_util::{Sink, StreamExt, sink, stream};
+use futures_util::{Sink, Stream, StreamExt, sink};
 use voxscope::PrometheusInstaller;
 use voxscope::call::{CallLayer, Protocol};
 
@@ -24,11 +25,19 @@ fn a_warm_media_frame_allocates_nothing() {
     metrics::with_local_recorder(&recorder, || {
         let layer = CallLayer::new(Protocol::Twilio).expect("layer");
         let call = layer.open_call(None).expect("no capacity set");
-        let mut from_caller = call.track(stream::repeat(Ok::<_, Infallible>(inbound)));
+        let mut from_caller = call.track(RepeatingCaller(inbound.clone()));
         let mut to_caller = call.track(sink::drain::<Message>());
+        // With ping keepalive on, a frame only adds the look for a pong.
+        let keepalive = CallLayer::builder(Protocol::Twilio)
+            .ping_keepalive(Duration::from_secs(10), 2)
+            .build()
+            .expect("layer");
+        let pinged = keepalive.open_call(None).expect("no capacity set");
+        let mut from_pinged = pinged.track(RepeatingCaller(inbound));
         let mut cx = Context::from_waker(noop_waker_ref());
         let mut frame_pair = || {
             let _ = from_caller.poll_next_unpin(&mut cx);
+            let _ = from_pinged.poll_next_unpin(&mut cx);
             let _ = Pin::new(&mut to_caller).start_send(outbound.clone());
         };
         // Warm: the first frames register handles and start the clock.
@@ -43,4 +52,36 @@ fn a_warm_media_frame_allocates_nothing() {
         });
         assert_eq!(allocations.count_total, 0, "over 10,000 frame pairs: {allocations:?}");
     });
+}
+
+/// The caller in memory: the same inbound frame forever; what the service sends is
+/// dropped.
+struct RepeatingCaller(Message);
+
+impl Stream for RepeatingCaller {
+    type Item = Result<Message, Infallible>;
+
+    fn poll_next(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        Poll::Ready(Some(Ok(self.0.clone())))
+    }
+}
+
+impl Sink<Message> for RepeatingCaller {
+    type Error = Infallible;
+
+    fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn start_send(self: Pin<&mut Self>, _: Message) -> Result<(), Infallible> {
+        Ok(())
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
 }

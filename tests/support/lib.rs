@@ -47,9 +47,29 @@ where
     F: FnOnce(MetricsHandle) -> Fut,
     Fut: Future<Output = ()>,
 {
+    on_local_prometheus(tokio::runtime::Builder::new_current_thread().enable_all(), test)
+}
+
+/// [`with_local_prometheus`] on a runtime whose clock starts paused: when every task
+/// waits, time jumps to the next timer, so minutes of a call pass in milliseconds and
+/// timers fire at exact instants. Loopback IO still runs for real: a write is readable
+/// at once, before the clock may move.
+pub fn with_local_prometheus_paused<F, Fut>(test: F) -> MetricsHandle
+where
+    F: FnOnce(MetricsHandle) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let mut builder = tokio::runtime::Builder::new_current_thread();
+    on_local_prometheus(builder.enable_all().start_paused(true), test)
+}
+
+fn on_local_prometheus<F, Fut>(builder: &mut tokio::runtime::Builder, test: F) -> MetricsHandle
+where
+    F: FnOnce(MetricsHandle) -> Fut,
+    Fut: Future<Output = ()>,
+{
     let (recorder, handle) = PrometheusInstaller::new().build().expect("recorder");
-    let runtime =
-        tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let runtime = builder.build().expect("runtime");
     metrics::with_local_recorder(&recorder, || runtime.block_on(test(handle.clone())));
     handle
 }

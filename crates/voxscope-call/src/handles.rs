@@ -7,9 +7,9 @@ use std::sync::{Arc, OnceLock};
 use metrics::{Counter, Gauge, Histogram};
 use voxscope_core::catalog::{
     VOICE_CALL_AUDIO_QUALITY, VOICE_CALL_AUDIO_SECONDS_TOTAL, VOICE_CALL_DURATION,
-    VOICE_CALL_FRAMES_TOTAL, VOICE_CALL_MEDIA_GAPS_TOTAL, VOICE_CALL_PROTOCOL_ERRORS_TOTAL,
-    VOICE_CALL_SENTIMENT, VOICE_CALLS_ACTIVE, VOICE_CALLS_CAPACITY, VOICE_CALLS_TOTAL,
-    VOICE_TURN_LATENCY,
+    VOICE_CALL_FRAMES_TOTAL, VOICE_CALL_MEDIA_GAPS_TOTAL, VOICE_CALL_PING_RTT,
+    VOICE_CALL_PROTOCOL_ERRORS_TOTAL, VOICE_CALL_SENTIMENT, VOICE_CALLS_ACTIVE,
+    VOICE_CALLS_CAPACITY, VOICE_CALLS_TOTAL, VOICE_TURN_LATENCY,
 };
 
 use crate::outcome::Outcome;
@@ -38,16 +38,19 @@ impl Direction {
 pub(crate) struct Instruments {
     transport: &'static str,
     capacity: Option<usize>,
+    keepalive: bool,
     handles: OnceLock<Arc<Handles>>,
 }
 
 impl Instruments {
-    pub(crate) fn new(transport: &'static str, capacity: Option<usize>) -> Self {
-        Self { transport, capacity, handles: OnceLock::new() }
+    pub(crate) fn new(transport: &'static str, capacity: Option<usize>, keepalive: bool) -> Self {
+        Self { transport, capacity, keepalive, handles: OnceLock::new() }
     }
 
     pub(crate) fn get(&self) -> &Arc<Handles> {
-        self.handles.get_or_init(|| Arc::new(Handles::register(self.transport, self.capacity)))
+        self.handles.get_or_init(|| {
+            Arc::new(Handles::register(self.transport, self.capacity, self.keepalive))
+        })
     }
 }
 
@@ -67,6 +70,8 @@ pub(crate) struct Handles {
     pub(crate) sentiment: Histogram,
     /// By kind, then direction.
     pub(crate) protocol_errors: [[Counter; 2]; ProtocolErrorKind::ALL.len()],
+    /// Registered only for a layer with ping keepalive.
+    pub(crate) ping_rtt: Option<Histogram>,
 }
 
 /// Sets `voice_calls_capacity{transport}` in the current recorder. Only a configured
@@ -78,7 +83,7 @@ pub(crate) fn publish_capacity(transport: &'static str, capacity: Option<usize>)
 }
 
 impl Handles {
-    fn register(transport: &'static str, capacity: Option<usize>) -> Self {
+    fn register(transport: &'static str, capacity: Option<usize>, keepalive: bool) -> Self {
         let t = ("transport", transport);
         // Again at first use, for a layer built before the recorder was installed.
         publish_capacity(transport, capacity);
@@ -108,6 +113,7 @@ impl Handles {
                     metrics::counter!(name, t.0 => t.1, "kind" => k.label(), "direction" => d)
                 })
             }),
+            ping_rtt: keepalive.then(|| metrics::histogram!(VOICE_CALL_PING_RTT.name, t.0 => t.1)),
         }
     }
 }

@@ -12,6 +12,7 @@ use voxscope_core::{ConfigError, validate_nonzero};
 use crate::admission::Admission;
 use crate::call::Call;
 use crate::handles::Instruments;
+use crate::keepalive::KeepaliveSettings;
 use crate::protocol::Protocol;
 use crate::service::CallMetrics;
 use crate::state::CallState;
@@ -94,6 +95,7 @@ pub struct CallLayerBuilder {
     id_query: Option<String>,
     gap_factor: f64,
     idle_timeout: Option<Duration>,
+    keepalive: Option<KeepaliveSettings>,
 }
 
 impl CallLayerBuilder {
@@ -108,6 +110,7 @@ impl CallLayerBuilder {
             id_query: None,
             gap_factor: 3.0,
             idle_timeout: None,
+            keepalive: None,
         }
     }
 
@@ -181,14 +184,48 @@ impl CallLayerBuilder {
         self
     }
 
+    /// Pings the peer every `interval` and ends a call that leaves `misses` pings in a
+    /// row unanswered as `dropped`, with `end=ping_timeout` in its end-of-call log line:
+    /// a caller whose network vanished, or a client that stopped reading (and so stopped
+    /// answering) while it still sends. Each answered ping observes its round trip in
+    /// `voice_call_ping_rtt_seconds`; the end-of-call log line has the call's mean,
+    /// `mean_ping_rtt_s`. Off by default, and then no ping is sent and the histogram is
+    /// not registered.
+    ///
+    /// A ping is answered when the pong carrying its payload arrives before the next
+    /// ping is due (browsers and WebSocket libraries answer pings by themselves, while
+    /// they read): a peer gone silent is dropped `interval * (misses + 1)` after the last
+    /// ping it answered. A pong answering a ping is not activity for
+    /// [`idle_timeout`](Self::idle_timeout), which keeps meaning "no frame from the
+    /// peer".
+    ///
+    /// Pings are sent, and pongs read, while the handler reads the tracked socket (or
+    /// the stream half of its `split`), on tokio's timer: the first ping goes one
+    /// interval after the handler first waits for a frame, and a round trip includes
+    /// how late the handler reads.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use voxscope_call::{CallLayer, Protocol};
+    ///
+    /// let layer = CallLayer::builder(Protocol::Twilio)
+    ///     .ping_keepalive(Duration::from_secs(10), 2)
+    ///     .build()?;
+    /// # Ok::<(), voxscope_core::ConfigError>(())
+    /// ```
+    pub fn ping_keepalive(mut self, interval: Duration, misses: u32) -> Self {
+        self.keepalive = Some(KeepaliveSettings { interval, misses });
+        self
+    }
+
     /// Validates the settings and builds the layer.
     ///
     /// # Errors
     /// A [`ConfigError`] naming the field: a zero `max_calls`, a `retry_after` under one
-    /// second, a zero `idle_timeout`, a `gap_factor` that is not a finite number of at
-    /// least 1, a header name
-    /// that is not one, an empty query name, a `transport` outside `[a-z0-9_]+`, or a
-    /// `RawPcm` protocol with a zero rate or a width outside 1..=4.
+    /// second, a zero `idle_timeout`, a keepalive `ping_interval` under a millisecond or
+    /// zero `ping_misses`, a `gap_factor` that is not a finite number of at least 1, a
+    /// header name that is not one, an empty query name, a `transport` outside
+    /// `[a-z0-9_]+`, or a `RawPcm` protocol with a zero rate or a width outside 1..=4.
     pub fn build(self) -> Result<CallLayer, ConfigError> {
         self.protocol.validate()?;
         if let Some(max) = self.max_calls {
@@ -206,6 +243,13 @@ impl CallLayerBuilder {
         }
         if self.idle_timeout == Some(Duration::ZERO) {
             return Err(ConfigError::Zero { field: "idle_timeout".to_owned() });
+        }
+        if let Some(keepalive) = self.keepalive {
+            if keepalive.interval < Duration::from_millis(1) {
+                let value = format!("{:?}", keepalive.interval);
+                return Err(invalid("ping_interval", value, "at least one millisecond"));
+            }
+            validate_nonzero("ping_misses", keepalive.misses as usize)?;
         }
         if !(self.gap_factor.is_finite() && self.gap_factor >= 1.0) {
             let value = self.gap_factor.to_string();
@@ -231,10 +275,11 @@ impl CallLayerBuilder {
             protocol: self.protocol,
             gap_factor: self.gap_factor,
             idle_timeout: self.idle_timeout,
+            keepalive: self.keepalive,
         };
         let shared = Shared {
             settings,
-            instruments: Instruments::new(transport, self.max_calls),
+            instruments: Instruments::new(transport, self.max_calls, self.keepalive.is_some()),
             admission: Admission::new(self.max_calls.filter(|_| !self.count_only)),
             retry_after: HeaderValue::from(retry_secs),
             id_header,
@@ -262,6 +307,7 @@ pub(crate) struct CallSettings {
     pub(crate) protocol: Protocol,
     pub(crate) gap_factor: f64,
     pub(crate) idle_timeout: Option<Duration>,
+    pub(crate) keepalive: Option<KeepaliveSettings>,
 }
 
 impl Shared {

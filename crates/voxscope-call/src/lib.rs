@@ -71,6 +71,7 @@ mod extract;
 mod guard;
 mod handles;
 mod idle;
+mod keepalive;
 mod layer;
 mod log_lines;
 mod outcome;

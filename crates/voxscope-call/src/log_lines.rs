@@ -30,8 +30,9 @@ pub(crate) fn call_started(span: &Span, call_id: &str, transport: &'static str) 
     tracing::info!(parent: span, call.id = %call_id, transport, "call started");
 }
 
-/// The last line of a call: how it ended, what it carried, how it sounded. At `WARN`
-/// for a call `dropped` or `failed`.
+/// The last line of a call: how it ended, what it carried, how it sounded (and, with
+/// ping keepalive, the mean ping round trip). At `WARN` for a call `dropped` or
+/// `failed`.
 pub(crate) fn call_ended(
     span: &Span,
     transport: &'static str,
@@ -41,6 +42,7 @@ pub(crate) fn call_ended(
     s: &Summary,
 ) {
     let mean_turn_latency_s = (s.turns > 0).then(|| s.turn_latency_sum / s.turns as f64);
+    let mean_ping_rtt_s = (s.pongs > 0).then(|| s.ping_rtt_sum / s.pongs as f64);
     macro_rules! end_line {
         ($level:expr) => {
             tracing::event!(
@@ -62,6 +64,7 @@ pub(crate) fn call_ended(
                 quality,
                 turns = s.turns,
                 mean_turn_latency_s,
+                mean_ping_rtt_s,
                 "call ended"
             )
         };

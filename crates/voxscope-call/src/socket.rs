@@ -12,6 +12,7 @@ use quanta::Instant;
 use crate::call::Call;
 use crate::handles::{Direction, Handles};
 use crate::idle::IdleWatch;
+use crate::keepalive::Keepalive;
 use crate::protocol::{Adapter, Frame};
 use crate::timing::{AudioTally, InboundTiming, audio_micros};
 
@@ -58,31 +59,30 @@ impl<S> TrackedSocket<S> {
 
 impl<S, E> Stream for TrackedSocket<S>
 where
-    S: Stream<Item = Result<Message, E>>,
+    S: Stream<Item = Result<Message, E>> + Sink<Message>,
 {
     type Item = Result<Message, E>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.project();
-        let Some(idle) = &mut this.tracker.idle else {
-            let item = ready!(this.inner.poll_next(cx));
-            this.tracker.seen(&item);
+        let (mut inner, tracker) = (this.inner, this.tracker);
+        if tracker.idle.is_none() && tracker.keepalive.is_none() {
+            let item = ready!(inner.poll_next(cx));
+            tracker.seen(&item);
             return Poll::Ready(item);
-        };
-        if idle.is_expired() {
+        }
+        if tracker.watch_ended() {
             return Poll::Ready(None);
         }
-        let item = match this.inner.poll_next(cx) {
-            Poll::Ready(item) => item,
-            Poll::Pending if idle.expired(cx) => {
-                this.tracker.call.state.idle_timed_out();
-                return Poll::Ready(None);
+        match inner.as_mut().poll_next(cx) {
+            Poll::Ready(item) => {
+                tracker.watched(&item);
+                tracker.seen(&item);
+                Poll::Ready(item)
             }
-            Poll::Pending => return Poll::Pending,
-        };
-        idle.inbound();
-        this.tracker.seen(&item);
-        Poll::Ready(item)
+            Poll::Pending if tracker.nothing_to_read(inner, cx) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -109,6 +109,7 @@ where
         };
         this.inner.start_send(message)?;
         if let Some(code) = closing {
+            this.tracker.stop_keepalive();
             this.tracker.call.state.service_closed(code);
         }
         if let Some(frame) = frame {
@@ -127,6 +128,7 @@ where
         let this = self.project();
         if !this.tracker.closing {
             this.tracker.closing = true;
+            this.tracker.stop_keepalive();
             this.tracker.call.state.service_closed(None);
         }
         this.inner.poll_close(cx)
@@ -148,6 +150,7 @@ struct Tracker {
     /// The service closed the sink.
     closing: bool,
     idle: Option<IdleWatch>,
+    keepalive: Option<Keepalive>,
 }
 
 impl Tracker {
@@ -156,6 +159,7 @@ impl Tracker {
         let adapter = Adapter::new(call.state.settings.protocol);
         let timing = InboundTiming::new(call.state.settings.gap_factor);
         let idle = call.state.settings.idle_timeout.map(IdleWatch::new);
+        let keepalive = call.state.settings.keepalive.map(Keepalive::new);
         Self {
             call,
             handles,
@@ -167,6 +171,65 @@ impl Tracker {
             turn_latency_sum: 0.0,
             closing: false,
             idle,
+            keepalive,
+        }
+    }
+
+    /// Whether the idle watch or the keepalive ended the stream.
+    fn watch_ended(&self) -> bool {
+        self.idle.as_ref().is_some_and(IdleWatch::is_expired)
+            || self.keepalive.as_ref().is_some_and(Keepalive::is_expired)
+    }
+
+    /// What the peer's stream yielded, for the watches: a pong answering the keepalive
+    /// is timed; anything else is activity for the idle watch. The end of the stream, or
+    /// the peer's close, stops the keepalive.
+    fn watched<E>(&mut self, item: &Option<Result<Message, E>>) {
+        if let Some(keepalive) = &mut self.keepalive {
+            match item {
+                Some(Ok(Message::Pong(payload))) => {
+                    if let Some(rtt) = keepalive.pong(payload) {
+                        if let Some(histogram) = &self.handles.ping_rtt {
+                            histogram.record(rtt);
+                        }
+                        return;
+                    }
+                }
+                Some(Ok(Message::Close(_)) | Err(_)) | None => keepalive.stop(),
+                Some(Ok(_)) => {}
+            }
+        }
+        if let Some(idle) = &mut self.idle {
+            idle.inbound();
+        }
+    }
+
+    /// The socket has nothing to read: sends a due ping, and tells whether a watch
+    /// ends the stream now (once; `watch_ended` says so afterwards).
+    fn nothing_to_read<S: Sink<Message>>(
+        &mut self,
+        sink: Pin<&mut S>,
+        cx: &mut Context<'_>,
+    ) -> bool {
+        if let Some(keepalive) = &mut self.keepalive
+            && keepalive.poll(sink, cx)
+        {
+            self.call.state.ping_timed_out();
+            return true;
+        }
+        if let Some(idle) = &mut self.idle
+            && idle.expired(cx)
+        {
+            self.call.state.idle_timed_out();
+            return true;
+        }
+        false
+    }
+
+    /// The service began the close handshake: no more pings.
+    fn stop_keepalive(&mut self) {
+        if let Some(keepalive) = &mut self.keepalive {
+            keepalive.stop();
         }
     }
 
@@ -272,5 +335,9 @@ impl Drop for Tracker {
         summary.missing_frames += self.timing.missing;
         summary.turns += self.turns;
         summary.turn_latency_sum += self.turn_latency_sum;
+        if let Some(keepalive) = &self.keepalive {
+            summary.pongs += keepalive.pongs;
+            summary.ping_rtt_sum += keepalive.rtt_sum;
+        }
     }
 }

@@ -47,6 +47,8 @@ pub(crate) struct Summary {
     pub(crate) missing_frames: u64,
     pub(crate) turns: u64,
     pub(crate) turn_latency_sum: f64,
+    pub(crate) pongs: u64,
+    pub(crate) ping_rtt_sum: f64,
 }
 
 #[derive(Debug, Default)]
@@ -152,6 +154,11 @@ impl CallState {
     /// The peer sent nothing for the layer's idle timeout: the outcome is `dropped`.
     pub(crate) fn idle_timed_out(&self) {
         self.ended_by("idle_timeout");
+    }
+
+    /// The peer left the keepalive's pings unanswered: the outcome is `dropped`.
+    pub(crate) fn ping_timed_out(&self) {
+        self.ended_by("ping_timeout");
     }
 
     pub(crate) fn eof(&self) {

@@ -2,9 +2,11 @@
 //! each protocol's frames add up to, and how a call ends without a network.
 
 use std::convert::Infallible;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use axum::extract::ws::{CloseFrame, Message};
-use futures_util::{FutureExt, StreamExt, stream};
+use futures_util::{FutureExt, Sink, Stream, StreamExt, stream};
 use metrics_util::CompositeKey;
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 use voxscope_call::{CallLayer, Direction, MediaAdapter, MediaFrame, Protocol, ProtocolErrorKind};
@@ -39,6 +41,43 @@ fn values(snapshot: &Snapshot, name: &str, labels: &[(&str, &str)]) -> Vec<f64> 
     out
 }
 
+/// The caller's side, in memory: a stream of frames, and a sink that drops what the
+/// service sends (a tracked socket reads only what it could also write to).
+struct Peer<S>(S);
+
+/// A peer that sends `frames`, then ends.
+fn peer(frames: Vec<Message>) -> Peer<impl Stream<Item = Result<Message, Infallible>> + Unpin> {
+    Peer(stream::iter(frames.into_iter().map(Ok)))
+}
+
+impl<S: Stream + Unpin> Stream for Peer<S> {
+    type Item = S::Item;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<S::Item>> {
+        self.0.poll_next_unpin(cx)
+    }
+}
+
+impl<S: Unpin> Sink<Message> for Peer<S> {
+    type Error = Infallible;
+
+    fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn start_send(self: Pin<&mut Self>, _: Message) -> Result<(), Infallible> {
+        Ok(())
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
 fn drain<S: futures_util::Stream + Unpin>(mut socket: S) -> S {
     while let Some(Some(_)) = socket.next().now_or_never() {}
     socket
@@ -60,7 +99,7 @@ fn telnyx_reordering_is_not_a_gap_but_lost_audio_is() {
         let mut frames = vec![Message::text(start)];
         frames.extend([0, 20, 40, 200, 180, 220].map(telnyx_media));
         frames.push(Message::text(r#"{"event":"stop","sequence_number":"9","stream_id":"s1"}"#));
-        let socket = drain(call.track(stream::iter(frames.into_iter().map(Ok::<_, Infallible>))));
+        let socket = drain(call.track(peer(frames)));
         assert_eq!(call.id(), "v3:abc");
         drop((socket, call));
         assert_eq!(layer.active_calls(), 0);
@@ -83,7 +122,7 @@ fn raw_pcm_counts_audio_from_rate_and_width() {
         let mut frames: Vec<Message> = (0..150).map(|_| Message::binary(vec![0u8; 640])).collect();
         frames.push(Message::text("{\"type\":\"hello\"}"));
         frames.push(Message::Close(Some(CloseFrame { code: 1000, reason: "".into() })));
-        drop(drain(call.track(stream::iter(frames.into_iter().map(Ok::<_, Infallible>)))));
+        drop(drain(call.track(peer(frames))));
     });
     let browser_in = [("transport", "browser"), ("direction", "in")];
     assert_eq!(values(&snapshot, "voice_call_frames_total", &browser_in), [150.0]);
@@ -115,7 +154,7 @@ fn outcomes_without_a_network() {
         drop(panicked);
         // The peer went away without a close frame.
         let dropped = layer.open_call(None).unwrap();
-        drop(drain(dropped.track(stream::empty::<Result<Message, Infallible>>())));
+        drop(drain(dropped.track(peer(Vec::new()))));
         drop(dropped);
         // Three held, the fourth is shed.
         let held: Vec<_> = (0..3).map(|_| layer.open_call(None).unwrap()).collect();
@@ -183,7 +222,7 @@ async fn the_idle_timeout_runs_from_the_last_inbound_frame() {
     })
     .chain(stream::pending());
     let started = tokio::time::Instant::now();
-    let mut socket = call.track(Box::pin(frames));
+    let mut socket = call.track(Peer(Box::pin(frames)));
     for _ in 0..5 {
         assert!(socket.next().await.is_some());
     }
@@ -213,7 +252,7 @@ fn both_tracks_count_the_outbound_track_out_and_errors_carry_their_direction() {
             frames.push(twilio_media("outbound", n * 20));
         }
         frames.push(Message::text("not json"));
-        drop(drain(call.track(stream::iter(frames.into_iter().map(Ok::<_, Infallible>)))));
+        drop(drain(call.track(peer(frames))));
         let mut to_caller = call.track(futures_util::sink::drain::<Message>());
         let bad = Message::text(r#"{"event":"media","media":{"payload":"AAAAA"}}"#);
         futures_util::SinkExt::send(&mut to_caller, bad).now_or_never().unwrap().unwrap();
@@ -247,7 +286,7 @@ fn an_opus_stream_counts_nominal_20_ms_frames() {
                 "AAAA".repeat(7 + (n as usize % 34))
             ))
         }));
-        drop(drain(call.track(stream::iter(frames.into_iter().map(Ok::<_, Infallible>)))));
+        drop(drain(call.track(peer(frames))));
     });
     let inbound = [("transport", "telnyx"), ("direction", "in")];
     assert_eq!(values(&snapshot, "voice_call_frames_total", &inbound), [100.0]);
@@ -298,7 +337,7 @@ fn an_application_adapter_counts_its_provider_without_a_fork() {
         frames.push(Message::text("dtmf 5"));
         frames.push(Message::text("what is this"));
         frames.push(Message::text("stop"));
-        let socket = drain(call.track(stream::iter(frames.into_iter().map(Ok::<_, Infallible>))));
+        let socket = drain(call.track(peer(frames)));
         assert_eq!(call.id(), "CALL-7");
         assert_eq!(call.transport(), "lines");
         drop((socket, call));

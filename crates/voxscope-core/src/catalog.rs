@@ -176,6 +176,10 @@ pub const QUALITY_BUCKETS: &[f64] = &[0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0];
 /// Voice latency thresholds worth resolving exactly (turn latency, TTFB).
 pub const VOICE_LATENCY_BUCKETS: &[f64] =
     &[0.05, 0.1, 0.2, 0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0];
+/// WebSocket ping round trips, 1 ms to 10 s; includes 0.3 s, a 150 ms mouth-to-ear
+/// delay (ITU-T G.114) each way.
+pub const PING_RTT_BUCKETS: &[f64] =
+    &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 5.0, 10.0];
 /// Provider request durations: the voice latency bounds, extended to 60 s.
 pub const PROVIDER_DURATION_BUCKETS: &[f64] =
     &[0.05, 0.1, 0.2, 0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0];
@@ -277,6 +281,12 @@ metric!(
     VOICE_CALL_PROTOCOL_ERRORS_TOTAL, "voice_call_protocol_errors_total", Counter, Count, Call,
     ["transport", "kind", "direction"], NONE,
     "Malformed or unknown media-stream messages, by kind and direction (in, out); the call goes on."
+);
+metric!(
+    /// Round trips of the keepalive pings (opt-in).
+    VOICE_CALL_PING_RTT, "voice_call_ping_rtt_seconds", Histogram, Seconds, Call,
+    ["transport"], PING_RTT_BUCKETS,
+    "Round trip of the WebSocket keepalive pings, from the ping sent to its pong read by the service (only with ping keepalive on)."
 );
 
 // Providers
@@ -475,6 +485,7 @@ pub const ALL: &[MetricDef] = &[
     VOICE_TURN_LATENCY,
     VOICE_CALL_SENTIMENT,
     VOICE_CALL_PROTOCOL_ERRORS_TOTAL,
+    VOICE_CALL_PING_RTT,
     VOICE_PROVIDER_REQUESTS_TOTAL,
     VOICE_PROVIDER_REQUEST_DURATION,
     VOICE_PROVIDER_TTFB,
@@ -559,5 +570,6 @@ mod tests {
         assert_eq!(VOICE_CALL_DURATION.buckets.first(), Some(&1.0));
         assert_eq!(VOICE_CALL_DURATION.buckets.last(), Some(&3600.0));
         assert!(VOICE_TURN_LATENCY.buckets.contains(&0.8));
+        assert!(VOICE_CALL_PING_RTT.buckets.contains(&0.3));
     }
 }
