@@ -58,8 +58,28 @@ async fn listen_split(ws: WebSocketUpgrade, call: Call) -> Response {
     })
 }
 
+/// The agent hangs up at the caller's first media frame (`SinkExt::close`), then reads
+/// until the caller's close comes back.
+async fn hang_up_first(ws: WebSocketUpgrade, call: Call) -> Response {
+    ws.on_upgrade(move |socket| {
+        call.serve(socket, |mut socket, _call| async move {
+            while let Some(Ok(message)) = socket.next().await {
+                if message.to_text().is_ok_and(|text| text.contains(r#""event":"media""#)) {
+                    break;
+                }
+            }
+            socket.close().await.expect("close");
+            while let Some(Ok(_)) = socket.next().await {}
+        })
+    })
+}
+
 fn app(layer: CallLayer) -> Router {
-    Router::new().route("/media", any(listen)).route("/split", any(listen_split)).route_layer(layer)
+    Router::new()
+        .route("/media", any(listen))
+        .route("/split", any(listen_split))
+        .route("/hangup", any(hang_up_first))
+        .route_layer(layer)
 }
 
 fn keepalive_layer() -> CallLayer {
@@ -210,6 +230,63 @@ fn a_client_that_neither_reads_nor_writes_is_dropped_at_interval_times_misses_pl
     assert_eq!(exposition.sum("voice_calls_total", &[("outcome", "dropped")]), 1.0);
     assert_eq!(exposition.sum("voice_calls_active", &[]), 0.0);
     assert_eq!(exposition.count(RTT, &[]), 0);
+}
+
+#[test]
+fn a_peer_that_never_answers_the_agents_hang_up_is_ended_completed_by_the_keepalive() {
+    let handle = with_local_prometheus_paused(|_| async {
+        let layer = keepalive_layer();
+        let addr = serve(app(layer.clone())).await;
+        let mut gone = connect(addr, "/hangup").await;
+        gone.send(media(2)).await.expect("media");
+        let started = Instant::now();
+        // The agent's close waits unread; no ping follows it. The peer misses the ticks
+        // of 20 s and 30 s (the first, at 10 s, finds the last ping answered).
+        until_no_call(&layer, Duration::from_millis(100), async || {}).await;
+        let ended = started.elapsed();
+        assert!(
+            (Duration::from_secs(30)..=Duration::from_millis(30_100)).contains(&ended),
+            "ended at {ended:?}"
+        );
+        drop(gone);
+    });
+    let exposition = Exposition::render(&handle);
+    assert_eq!(exposition.sum("voice_calls_total", &[("outcome", "completed")]), 1.0);
+    assert_eq!(exposition.sum("voice_calls_total", &[("outcome", "dropped")]), 0.0);
+    assert_eq!(exposition.sum("voice_calls_active", &[]), 0.0);
+}
+
+#[test]
+fn pongs_do_not_keep_a_caller_that_sends_nothing_from_its_idle_timeout() {
+    let handle = with_local_prometheus_paused(|_| async {
+        let layer = CallLayer::builder(Protocol::Twilio)
+            .idle_timeout(Duration::from_secs(15))
+            .ping_keepalive(INTERVAL, 5)
+            .build()
+            .expect("layer");
+        let addr = serve(app(layer.clone())).await;
+        let (to_server, mut from_server) = connect(addr, "/media").await.split();
+        let started = Instant::now();
+        // Reads, and so answers every ping, but sends no frame after its start.
+        let reader = tokio::spawn(async move {
+            let mut pings = 0;
+            while let Some(Ok(message)) = from_server.next().await {
+                pings += usize::from(matches!(message, Message::Ping(_)));
+            }
+            pings
+        });
+        until_no_call(&layer, Duration::from_millis(100), async || {}).await;
+        let ended = started.elapsed();
+        assert!(
+            (Duration::from_secs(15)..=Duration::from_millis(15_100)).contains(&ended),
+            "ended at {ended:?}"
+        );
+        assert_eq!(reader.await.expect("reader"), 1, "the ping of 10 s, answered");
+        drop(to_server);
+    });
+    let exposition = Exposition::render(&handle);
+    assert_eq!(exposition.sum("voice_calls_total", &[("outcome", "dropped")]), 1.0);
+    assert_eq!(exposition.count(RTT, &[]), 1);
 }
 
 #[test]

@@ -25,7 +25,9 @@ use tracing::{Event, Instrument, Subscriber};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
 use voxscope::call::{Call, CallLayer, Protocol};
-use voxscope_tests::{Exposition, eventually, serve, with_local_prometheus};
+use voxscope_tests::{
+    Exposition, eventually, serve, with_local_prometheus, with_local_prometheus_paused,
+};
 
 type Fields = HashMap<String, String>;
 
@@ -300,6 +302,46 @@ fn a_peer_that_goes_silent_without_closing_is_dropped_at_the_idle_timeout() {
     assert_eq!(ended.len(), 2, "{ended:?}");
     assert!(ended.contains(&("dropped", "idle_timeout")), "{ended:?}");
     assert!(ended.contains(&("completed", "stop")), "{ended:?}");
+}
+
+#[test]
+fn a_peer_that_stops_answering_pings_ends_dropped_with_the_reason_and_its_mean_round_trip() {
+    let capture = Capture::default();
+    let subscriber = tracing_subscriber::registry().with(capture.clone());
+    let _default = tracing::subscriber::set_default(subscriber);
+    // A paused clock: the round trips are exact.
+    let handle = with_local_prometheus_paused(|_| async move {
+        let layer = CallLayer::builder(Protocol::Twilio)
+            .ping_keepalive(Duration::from_secs(5), 3)
+            .build()
+            .expect("layer");
+        let app = Router::new().route("/media", any(listen)).route_layer(layer.clone());
+        let addr = serve(app).await;
+        let url = format!("ws://{addr}/media");
+        let (mut caller, _) = tokio_tungstenite::connect_async(url.as_str()).await.expect("ws");
+        caller.send(tungstenite::Message::text(START)).await.expect("start");
+        // Answers two pings, 30 ms and 50 ms late, then reads no more.
+        for late in [30, 50] {
+            while !matches!(caller.next().await, Some(Ok(tungstenite::Message::Ping(_)))) {}
+            tokio::time::sleep(Duration::from_millis(late)).await;
+            caller.flush().await.expect("pong");
+        }
+        assert!(eventually(Duration::from_secs(60), || layer.active_calls() == 0).await);
+        drop(caller);
+    });
+    let exposition = Exposition::render(&handle);
+    assert_eq!(exposition.sum("voice_calls_total", &[("outcome", "dropped")]), 1.0);
+    let events = capture.events.lock().unwrap().clone();
+    let ended: Vec<&Fields> = events
+        .iter()
+        .filter(|e| e.fields.get("message").map(String::as_str) == Some("call ended"))
+        .map(|e| &e.fields)
+        .collect();
+    assert_eq!(ended.len(), 1, "{ended:?}");
+    assert_eq!(ended[0]["outcome"], "dropped");
+    assert_eq!(ended[0]["end"], "ping_timeout");
+    let mean: f64 = ended[0]["mean_ping_rtt_s"].parse().expect("a number");
+    assert!((mean - 0.04).abs() < 1e-9, "{mean}");
 }
 
 #[test]

@@ -35,7 +35,10 @@ pub(crate) struct Keepalive {
     sending: Sending,
     misses: u32,
     expired: bool,
-    /// The close handshake began: no more pings, no more misses.
+    /// The service began the close handshake: ticks still count misses, but no ping
+    /// goes out (a peer that never answers the close is ended all the same).
+    quiet: bool,
+    /// The peer's stream ended or it closed: nothing left to watch.
     stopped: bool,
     /// Pongs that answered a ping, and the sum of their round trips in seconds.
     pub(crate) pongs: u64,
@@ -61,6 +64,7 @@ impl Keepalive {
             sending: Sending::Nothing,
             misses: 0,
             expired: false,
+            quiet: false,
             stopped: false,
             pongs: 0,
             rtt_sum: 0.0,
@@ -72,9 +76,16 @@ impl Keepalive {
         self.expired
     }
 
-    /// The close handshake began (either side), or the stream ended.
+    /// The peer closed, or its stream ended.
     pub(crate) fn stop(&mut self) {
         self.stopped = true;
+    }
+
+    /// The service closed its side: no more pings (a WebSocket sends nothing after its
+    /// close), while the peer still has `misses` ticks to answer the close.
+    pub(crate) fn quiet(&mut self) {
+        self.quiet = true;
+        self.sending = Sending::Nothing;
     }
 
     /// A pong from the peer: its round trip in seconds when it answers the latest ping.
@@ -121,7 +132,9 @@ impl Keepalive {
             }
             self.seq += 1;
             self.unanswered = Some((self.seq, None));
-            self.sending = Sending::Due(self.seq);
+            if !self.quiet {
+                self.sending = Sending::Due(self.seq);
+            }
             tick.as_mut().reset(Instant::now() + interval);
         }
         self.send(sink, cx);

@@ -51,9 +51,17 @@
 //! - `voice_turn_latency_seconds`: from [`Call::user_turn_ended`] to the first outbound
 //!   audio frame; `voice_call_sentiment` from [`Call::record_sentiment`].
 //! - `voice_call_protocol_errors_total{kind}`: frames not understood, passed through.
+//! - `voice_call_ping_rtt_seconds`, with ping keepalive on: the round trip of each
+//!   answered ping.
 //!
-//! With [`CallLayerBuilder::idle_timeout`], a peer that sends nothing for that long
-//! (gone without a FIN or RST) ends its call `dropped` and frees its capacity slot.
+//! A peer can vanish without a FIN or RST (a phone that lost its network, a NAT that
+//! forgot the flow) or stop reading while it still sends. Two opt-in watches end such a
+//! call `dropped` and free its capacity slot, with the reason in the end-of-call log
+//! line: [`CallLayerBuilder::idle_timeout`] (no frame from the peer for that long,
+//! `end=idle_timeout`) and [`CallLayerBuilder::ping_keepalive`] (a ping every interval,
+//! pings left unanswered that many times in a row, `end=ping_timeout`). Both run while
+//! the handler reads the tracked socket; pings go out through the socket itself, so
+//! track the whole socket and split it afterwards, as [`TrackedSocket`] shows.
 //!
 //! A panic in the handler run by [`Call::serve`], or an `Err` it returns, ends the call
 //! `failed`.

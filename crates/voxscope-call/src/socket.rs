@@ -25,6 +25,13 @@ use crate::timing::{AudioTally, InboundTiming, audio_micros};
 /// Split it with `StreamExt::split` to read and write from two tasks. A media frame
 /// costs no allocation; inbound arrival is when the application reads the frame.
 ///
+/// It is a `Stream` only over a socket it can also write to: the read side sends the
+/// pings of [`ping_keepalive`](crate::CallLayerBuilder::ping_keepalive) itself, so a
+/// handler that only ever reads still keeps its caller in check, and both halves of a
+/// split socket share one tracker (the split's own lock, no other). Track the whole
+/// socket, then split it: the stream half of a socket split before tracking has no
+/// sink to ping through, and its tracked socket is no `Stream` (the compiler says so).
+///
 /// ```
 /// # async fn f(call: voxscope_call::Call, socket: axum::extract::ws::WebSocket) {
 /// use futures_util::StreamExt;
@@ -109,7 +116,7 @@ where
         };
         this.inner.start_send(message)?;
         if let Some(code) = closing {
-            this.tracker.stop_keepalive();
+            this.tracker.service_closing();
             this.tracker.call.state.service_closed(code);
         }
         if let Some(frame) = frame {
@@ -128,7 +135,7 @@ where
         let this = self.project();
         if !this.tracker.closing {
             this.tracker.closing = true;
-            this.tracker.stop_keepalive();
+            this.tracker.service_closing();
             this.tracker.call.state.service_closed(None);
         }
         this.inner.poll_close(cx)
@@ -226,10 +233,11 @@ impl Tracker {
         false
     }
 
-    /// The service began the close handshake: no more pings.
-    fn stop_keepalive(&mut self) {
+    /// The service began the close handshake: no more pings, but a peer that never
+    /// answers is still ended after the keepalive's misses.
+    fn service_closing(&mut self) {
         if let Some(keepalive) = &mut self.keepalive {
-            keepalive.stop();
+            keepalive.quiet();
         }
     }
 
