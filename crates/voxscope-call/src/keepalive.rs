@@ -1,6 +1,11 @@
 //! The ping keepalive of a tracked socket: the service pings the peer every interval and
 //! times the pong; a peer that leaves pings unanswered interval after interval is gone
 //! (a network that vanished, a client that stopped reading), even when it still sends.
+//!
+//! Pings and pongs are WebSocket control frames: tungstenite answers a ping by itself
+//! while its side reads (browsers do too), and hands each pong to the reader, where
+//! axum shows it as `Message::Pong`. So the pong of a peer that stopped reading never
+//! comes, and a service sees it only while it reads.
 
 use std::future::Future;
 use std::pin::Pin;

@@ -15,7 +15,8 @@ pub enum Outcome {
     /// sends with 1000/1001 or no code).
     Completed,
     /// Ended without the protocol's goodbye: a close without stop, an abnormal close
-    /// code, an IO error or reset, a socket that was dropped.
+    /// code, an IO error or reset, a socket that was dropped, a peer gone quiet (the
+    /// layer's idle timeout, or its keepalive pings left unanswered).
     Dropped,
     /// Never upgraded: refused by the handler, shed at capacity, or the client left
     /// before the upgrade completed.

@@ -201,6 +201,14 @@ fn builder_errors_name_the_field_and_value() {
         err(twilio().idle_timeout(std::time::Duration::ZERO)),
         "idle_timeout: must be greater than 0"
     );
+    assert_eq!(
+        err(twilio().ping_keepalive(std::time::Duration::from_micros(999), 2)),
+        "ping_interval: at least one millisecond (got \"999µs\")"
+    );
+    assert_eq!(
+        err(twilio().ping_keepalive(std::time::Duration::from_secs(10), 0)),
+        "ping_misses: must be greater than 0"
+    );
     let pcm = Protocol::RawPcm { sample_rate: 8_000, sample_width: 9 };
     assert_eq!(
         err(CallLayer::builder(pcm)),
