@@ -125,14 +125,22 @@ async fn hang_up(mut ws: Client) {
 }
 
 /// Waits until the layer holds no call, looking every `step` (after `tick`, which runs
-/// the client meanwhile: say, a frame it sends).
-async fn until_no_call(layer: &CallLayer, step: Duration, mut tick: impl AsyncFnMut()) {
-    let started = Instant::now();
+/// the client meanwhile: say, a frame it sends), and checks that this was `at` after
+/// `started`, within one step.
+async fn assert_ends_at(
+    layer: &CallLayer,
+    started: Instant,
+    at: Duration,
+    step: Duration,
+    mut tick: impl AsyncFnMut(),
+) {
     while layer.active_calls() > 0 {
         assert!(started.elapsed() < Duration::from_secs(600), "the call never ended");
         tokio::time::sleep(step).await;
         tick().await;
     }
+    let ended = started.elapsed();
+    assert!((at..=at + step).contains(&ended), "ended at {ended:?}, not {at:?}");
 }
 
 #[test]
@@ -181,18 +189,14 @@ fn a_client_that_stops_reading_is_dropped_after_the_misses_and_frees_its_slot() 
             }
             assert_eq!(started.elapsed(), Duration::from_secs(20));
             // It still sends a media frame every 20 ms: it is no idle caller.
+            // The pings of 30 s and 40 s unanswered at 40 s and 50 s: two misses.
+            let (at, step) = (Duration::from_secs(50), Duration::from_millis(20));
             let mut n = 0;
-            until_no_call(&layer, Duration::from_millis(20), async || {
+            assert_ends_at(&layer, started, at, step, async || {
                 n += 1;
                 let _ = to_server.send(media(n)).await;
             })
             .await;
-            // The pings of 30 s and 40 s unanswered at 40 s and 50 s: two misses.
-            let ended = started.elapsed();
-            assert!(
-                (Duration::from_secs(50)..=Duration::from_millis(50_040)).contains(&ended),
-                "{path}: ended at {ended:?}"
-            );
             drop((to_server, from_server));
         }
         // The slot is back: a new caller is admitted (max_calls is 1) and completes.
@@ -216,14 +220,9 @@ fn a_client_that_neither_reads_nor_writes_is_dropped_at_interval_times_misses_pl
         let layer = keepalive_layer();
         let addr = serve(app(layer.clone())).await;
         let silent = connect(addr, "/media").await;
-        let started = Instant::now();
-        until_no_call(&layer, Duration::from_millis(100), async || {}).await;
-        let ended = started.elapsed();
         // The pings of 10 s and 20 s unanswered at 20 s and 30 s.
-        assert!(
-            (Duration::from_secs(30)..=Duration::from_millis(30_100)).contains(&ended),
-            "ended at {ended:?}"
-        );
+        let (started, at) = (Instant::now(), Duration::from_secs(30));
+        assert_ends_at(&layer, started, at, Duration::from_millis(100), async || {}).await;
         drop(silent);
     });
     let exposition = Exposition::render(&handle);
@@ -239,15 +238,10 @@ fn a_peer_that_never_answers_the_agents_hang_up_is_ended_completed_by_the_keepal
         let addr = serve(app(layer.clone())).await;
         let mut gone = connect(addr, "/hangup").await;
         gone.send(media(2)).await.expect("media");
-        let started = Instant::now();
         // The agent's close waits unread; no ping follows it. The peer misses the ticks
         // of 20 s and 30 s (the first, at 10 s, finds the last ping answered).
-        until_no_call(&layer, Duration::from_millis(100), async || {}).await;
-        let ended = started.elapsed();
-        assert!(
-            (Duration::from_secs(30)..=Duration::from_millis(30_100)).contains(&ended),
-            "ended at {ended:?}"
-        );
+        let (started, at) = (Instant::now(), Duration::from_secs(30));
+        assert_ends_at(&layer, started, at, Duration::from_millis(100), async || {}).await;
         drop(gone);
     });
     let exposition = Exposition::render(&handle);
@@ -275,12 +269,8 @@ fn pongs_do_not_keep_a_caller_that_sends_nothing_from_its_idle_timeout() {
             }
             pings
         });
-        until_no_call(&layer, Duration::from_millis(100), async || {}).await;
-        let ended = started.elapsed();
-        assert!(
-            (Duration::from_secs(15)..=Duration::from_millis(15_100)).contains(&ended),
-            "ended at {ended:?}"
-        );
+        let at = Duration::from_secs(15);
+        assert_ends_at(&layer, started, at, Duration::from_millis(100), async || {}).await;
         assert_eq!(reader.await.expect("reader"), 1, "the ping of 10 s, answered");
         drop(to_server);
     });
