@@ -1,6 +1,7 @@
 //! Per-frame cost of a Twilio `media` frame through voxscope's `TrackedSocket` (adapter,
 //! gap timing, counters) against the bare stream and sink, in the same run; inbound also
-//! with ping keepalive on, whose per-frame cost is the look for a pong.
+//! with ping keepalive on (the look for a pong per frame), and each followed by a wait
+//! for the next frame, as on a live socket (where the keepalive polls its tick).
 //!
 //! `cargo bench -p voxscope-benches --bench call_frames -- --warm-up-time 1 --measurement-time 3`
 //!
@@ -9,16 +10,17 @@
 //! Prometheus recorder is installed: counter adds are real. After the timed runs the
 //! bench counts heap allocations over 10,000 warm frames in each direction.
 
+use std::convert::Infallible;
 use std::hint::black_box;
 use std::pin::Pin;
-use std::task::Context;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::extract::ws::Message;
 use criterion::{Criterion, criterion_group, criterion_main};
 use futures_util::task::noop_waker_ref;
 use futures_util::{Sink, StreamExt, sink};
-use voxscope::call::{CallLayer, Protocol};
+use voxscope::call::{CallLayer, Protocol, TrackedSocket};
 use voxscope_benches::RepeatingCaller;
 
 /// An inbound Twilio media frame: 20 ms of mu-law, as Twilio sends it.
@@ -54,9 +56,17 @@ fn call_frames(c: &mut Criterion) {
     let inbound = inbound_media();
     let outbound = outbound_media();
 
-    let mut bare_in = RepeatingCaller(inbound.clone());
-    let mut tracked_in = call.track(RepeatingCaller(inbound.clone()));
-    let mut pinged_in = pinged.track(RepeatingCaller(inbound.clone()));
+    let mut bare_in = RepeatingCaller::new(inbound.clone());
+    let mut tracked_in = call.track(RepeatingCaller::new(inbound.clone()));
+    let mut pinged_in = pinged.track(RepeatingCaller::new(inbound.clone()));
+    // A frame and then a wait, inside a runtime with a timer, where the keepalive runs
+    // its tick between frames as it does on a live socket.
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_time().build() else {
+        return;
+    };
+    let _runtime = runtime.enter();
+    let mut waiting_in = call.track(RepeatingCaller::pausing(inbound.clone()));
+    let mut pinged_waiting_in = pinged.track(RepeatingCaller::pausing(inbound.clone()));
     let mut bare_out = sink::drain::<Message>();
     let mut tracked_out = call.track(sink::drain::<Message>());
 
@@ -67,6 +77,12 @@ fn call_frames(c: &mut Criterion) {
     });
     group.bench_function("voxscope_stream_keepalive", |b| {
         b.iter(|| black_box(pinged_in.poll_next_unpin(&mut cx)))
+    });
+    group.bench_function("voxscope_stream_with_wait", |b| {
+        b.iter(|| frame_and_wait(&mut waiting_in, &mut cx))
+    });
+    group.bench_function("voxscope_stream_keepalive_with_wait", |b| {
+        b.iter(|| frame_and_wait(&mut pinged_waiting_in, &mut cx))
     });
     group.bench_function("bare_sink", |b| {
         b.iter(|| black_box(Pin::new(&mut bare_out).start_send(outbound.clone())))
@@ -85,9 +101,16 @@ fn call_frames(c: &mut Criterion) {
     .count_total;
     println!("call_frames: {allocations} heap allocations over 10,000 frames each way");
 
-    drop((tracked_in, tracked_out, call, pinged_in, pinged));
+    drop((tracked_in, tracked_out, call, pinged_in, waiting_in, pinged_waiting_in, pinged));
     let rendered = metrics.render();
     assert!(rendered.contains("voice_call_frames_total"));
+}
+
+type Read = Poll<Option<Result<Message, Infallible>>>;
+
+/// One frame read, then the read that finds nothing yet.
+fn frame_and_wait(socket: &mut TrackedSocket<RepeatingCaller>, cx: &mut Context<'_>) -> [Read; 2] {
+    [black_box(socket.poll_next_unpin(cx)), black_box(socket.poll_next_unpin(cx))]
 }
 
 criterion_group!(benches, call_frames);

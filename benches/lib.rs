@@ -50,13 +50,35 @@ pub fn on_threads(
 /// A caller's socket in memory: the same inbound frame forever (a refcount, no copy),
 /// and a sink that drops what the service sends. What a call bench measures is then the
 /// tracked socket around it.
-pub struct RepeatingCaller(pub Message);
+pub struct RepeatingCaller {
+    frame: Message,
+    pauses: bool,
+    pending_next: bool,
+}
+
+impl RepeatingCaller {
+    /// A frame at every read: a backlog, read without a wait.
+    pub fn new(frame: Message) -> Self {
+        Self { frame, pauses: false, pending_next: false }
+    }
+
+    /// A frame, then nothing to read, in turn: a live media stream, where the reader
+    /// waits after every frame (and a tracked socket's watches run).
+    pub fn pausing(frame: Message) -> Self {
+        Self { frame, pauses: true, pending_next: false }
+    }
+}
 
 impl Stream for RepeatingCaller {
     type Item = Result<Message, Infallible>;
 
-    fn poll_next(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        Poll::Ready(Some(Ok(self.0.clone())))
+    fn poll_next(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.pending_next {
+            self.pending_next = false;
+            return Poll::Pending;
+        }
+        self.pending_next = self.pauses;
+        Poll::Ready(Some(Ok(self.frame.clone())))
     }
 }
 
