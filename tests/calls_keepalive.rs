@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::ws::{self, WebSocketUpgrade};
 use axum::response::Response;
 use axum::routing::any;
 use futures_util::{SinkExt, StreamExt};
@@ -74,11 +74,38 @@ async fn hang_up_first(ws: WebSocketUpgrade, call: Call) -> Response {
     })
 }
 
+/// The agent's answer, bigger than every buffer between it and a caller that does not
+/// read: 8 MiB in 32 KiB frames.
+const ANSWER_FRAMES: usize = 256;
+const ANSWER_FRAME_BYTES: usize = 32 * 1024;
+
+/// Reads the caller on the handler's task while another task talks: the writer waits
+/// on the socket's back-pressure while the reader pings through the same socket.
+async fn talk_and_listen(ws: WebSocketUpgrade, call: Call) -> Response {
+    ws.on_upgrade(move |socket| {
+        call.serve(socket, |socket, _call| async move {
+            let (mut to_caller, mut from_caller) = socket.split();
+            let talker = tokio::spawn(async move {
+                for _ in 0..ANSWER_FRAMES {
+                    let frame = ws::Message::binary(vec![0u8; ANSWER_FRAME_BYTES]);
+                    if to_caller.send(frame).await.is_err() {
+                        break;
+                    }
+                }
+                to_caller
+            });
+            while let Some(Ok(_)) = from_caller.next().await {}
+            drop(talker.await);
+        })
+    })
+}
+
 fn app(layer: CallLayer) -> Router {
     Router::new()
         .route("/media", any(listen))
         .route("/split", any(listen_split))
         .route("/hangup", any(hang_up_first))
+        .route("/talk", any(talk_and_listen))
         .route_layer(layer)
 }
 
@@ -247,6 +274,37 @@ fn a_peer_that_never_answers_the_agents_hang_up_is_ended_completed_by_the_keepal
     let exposition = Exposition::render(&handle);
     assert_eq!(exposition.sum("voice_calls_total", &[("outcome", "completed")]), 1.0);
     assert_eq!(exposition.sum("voice_calls_total", &[("outcome", "dropped")]), 0.0);
+    assert_eq!(exposition.sum("voice_calls_active", &[]), 0.0);
+}
+
+#[test]
+fn a_writer_held_up_by_back_pressure_is_not_stalled_by_the_pings() {
+    let handle = with_local_prometheus_paused(|_| async {
+        let layer = CallLayer::builder(Protocol::Twilio)
+            .ping_keepalive(INTERVAL, 5)
+            .build()
+            .expect("layer");
+        let addr = serve(app(layer.clone())).await;
+        let mut ws = connect(addr, "/talk").await;
+        // Reads nothing for 25 s: the agent's answer fills the buffers and its writer
+        // waits, while the pings of 10 s and 20 s go through the same socket.
+        tokio::time::sleep(Duration::from_secs(25)).await;
+        let (mut bytes, mut pings) = (0, 0);
+        let whole_answer = async {
+            while bytes < ANSWER_FRAMES * ANSWER_FRAME_BYTES {
+                match ws.next().await {
+                    Some(Ok(Message::Binary(frame))) => bytes += frame.len(),
+                    Some(Ok(Message::Ping(_))) => pings += 1,
+                    other => panic!("the answer was cut short: {other:?}"),
+                }
+            }
+        };
+        let read = tokio::time::timeout(Duration::from_secs(60), whole_answer).await;
+        assert!(read.is_ok(), "the writer stalled after {bytes} bytes and {pings} pings");
+        hang_up(ws).await;
+    });
+    let exposition = Exposition::render(&handle);
+    assert_eq!(exposition.sum("voice_calls_total", &[("outcome", "completed")]), 1.0);
     assert_eq!(exposition.sum("voice_calls_active", &[]), 0.0);
 }
 

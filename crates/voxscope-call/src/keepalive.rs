@@ -9,7 +9,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -45,6 +45,10 @@ pub(crate) struct Keepalive {
     quiet: bool,
     /// The peer's stream ended or it closed: nothing left to watch.
     stopped: bool,
+    /// The service's writer, while it waits on the sink. A socket keeps one write
+    /// waker (tungstenite does), which a ping sent from the read side takes over: the
+    /// writer is woken to take it back.
+    writer: Option<Waker>,
     /// Pongs that answered a ping, and the sum of their round trips in seconds.
     pub(crate) pongs: u64,
     pub(crate) rtt_sum: f64,
@@ -71,6 +75,7 @@ impl Keepalive {
             expired: false,
             quiet: false,
             stopped: false,
+            writer: None,
             pongs: 0,
             rtt_sum: 0.0,
         }
@@ -91,6 +96,19 @@ impl Keepalive {
     pub(crate) fn quiet(&mut self) {
         self.quiet = true;
         self.sending = Sending::Nothing;
+    }
+
+    /// The service's writer got `Pending` from the sink, and waits to be woken by `waker`.
+    pub(crate) fn writer_waits(&mut self, waker: &Waker) {
+        match &mut self.writer {
+            Some(writer) if writer.will_wake(waker) => {}
+            writer => *writer = Some(waker.clone()),
+        }
+    }
+
+    /// The service's writer got what it waited for.
+    pub(crate) fn writer_ready(&mut self) {
+        self.writer = None;
     }
 
     /// A pong from the peer: its round trip in seconds when it answers the latest ping.
@@ -148,30 +166,38 @@ impl Keepalive {
 
     /// Hands the due ping to the sink and flushes it, as far as the sink lets us now. A
     /// sink error drops the ping: it stays unanswered, and the read side sees the error.
-    fn send<S: Sink<Message>>(&mut self, mut sink: Pin<&mut S>, cx: &mut Context<'_>) {
+    /// A writer that waits on the sink is then woken, to wait again on its own waker.
+    fn send<S: Sink<Message>>(&mut self, sink: Pin<&mut S>, cx: &mut Context<'_>) {
+        if self.sending == Sending::Nothing {
+            return;
+        }
+        self.sending = self.drive(sink, cx);
+        if let Some(writer) = &self.writer {
+            writer.wake_by_ref();
+        }
+    }
+
+    /// What is left to do for the ping after one go at the sink.
+    fn drive<S: Sink<Message>>(&mut self, mut sink: Pin<&mut S>, cx: &mut Context<'_>) -> Sending {
         if let Sending::Due(seq) = self.sending {
             match sink.as_mut().poll_ready(cx) {
-                Poll::Pending => return,
+                Poll::Pending => return self.sending,
                 Poll::Ready(Ok(())) => {}
-                Poll::Ready(Err(_)) => {
-                    self.sending = Sending::Nothing;
-                    return;
-                }
+                Poll::Ready(Err(_)) => return Sending::Nothing,
             }
             let ping = Message::Ping(Bytes::copy_from_slice(&seq.to_be_bytes()));
             if sink.as_mut().start_send(ping).is_err() {
-                self.sending = Sending::Nothing;
-                return;
+                return Sending::Nothing;
             }
             if let Some((latest, sent @ None)) = &mut self.unanswered
                 && *latest == seq
             {
                 *sent = Some(Instant::now());
             }
-            self.sending = Sending::Unflushed;
         }
-        if self.sending == Sending::Unflushed && sink.poll_flush(cx).is_ready() {
-            self.sending = Sending::Nothing;
+        match sink.poll_flush(cx) {
+            Poll::Pending => Sending::Unflushed,
+            Poll::Ready(_) => Sending::Nothing,
         }
     }
 }

@@ -202,7 +202,9 @@ impl CallLayerBuilder {
     /// Pings are sent, and pongs read, while the handler reads the tracked socket (or
     /// the stream half of its `split`), on tokio's timer: the first ping goes one
     /// interval after the handler first waits for a frame, and a round trip includes
-    /// how late the handler reads.
+    /// how late the handler reads and how long the ping waited behind audio already
+    /// queued for the peer. A writer task waiting on the socket's back-pressure is not
+    /// held up by them.
     ///
     /// ```
     /// use std::time::Duration;

@@ -104,7 +104,10 @@ where
     type Error = S::Error;
 
     fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.project().inner.poll_ready(cx)
+        let this = self.project();
+        let poll = this.inner.poll_ready(cx);
+        this.tracker.writer_polled(poll.is_pending(), cx);
+        poll
     }
 
     fn start_send(self: Pin<&mut Self>, message: Message) -> Result<(), Self::Error> {
@@ -126,7 +129,10 @@ where
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.project().inner.poll_flush(cx)
+        let this = self.project();
+        let poll = this.inner.poll_flush(cx);
+        this.tracker.writer_polled(poll.is_pending(), cx);
+        poll
     }
 
     /// The service hangs up (`SinkExt::close`, on the socket or its split sink): a close
@@ -138,7 +144,9 @@ where
             this.tracker.service_closing();
             this.tracker.call.state.service_closed(None);
         }
-        this.inner.poll_close(cx)
+        let poll = this.inner.poll_close(cx);
+        this.tracker.writer_polled(poll.is_pending(), cx);
+        poll
     }
 }
 
@@ -231,6 +239,16 @@ impl Tracker {
             return true;
         }
         false
+    }
+
+    /// The service's writer polled the sink: while it waits, the keepalive wakes it
+    /// after each ping it sends from the read side (see `Keepalive::writer_waits`).
+    fn writer_polled(&mut self, pending: bool, cx: &Context<'_>) {
+        match &mut self.keepalive {
+            Some(keepalive) if pending => keepalive.writer_waits(cx.waker()),
+            Some(keepalive) => keepalive.writer_ready(),
+            None => {}
+        }
     }
 
     /// The service began the close handshake: no more pings, but a peer that never
