@@ -166,13 +166,17 @@ impl Keepalive {
 
     /// Hands the due ping to the sink and flushes it, as far as the sink lets us now. A
     /// sink error drops the ping: it stays unanswered, and the read side sees the error.
-    /// A writer that waits on the sink is then woken, to wait again on its own waker.
+    /// A writer that waits on the sink in another task is then woken, to wait again on
+    /// its own waker.
     fn send<S: Sink<Message>>(&mut self, sink: Pin<&mut S>, cx: &mut Context<'_>) {
         if self.sending == Sending::Nothing {
             return;
         }
         self.sending = self.drive(sink, cx);
-        if let Some(writer) = &self.writer {
+        // Reader and writer in one task share a waker: nothing was taken over.
+        if let Some(writer) = &self.writer
+            && !writer.will_wake(cx.waker())
+        {
             writer.wake_by_ref();
         }
     }
