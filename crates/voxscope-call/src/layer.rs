@@ -225,9 +225,10 @@ impl CallLayerBuilder {
     /// # Errors
     /// A [`ConfigError`] naming the field: a zero `max_calls`, a `retry_after` under one
     /// second, a zero `idle_timeout`, a keepalive `ping_interval` under a millisecond or
-    /// zero `ping_misses`, a `gap_factor` that is not a finite number of at least 1, a
-    /// header name that is not one, an empty query name, a `transport` outside
-    /// `[a-z0-9_]+`, or a `RawPcm` protocol with a zero rate or a width outside 1..=4.
+    /// over a day or zero `ping_misses`, a `gap_factor` that is not a finite number of at
+    /// least 1, a header name that is not one, an empty query name, a `transport`
+    /// outside `[a-z0-9_]+`, or a `RawPcm` protocol with a zero rate or a width outside
+    /// 1..=4.
     pub fn build(self) -> Result<CallLayer, ConfigError> {
         self.protocol.validate()?;
         if let Some(max) = self.max_calls {
@@ -247,9 +248,10 @@ impl CallLayerBuilder {
             return Err(ConfigError::Zero { field: "idle_timeout".to_owned() });
         }
         if let Some(keepalive) = self.keepalive {
-            if keepalive.interval < Duration::from_millis(1) {
+            let (min, max) = (Duration::from_millis(1), Duration::from_secs(86_400));
+            if !(min..=max).contains(&keepalive.interval) {
                 let value = format!("{:?}", keepalive.interval);
-                return Err(invalid("ping_interval", value, "at least one millisecond"));
+                return Err(invalid("ping_interval", value, "from one millisecond to one day"));
             }
             validate_nonzero("ping_misses", keepalive.misses as usize)?;
         }

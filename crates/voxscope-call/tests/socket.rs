@@ -203,7 +203,11 @@ fn builder_errors_name_the_field_and_value() {
     );
     assert_eq!(
         err(twilio().ping_keepalive(std::time::Duration::from_micros(999), 2)),
-        "ping_interval: at least one millisecond (got \"999µs\")"
+        "ping_interval: from one millisecond to one day (got \"999µs\")"
+    );
+    assert_eq!(
+        err(twilio().ping_keepalive(std::time::Duration::MAX, 2)),
+        "ping_interval: from one millisecond to one day (got \"18446744073709551615.999999999s\")"
     );
     assert_eq!(
         err(twilio().ping_keepalive(std::time::Duration::from_secs(10), 0)),
