@@ -224,11 +224,11 @@ impl CallLayerBuilder {
     ///
     /// # Errors
     /// A [`ConfigError`] naming the field: a zero `max_calls`, a `retry_after` under one
-    /// second, a zero `idle_timeout`, a keepalive `ping_interval` under a millisecond or
-    /// over a day or zero `ping_misses`, a `gap_factor` that is not a finite number of at
-    /// least 1, a header name that is not one, an empty query name, a `transport`
-    /// outside `[a-z0-9_]+`, or a `RawPcm` protocol with a zero rate or a width outside
-    /// 1..=4.
+    /// second, an `idle_timeout` of zero or over a day, a keepalive `ping_interval`
+    /// under a millisecond or over a day or zero `ping_misses`, a `gap_factor` that is
+    /// not a finite number of at least 1, a header name that is not one, an empty query
+    /// name, a `transport` outside `[a-z0-9_]+`, or a `RawPcm` protocol with a zero rate
+    /// or a width outside 1..=4.
     pub fn build(self) -> Result<CallLayer, ConfigError> {
         self.protocol.validate()?;
         if let Some(max) = self.max_calls {
@@ -247,9 +247,12 @@ impl CallLayerBuilder {
         if self.idle_timeout == Some(Duration::ZERO) {
             return Err(ConfigError::Zero { field: "idle_timeout".to_owned() });
         }
+        if let Some(timeout) = self.idle_timeout.filter(|timeout| *timeout > ONE_DAY) {
+            return Err(invalid("idle_timeout", format!("{timeout:?}"), "at most one day"));
+        }
         if let Some(keepalive) = self.keepalive {
-            let (min, max) = (Duration::from_millis(1), Duration::from_secs(86_400));
-            if !(min..=max).contains(&keepalive.interval) {
+            let min = Duration::from_millis(1);
+            if !(min..=ONE_DAY).contains(&keepalive.interval) {
                 let value = format!("{:?}", keepalive.interval);
                 return Err(invalid("ping_interval", value, "from one millisecond to one day"));
             }
@@ -293,6 +296,10 @@ impl CallLayerBuilder {
         Ok(CallLayer { shared: Arc::new(shared) })
     }
 }
+
+/// The longest idle timeout or ping interval: timers far beyond it would overflow the
+/// clock, and no call waits that long for a frame.
+const ONE_DAY: Duration = Duration::from_secs(86_400);
 
 /// What every service built by one layer shares.
 #[derive(Debug)]

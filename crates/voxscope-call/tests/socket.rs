@@ -202,6 +202,10 @@ fn builder_errors_name_the_field_and_value() {
         "idle_timeout: must be greater than 0"
     );
     assert_eq!(
+        err(twilio().idle_timeout(std::time::Duration::MAX)),
+        "idle_timeout: at most one day (got \"18446744073709551615.999999999s\")"
+    );
+    assert_eq!(
         err(twilio().ping_keepalive(std::time::Duration::from_micros(999), 2)),
         "ping_interval: from one millisecond to one day (got \"999µs\")"
     );
