@@ -1,7 +1,8 @@
 //! The Alertmanager configuration: routes by severity and category, the Watchdog
 //! heartbeat to its dead-man's switch, inhibition of a warning by the critical alert of
 //! the same name and of consequences by their cause ([`CAUSES`]), receivers whose
-//! secrets are files.
+//! secrets are files. The receivers are [`crate::receiver::receivers`], the ones the
+//! embedded engine delivers to.
 //!
 //! ```
 //! let config = voxscope_alert::Config::default();
@@ -10,10 +11,11 @@
 //! assert!(voxscope_alert::alertmanager::TEMPLATES.contains("voxscope.slack.text"));
 //! ```
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use crate::model::duration;
 use crate::prometheus::GENERATED;
+use crate::receiver::{self, Integration, Receiver};
 use crate::{Config, yaml};
 
 /// Receiver names, for routing tests.
@@ -99,23 +101,6 @@ pub fn document(config: &Config) -> Value {
     let am = &config.alertmanager;
     let critical = matcher("severity", "=~", "critical|emergency");
     let warning = matcher("severity", "=", "warning");
-    let slack = |channel: &str| {
-        json!({
-            "api_url_file": am.slack_api_url_file,
-            "channel": channel,
-            "send_resolved": true,
-            "title": "{{ template \"voxscope.title\" . }}",
-            "text": "{{ template \"voxscope.slack.text\" . }}",
-        })
-    };
-    let email = |to: &str| {
-        json!({
-            "to": to,
-            "send_resolved": true,
-            "headers": {"Subject": "{{ template \"voxscope.title\" . }}"},
-            "html": "{{ template \"voxscope.email.html\" . }}",
-        })
-    };
     json!({
         "global": {
             "resolve_timeout": "5m",
@@ -123,6 +108,7 @@ pub fn document(config: &Config) -> Value {
             "smtp_from": am.smtp_from,
             "smtp_auth_username": am.smtp_auth_username,
             "smtp_auth_password_file": am.smtp_auth_password_file,
+            "smtp_require_tls": am.smtp_require_tls,
         },
         "templates": ["templates/*.tmpl"],
         "route": {
@@ -155,41 +141,59 @@ pub fn document(config: &Config) -> Value {
             ],
         },
         "inhibit_rules": inhibit_rules(&critical, &warning),
-        "receivers": [
-            {
-                "name": receivers::WATCHDOG,
-                "webhook_configs": [{"url": am.watchdog_url, "send_resolved": false}],
-            },
-            {
-                "name": receivers::DEFAULT,
-                "webhook_configs": [{
-                    "url": am.webhook_url,
-                    "send_resolved": true,
-                    "http_config": {"authorization": {"credentials_file": am.webhook_token_file}},
-                }],
-            },
-            {
-                "name": receivers::CRITICAL,
-                "pagerduty_configs": [{
-                    "routing_key_file": am.pagerduty_routing_key_file,
+        "receivers": receiver::receivers(config).iter().map(render).collect::<Vec<_>>(),
+    })
+}
+
+/// One receiver of [`receiver::receivers`] as Alertmanager's `receivers` entry.
+fn render(receiver: &Receiver) -> Value {
+    let mut entry = Map::new();
+    entry.insert("name".to_owned(), json!(receiver.name));
+    for integration in &receiver.integrations {
+        let (key, value) = match integration {
+            Integration::Webhook(hook) => {
+                let mut value = json!({"url": hook.url, "send_resolved": hook.send_resolved});
+                if let Some(token) = &hook.token {
+                    value["http_config"] =
+                        json!({"authorization": {"credentials_file": token.file}});
+                }
+                ("webhook_configs", value)
+            }
+            Integration::Slack(slack) => (
+                "slack_configs",
+                json!({
+                    "api_url_file": slack.api_url.file,
+                    "channel": slack.channel,
+                    "send_resolved": slack.send_resolved,
+                    "title": "{{ template \"voxscope.title\" . }}",
+                    "text": "{{ template \"voxscope.slack.text\" . }}",
+                }),
+            ),
+            Integration::PagerDuty(pd) => (
+                "pagerduty_configs",
+                json!({
+                    "routing_key_file": pd.routing_key.file,
                     "severity": "{{ if eq .CommonLabels.severity \"emergency\" }}critical{{ else }}error{{ end }}",
                     "description": "{{ template \"voxscope.title\" . }}",
-                    "send_resolved": true,
-                }],
-                "slack_configs": [slack(&am.slack_critical_channel)],
-                "email_configs": [email(&am.oncall_email)],
-            },
-            {
-                "name": receivers::WARNING,
-                "slack_configs": [slack(&am.slack_warning_channel)],
-            },
-            {
-                "name": receivers::QUALITY,
-                "slack_configs": [slack(&am.slack_warning_channel)],
-                "email_configs": [email(&am.quality_email)],
-            },
-        ],
-    })
+                    "send_resolved": pd.send_resolved,
+                }),
+            ),
+            Integration::Email(email) => (
+                "email_configs",
+                json!({
+                    "to": email.to,
+                    "send_resolved": email.send_resolved,
+                    "headers": {"Subject": "{{ template \"voxscope.title\" . }}"},
+                    "html": "{{ template \"voxscope.email.html\" . }}",
+                }),
+            ),
+        };
+        let list = entry.entry(key).or_insert_with(|| Value::Array(Vec::new()));
+        if let Value::Array(list) = list {
+            list.push(value);
+        }
+    }
+    Value::Object(entry)
 }
 
 fn inhibit_rules(critical: &str, warning: &str) -> Vec<Value> {

@@ -45,6 +45,11 @@ pub struct Config {
     pub deploy: Deploy,
     /// The embedded engine's HTTP API.
     pub api: Api,
+    /// Named receivers beyond the built-in ones, for escalation steps
+    /// ([`crate::receiver::named_configs`] adds the default ones).
+    pub receivers: BTreeMap<String, crate::receiver::ReceiverConfig>,
+    /// How the embedded engine sends notifications.
+    pub delivery: crate::delivery::Delivery,
 }
 
 /// The embedded engine's HTTP API (`/api/v1/alerts`, `/api/v1/rules` and the
@@ -269,6 +274,8 @@ pub struct Alertmanager {
     pub smtp_auth_username: String,
     /// File holding the SMTP password.
     pub smtp_auth_password_file: String,
+    /// Whether SMTP must use TLS (implicit on port 465, STARTTLS elsewhere).
+    pub smtp_require_tls: bool,
     /// On-call mailbox (critical and emergency).
     pub oncall_email: String,
     /// Product team mailbox (quality warnings).
@@ -306,6 +313,7 @@ impl Default for Alertmanager {
             smtp_from: "voxscope@example.org".to_owned(),
             smtp_auth_username: "voxscope@example.org".to_owned(),
             smtp_auth_password_file: secret("smtp_password"),
+            smtp_require_tls: true,
             oncall_email: "oncall@example.org".to_owned(),
             quality_email: "voice-quality@example.org".to_owned(),
             slack_api_url_file: secret("slack_api_url"),
@@ -483,6 +491,8 @@ impl Config {
             return Err(Error::invalid("thresholds.min_events", 0, "must be at least 1"));
         }
         crate::custom::validate(self, &crate::builtin_alerts(self))?;
+        crate::receiver::validate(self)?;
+        crate::delivery::validate(&self.delivery)?;
         Ok(())
     }
 

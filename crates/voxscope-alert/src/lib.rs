@@ -20,6 +20,7 @@
 pub mod alertmanager;
 pub mod config;
 pub mod custom;
+pub mod delivery;
 pub mod deploy;
 mod error;
 pub mod eval;
@@ -30,6 +31,7 @@ pub mod humanize;
 pub mod model;
 pub mod prometheus;
 pub mod promql;
+pub mod receiver;
 mod rules;
 pub mod runbook;
 pub mod slo;
