@@ -153,7 +153,7 @@ fn render(receiver: &Receiver) -> Value {
         let (key, value) = match integration {
             Integration::Webhook(hook) => {
                 let mut value = json!({"url": hook.url, "send_resolved": hook.send_resolved});
-                if let Some(token) = &hook.token {
+                if let Some(token) = hook.token.as_ref().filter(|t| !t.file.is_empty()) {
                     value["http_config"] =
                         json!({"authorization": {"credentials_file": token.file}});
                 }

@@ -5,5 +5,9 @@
 #![deny(missing_docs)]
 
 pub mod api;
+pub mod channel;
+pub mod delivery;
 pub mod notification;
+mod retry;
+pub mod secret;
 pub mod silence;
