@@ -63,6 +63,7 @@ struct Inner {
     receivers: BTreeMap<String, Vec<Route>>,
     push: Option<Route>,
     settings: Settings,
+    capacity: usize,
     queue: Arc<Semaphore>,
     tasks: Mutex<JoinSet<()>>,
     closed: AtomicBool,
@@ -112,12 +113,14 @@ impl Delivery {
             .into_iter()
             .map(|(name, channels)| (name, channels.into_iter().map(route).collect()))
             .collect();
+        let capacity = settings.queue_capacity.min(Semaphore::MAX_PERMITS);
         Self {
             inner: Arc::new(Inner {
                 receivers,
                 push: push.map(route),
                 settings: settings.clone(),
-                queue: Arc::new(Semaphore::new(settings.queue_capacity)),
+                capacity,
+                queue: Arc::new(Semaphore::new(capacity)),
                 tasks: Mutex::new(JoinSet::new()),
                 closed: AtomicBool::new(false),
             }),
@@ -176,7 +179,7 @@ impl Delivery {
 
     /// Sends waiting or under way.
     pub fn in_queue(&self) -> usize {
-        self.inner.settings.queue_capacity - self.inner.queue.available_permits()
+        self.inner.capacity - self.inner.queue.available_permits()
     }
 
     /// Stops taking notifications, waits up to `grace` for the sends under way, then
@@ -213,7 +216,7 @@ impl Delivery {
                 target: "voxscope::alert",
                 receiver = %notification.receiver,
                 channel = label,
-                capacity = self.inner.settings.queue_capacity,
+                capacity = self.inner.capacity,
                 "notification dropped: the delivery queue is full or shut down"
             );
             return false;
