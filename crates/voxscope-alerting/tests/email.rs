@@ -137,6 +137,9 @@ fn an_smtp_server_that_is_down_is_retried_then_given_up() {
     });
     assert_eq!(
         counts.0,
-        [("email".to_owned(), "failed".to_owned(), 1), ("email".to_owned(), "retried".to_owned(), 1)]
+        [
+            ("email".to_owned(), "failed".to_owned(), 1),
+            ("email".to_owned(), "retried".to_owned(), 1)
+        ]
     );
 }
