@@ -130,6 +130,32 @@ impl Delivery {
     /// Queues one send per integration of `notification.receiver` that wants it
     /// (resolved notices only where `send_resolved`); never waits. A send that finds
     /// the queue full is dropped, counted and logged.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use std::time::Duration;
+    /// use voxscope_alerting::channel;
+    /// use voxscope_alerting::delivery::{Delivery, Enqueued};
+    /// use voxscope_alerting::notification::{Notification, Status};
+    ///
+    /// let mut config = voxscope_alert::Config::default();
+    /// config.delivery.queue_capacity = 1;
+    /// let delivery = Delivery::new(&config.delivery, channel::log_only(&config), None);
+    /// let page = Notification {
+    ///     receiver: "team-lead".into(),
+    ///     group_key: "k".into(),
+    ///     group_labels: Default::default(),
+    ///     status: Status::Firing,
+    ///     alerts: vec![],
+    ///     escalation_step: Some(0),
+    /// };
+    /// assert_eq!(delivery.notify(page.clone()), Enqueued { queued: 1, dropped: 0 });
+    /// // One place in the queue, taken: the next is dropped and counted.
+    /// assert_eq!(delivery.notify(page), Enqueued { queued: 0, dropped: 1 });
+    /// assert_eq!(delivery.shutdown(Duration::from_secs(5)).await, 0);
+    /// # }
+    /// ```
     pub fn notify(&self, notification: Notification) -> Enqueued {
         let Some(routes) = self.inner.receivers.get(&notification.receiver) else {
             count("none", "dropped");
