@@ -231,6 +231,16 @@ impl Delivery {
     /// Queues one send of `notification` through `route`; false when dropped.
     fn spawn(&self, route: &Route, notification: Arc<Notification>) -> bool {
         let label = route.channel.label();
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            count(label, "dropped");
+            tracing::error!(
+                target: "voxscope::alert",
+                receiver = %notification.receiver,
+                channel = label,
+                "notification dropped: delivery runs on a tokio runtime, and none is current"
+            );
+            return false;
+        };
         let permit = if self.inner.closed.load(Ordering::SeqCst) {
             None
         } else {
@@ -263,22 +273,25 @@ impl Delivery {
         };
         let mut tasks = self.tasks();
         while tasks.try_join_next().is_some() {}
-        tasks.spawn(async move {
-            let receiver = notification.receiver.clone();
-            match send.oneshot(notification).await {
-                Ok(()) => count(label, "success"),
-                Err(error) => {
-                    count(label, "failed");
-                    tracing::error!(
-                        target: "voxscope::alert",
-                        receiver = %receiver,
-                        channel = label,
-                        "notification not delivered, giving up: {error}"
-                    );
+        tasks.spawn_on(
+            async move {
+                let receiver = notification.receiver.clone();
+                match send.oneshot(notification).await {
+                    Ok(()) => count(label, "success"),
+                    Err(error) => {
+                        count(label, "failed");
+                        tracing::error!(
+                            target: "voxscope::alert",
+                            receiver = %receiver,
+                            channel = label,
+                            "notification not delivered, giving up: {error}"
+                        );
+                    }
                 }
-            }
-            pending.sent();
-        });
+                pending.sent();
+            },
+            &runtime,
+        );
         true
     }
 }

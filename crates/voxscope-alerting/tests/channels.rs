@@ -132,7 +132,8 @@ fn slack_gets_an_incoming_webhook_message_coloured_by_severity() {
         assert_eq!(received.len(), 2);
         assert!(received.iter().all(|r| r.path == "/services/T000/B000/XXXX"));
         let mut bodies: Vec<_> = received.into_iter().map(|r| r.body).collect();
-        bodies.sort_by_key(|b| b["text"].as_str().unwrap_or_default().to_owned());
+        bodies
+            .sort_by_key(|b| b["attachments"][0]["title"].as_str().unwrap_or_default().to_owned());
         let text = "*voice_agent is down*\n\
                     No scrape of voice_agent succeeded for 1m &amp; &lt;nothing&gt; answers.\n\
                     <https://runbooks.example.org/ServiceDown.md|Runbook> | \
@@ -141,7 +142,6 @@ fn slack_gets_an_incoming_webhook_message_coloured_by_severity() {
             json!({
                 "channel": "#voice-alerts",
                 "username": "voxscope",
-                "text": title,
                 "attachments": [{
                     "fallback": title,
                     "color": color,

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use support::{Answer, Receiver, answer, notification, run};
+use support::{Answer, Receiver, answer, counted, notification, run};
 use tokio::io::AsyncWriteExt;
 use voxscope_alert::Config;
 use voxscope_alerting::channel;
@@ -213,4 +213,14 @@ fn shutdown_abandons_after_its_grace_and_counts_each_send_dropped() {
         assert_eq!(delivery.in_queue(), 0);
     });
     assert_eq!(counts.0, [("webhook".to_owned(), "dropped".to_owned(), 2)]);
+}
+
+#[test]
+fn a_notification_outside_a_tokio_runtime_is_dropped_and_counted_not_a_panic() {
+    let counts = counted(|| {
+        let delivery = webhook("http://127.0.0.1:9/hook", "");
+        assert_eq!(delivery.notify(firing()), Enqueued { queued: 0, dropped: 1 });
+        assert_eq!(delivery.in_queue(), 0);
+    });
+    assert_eq!(counts.0, [("webhook".to_owned(), "dropped".to_owned(), 1)]);
 }

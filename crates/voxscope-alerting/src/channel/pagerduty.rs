@@ -53,6 +53,9 @@ impl PagerDutyChannel {
 /// assert_eq!(trigger["event_action"], "trigger");
 /// assert_eq!(resolve["event_action"], "resolve");
 /// assert_eq!(trigger["dedup_key"], resolve["dedup_key"]);
+/// // No alert to take a start time or a link from: those fields are left out.
+/// assert!(trigger["payload"].get("timestamp").is_none());
+/// assert!(trigger.get("client_url").is_none());
 /// ```
 pub fn event(n: &Notification, routing_key: &str) -> Value {
     let dedup_key = dedup_key(n);
@@ -75,7 +78,7 @@ pub fn event(n: &Notification, routing_key: &str) -> Value {
     let summaries: Vec<&str> =
         n.alerts.iter().filter_map(|a| a.annotations.get("summary").map(String::as_str)).collect();
     let firing = n.alerts.iter().filter(|a| a.status == Status::Firing).count();
-    json!({
+    without_nulls(json!({
         "routing_key": routing_key,
         "event_action": "trigger",
         "dedup_key": dedup_key,
@@ -96,7 +99,19 @@ pub fn event(n: &Notification, routing_key: &str) -> Value {
         "client": "voxscope",
         "client_url": first.map(|a| a.generator_url.as_str()).filter(|u| !u.is_empty()),
         "links": links,
-    })
+    }))
+}
+
+/// The event without the optional fields it has no value for: PagerDuty documents
+/// them as absent, not null.
+fn without_nulls(mut event: Value) -> Value {
+    if let Some(object) = event.as_object_mut() {
+        object.retain(|_, v| !v.is_null());
+        if let Some(payload) = object.get_mut("payload").and_then(Value::as_object_mut) {
+            payload.retain(|_, v| !v.is_null());
+        }
+    }
+    event
 }
 
 /// emergency is PagerDuty's `critical`, critical its `error`, as the generated

@@ -60,7 +60,6 @@ pub fn payload(n: &Notification, channel: &str) -> Value {
     json!({
         "channel": channel,
         "username": "voxscope",
-        "text": text::slack(&title),
         "attachments": [{
             "fallback": text::slack(&title),
             "color": colour(severity(n), n.status),

@@ -97,14 +97,20 @@ where
     F: FnOnce() -> Fut,
     Fut: Future<Output = ()>,
 {
-    let recorder = DebuggingRecorder::new();
-    let snapshotter = recorder.snapshotter();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .start_paused(paused)
         .build()
         .expect("runtime");
-    metrics::with_local_recorder(&recorder, || runtime.block_on(test()));
+    counted(|| runtime.block_on(test()))
+}
+
+/// Runs `f` with a fresh metrics recorder; returns `voxscope_notifications_total` by
+/// (channel, result).
+pub fn counted(f: impl FnOnce()) -> Counts {
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    metrics::with_local_recorder(&recorder, f);
     let mut counts = Counts::default();
     for (key, _, _, value) in snapshotter.snapshot().into_vec() {
         let key = key.key();
