@@ -211,8 +211,11 @@ impl Delivery {
     /// Stops taking notifications, waits up to `grace` for the sends under way, then
     /// abandons the rest, each counted `dropped`. Returns how many were abandoned.
     pub async fn shutdown(&self, grace: Duration) -> usize {
-        self.inner.closed.store(true, Ordering::SeqCst);
-        let mut tasks = std::mem::take(&mut *self.tasks());
+        let mut tasks = {
+            let mut guard = self.tasks();
+            self.inner.closed.store(true, Ordering::SeqCst);
+            std::mem::take(&mut *guard)
+        };
         let drained =
             tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
         if drained.is_ok() {
@@ -241,6 +244,9 @@ impl Delivery {
             );
             return false;
         };
+        // Under the lock of the task set, so that a shutdown either sees this send
+        // among its tasks or has closed the queue before it.
+        let mut tasks = self.tasks();
         let permit = if self.inner.closed.load(Ordering::SeqCst) {
             None
         } else {
@@ -271,7 +277,6 @@ impl Delivery {
             sent: false,
             _permit: permit,
         };
-        let mut tasks = self.tasks();
         while tasks.try_join_next().is_some() {}
         tasks.spawn_on(
             async move {
