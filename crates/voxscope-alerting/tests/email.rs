@@ -27,9 +27,26 @@ impl Drop for SmtpServer {
     }
 }
 
-/// Starts aiosmtpd delivering into the Maildir `dir`, or `None` (skip) when it is not
-/// installed and CI is not set.
-fn smtp_server(dir: &std::path::Path) -> Option<(SmtpServer, u16)> {
+/// aiosmtpd on `port` delivering into the Maildir `dir`; with a login and password,
+/// it requires `AUTH` (PLAIN or LOGIN) with exactly those.
+const SERVER: &str = r#"
+import sys, time
+from aiosmtpd.controller import Controller
+from aiosmtpd.handlers import Mailbox
+from aiosmtpd.smtp import AuthResult, LoginPassword
+port, maildir, credentials = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+def authenticate(server, session, envelope, mechanism, data):
+    ok = isinstance(data, LoginPassword) and [data.login.decode(), data.password.decode()] == credentials
+    return AuthResult(success=ok, handled=False)
+options = dict(authenticator=authenticate, auth_required=True, auth_require_tls=False) if credentials else {}
+Controller(Mailbox(maildir), hostname="127.0.0.1", port=port, **options).start()
+while True:
+    time.sleep(3600)
+"#;
+
+/// Starts aiosmtpd delivering into the Maildir `dir` (requiring `credentials` when
+/// given), or `None` (skip) when it is not installed and CI is not set.
+fn smtp_server(dir: &std::path::Path, credentials: &[&str]) -> Option<(SmtpServer, u16)> {
     let python = support::tool("python3", INSTALL)?;
     let present = Command::new(&python).args(["-c", "import aiosmtpd"]).status();
     if !present.is_ok_and(|s| s.success()) {
@@ -39,8 +56,8 @@ fn smtp_server(dir: &std::path::Path) -> Option<(SmtpServer, u16)> {
     }
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let child = Command::new(python)
-        .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
-        .args(["-c", "aiosmtpd.handlers.Mailbox", &dir.to_string_lossy()])
+        .args(["-c", SERVER, &port.to_string(), &dir.to_string_lossy()])
+        .args(credentials)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -79,7 +96,7 @@ fn an_html_email_per_notification_reaches_a_real_smtp_server() {
     let dir = TempDir::new("smtp");
     // aiosmtpd's Mailbox creates the Maildir, which must not exist yet.
     let maildir = dir.path().join("Maildir");
-    let Some((_server, port)) = smtp_server(&maildir) else { return };
+    let Some((_server, port)) = smtp_server(&maildir, &[]) else { return };
     let toml = format!(
         "[alertmanager]\nsmtp_smarthost = \"127.0.0.1:{port}\"\nsmtp_require_tls = false\n\
          smtp_auth_username = \"\"\nsmtp_from = \"voxscope@example.org\"\n"
@@ -142,4 +159,35 @@ fn an_smtp_server_that_is_down_is_retried_then_given_up() {
             ("email".to_owned(), "retried".to_owned(), 1)
         ]
     );
+}
+
+#[test]
+fn the_smtp_password_comes_from_the_environment_before_its_file() {
+    let dir = TempDir::new("smtp-auth");
+    let maildir = dir.path().join("Maildir");
+    let Some((_server, port)) = smtp_server(&maildir, &["voxscope", "s3cret"]) else { return };
+    let toml = format!(
+        "[alertmanager]\nsmtp_smarthost = \"127.0.0.1:{port}\"\nsmtp_require_tls = false\n\
+         smtp_auth_username = \"voxscope\"\nsmtp_auth_password_file = \"{}\"\n\
+         [delivery]\nmax_attempts = 3\n",
+        dir.file("smtp_password", "wrong\n"),
+    );
+    let config = Config::from_toml(&toml).expect("config");
+    let send = |env: voxscope_alerting::secret::Env| {
+        run(false, || async {
+            let delivery =
+                Delivery::new(&config.delivery, channel::from_config(&config, env), None);
+            delivery.notify(notification("team-lead", Status::Firing));
+            delivery.shutdown(Duration::from_secs(30)).await;
+        })
+    };
+    // The file's password is refused (535): a permanent failure, not retried.
+    let refused = send(Arc::new(|_: &str| None));
+    assert_eq!(refused.0, [("email".to_owned(), "failed".to_owned(), 1)]);
+    // The variable's is taken.
+    let accepted = send(Arc::new(|name: &str| {
+        (name == "VOXSCOPE_SMTP_PASSWORD").then(|| "s3cret".to_owned())
+    }));
+    assert_eq!(accepted.0, [("email".to_owned(), "success".to_owned(), 1)]);
+    assert_eq!(messages(&maildir).as_array().map(Vec::len), Some(1));
 }
