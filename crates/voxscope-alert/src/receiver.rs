@@ -215,21 +215,22 @@ pub fn named_configs(config: &Config) -> BTreeMap<String, ReceiverConfig> {
 /// ```
 pub fn receivers(config: &Config) -> Vec<Receiver> {
     let am = &config.alertmanager;
-    let slack = |channel: &str| {
+    let slack = |channel: &str, send_resolved| {
         Integration::Slack(Slack {
             channel: channel.to_owned(),
             api_url: secret(&am.slack_api_url_file, SLACK_API_URL_ENV),
-            send_resolved: true,
+            send_resolved,
         })
     };
-    let email = |to: &str| Integration::Email(Email { to: to.to_owned(), send_resolved: true });
-    let pagerduty = || {
+    let email =
+        |to: &str, send_resolved| Integration::Email(Email { to: to.to_owned(), send_resolved });
+    let pagerduty = |send_resolved| {
         Integration::PagerDuty(PagerDuty {
             routing_key: secret(&am.pagerduty_routing_key_file, PAGERDUTY_ROUTING_KEY_ENV),
-            send_resolved: true,
+            send_resolved,
         })
     };
-    let webhook = |url: &str, token: bool, send_resolved: bool| {
+    let webhook = |url: &str, token: bool, send_resolved| {
         Integration::Webhook(Webhook {
             url: url.to_owned(),
             token: token.then(|| secret(&am.webhook_token_file, WEBHOOK_TOKEN_ENV)),
@@ -243,36 +244,26 @@ pub fn receivers(config: &Config) -> Vec<Receiver> {
         receiver(builtin::DEFAULT, vec![webhook(&am.webhook_url, true, true)]),
         receiver(
             builtin::CRITICAL,
-            vec![pagerduty(), slack(&am.slack_critical_channel), email(&am.oncall_email)],
+            vec![
+                pagerduty(true),
+                slack(&am.slack_critical_channel, true),
+                email(&am.oncall_email, true),
+            ],
         ),
-        receiver(builtin::WARNING, vec![slack(&am.slack_warning_channel)]),
+        receiver(builtin::WARNING, vec![slack(&am.slack_warning_channel, true)]),
         receiver(
             builtin::QUALITY,
-            vec![slack(&am.slack_warning_channel), email(&am.quality_email)],
+            vec![slack(&am.slack_warning_channel, true), email(&am.quality_email, true)],
         ),
     ];
     for (name, named) in named_configs(config) {
         let resolved = named.send_resolved;
         let mut integrations: Vec<Integration> = Vec::new();
         if named.pagerduty {
-            integrations.push(Integration::PagerDuty(PagerDuty {
-                routing_key: secret(&am.pagerduty_routing_key_file, PAGERDUTY_ROUTING_KEY_ENV),
-                send_resolved: resolved,
-            }));
+            integrations.push(pagerduty(resolved));
         }
-        integrations.extend(named.slack_channels.iter().map(|channel| {
-            Integration::Slack(Slack {
-                channel: channel.clone(),
-                api_url: secret(&am.slack_api_url_file, SLACK_API_URL_ENV),
-                send_resolved: resolved,
-            })
-        }));
-        integrations.extend(
-            named
-                .email
-                .iter()
-                .map(|to| Integration::Email(Email { to: to.clone(), send_resolved: resolved })),
-        );
+        integrations.extend(named.slack_channels.iter().map(|c| slack(c, resolved)));
+        integrations.extend(named.email.iter().map(|to| email(to, resolved)));
         integrations.extend(named.webhook_urls.iter().map(|url| webhook(url, true, resolved)));
         out.push(Receiver { name, integrations });
     }
