@@ -81,10 +81,17 @@ pub struct Enqueued {
 impl Delivery {
     /// Every receiver of `config` with its integrations ([`channel::from_config`]),
     /// secrets from the process environment and files, and the Alertmanager push of
-    /// `[delivery] alertmanager_url`. Spawns nothing until the first send; call it
-    /// inside a tokio runtime.
+    /// `[delivery] alertmanager_url`. Sends run on the tokio runtime current at
+    /// [`Delivery::notify`].
+    ///
+    /// Logs a warning for every secret a receiver needs and cannot read now
+    /// ([`secret::problems`]).
     pub fn from_config(config: &Config) -> Self {
-        let receivers = channel::from_config(config, secret::process_env());
+        let env = secret::process_env();
+        for problem in secret::problems(config, &*env) {
+            tracing::warn!(target: "voxscope::alert", "{problem}");
+        }
+        let receivers = channel::from_config(config, env);
         Self::new(&config.delivery, receivers, channel::alertmanager_from_config(config))
     }
 

@@ -12,7 +12,9 @@
 
 use std::sync::Arc;
 
+use voxscope_alert::Config;
 pub use voxscope_alert::receiver::Secret;
+use voxscope_alert::receiver::{self, Integration};
 
 /// How the environment is read: `std::env::var` in a service, a closure in tests.
 pub type Env = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
@@ -50,4 +52,44 @@ pub(crate) fn required(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<String, String> {
     resolve(secret, env)?.ok_or_else(|| format!("no secret: set {} or a file", secret.env))
+}
+
+/// Every secret a receiver of `config` needs and cannot have now, one line per receiver
+/// and integration: what a service logs at start, before the first page needs it.
+///
+/// ```
+/// let config = voxscope_alert::Config::from_toml(
+///     "[alertmanager]\nslack_api_url_file = \"/nonexistent/slack\"\n",
+/// ).unwrap();
+/// let problems = voxscope_alerting::secret::problems(&config, &|_| None);
+/// assert!(problems.iter().any(|p| p.starts_with("receiver warning, slack: cannot read /nonexistent/slack")));
+/// let env = |name: &str| Some(format!("value of {name}"));
+/// let with_env = voxscope_alerting::secret::problems(&config, &env);
+/// assert_eq!(with_env, Vec::<String>::new());
+/// ```
+pub fn problems(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Vec<String> {
+    let mut out = Vec::new();
+    let smtp = receiver::smtp(config);
+    for receiver in receiver::receivers(config) {
+        for integration in &receiver.integrations {
+            let (kind, secret, needed) = match integration {
+                Integration::Webhook(hook) => match &hook.token {
+                    Some(token) => ("webhook", token, false),
+                    None => continue,
+                },
+                Integration::Slack(slack) => ("slack", &slack.api_url, true),
+                Integration::PagerDuty(pd) => ("pagerduty", &pd.routing_key, true),
+                Integration::Email(_) if smtp.username.is_empty() => continue,
+                Integration::Email(_) => ("email", &smtp.password, true),
+            };
+            let problem = match resolve(secret, env) {
+                Err(e) => e,
+                Ok(None) if needed => format!("no secret: set {} or a file", secret.env),
+                Ok(_) => continue,
+            };
+            out.push(format!("receiver {}, {kind}: {problem}", receiver.name));
+        }
+    }
+    out.dedup();
+    out
 }
