@@ -21,7 +21,9 @@ use voxscope_core::catalog::{self, MetricKind};
 
 use crate::Error;
 use crate::custom::{CustomRule, RuleOverride};
+use crate::engine::{Engine, Escalation};
 use crate::expr::Matcher;
+use crate::routing::Cooldowns;
 
 /// The whole configuration; every section and key is optional.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
@@ -43,6 +45,12 @@ pub struct Config {
     pub custom_rules: Vec<CustomRule>,
     /// The Prometheus, Alertmanager and Grafana stack of `deploy/`.
     pub deploy: Deploy,
+    /// Per-severity repeat intervals of notifications.
+    pub cooldowns: Cooldowns,
+    /// The embedded alerting engine.
+    pub engine: Engine,
+    /// Escalation of unacknowledged alerts.
+    pub escalation: Escalation,
     /// The embedded engine's HTTP API.
     pub api: Api,
     /// Named receivers beyond the built-in ones, for escalation steps
@@ -297,12 +305,10 @@ pub struct Alertmanager {
     pub watchdog_url: String,
     /// Wait before the first notification of a group, seconds.
     pub group_wait_seconds: u64,
-    /// Wait before notifying about new alerts of a group, seconds.
+    /// Wait between two flushes of a group, seconds: new alerts of a group are notified
+    /// at the next flush, and a repeat (see [`Cooldowns`]) only happens at a flush, so a
+    /// cooldown below it repeats at every flush.
     pub group_interval_seconds: u64,
-    /// Resend interval of critical alerts, seconds.
-    pub critical_repeat_seconds: u64,
-    /// Resend interval of other alerts, seconds.
-    pub repeat_seconds: u64,
 }
 
 impl Default for Alertmanager {
@@ -324,9 +330,7 @@ impl Default for Alertmanager {
             webhook_token_file: secret("webhook_token"),
             watchdog_url: "http://incident-bot:8080/watchdog".to_owned(),
             group_wait_seconds: 30,
-            group_interval_seconds: 300,
-            critical_repeat_seconds: 3_600,
-            repeat_seconds: 4 * 3_600,
+            group_interval_seconds: 60,
         }
     }
 }
@@ -448,8 +452,6 @@ impl Config {
         for (field, value) in [
             ("alertmanager.group_wait_seconds", am.group_wait_seconds),
             ("alertmanager.group_interval_seconds", am.group_interval_seconds),
-            ("alertmanager.critical_repeat_seconds", am.critical_repeat_seconds),
-            ("alertmanager.repeat_seconds", am.repeat_seconds),
             ("deploy.retention_days", self.deploy.retention_days),
             ("deploy.scrape_interval_seconds", self.deploy.scrape_interval_seconds),
             ("deploy.evaluation_interval_seconds", self.deploy.evaluation_interval_seconds),
@@ -490,6 +492,9 @@ impl Config {
         if self.thresholds.min_events == 0 {
             return Err(Error::invalid("thresholds.min_events", 0, "must be at least 1"));
         }
+        self.cooldowns.validate()?;
+        self.engine.validate()?;
+        self.escalation.validate()?;
         crate::custom::validate(self, &crate::builtin_alerts(self))?;
         crate::receiver::validate(self)?;
         crate::delivery::validate(&self.delivery)?;

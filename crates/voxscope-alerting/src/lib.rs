@@ -6,8 +6,18 @@
 
 pub mod api;
 pub mod channel;
+mod clock;
 pub mod delivery;
+pub mod dispatch;
+mod error;
+mod fingerprint;
+pub mod inhibit;
 pub mod notification;
 mod retry;
 pub mod secret;
 pub mod silence;
+
+pub use clock::Clock;
+pub use error::Error;
+pub use fingerprint::fingerprint;
+pub use inhibit::Inhibitor;

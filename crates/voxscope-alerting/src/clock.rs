@@ -1,0 +1,48 @@
+//! Wall-clock milliseconds that follow tokio's clock, so the engine runs, and is tested,
+//! on tokio's paused clock.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() {
+//! let clock = voxscope_alerting::Clock::starting_at(1_000);
+//! tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+//! assert_eq!(clock.now_ms(), 3_000);
+//! # }
+//! ```
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::time::Instant;
+
+/// Unix milliseconds read as a start time plus tokio's elapsed time.
+#[derive(Clone, Copy, Debug)]
+pub struct Clock {
+    wall_at_start_ms: i64,
+    start: Instant,
+}
+
+impl Clock {
+    /// The system's wall clock now, advancing with tokio's clock from here on.
+    pub fn system() -> Self {
+        let wall = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        Self::starting_at(i64::try_from(wall.as_millis()).unwrap_or(i64::MAX))
+    }
+
+    /// A clock that reads `wall_ms` now.
+    pub fn starting_at(wall_ms: i64) -> Self {
+        Self { wall_at_start_ms: wall_ms, start: Instant::now() }
+    }
+
+    /// Unix milliseconds now.
+    pub fn now_ms(&self) -> i64 {
+        let elapsed = Instant::now().duration_since(self.start).as_millis();
+        self.wall_at_start_ms.saturating_add(i64::try_from(elapsed).unwrap_or(i64::MAX))
+    }
+
+    /// The tokio instant at which this clock reads `wall_ms` (now, if that has passed).
+    pub fn instant_at(&self, wall_ms: i64) -> Instant {
+        let after = wall_ms.saturating_sub(self.wall_at_start_ms).max(0);
+        let target = self.start + Duration::from_millis(after.unsigned_abs());
+        target.max(Instant::now())
+    }
+}

@@ -1,0 +1,36 @@
+//! The one error type of the runtime half of the engine.
+
+use std::path::PathBuf;
+
+/// What went wrong building, acknowledging or persisting.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A regex matcher of the route tree or an inhibit rule that does not compile.
+    #[error("matcher {matcher}: invalid regex: {source}")]
+    Regex {
+        /// The matcher as written.
+        matcher: String,
+        /// Why the regex does not compile.
+        source: regex::Error,
+    },
+    /// An acknowledgement of an alert that is not firing.
+    #[error("no firing alert has fingerprint {0}")]
+    UnknownAlert(String),
+    /// The state directory could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The failure.
+        source: std::io::Error,
+    },
+    /// The saved state is not what this version writes.
+    #[error("{}: unreadable saved state: {source}", path.display())]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// Why it does not parse.
+        source: serde_json::Error,
+    },
+}
