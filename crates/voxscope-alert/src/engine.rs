@@ -155,3 +155,84 @@ impl Escalation {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::Config;
+
+    fn error(toml: &str) -> String {
+        Config::from_toml(toml).expect_err(toml).to_string()
+    }
+
+    #[test]
+    fn defaults_are_the_operators_policy() {
+        let config = Config::default();
+        let steps: Vec<(u64, &str)> = config
+            .escalation
+            .steps
+            .iter()
+            .map(|s| (s.after_seconds, s.receiver.as_str()))
+            .collect();
+        assert_eq!(steps, [(900, "team-lead"), (1_800, "manager"), (3_600, "director")]);
+        assert_eq!(config.escalation.severities, ["critical", "emergency"]);
+        assert_eq!(config.engine.history_retention_days, 7);
+        assert_eq!(config.engine.history_max_entries, 50_000);
+        let c = config.cooldowns;
+        assert_eq!((c.info, c.warning, c.critical, c.emergency), (14_400, 300, 60, 0));
+    }
+
+    #[test]
+    fn bad_settings_name_the_field_and_the_value() {
+        for (toml, want) in [
+            (
+                "[engine]\ninterval_seconds = 0",
+                "engine.interval_seconds: between 1 and 3600 seconds (got 0)",
+            ),
+            (
+                "[engine]\nhistory_retention_days = 0",
+                "engine.history_retention_days: between 1 and 366 days (got 0)",
+            ),
+            (
+                "[engine]\nhistory_max_entries = 0",
+                "engine.history_max_entries: between 1 and 10000000 (got 0)",
+            ),
+            (
+                "[escalation]\nseverities = [\"page\"]",
+                "escalation.severities[0]: one of info, warning, critical, emergency (got page)",
+            ),
+            (
+                "[[escalation.steps]]\nafter_seconds = 600\nreceiver = \"a\"\n[[escalation.steps]]\nafter_seconds = 600\nreceiver = \"b\"",
+                "escalation.steps[1].after_seconds: must be greater than the previous step's (got 600)",
+            ),
+            (
+                "[[escalation.steps]]\nafter_seconds = 0\nreceiver = \"a\"",
+                "escalation.steps[0].after_seconds: must be greater than 0 (got 0)",
+            ),
+            (
+                "[[escalation.steps]]\nafter_seconds = 60\nreceiver = \"a b\"",
+                "escalation.steps[0].receiver: a receiver name (letters, digits, '-', '_', '.') (got a b)",
+            ),
+            (
+                "[cooldowns]\nwarning = 9999999",
+                "cooldowns.warning: at most 30 days (2592000 seconds) (got 9999999)",
+            ),
+        ] {
+            assert_eq!(error(toml), want);
+        }
+        assert!(error("[engine]\nintervall_seconds = 5").contains("unknown field"));
+        assert!(error("[cooldowns]\nwarning = -1").contains("invalid"));
+    }
+
+    #[test]
+    fn steps_and_cooldowns_come_from_toml() {
+        let config = Config::from_toml(
+            "[cooldowns]\nemergency = 30\n[escalation]\nseverities = [\"emergency\"]\n\
+             [[escalation.steps]]\nafter_seconds = 300\nreceiver = \"oncall-2\"",
+        )
+        .unwrap();
+        assert_eq!(config.cooldowns.emergency, 30);
+        assert!(!config.escalation.escalates("critical"));
+        assert_eq!(config.escalation.steps.len(), 1);
+        assert_eq!(config.escalation.steps[0].receiver, "oncall-2");
+    }
+}
