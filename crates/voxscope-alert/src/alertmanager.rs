@@ -87,7 +87,7 @@ pub fn document(config: &Config) -> Value {
         },
         "templates": ["templates/*.tmpl"],
         "route": route(&routing::route_tree(config), None, &config.cooldowns),
-        "inhibit_rules": routing::inhibit_rules().iter().map(inhibit_rule).collect::<Vec<_>>(),
+        "inhibit_rules": routing::inhibit_rules(config).iter().map(inhibit_rule).collect::<Vec<_>>(),
         "receivers": receiver::receivers(config).iter().map(render).collect::<Vec<_>>(),
     })
 }

@@ -23,7 +23,7 @@ use crate::Error;
 use crate::custom::{CustomRule, RuleOverride};
 use crate::engine::{Engine, Escalation};
 use crate::expr::Matcher;
-use crate::routing::Cooldowns;
+use crate::routing::{Cooldowns, InhibitRuleConfig};
 
 /// The whole configuration; every section and key is optional.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
@@ -51,6 +51,8 @@ pub struct Config {
     pub engine: Engine,
     /// Escalation of unacknowledged alerts.
     pub escalation: Escalation,
+    /// Inhibit rules added to the built-in ones.
+    pub inhibit_rules: Vec<InhibitRuleConfig>,
     /// The embedded engine's HTTP API.
     pub api: Api,
     /// Named receivers beyond the built-in ones, for escalation steps
@@ -495,6 +497,7 @@ impl Config {
         self.cooldowns.validate()?;
         self.engine.validate()?;
         self.escalation.validate()?;
+        crate::routing::validate_inhibit_rules(&self.inhibit_rules)?;
         crate::custom::validate(self, &crate::builtin_alerts(self))?;
         crate::receiver::validate(self)?;
         crate::delivery::validate(&self.delivery)?;

@@ -213,6 +213,18 @@ mod tests {
                 "escalation.steps[0].receiver: a receiver name (letters, digits, '-', '_', '.') (got a b)",
             ),
             (
+                "[[inhibit_rules]]\nsource_matchers = ['a=\"b\"']\ntarget_matchers = []",
+                "inhibit_rules[0].target_matchers: at least one matcher, or it mutes everything (got [])",
+            ),
+            (
+                "[[inhibit_rules]]\nsource_matchers = ['a=b']\ntarget_matchers = ['a=\"b\"']",
+                "inhibit_rules[0].source_matchers[0]: expected a double-quoted value without quotes or backslashes inside (got a=b)",
+            ),
+            (
+                "[[inhibit_rules]]\nsource_matchers = []\ntarget_matchers = ['a=\"b\"']\nequal = [\"no-dash\"]",
+                "inhibit_rules[0].equal[0]: a label name (got no-dash)",
+            ),
+            (
                 "[cooldowns]\nwarning = 9999999",
                 "cooldowns.warning: at most 30 days (2592000 seconds) (got 9999999)",
             ),

@@ -13,7 +13,7 @@
 use serde::Deserialize;
 
 use crate::alertmanager::receivers;
-use crate::expr::Matcher;
+use crate::expr::{MatchOp, Matcher};
 use crate::{Config, Error, Severity};
 
 /// Labels whose equality makes a critical alert inhibit a warning of the same name:
@@ -177,6 +177,81 @@ pub struct InhibitRule {
     pub equal: Vec<String>,
 }
 
+/// An inhibit rule of the config (`[[inhibit_rules]]`), in Alertmanager's shape: it
+/// adds to the built-in ones.
+///
+/// ```
+/// let config = voxscope_alert::Config::from_toml(r#"
+///     [[inhibit_rules]]
+///     source_matchers = ['alertname="MaintenanceMode"']
+///     target_matchers = ['severity=~"warning|info"']
+///     equal = ["job"]
+/// "#).unwrap();
+/// let rules = voxscope_alert::routing::inhibit_rules(&config);
+/// assert_eq!(rules.last().unwrap().source[0].render(), r#"alertname="MaintenanceMode""#);
+///
+/// let bad = "[[inhibit_rules]]\nsource_matchers = ['job=~\"(\"']\ntarget_matchers = ['a=\"b\"']";
+/// let err = voxscope_alert::Config::from_toml(bad).unwrap_err().to_string();
+/// assert!(err.starts_with("inhibit_rules[0].source_matchers[0]"), "{err}");
+/// ```
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct InhibitRuleConfig {
+    /// Matchers of the muting alert, as `label="value"`, `label=~"regex"`, ...
+    pub source_matchers: Vec<String>,
+    /// Matchers of the muted alert.
+    pub target_matchers: Vec<String>,
+    /// Labels both must share.
+    #[serde(default)]
+    pub equal: Vec<String>,
+}
+
+impl InhibitRuleConfig {
+    fn typed(&self) -> InhibitRule {
+        let parse =
+            |texts: &[String]| texts.iter().filter_map(|t| Matcher::parse(t).ok()).collect();
+        InhibitRule {
+            source: parse(&self.source_matchers),
+            target: parse(&self.target_matchers),
+            equal: self.equal.clone(),
+        }
+    }
+}
+
+pub(crate) fn validate_inhibit_rules(rules: &[InhibitRuleConfig]) -> Result<(), Error> {
+    for (i, rule) in rules.iter().enumerate() {
+        for (side, texts) in
+            [("source_matchers", &rule.source_matchers), ("target_matchers", &rule.target_matchers)]
+        {
+            for (j, text) in texts.iter().enumerate() {
+                let field = format!("inhibit_rules[{i}].{side}[{j}]");
+                let matcher = Matcher::parse(text).map_err(|e| Error::invalid(&field, text, e))?;
+                if matches!(matcher.op, MatchOp::Re | MatchOp::NotRe) {
+                    regex::Regex::new(&format!("^(?:{})$", matcher.value))
+                        .map_err(|e| Error::invalid(&field, text, e.to_string()))?;
+                }
+            }
+        }
+        if rule.target_matchers.is_empty() {
+            let field = format!("inhibit_rules[{i}].target_matchers");
+            return Err(Error::invalid(
+                &field,
+                "[]",
+                "at least one matcher, or it mutes everything",
+            ));
+        }
+        for (j, label) in rule.equal.iter().enumerate() {
+            let valid = label.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !valid {
+                let field = format!("inhibit_rules[{i}].equal[{j}]");
+                return Err(Error::invalid(&field, label, "a label name"));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn matchers(texts: &[&str]) -> Vec<Matcher> {
     // The texts are this module's constants, each covered by the tests below.
     texts.iter().filter_map(|t| Matcher::parse(t).ok()).collect()
@@ -237,14 +312,15 @@ pub fn route_tree(config: &Config) -> Route {
 }
 
 /// The inhibit rules: a critical or emergency alert mutes the warning, and an emergency
-/// the critical alert, of the same [`INHIBIT_EQUAL`] labels; then the [`CAUSES`].
+/// the critical alert, of the same [`INHIBIT_EQUAL`] labels; then the [`CAUSES`]; then
+/// the config's `[[inhibit_rules]]`.
 ///
 /// ```
-/// let rules = voxscope_alert::routing::inhibit_rules();
+/// let rules = voxscope_alert::routing::inhibit_rules(&Default::default());
 /// assert_eq!(rules.len(), 2 + voxscope_alert::routing::CAUSES.len());
 /// assert_eq!(rules[0].target[0].render(), r#"severity="warning""#);
 /// ```
-pub fn inhibit_rules() -> Vec<InhibitRule> {
+pub fn inhibit_rules(config: &Config) -> Vec<InhibitRule> {
     let mut rules = vec![
         InhibitRule {
             source: vec![Matcher::re("severity", "critical|emergency")],
@@ -264,6 +340,7 @@ pub fn inhibit_rules() -> Vec<InhibitRule> {
             equal: strings(equal),
         });
     }
+    rules.extend(config.inhibit_rules.iter().map(InhibitRuleConfig::typed));
     rules
 }
 
@@ -273,10 +350,10 @@ mod tests {
 
     #[test]
     fn every_cause_parses_into_one_source_and_one_target_matcher() {
-        for rule in &inhibit_rules()[2..] {
+        for rule in &inhibit_rules(&Config::default())[2..] {
             assert_eq!((rule.source.len(), rule.target.len()), (1, 1), "{rule:?}");
         }
-        let rules = inhibit_rules();
+        let rules = inhibit_rules(&Config::default());
         let rendered: Vec<String> = rules[2..].iter().map(|r| r.target[0].render()).collect();
         let want: Vec<&str> = CAUSES.iter().map(|c| c.1).collect();
         assert_eq!(rendered, want);

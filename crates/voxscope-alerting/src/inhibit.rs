@@ -7,7 +7,7 @@
 //! use voxscope_alert::eval::Labels;
 //! use voxscope_alerting::Inhibitor;
 //!
-//! let inhibitor = Inhibitor::new(&voxscope_alert::routing::inhibit_rules()).unwrap();
+//! let inhibitor = Inhibitor::new(&voxscope_alert::routing::inhibit_rules(&Default::default())).unwrap();
 //! let labels = |severity: &str| -> Labels {
 //!     [("alertname", "HighProviderTTFB"), ("severity", severity), ("kind", "llm")]
 //!         .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -98,7 +98,8 @@ mod tests {
 
     #[test]
     fn the_causes_mute_their_consequences_of_the_same_job_only() {
-        let inhibitor = Inhibitor::new(&voxscope_alert::routing::inhibit_rules()).unwrap();
+        let inhibitor =
+            Inhibitor::new(&voxscope_alert::routing::inhibit_rules(&Default::default())).unwrap();
         let down = labels(&[("alertname", "ServiceDown"), ("job", "a"), ("severity", "critical")]);
         let firing = [("down", down.clone())];
         let cpu = labels(&[("alertname", "HighCPUUsage"), ("job", "a"), ("severity", "warning")]);
@@ -121,7 +122,8 @@ mod tests {
 
     #[test]
     fn critical_mutes_the_warning_with_the_same_equal_labels_only() {
-        let inhibitor = Inhibitor::new(&voxscope_alert::routing::inhibit_rules()).unwrap();
+        let inhibitor =
+            Inhibitor::new(&voxscope_alert::routing::inhibit_rules(&Default::default())).unwrap();
         let ttfb = |severity: &str, kind: &str| {
             labels(&[("alertname", "HighProviderTTFB"), ("severity", severity), ("kind", kind)])
         };

@@ -104,3 +104,35 @@ async fn a_silence_holds_notifications_until_it_ends_and_blocks_escalation() {
         .count();
     assert_eq!(muted_pages, 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_configured_inhibit_rule_mutes_what_it_targets() {
+    let mut config = config();
+    config.inhibit_rules = voxscope_alert::Config::from_toml(
+        r#"
+        [[inhibit_rules]]
+        source_matchers = ['alertname="MaintenanceMode"']
+        target_matchers = ['severity=~"warning|info"']
+        equal = ["job"]
+        "#,
+    )
+    .expect("config")
+    .inhibit_rules;
+    let h = Harness::new(&config);
+    let maintenance = firing("MaintenanceMode", "info", &[], 0);
+    let cpu = firing("HighCPUUsage", "warning", &[], 0);
+    let page = firing("HighCallErrorRate", "critical", &[], 0);
+    h.run(0, 100, |t| {
+        let mut now = vec![cpu.clone(), page.clone()];
+        if t < 45 {
+            now.push(maintenance.clone());
+        }
+        now
+    })
+    .await;
+    // MaintenanceMode matches its own target (info) but not while it is the only source.
+    assert_eq!(h.times("default", "MaintenanceMode"), [30, 50]);
+    // The warning waits for the maintenance to end (gone at 45 s): told at 50 s.
+    assert_eq!(h.times("warning", "HighCPUUsage"), [50]);
+    assert_eq!(h.times("critical", "HighCallErrorRate"), [10, 70]);
+}

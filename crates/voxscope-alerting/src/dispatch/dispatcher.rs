@@ -102,7 +102,7 @@ impl Dispatcher {
     pub fn new(config: &Config, muter: Arc<dyn Muter>) -> Result<Self, Error> {
         Self::with_routes(
             &routing::route_tree(config),
-            &routing::inhibit_rules(),
+            &routing::inhibit_rules(config),
             config.cooldowns,
             muter,
         )
