@@ -3,7 +3,9 @@
 use voxscope_alert::eval::Labels;
 
 /// Says which silences mute an alert. The silence store implements it; the dispatcher
-/// asks it at every flush and escalation step.
+/// asks it at every flush and escalation step, and for every alert the API lists. It is
+/// called with the engine's state locked, so it must not call back into the
+/// [`crate::Notifier`].
 ///
 /// ```
 /// use voxscope_alert::eval::Labels;
