@@ -6,13 +6,13 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// A regex matcher of the route tree or an inhibit rule that does not compile.
-    #[error("matcher {matcher}: invalid regex: {source}")]
-    Regex {
+    /// A matcher of the route tree or an inhibit rule whose label or regex is invalid.
+    #[error("matcher {matcher}: {reason}")]
+    Matcher {
         /// The matcher as written.
         matcher: String,
-        /// Why the regex does not compile.
-        source: regex::Error,
+        /// What is wrong with it.
+        reason: String,
     },
     /// An acknowledgement of an alert that is not firing.
     #[error("no firing alert has fingerprint {0}")]

@@ -42,7 +42,7 @@ impl Inhibitor {
     /// Compiles `rules`.
     ///
     /// # Errors
-    /// [`Error::Regex`] when a matcher's regex does not compile.
+    /// [`Error::Matcher`] when a matcher's label or regex is invalid.
     pub fn new(rules: &[InhibitRule]) -> Result<Self, Error> {
         let rules = rules
             .iter()

@@ -58,7 +58,7 @@ impl Notifier {
     /// notifications (a full or closed sink drops them, counted and logged).
     ///
     /// # Errors
-    /// [`Error::Regex`] when a matcher's regex does not compile.
+    /// [`Error::Matcher`] when a matcher's label or regex is invalid.
     pub fn new(
         config: &Config,
         muter: Arc<dyn Muter>,

@@ -98,7 +98,7 @@ impl Dispatcher {
     /// The dispatcher of `config`: its route tree, inhibit rules and cooldowns.
     ///
     /// # Errors
-    /// [`Error::Regex`] when a matcher's regex does not compile.
+    /// [`Error::Matcher`] when a matcher's label or regex is invalid.
     pub fn new(config: &Config, muter: Arc<dyn Muter>) -> Result<Self, Error> {
         Self::with_routes(
             &routing::route_tree(config),
@@ -111,7 +111,7 @@ impl Dispatcher {
     /// A dispatcher over any route tree and inhibit rules.
     ///
     /// # Errors
-    /// [`Error::Regex`] when a matcher's regex does not compile.
+    /// [`Error::Matcher`] when a matcher's label or regex is invalid.
     pub fn with_routes(
         routes: &Route,
         inhibit: &[InhibitRule],

@@ -16,6 +16,6 @@ mod nflog;
 mod route;
 
 pub use dispatcher::{Dispatcher, Muting};
-pub use matcher::{LabelMatcher, Matchers};
+pub use matcher::Matchers;
 pub use muter::{Muter, NoSilences};
 pub use nflog::LogEntry;

@@ -42,3 +42,38 @@ impl Muter for NoSilences {
         Vec::new()
     }
 }
+
+/// The silence store mutes what its active silences match, and persists as the list of
+/// its silences (read it back with `serde_json::from_value::<SilenceStore>`).
+impl Muter for crate::silence::Silences {
+    fn muted_by(&self, labels: &Labels, now_ms: i64) -> Vec<String> {
+        self.silenced_by(labels, now_ms)
+    }
+
+    fn persisted(&self) -> serde_json::Value {
+        serde_json::to_value(&*self.lock()).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "silences not persisted");
+            serde_json::Value::Null
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use voxscope_alert::expr::Matcher;
+
+    use super::*;
+    use crate::silence::{Silence, SilenceStore, Silences};
+
+    #[test]
+    fn silences_mute_as_their_store_says_and_persist_round_trip() {
+        let silences = Silences::new(SilenceStore::new());
+        let silence = Silence::new(vec![Matcher::eq("job", "voice_agent")], 1_000, 61_000);
+        let id = silences.lock().set(silence, 0).unwrap();
+        let labels: Labels = [("job".to_owned(), "voice_agent".to_owned())].into();
+        assert!(Muter::muted_by(&silences, &labels, 999).is_empty());
+        assert_eq!(Muter::muted_by(&silences, &labels, 1_000), std::slice::from_ref(&id));
+        let restored: SilenceStore = serde_json::from_value(silences.persisted()).unwrap();
+        assert_eq!(restored.silenced_by(&labels, 30_000), [id]);
+    }
+}
