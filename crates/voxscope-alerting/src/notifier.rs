@@ -23,10 +23,10 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
 use voxscope_alert::Config;
-use voxscope_alert::eval::ActiveAlert;
+use voxscope_alert::eval::{ActiveAlert, Labels};
 
 use crate::ack::Ack;
-use crate::dispatch::{Dispatcher, Muter};
+use crate::dispatch::{Dispatcher, Muter, Muting};
 use crate::escalation::Escalator;
 use crate::history::{Entry, History};
 use crate::notification::Notification;
@@ -127,6 +127,16 @@ impl Notifier {
     /// The firing alerts, and resolved ones not yet notified, with what mutes them.
     pub fn alerts(&self) -> Vec<AlertStatus> {
         self.lock().alerts(self.clock.now_ms())
+    }
+
+    /// The receivers an alert with `labels` is routed to (for any alert, pending too).
+    pub fn receivers(&self, labels: &Labels) -> Vec<String> {
+        self.lock().dispatcher.receivers(labels)
+    }
+
+    /// What mutes an alert with `labels` now: silences and the firing alert inhibiting it.
+    pub fn muting(&self, labels: &Labels) -> Muting {
+        self.lock().dispatcher.muting(labels, self.clock.now_ms())
     }
 
     /// The history, oldest first.

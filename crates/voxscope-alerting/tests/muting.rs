@@ -52,7 +52,13 @@ async fn a_service_down_mutes_everything_else_of_its_job_and_nothing_of_another(
         })
         .expect("cpu alert");
     let down_fp = voxscope_alerting::fingerprint(&down.labels);
-    assert_eq!(cpu_status.inhibited_by, [down_fp]);
+    assert_eq!(cpu_status.inhibited_by, std::slice::from_ref(&down_fp));
+    assert_eq!(cpu_status.receivers, ["warning"]);
+    // The same answer for labels the dispatcher never saw (a pending alert's).
+    let mut pending = cpu.labels.clone();
+    pending.insert("alertname".into(), "HighMemoryUsage".into());
+    assert_eq!(h.notifier.muting(&pending).inhibited_by, Some(down_fp));
+    assert_eq!(h.notifier.receivers(&pending), ["warning"]);
     // Only the other job's CPU warning is told, once.
     let log = h.stop().await;
     let warnings: Vec<(i64, String)> = log
