@@ -4,12 +4,28 @@
 //! Alertmanager.
 //!
 //! ```
-//! let (sink, _notifications) = tokio::sync::mpsc::channel(1024);
-//! let notifier = voxscope_alerting::Notifier::new(&voxscope_alert::Config::default(),
-//!     std::sync::Arc::new(voxscope_alerting::dispatch::NoSilences), sink,
-//!     voxscope_alerting::Clock::system()).unwrap();
-//! # let _ = notifier;
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() {
+//! use std::sync::Arc;
+//! use voxscope_alerting::{Clock, Notifier, silence::{SilenceStore, Silences}};
+//!
+//! let config = voxscope_alert::Config::default();
+//! let (sink, mut delivery) = tokio::sync::mpsc::channel(1024);
+//! let silences = Silences::new(SilenceStore::new());
+//! let notifier = Notifier::new(&config, Arc::new(silences.clone()), sink, Clock::system()).unwrap();
+//! if let Some(saved) = notifier.restore().unwrap() {
+//!     // evaluator.restore(saved.active_alerts); the silences come back from saved.silences.
+//!     # let _ = saved;
+//! }
+//! let _task = notifier.spawn();
+//! // Every [engine] interval_seconds: notifier.observe(&evaluator.evaluate(&mut storage, now_ms));
+//! notifier.observe(&[]);
+//! assert!(delivery.try_recv().is_err());
+//! # }
 //! ```
+//!
+//! Notifications come out of the channel given to [`Notifier::new`], each for one
+//! receiver: a group's alerts at a flush, or an escalation step's page.
 #![deny(missing_docs)]
 
 pub mod ack;
