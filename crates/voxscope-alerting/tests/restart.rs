@@ -2,11 +2,11 @@
 //! its `active_at`, the acknowledgement, the escalation progress, the dedup log and the
 //! history, so nothing is told twice and nothing is forgotten.
 
-mod support;
+mod paused;
 
 use std::sync::Arc;
 
-use support::{Harness, T0, config, firing};
+use paused::{Harness, T0, config, firing};
 use voxscope_alert::eval::AlertState;
 use voxscope_alerting::dispatch::NoSilences;
 use voxscope_alerting::persist::StateDir;

@@ -2,11 +2,11 @@
 //! same instant it was observed; a full sink never blocks the engine, and what it could
 //! not take is counted and kept in the history.
 
-mod support;
+mod paused;
 
 use std::sync::Arc;
 
-use support::{T0, config, firing};
+use paused::{T0, config, firing};
 use voxscope_alerting::dispatch::NoSilences;
 use voxscope_alerting::history::Event;
 use voxscope_alerting::{Clock, Notifier};
