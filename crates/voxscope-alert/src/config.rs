@@ -452,7 +452,6 @@ impl Config {
         }
         let am = &self.alertmanager;
         for (field, value) in [
-            ("alertmanager.group_wait_seconds", am.group_wait_seconds),
             ("alertmanager.group_interval_seconds", am.group_interval_seconds),
             ("deploy.retention_days", self.deploy.retention_days),
             ("deploy.scrape_interval_seconds", self.deploy.scrape_interval_seconds),

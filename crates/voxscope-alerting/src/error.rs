@@ -14,6 +14,9 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// The engine cannot start as built: what is missing or wrong.
+    #[error("alerting engine: {0}")]
+    Setup(String),
     /// An acknowledgement of an alert that is not firing.
     #[error("no firing alert has fingerprint {0}")]
     UnknownAlert(String),

@@ -3,6 +3,18 @@
 //! escalation and history, for a service that runs with no Prometheus and no
 //! Alertmanager.
 //!
+//! ```no_run
+//! # struct Metrics; impl Metrics { fn render(&self) -> String { String::new() } }
+//! # fn run(metrics: Metrics, app: axum::Router, catalog: voxscope_alert::RuleCatalog) -> Result<(), voxscope_alerting::Error> {
+//! // `metrics`: the service's recorder handle (voxscope's `MetricsHandle`), rendering /metrics.
+//! let engine = voxscope_alerting::AlertEngine::builder(catalog).scrape(move || metrics.render()).start()?;
+//! let app = app.merge(engine.router());
+//! # Ok(()) }
+//! ```
+//!
+//! [`AlertEngine`] wires the parts below; each is usable alone. The notifier, fed one
+//! evaluation at a time:
+//!
 //! ```
 //! # #[tokio::main(flavor = "current_thread", start_paused = true)]
 //! # async fn main() {
@@ -34,6 +46,7 @@ pub mod channel;
 mod clock;
 pub mod delivery;
 pub mod dispatch;
+mod engine;
 mod error;
 pub mod escalation;
 mod fingerprint;
@@ -48,6 +61,7 @@ pub mod silence;
 mod state;
 
 pub use clock::Clock;
+pub use engine::{AlertEngine, EngineBuilder};
 pub use error::Error;
 pub use fingerprint::fingerprint;
 pub use inhibit::Inhibitor;

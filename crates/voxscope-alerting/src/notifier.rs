@@ -155,6 +155,12 @@ impl Notifier {
         self.wake.notify_one();
     }
 
+    /// Saves the state now (at shutdown), if a state directory is configured.
+    pub fn save_now(&self) {
+        self.lock().mark_dirty();
+        self.save(self.clock.now_ms());
+    }
+
     /// The clock the engine reads.
     pub fn clock(&self) -> Clock {
         self.clock

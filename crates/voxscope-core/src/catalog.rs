@@ -192,6 +192,11 @@ pub const TOKEN_BUCKETS: &[f64] = &[
     16777216.0, 67108864.0,
 ];
 
+/// Rule evaluations of the embedded engine, 100 µs to 1 s: a catalog over a thousand
+/// series takes a few milliseconds.
+pub const EVALUATION_BUCKETS: &[f64] =
+    &[0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0];
+
 const NONE: &[f64] = &[];
 
 // HTTP
@@ -431,6 +436,12 @@ metric!(
     "Alerts firing in the embedded evaluator."
 );
 metric!(
+    /// One evaluation of the embedded engine: scrape, rules, dispatch.
+    VOXSCOPE_ALERT_EVALUATION_DURATION_SECONDS, "voxscope_alert_evaluation_duration_seconds",
+    Histogram, Seconds, SelfObservation, [], EVALUATION_BUCKETS,
+    "Time the embedded alerting engine took to scrape the service's own metrics, evaluate every rule and hand the alerts to the dispatcher."
+);
+metric!(
     /// Notifications sent by the embedded evaluator.
     VOXSCOPE_NOTIFICATIONS_TOTAL, "voxscope_notifications_total", Counter, Count, SelfObservation,
     ["channel", "result"], NONE,
@@ -508,6 +519,7 @@ pub const ALL: &[MetricDef] = &[
     VOXSCOPE_TRACE_BUFFER_OVERFLOW_TOTAL,
     VOXSCOPE_TRACE_EXPORT_DROPPED_TOTAL,
     VOXSCOPE_ALERTS_FIRING,
+    VOXSCOPE_ALERT_EVALUATION_DURATION_SECONDS,
     VOXSCOPE_NOTIFICATIONS_TOTAL,
     VOXSCOPE_LABEL_OVERFLOW_TOTAL,
     PROCESS_CPU_SECONDS_TOTAL,

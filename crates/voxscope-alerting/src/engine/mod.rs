@@ -1,0 +1,260 @@
+//! The engine as one piece: the evaluation loop over the service's own metrics, the
+//! notifier, delivery, silences and the HTTP API, started together.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), voxscope_alerting::Error> {
+//! # let render = || String::from("voice_calls_active{transport=\"twilio\"} 0\n");
+//! let catalog = voxscope_alert::RuleCatalog::new(voxscope_alert::Config::default()).unwrap();
+//! let engine = voxscope_alerting::AlertEngine::builder(catalog).scrape(render).start()?;
+//! let app: axum::Router = engine.router(); // /api/v1/alerts, /alertmanager/api/v2/...
+//! assert_eq!(engine.evaluate_now(), 1); // the Watchdog heartbeat always fires
+//! # let _ = app; Ok(()) }
+//! ```
+//!
+//! Every `[engine] interval_seconds` the loop renders the service's exposition, scrapes
+//! it into the evaluator's storage as Prometheus would (with `job`, `instance` and
+//! `up`), evaluates the catalog, hands the alerts to the notifier and sets
+//! `voxscope_alerts_firing`. The notifier's notifications go through a bounded channel
+//! to [`Delivery`], whose workers send them off the request path.
+
+mod evaluation;
+mod source;
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use axum::Router;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use voxscope_alert::RuleCatalog;
+use voxscope_alert::eval::{Labels, RuleEvaluator, StorageLimits};
+
+use crate::api::{self, ApiSettings, ApiToken};
+use crate::delivery::Delivery;
+use crate::silence::{SilenceStore, Silences};
+use crate::{Clock, Error, Notifier};
+
+use evaluation::Evaluation;
+
+type Scrape = Arc<dyn Fn() -> String + Send + Sync>;
+
+/// How an [`AlertEngine`] is put together; [`EngineBuilder::start`] starts it.
+pub struct EngineBuilder {
+    catalog: RuleCatalog,
+    scrape: Option<Scrape>,
+    instance: String,
+    delivery: Option<Delivery>,
+    clock: Option<Clock>,
+    limits: StorageLimits,
+}
+
+impl std::fmt::Debug for EngineBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineBuilder").field("instance", &self.instance).finish_non_exhaustive()
+    }
+}
+
+impl EngineBuilder {
+    /// What the engine evaluates: a function returning the Prometheus text exposition of
+    /// the service (its `/metrics` body, e.g. `MetricsHandle::render`). Required.
+    #[must_use]
+    pub fn scrape(mut self, render: impl Fn() -> String + Send + Sync + 'static) -> Self {
+        self.scrape = Some(Arc::new(render));
+        self
+    }
+
+    /// The `instance` label the scrape adds (default `localhost`); `job` is the
+    /// config's `[service] job`.
+    #[must_use]
+    pub fn instance(mut self, instance: impl Into<String>) -> Self {
+        self.instance = instance.into();
+        self
+    }
+
+    /// Where notifications go; default [`Delivery::from_config`] (the channels of the
+    /// config's receivers, secrets from files and the environment).
+    #[must_use]
+    pub fn delivery(mut self, delivery: Delivery) -> Self {
+        self.delivery = Some(delivery);
+        self
+    }
+
+    /// The clock (default [`Clock::system`]); tests give one at a fixed wall time.
+    #[must_use]
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Bounds of the evaluator's storage (series, retention); the retention of each
+    /// series grows to the longest window a rule reads it over.
+    #[must_use]
+    pub fn storage_limits(mut self, limits: StorageLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Restores the saved state (if `[engine] state_dir` holds one) and starts the
+    /// evaluation loop, the notifier and delivery on the current tokio runtime.
+    ///
+    /// # Errors
+    /// [`Error::Setup`] without a scrape function, without a tokio runtime, or with an
+    /// unreadable API token; [`Error::Matcher`] for a bad route or inhibit matcher;
+    /// [`Error::Io`]/[`Error::Corrupt`] when the saved state cannot be read.
+    pub fn start(self) -> Result<AlertEngine, Error> {
+        let setup = |reason: String| Error::Setup(reason);
+        let scrape = self.scrape.ok_or_else(|| setup("no scrape function was given".into()))?;
+        tokio::runtime::Handle::try_current()
+            .map_err(|_| setup("the engine starts inside a tokio runtime".into()))?;
+        let config = self.catalog.config.clone();
+        let token = ApiToken::from_config(&config.api).map_err(|e| setup(e.to_string()))?;
+        let clock = self.clock.unwrap_or_else(Clock::system);
+        let delivery = self.delivery.unwrap_or_else(|| Delivery::from_config(&config));
+        let silences = Silences::new(SilenceStore::new());
+        let (sink, notifications) = mpsc::channel(config.delivery.queue_capacity.max(1));
+        let notifier = Notifier::new(&config, Arc::new(silences.clone()), sink, clock)?;
+
+        let evaluator = RuleEvaluator::new(&self.catalog);
+        let storage = evaluator.storage(self.limits);
+        let target = Labels::from([
+            ("job".to_owned(), config.service.job.clone()),
+            ("instance".to_owned(), self.instance),
+        ]);
+        let mut evaluation = Evaluation::new(evaluator, storage, target, scrape);
+        if let Some(saved) = notifier.restore()? {
+            let restored = evaluation.evaluator.restore(saved.active_alerts);
+            if !saved.silences.is_null() {
+                let store: SilenceStore =
+                    serde_json::from_value(saved.silences).map_err(|e| Error::Corrupt {
+                        path: std::path::PathBuf::from(&config.engine.state_dir),
+                        source: e,
+                    })?;
+                *silences.lock() = store;
+            }
+            tracing::info!(target: "voxscope::alerting", restored, "alerting state restored");
+        }
+
+        let interval = Duration::from_secs(config.engine.interval_seconds.max(1));
+        let inner = Arc::new(Inner {
+            evaluation: Mutex::new(evaluation),
+            notifier: notifier.clone(),
+            silences: silences.clone(),
+            delivery: delivery.clone(),
+            clock,
+            interval,
+            tasks: Mutex::new(Vec::new()),
+        });
+        let settings = ApiSettings {
+            token,
+            alertmanager_config: voxscope_alert::alertmanager::config(&config),
+            started_at_ms: clock.now_ms(),
+            alert_validity_ms: 4 * (interval.as_millis() as i64).max(60_000),
+            ..ApiSettings::new(None)
+        };
+        let tasks = vec![
+            notifier.spawn(),
+            tokio::spawn(forward(notifications, delivery)),
+            tokio::spawn(evaluation::run(Arc::clone(&inner))),
+        ];
+        *inner.tasks() = tasks;
+        Ok(AlertEngine { inner, settings })
+    }
+}
+
+/// What the tasks and the API share.
+pub(crate) struct Inner {
+    pub(crate) evaluation: Mutex<Evaluation>,
+    pub(crate) notifier: Notifier,
+    pub(crate) silences: Silences,
+    pub(crate) delivery: Delivery,
+    pub(crate) clock: Clock,
+    pub(crate) interval: Duration,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Inner {
+    pub(crate) fn evaluation(&self) -> MutexGuard<'_, Evaluation> {
+        self.evaluation.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn tasks(&self) -> MutexGuard<'_, Vec<JoinHandle<()>>> {
+        self.tasks.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The embedded alerting engine, running: cheap to clone.
+#[derive(Clone)]
+pub struct AlertEngine {
+    inner: Arc<Inner>,
+    settings: ApiSettings,
+}
+
+impl std::fmt::Debug for AlertEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AlertEngine")
+            .field("interval", &self.inner.interval)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AlertEngine {
+    /// An engine evaluating `catalog` (its rules and its config's routes, receivers,
+    /// cooldowns, escalation and state directory).
+    pub fn builder(catalog: RuleCatalog) -> EngineBuilder {
+        EngineBuilder {
+            catalog,
+            scrape: None,
+            instance: "localhost".to_owned(),
+            delivery: None,
+            clock: None,
+            limits: StorageLimits::default(),
+        }
+    }
+
+    /// The HTTP API: Prometheus's `/api/v1/alerts` and `/api/v1/rules`, the ack
+    /// endpoint, and the Alertmanager v2 alerts and silences under `/alertmanager`
+    /// (`amtool --alertmanager.url=http://HOST:PORT/alertmanager`). Writes need the
+    /// bearer token of `[api] token_file` or `VOXSCOPE_ALERT_API_TOKEN`.
+    pub fn router(&self) -> Router {
+        let source: Arc<dyn api::AlertSource> = Arc::new(source::EngineSource(self.inner.clone()));
+        api::router(source, self.inner.silences.clone(), self.settings.clone())
+    }
+
+    /// The notifier: acks, alert status, history.
+    pub fn notifier(&self) -> &Notifier {
+        &self.inner.notifier
+    }
+
+    /// The shared silence store.
+    pub fn silences(&self) -> &Silences {
+        &self.inner.silences
+    }
+
+    /// Runs one evaluation now (the loop runs them every interval): scrape, rules,
+    /// dispatch. Returns how many alerts fire.
+    pub fn evaluate_now(&self) -> usize {
+        evaluation::tick(&self.inner)
+    }
+
+    /// Stops evaluating, saves the state and gives delivery up to `grace` to send what
+    /// is queued; returns how many sends were abandoned (each counted as dropped).
+    pub async fn shutdown(self, grace: Duration) -> usize {
+        for task in self.inner.tasks().drain(..) {
+            task.abort();
+        }
+        self.inner.notifier.save_now();
+        self.inner.delivery.shutdown(grace).await
+    }
+}
+
+/// Hands each notification to delivery; `notify` never waits (a full queue drops and
+/// counts).
+async fn forward(
+    mut notifications: mpsc::Receiver<crate::notification::Notification>,
+    delivery: Delivery,
+) {
+    while let Some(notification) = notifications.recv().await {
+        delivery.notify(notification);
+    }
+}
