@@ -40,6 +40,7 @@ fn dependencies_point_one_way() {
                 "voxscope-provider",
                 "voxscope-trace",
                 "voxscope-alert",
+                "voxscope-alerting",
             ],
             other => panic!("{other} is not in the crate map of docs/architecture.md"),
         }

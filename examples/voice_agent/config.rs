@@ -6,12 +6,15 @@
 //! | `--port N` (replaces the port of the bind address) | `VOXSCOPE_PORT`, then `PORT` | |
 //! | `--metrics-token T` | `VOXSCOPE_METRICS_TOKEN` | none: `/metrics` is open |
 //! | `--faults SPEC` | `VOXSCOPE_DEMO_FAULTS` | none |
+//! | `--alert-config PATH` (TOML: thresholds, receivers, routes, cooldowns, escalation) | `VOXSCOPE_ALERT_CONFIG` | the built-in defaults |
+//! | `--notify log\|receivers` (where alert notifications go) | `VOXSCOPE_NOTIFY` | `log` |
 //!
 //! The provider keys (`VOXSCOPE_DEMO_STT_KEY`, …) come from the environment only, so they
 //! never show in a process list.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 
 use anyhow::{Context, anyhow};
 use clap::{Arg, Command};
@@ -33,6 +36,22 @@ pub struct Config {
     pub faults: Option<String>,
     /// The provider keys that are set, by variable name (values are never logged).
     pub provider_keys: BTreeMap<&'static str, String>,
+    /// The alerting config file (`voxscope check` validates the same file).
+    pub alert_config: Option<PathBuf>,
+    /// Where the embedded engine's notifications go.
+    pub notify: Notify,
+}
+
+/// Where the demo's alert notifications go.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Notify {
+    /// Every receiver writes to the log (target `voxscope::alert`): nothing leaves the
+    /// machine.
+    #[default]
+    Log,
+    /// The receivers of the alert config: email, Slack, PagerDuty, webhooks, with
+    /// secrets from their files or `VOXSCOPE_*` variables.
+    Receivers,
 }
 
 fn command() -> Command {
@@ -56,6 +75,12 @@ fn command() -> Command {
                 .value_name("TOKEN")
                 .help("Bearer token that /metrics requires [env: VOXSCOPE_METRICS_TOKEN]"),
         )
+        .arg(Arg::new("alert-config").long("alert-config").value_name("PATH").help(
+            "Alerting config (TOML): thresholds, receivers, cooldowns, escalation [env: VOXSCOPE_ALERT_CONFIG]",
+        ))
+        .arg(Arg::new("notify").long("notify").value_name("WHERE").help(
+            "Where alert notifications go: log, or the config's receivers [env: VOXSCOPE_NOTIFY] [default: log]",
+        ))
         .arg(Arg::new("faults").long("faults").value_name("SPEC").help(
             "Provider faults, e.g. stt.primary=outage,llm.primary=error:rate_limited@0.5,tts.primary=stall:3s [env: VOXSCOPE_DEMO_FAULTS]",
         ))
@@ -103,7 +128,14 @@ impl Config {
         let metrics_token = flag("metrics-token").or_else(|| env("VOXSCOPE_METRICS_TOKEN"));
         let faults = flag("faults").or_else(|| env("VOXSCOPE_DEMO_FAULTS"));
         let provider_keys = KEY_VARS.iter().filter_map(|var| Some((*var, env(var)?))).collect();
-        Ok(Self { addr, metrics_token, faults, provider_keys })
+        let alert_config =
+            flag("alert-config").or_else(|| env("VOXSCOPE_ALERT_CONFIG")).map(PathBuf::from);
+        let notify = match flag("notify").or_else(|| env("VOXSCOPE_NOTIFY")).as_deref() {
+            None | Some("log") => Notify::Log,
+            Some("receivers") => Notify::Receivers,
+            Some(other) => return Err(anyhow!("notify: {other:?} is neither log nor receivers")),
+        };
+        Ok(Self { addr, metrics_token, faults, provider_keys, alert_config, notify })
     }
 }
 
@@ -163,6 +195,10 @@ mod tests {
         assert_eq!(err.to_string(), "port: \"http\" is not a port number");
         let err = Config::parse(args(&["--bind", "localhost:80"]), none).unwrap_err();
         assert_eq!(err.to_string(), "bind: \"localhost:80\" is neither IP:PORT nor an IP address");
+        let err = Config::parse(args(&["--notify", "slack"]), none).unwrap_err();
+        assert_eq!(err.to_string(), "notify: \"slack\" is neither log nor receivers");
+        let receivers = Config::parse(args(&["--notify=receivers"]), none).unwrap();
+        assert_eq!(receivers.notify, Notify::Receivers);
         let err = Config::parse(args(&["--bogus"]), none).unwrap_err();
         assert!(err.to_string().contains("--bogus"), "{err}");
     }

@@ -5,10 +5,11 @@
 //! [`media`] (the Twilio media-stream WebSocket), [`providers`] (simulated STT/LLM/TTS
 //! with fallbacks and fault injection), [`stt_server`] and [`stt_client`] (a loopback
 //! streaming STT over WebSocket, used through the live STT chain), [`agent`] (which
-//! answers media-stream callers through the providers) and [`telemetry`] (metrics and
-//! logs).
+//! answers media-stream callers through the providers), [`telemetry`] (metrics and
+//! logs) and [`alerting`] (the embedded alerting engine over the demo's own metrics).
 
 pub mod agent;
+pub mod alerting;
 pub mod calls;
 pub mod config;
 pub mod endpointing;
@@ -24,9 +25,10 @@ use voxscope::MetricsHandle;
 use voxscope::trace::TracePipeline;
 
 /// The whole demo service, exactly as `main` serves it: the HTTP API, `/media` calls,
-/// the provider turns, `/metrics` and `/traces`, under the trace and HTTP metrics
-/// layers. It also runs the startup check of the provider keys
-/// (`voxscope_config_missing`).
+/// the provider turns, `/metrics` and `/traces`, the alert API, under the trace and
+/// HTTP metrics layers. It also runs the startup check of the provider keys
+/// (`voxscope_config_missing`) and starts the embedded alerting engine, which evaluates
+/// the rules over the demo's own metrics and notifies the log.
 ///
 /// The layers go on last, after every `merge`: `Router::layer` wraps the routes and the
 /// fallback that exist when it is called, so a router merged afterwards would bring
@@ -55,11 +57,13 @@ pub fn service(
     let faults = providers::Faults::parse(config.faults.as_deref().unwrap_or_default())?;
     let pipeline = providers::Pipeline::new(&faults)?;
     let responder = std::sync::Arc::new(agent::PipelineResponder::new(pipeline.clone()));
+    let alerts = alerting::start(config, metrics)?;
     Ok(routes::router(calls.clone())
         .merge(providers::router(calls, pipeline))
         .merge(media::router(responder)?)
         .merge(endpoint.into_router())
         .merge(tracing.traces_router())
+        .merge(alerts.router())
         .layer(telemetry::http_layer()?)
         .layer(tracing.trace_layer()))
 }

@@ -26,6 +26,7 @@
 //! | `provider` | no | [`provider`]: provider timing, fallback chains, `check_config` |
 //! | `prometheus` | yes | [`install`], [`builder`], the `/metrics` endpoint |
 //! | `alert` | no | `alert`: rules, Alertmanager config, dashboards, runbooks from the catalog |
+//! | `alerting` | no | `alerting`: the embedded engine (evaluation, notifications, silences, escalation, API) |
 //! | `trace` | no | [`trace`]: `TraceLayer`, head and tail sampling, `/traces`, [`init_tracing`] |
 //! | `otlp` | no | OTLP http/protobuf export for `trace` |
 //!
@@ -48,6 +49,12 @@ pub use voxscope_http::HttpMetricsLayer;
 #[cfg(feature = "alert")]
 pub mod alert {
     pub use voxscope_alert::*;
+}
+
+/// The embedded alerting engine (`voxscope-alerting`).
+#[cfg(feature = "alerting")]
+pub mod alerting {
+    pub use voxscope_alerting::*;
 }
 
 /// The WebSocket call-lifecycle layer (`voxscope-call`).

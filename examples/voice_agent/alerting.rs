@@ -1,0 +1,46 @@
+//! The embedded alerting engine, as the demo runs it: the catalog's rules evaluated
+//! every 5 s over the demo's own metrics, notifications to the log (or, with
+//! `--notify receivers`, to the alert config's email, Slack, PagerDuty and webhooks),
+//! and the alert API on the demo's port: `/api/v1/alerts`, `/api/v1/rules` and the
+//! Alertmanager-compatible `/alertmanager/api/v2/...` that `amtool` talks to.
+
+use anyhow::Context;
+use voxscope::MetricsHandle;
+use voxscope::alert::{Config as AlertConfig, RuleCatalog};
+use voxscope::alerting::delivery::Delivery;
+use voxscope::alerting::{AlertEngine, channel};
+
+use crate::config::{Config, Notify};
+
+/// Reads and validates the alert config (or takes the defaults) and starts the engine
+/// on the current tokio runtime.
+///
+/// # Errors
+/// An unreadable or invalid alert config, naming the file and the field; an engine
+/// that cannot start (an unreadable API token file, a corrupt saved state).
+pub fn start(config: &Config, metrics: &MetricsHandle) -> anyhow::Result<AlertEngine> {
+    let rules = match &config.alert_config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("alert config {}", path.display()))?;
+            AlertConfig::from_toml(&text)
+                .with_context(|| format!("alert config {}", path.display()))?
+        }
+        None => AlertConfig::default(),
+    };
+    let delivery = match config.notify {
+        Notify::Log => Delivery::new(
+            &rules.delivery,
+            channel::log_only(&rules),
+            channel::alertmanager_from_config(&rules),
+        ),
+        Notify::Receivers => Delivery::from_config(&rules),
+    };
+    let render = metrics.clone();
+    let engine = AlertEngine::builder(RuleCatalog::new(rules)?)
+        .scrape(move || render.render())
+        .instance(config.addr.to_string())
+        .delivery(delivery)
+        .start()?;
+    Ok(engine)
+}
