@@ -200,7 +200,7 @@ fn bad_settings_are_rejected_naming_the_field_and_the_value() {
             "buckets.voice_turn_latency_seconds",
             "0.5",
         ),
-        ("[alertmanager]\ngroup_wait_seconds = 0", "alertmanager.group_wait_seconds", "0"),
+        ("[alertmanager]\ngroup_interval_seconds = 0", "alertmanager.group_interval_seconds", "0"),
         ("[service]\njob = \"\"", "service.job", ""),
     ] {
         let text = Config::from_toml(toml).unwrap_err().to_string();
