@@ -499,6 +499,20 @@ impl Config {
         crate::routing::validate_inhibit_rules(&self.inhibit_rules)?;
         crate::custom::validate(self, &crate::builtin_alerts(self))?;
         crate::receiver::validate(self)?;
+        let known: Vec<String> =
+            crate::receiver::receivers(self).into_iter().map(|r| r.name).collect();
+        for (i, step) in self.escalation.steps.iter().enumerate() {
+            if !known.contains(&step.receiver) {
+                return Err(Error::invalid(
+                    &format!("escalation.steps[{i}].receiver"),
+                    &step.receiver,
+                    format!(
+                        "no receiver of that name; [receivers] and the built-in ones are {}",
+                        known.join(", ")
+                    ),
+                ));
+            }
+        }
         crate::delivery::validate(&self.delivery)?;
         Ok(())
     }

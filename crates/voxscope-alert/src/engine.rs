@@ -239,6 +239,7 @@ mod tests {
     fn steps_and_cooldowns_come_from_toml() {
         let config = Config::from_toml(
             "[cooldowns]\nemergency = 30\n[escalation]\nseverities = [\"emergency\"]\n\
+             [receivers.oncall-2]\nemail = [\"second@example.org\"]\n\
              [[escalation.steps]]\nafter_seconds = 300\nreceiver = \"oncall-2\"",
         )
         .unwrap();

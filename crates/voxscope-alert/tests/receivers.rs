@@ -145,3 +145,17 @@ fn amtool_accepts_the_generated_receivers() {
     assert!(output.status.success(), "{text}{}", String::from_utf8_lossy(&output.stderr));
     assert!(text.contains(" - 9 receivers"), "{text}");
 }
+
+#[test]
+fn an_escalation_step_must_name_a_receiver_that_exists() {
+    let err = voxscope_alert::Config::from_toml(
+        "[[escalation.steps]]\nafter_seconds = 60\nreceiver = \"oncall-lead\"",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.starts_with("escalation.steps[0].receiver: no receiver of that name"), "{err}");
+    assert!(err.contains("team-lead") && err.contains("critical"), "{err}");
+    let named = "[receivers.oncall-lead]\nemail = [\"lead@example.org\"]\n\
+                 [[escalation.steps]]\nafter_seconds = 60\nreceiver = \"oncall-lead\"";
+    assert!(voxscope_alert::Config::from_toml(named).is_ok());
+}
