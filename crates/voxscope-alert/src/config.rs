@@ -305,7 +305,9 @@ pub struct Alertmanager {
     pub webhook_token_file: String,
     /// Dead-man's-switch URL the always-firing Watchdog alert is sent to every minute.
     pub watchdog_url: String,
-    /// Wait before the first notification of a group, seconds.
+    /// Wait before the first notification of a group, seconds; 0 sends at once. The
+    /// default 15 s (5 s on the critical and emergency routes, a third of it) with the
+    /// embedded engine's 5 s evaluations notifies a firing alert within 20 s.
     pub group_wait_seconds: u64,
     /// Wait between two flushes of a group, seconds: new alerts of a group are notified
     /// at the next flush, and a repeat (see [`Cooldowns`]) only happens at a flush, so a
@@ -331,7 +333,7 @@ impl Default for Alertmanager {
             webhook_url: "http://incident-bot:8080/alertmanager".to_owned(),
             webhook_token_file: secret("webhook_token"),
             watchdog_url: "http://incident-bot:8080/watchdog".to_owned(),
-            group_wait_seconds: 30,
+            group_wait_seconds: 15,
             group_interval_seconds: 60,
         }
     }
