@@ -138,7 +138,9 @@ fn alert_eval(c: &mut Criterion) {
         storage.ingest_exposition(&exposition(&series, tick), tick * INTERVAL_MS, &target()).ok();
         evaluator.evaluate(&mut storage, tick * INTERVAL_MS);
     }
-    // Samples held once every series has filled its retention at one per interval.
+    // Samples held once every series has filled its retention: one per interval over
+    // the last hour, one per thinning step before it.
+    let limits = StorageLimits::default();
     let full: i64 = series
         .iter()
         .filter_map(|s| {
@@ -147,7 +149,10 @@ fn alert_eval(c: &mut Criterion) {
             labels.insert("__name__".to_owned(), s.name.clone());
             storage.retention_ms(&labels)
         })
-        .map(|ms| ms / INTERVAL_MS)
+        .map(|ms| {
+            let recent = ms.min(limits.full_resolution_ms);
+            recent / INTERVAL_MS + (ms - recent) / limits.thinned_step_ms
+        })
         .sum();
     eprintln!(
         "{} exposed series, {} stored (recorded and up included), {} samples after an hour, \
