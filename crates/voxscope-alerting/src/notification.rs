@@ -1,7 +1,7 @@
 //! What the dispatcher hands to delivery: one message for one receiver.
 
 use serde::{Deserialize, Serialize};
-use voxscope_alert::eval::Labels;
+use voxscope_alert::eval::{ActiveAlert, Labels};
 
 /// Whether an alert (or a group) is firing or resolved, as Alertmanager says it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -30,6 +30,45 @@ pub struct NotifiedAlert {
     pub ends_at_ms: Option<i64>,
     /// A link back to the rule that produced it.
     pub generator_url: String,
+}
+
+impl NotifiedAlert {
+    /// The evaluator's `alert` as a notification carries it; `ends_at_ms` is `None`
+    /// while it fires.
+    ///
+    /// ```
+    /// use voxscope_alert::eval::{ActiveAlert, AlertState};
+    /// use voxscope_alerting::notification::{NotifiedAlert, Status};
+    /// let active = ActiveAlert {
+    ///     labels: [("alertname".to_owned(), "X".to_owned())].into(),
+    ///     annotations: Default::default(),
+    ///     state: AlertState::Firing,
+    ///     active_at_ms: 0,
+    ///     fired_at_ms: Some(60_000),
+    ///     resolved_at_ms: None,
+    ///     keep_firing_since_ms: None,
+    ///     value: 1.0,
+    /// };
+    /// let n = NotifiedAlert::of(&active, Status::Firing, 60_000, None, String::new());
+    /// assert_eq!(n.fingerprint, voxscope_alerting::fingerprint(&active.labels));
+    /// ```
+    pub fn of(
+        alert: &ActiveAlert,
+        status: Status,
+        starts_at_ms: i64,
+        ends_at_ms: Option<i64>,
+        generator_url: String,
+    ) -> Self {
+        Self {
+            fingerprint: crate::fingerprint(&alert.labels),
+            status,
+            labels: alert.labels.clone(),
+            annotations: alert.annotations.clone(),
+            starts_at_ms,
+            ends_at_ms,
+            generator_url,
+        }
+    }
 }
 
 /// One message for one receiver: a group's alerts at a flush, or an escalation step of

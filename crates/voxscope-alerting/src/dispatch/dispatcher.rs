@@ -153,15 +153,8 @@ impl Dispatcher {
                         Some(known) if known.status == Status::Firing => known.starts_at_ms,
                         _ => active.fired_at_ms.unwrap_or(active.active_at_ms),
                     };
-                    let alert = NotifiedAlert {
-                        fingerprint: fp.clone(),
-                        status: Status::Firing,
-                        labels: active.labels.clone(),
-                        annotations: active.annotations.clone(),
-                        starts_at_ms,
-                        ends_at_ms: None,
-                        generator_url: (self.generator_url)(&active.labels),
-                    };
+                    let url = (self.generator_url)(&active.labels);
+                    let alert = NotifiedAlert::of(active, Status::Firing, starts_at_ms, None, url);
                     self.route(&alert, now_ms);
                     self.alerts.insert(fp.clone(), alert);
                     firing_now.insert(fp);

@@ -9,7 +9,6 @@ use voxscope_core::catalog::{VOXSCOPE_ALERT_EVALUATION_DURATION_SECONDS, VOXSCOP
 
 use super::{Inner, Scrape};
 use crate::dispatch::Muter;
-use crate::fingerprint;
 use crate::notification::{NotifiedAlert, Status};
 use crate::silence::DEFAULT_RETENTION_MS;
 
@@ -149,15 +148,8 @@ fn pushed_alerts(alerts: &[ActiveAlert]) -> Option<Vec<NotifiedAlert>> {
                 }
                 _ => return None,
             };
-            Some(NotifiedAlert {
-                fingerprint: fingerprint(&alert.labels),
-                status,
-                labels: alert.labels.clone(),
-                annotations: alert.annotations.clone(),
-                starts_at_ms: alert.fired_at_ms.unwrap_or(alert.active_at_ms),
-                ends_at_ms,
-                generator_url: String::new(),
-            })
+            let starts_at_ms = alert.fired_at_ms.unwrap_or(alert.active_at_ms);
+            Some(NotifiedAlert::of(alert, status, starts_at_ms, ends_at_ms, String::new()))
         })
         .collect();
     (!pushed.is_empty()).then_some(pushed)

@@ -46,8 +46,8 @@ impl AlertSource for EngineSource {
         };
         let mut groups: Vec<RuleGroupView> = Vec::new();
         for rule in rules {
-            let group = match groups.iter_mut().find(|g| g.name == rule.group) {
-                Some(group) => group,
+            let index = match groups.iter().position(|g| g.name == rule.group) {
+                Some(index) => index,
                 None => {
                     groups.push(RuleGroupView {
                         name: rule.group.to_owned(),
@@ -57,9 +57,10 @@ impl AlertSource for EngineSource {
                         evaluation_seconds: 0.0,
                         rules: Vec::new(),
                     });
-                    groups.last_mut().expect("just pushed")
+                    groups.len() - 1
                 }
             };
+            let group = &mut groups[index];
             group.evaluation_seconds += rule.evaluation_time_seconds;
             group.rules.push(view(rule));
         }
