@@ -41,7 +41,7 @@ pub use evaluator::RuleEvaluator;
 pub use exposition::{ExpositionError, Scrape};
 pub use functions::extrapolated_rate;
 pub use quantile::bucket_quantile;
-pub use query::{Query, Sample};
+pub use query::{Query, RangeSeries, Sample};
 pub use rule_state::RESOLVED_RETENTION_MS;
 pub use status::{RuleHealth, RuleKind, RuleStatus};
 pub use storage::{AppendError, LOOKBACK_MS, METRIC_NAME, Storage, StorageLimits};

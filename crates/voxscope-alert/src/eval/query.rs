@@ -41,6 +41,15 @@ pub struct Sample {
     pub value: f64,
 }
 
+/// One series of a range query: a label set and its `(unix ms, value)` points.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RangeSeries {
+    /// The labels.
+    pub labels: Labels,
+    /// The points, in time order.
+    pub points: Vec<(i64, f64)>,
+}
+
 /// What an expression evaluates to.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Value {
@@ -89,6 +98,51 @@ impl Query {
             Value::Scalar(value) => vec![Sample { labels: Labels::new(), value }],
             Value::Vector(samples) => samples,
         })
+    }
+
+    /// The result at every `step_ms` from `start_ms` to `end_ms` (both included when the
+    /// steps land on it), as Prometheus's `query_range` gives it: one series per label
+    /// set, its points in time order, a step where the set has no value left out.
+    ///
+    /// ```
+    /// use voxscope_alert::eval::{Labels, Query, Storage};
+    /// use voxscope_alert::expr::{Matcher, Scope, Selector, Window, rate};
+    ///
+    /// let mut storage = Storage::new(Default::default());
+    /// let series = Labels::from([("__name__".to_owned(), "x_total".to_owned())]);
+    /// for minute in 0..=10 {
+    ///     storage.append(&series, minute * 60_000, minute as f64 * 120.0).unwrap();
+    /// }
+    /// let scope = Scope::rules(Matcher::re("job", ".*"), 60);
+    /// let query = Query::new(&rate(Selector::new("x_total"), Window::Fixed(120)), &scope).unwrap();
+    /// let series = query.range(&storage, 300_000, 600_000, 60_000).unwrap();
+    /// assert_eq!(series.len(), 1);
+    /// assert_eq!(series[0].points.len(), 6);
+    /// assert!(series[0].points.iter().all(|&(_, v)| v == 2.0));
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Query::at`]; a step that is not positive.
+    pub fn range(
+        &self,
+        storage: &Storage,
+        start_ms: i64,
+        end_ms: i64,
+        step_ms: i64,
+    ) -> Result<Vec<RangeSeries>, EvalError> {
+        if step_ms <= 0 {
+            return Err(EvalError::Unsupported("step", format!("{step_ms} ms")));
+        }
+        let mut series: std::collections::BTreeMap<Labels, Vec<(i64, f64)>> =
+            std::collections::BTreeMap::new();
+        let mut t_ms = start_ms;
+        while t_ms <= end_ms {
+            for sample in self.at(storage, t_ms)? {
+                series.entry(sample.labels).or_default().push((t_ms, sample.value));
+            }
+            t_ms = t_ms.saturating_add(step_ms);
+        }
+        Ok(series.into_iter().map(|(labels, points)| RangeSeries { labels, points }).collect())
     }
 
     /// `(selector, range ms)` of every range read: the storage keeps those series that

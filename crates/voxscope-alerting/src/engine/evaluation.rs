@@ -48,6 +48,11 @@ impl Evaluation {
         }
     }
 
+    /// The samples the rules read, as the last scrape left them.
+    pub(crate) fn storage(&self) -> &Storage {
+        &self.storage
+    }
+
     fn run(&mut self, now_ms: i64) -> Vec<ActiveAlert> {
         let text = (self.scrape)();
         match self.storage.ingest_exposition(&text, now_ms, &self.target) {

@@ -28,7 +28,7 @@ use axum::Router;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use voxscope_alert::RuleCatalog;
-use voxscope_alert::eval::{Labels, RuleEvaluator, StorageLimits};
+use voxscope_alert::eval::{Labels, RuleEvaluator, Storage, StorageLimits};
 
 use crate::api::{self, ApiSettings, ApiToken};
 use crate::delivery::Delivery;
@@ -229,6 +229,23 @@ impl AlertEngine {
     /// The shared silence store.
     pub fn silences(&self) -> &Silences {
         &self.inner.silences
+    }
+
+    /// Reads the engine's sample store (the series the rules evaluate over) under its
+    /// lock: keep `read` short, evaluations wait for it.
+    ///
+    /// ```no_run
+    /// # fn run(engine: &voxscope_alerting::AlertEngine) {
+    /// let series = engine.with_storage(|storage| storage.series_count());
+    /// # }
+    /// ```
+    pub fn with_storage<R>(&self, read: impl FnOnce(&Storage) -> R) -> R {
+        read(self.inner.evaluation().storage())
+    }
+
+    /// The engine's clock: what "now" is for its evaluations, unix milliseconds.
+    pub fn clock(&self) -> Clock {
+        self.inner.clock
     }
 
     /// Runs one evaluation now (the loop runs them every interval): scrape, rules,
