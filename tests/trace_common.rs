@@ -78,7 +78,9 @@ where
     let recorder = DebuggingRecorder::new();
     let metrics = Metrics { snapshotter: recorder.snapshotter(), totals: Default::default() };
     let pipeline = Arc::new(pipeline);
-    let subscriber = tracing_subscriber::registry().with(pipeline.otel_layer());
+    let subscriber = tracing_subscriber::registry()
+        .with(pipeline.otel_layer())
+        .with(pipeline.log_export_layer());
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let ctx = Ctx { pipeline: Arc::clone(&pipeline), exporter, metrics };
@@ -192,6 +194,60 @@ pub async fn wait_for_traces(ctx: &Ctx, n: usize) -> HashMap<TraceId, Vec<SpanDa
     })
     .await;
     found
+}
+
+/// What a loopback receiver got: each request's headers (`x-sent-content-encoding`
+/// holds the `content-encoding` as sent, before decompression) and decoded body.
+pub type Inbox<T> = Arc<std::sync::Mutex<Vec<(axum::http::HeaderMap, T)>>>;
+
+/// An HTTP receiver for POSTs to `path` on its own thread and runtime (an exporter's
+/// thread posts to it while the test thread waits), answering 200 with `content_type`.
+/// Gzipped bodies are inflated by tower-http, as a collector's HTTP server would.
+/// Returns the URL of `path` and what arrived, decoded by `decode`.
+pub fn receiver<T: Send + 'static>(
+    path: &'static str,
+    content_type: &'static str,
+    decode: fn(axum::body::Bytes) -> T,
+) -> (String, Inbox<T>) {
+    let received: Inbox<T> = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let sink = Arc::clone(&received);
+    std::thread::spawn(move || {
+        let runtime =
+            tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        runtime.block_on(async move {
+            let router = Router::new()
+                .route(
+                    path,
+                    post(
+                        move |headers: axum::http::HeaderMap, body: axum::body::Bytes| async move {
+                            sink.lock().expect("sink").push((headers, decode(body)));
+                            [("content-type", content_type)]
+                        },
+                    ),
+                )
+                .layer(tower_http::decompression::RequestDecompressionLayer::new())
+                .layer(axum::middleware::map_request(
+                    |mut request: axum::extract::Request| async {
+                        let sent = request.headers().get("content-encoding").cloned();
+                        if let Some(encoding) = sent {
+                            request.headers_mut().insert("x-sent-content-encoding", encoding);
+                        }
+                        request
+                    },
+                ));
+            let addr = voxscope_tests::serve(router).await;
+            addr_tx.send(addr).expect("addr");
+            std::future::pending::<()>().await;
+        });
+    });
+    let addr = addr_rx.recv().expect("receiver address");
+    (format!("http://{addr}{path}"), received)
+}
+
+/// Lowercase hex of an id's bytes.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Log lines written by a `tracing_subscriber::fmt` layer, for assertions.

@@ -9,15 +9,12 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
-use axum::routing::post;
-use common::{Ctx, Logs, app, run, run_with};
+use common::{Ctx, Logs, app, hex, run, run_with};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{KeyValue, any_value};
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SpanData, SpanExporter};
 use prost::Message;
-use tower_http::decompression::RequestDecompressionLayer;
 use tracing_subscriber::prelude::*;
 use voxscope::trace::{LogFormat, SamplingPolicy, TraceConfig, TracePipeline};
 use voxscope_tests::{eventually, serve};
@@ -28,60 +25,20 @@ fn config(ratio: f64) -> TraceConfig {
     )
 }
 
-/// One export request as a collector saw it: its headers (`content-encoding` as sent,
-/// before decompression) and its decoded body.
-struct Received {
-    headers: axum::http::HeaderMap,
-    request: ExportTraceServiceRequest,
-}
+type Inbox = common::Inbox<ExportTraceServiceRequest>;
 
-type Inbox = Arc<Mutex<Vec<Received>>>;
-
-/// An OTLP/HTTP receiver on its own thread and runtime: the exporter's thread posts to
-/// it while the test thread waits. Gzipped bodies are inflated by tower-http, as a
-/// collector's HTTP server would.
+/// An OTLP/HTTP receiver of traces on loopback.
 fn otlp_receiver() -> (String, Inbox) {
-    let received = Arc::new(Mutex::new(Vec::new()));
-    let (addr_tx, addr_rx) = mpsc::channel();
-    let sink = Arc::clone(&received);
-    std::thread::spawn(move || {
-        let runtime =
-            tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-        runtime.block_on(async move {
-            let router = axum::Router::new()
-                .route(
-                    "/v1/traces",
-                    post(move |headers: axum::http::HeaderMap, body: Bytes| async move {
-                        let request =
-                            ExportTraceServiceRequest::decode(body).expect("OTLP protobuf");
-                        sink.lock().expect("sink").push(Received { headers, request });
-                        [("content-type", "application/x-protobuf")]
-                    }),
-                )
-                .layer(RequestDecompressionLayer::new())
-                .layer(axum::middleware::map_request(
-                    |mut request: axum::extract::Request| async {
-                        let sent = request.headers().get("content-encoding").cloned();
-                        if let Some(encoding) = sent {
-                            request.headers_mut().insert("x-sent-content-encoding", encoding);
-                        }
-                        request
-                    },
-                ));
-            let addr = serve(router).await;
-            addr_tx.send(addr).expect("addr");
-            std::future::pending::<()>().await;
-        });
-    });
-    let addr = addr_rx.recv().expect("receiver address");
-    (format!("http://{addr}/v1/traces"), received)
+    common::receiver("/v1/traces", "application/x-protobuf", |body| {
+        ExportTraceServiceRequest::decode(body).expect("OTLP protobuf")
+    })
 }
 
 fn spans_received(inbox: &Inbox) -> usize {
     let received = inbox.lock().expect("received");
     received
         .iter()
-        .flat_map(|r| &r.request.resource_spans)
+        .flat_map(|(_, r)| &r.resource_spans)
         .flat_map(|r| &r.scope_spans)
         .map(|s| s.spans.len())
         .sum()
@@ -118,7 +75,7 @@ fn otlp_round_trip_carries_attributes_and_parent_links() {
     });
 
     let requests = received.lock().expect("received");
-    let resource_spans: Vec<_> = requests.iter().flat_map(|r| &r.request.resource_spans).collect();
+    let resource_spans: Vec<_> = requests.iter().flat_map(|(_, r)| &r.resource_spans).collect();
     let resource = resource_spans[0].resource.as_ref().expect("resource");
     assert_eq!(attr(&resource.attributes, "service.name").cloned(), string("trace-tests"));
     let spans: Vec<_> =
@@ -178,7 +135,7 @@ fn otlp_export_honours_the_standard_env_variables_and_gzips() {
     });
 
     let requests = received.lock().expect("received");
-    for Received { headers, request } in requests.iter() {
+    for (headers, request) in requests.iter() {
         assert_eq!(headers["x-sent-content-encoding"], "gzip");
         assert_eq!(headers["api-key"], "s3cr=t,1", "percent-decoded");
         assert_eq!(headers["x-tenant"], "acme");
@@ -225,10 +182,6 @@ fn shutdown_returns_within_its_timeout_when_the_collector_never_answers() {
         // The exporter's own request timeout is 5 s: far above the bound asserted.
         assert!(took < Duration::from_millis(2_000), "shutdown took {took:?}");
     });
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// An exporter whose endpoint hangs until the test lets it go.

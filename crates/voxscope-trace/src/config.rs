@@ -49,6 +49,8 @@ pub struct TraceConfig {
     pub(crate) otlp_endpoint: Option<String>,
     pub(crate) otlp_headers: Vec<(String, String)>,
     pub(crate) otlp_gzip: bool,
+    pub(crate) otlp_logs_endpoint: Option<String>,
+    pub(crate) zipkin_endpoint: Option<String>,
     pub(crate) resource_attributes: Vec<(String, String)>,
     pub(crate) log_format: LogFormat,
     pub(crate) log_filter: String,
@@ -58,8 +60,8 @@ pub struct TraceConfig {
 impl TraceConfig {
     /// Defaults: [`SamplingPolicy::default`]; in the tail buffer at most 10,000 open
     /// traces, 1,000 spans per trace, 32,768 spans in all and an hour of waiting; the
-    /// last 100 kept traces in memory, an export queue of 2,048 spans, no OTLP endpoint,
-    /// text logs at `info`, spans traced up to `INFO`.
+    /// last 100 kept traces in memory, an export queue of 2,048 spans, no OTLP or Zipkin
+    /// endpoint, no log export, text logs at `info`, spans traced up to `INFO`.
     pub fn new(service_name: impl Into<String>) -> Self {
         Self {
             service_name: service_name.into(),
@@ -74,6 +76,8 @@ impl TraceConfig {
             otlp_endpoint: None,
             otlp_headers: Vec::new(),
             otlp_gzip: false,
+            otlp_logs_endpoint: None,
+            zipkin_endpoint: None,
             resource_attributes: Vec::new(),
             log_format: LogFormat::Text,
             log_filter: "info".to_owned(),
@@ -146,6 +150,40 @@ impl TraceConfig {
         self
     }
 
+    /// Exports log records over OTLP http/protobuf to `endpoint`, such as
+    /// `http://localhost:4318/v1/logs` (feature `otlp`), each with the trace and span
+    /// ids of the span it happens in (those of a skipped request too), so that a
+    /// Collector can forward them to Elasticsearch or Loki to be searched by trace id.
+    /// [`init`](crate::init) adds the exporting layer behind the same log filter as the
+    /// log lines (`RUST_LOG`); the OTLP headers and gzip setting apply to it too.
+    ///
+    /// ```
+    /// # #[cfg(feature = "otlp")] {
+    /// let config = voxscope_trace::TraceConfig::new("voice-agent")
+    ///     .otlp_logs_endpoint("http://localhost:4318/v1/logs");
+    /// assert!(config.validate().is_ok());
+    /// # }
+    /// ```
+    pub fn otlp_logs_endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.otlp_logs_endpoint = Some(endpoint.into());
+        self
+    }
+
+    /// Exports kept traces to a Zipkin endpoint as Zipkin v2 JSON, such as
+    /// `http://localhost:9411/api/v2/spans` (feature `zipkin`), instead of OTLP.
+    ///
+    /// ```
+    /// # #[cfg(feature = "zipkin")] {
+    /// let config = voxscope_trace::TraceConfig::new("voice-agent")
+    ///     .zipkin_endpoint("http://localhost:9411/api/v2/spans");
+    /// assert!(config.validate().is_ok());
+    /// # }
+    /// ```
+    pub fn zipkin_endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.zipkin_endpoint = Some(endpoint.into());
+        self
+    }
+
     /// A header sent with every OTLP export request, such as an API key.
     pub fn otlp_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.otlp_headers.push((name.into(), value.into()));
@@ -195,13 +233,17 @@ impl TraceConfig {
     /// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` (or `OTEL_EXPORTER_OTLP_ENDPOINT` plus
     /// `/v1/traces`), `OTEL_EXPORTER_OTLP_TRACES_HEADERS` (or
     /// `OTEL_EXPORTER_OTLP_HEADERS`), `OTEL_EXPORTER_OTLP_TRACES_COMPRESSION` (or
-    /// `OTEL_EXPORTER_OTLP_COMPRESSION`: `gzip` or `none`) and `OTEL_TRACES_SAMPLER_ARG`
-    /// (the default ratio). Lists are `key=value` pairs separated by commas, values
+    /// `OTEL_EXPORTER_OTLP_COMPRESSION`: `gzip` or `none`), `OTEL_TRACES_SAMPLER_ARG`
+    /// (the default ratio), `OTEL_EXPORTER_ZIPKIN_ENDPOINT`, and for log records
+    /// `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT` or `OTEL_LOGS_EXPORTER`: `otlp` sends them to
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` plus `/v1/logs` (`http://localhost:4318` without
+    /// it), `none` sends none. Lists are `key=value` pairs separated by commas, values
     /// percent-encoded.
     ///
     /// # Errors
     /// [`ConfigError::Invalid`] naming the variable for a ratio that is not a number, a
-    /// list entry without `=`, or a compression other than `gzip` and `none`.
+    /// list entry without `=`, a compression other than `gzip` and `none`, or a logs
+    /// exporter other than `otlp` and `none`.
     pub fn with_env(self) -> Result<Self, ConfigError> {
         self.with_env_from(|key| std::env::var(key).ok())
     }
@@ -242,10 +284,32 @@ impl TraceConfig {
         if let Some(list) = var("OTEL_RESOURCE_ATTRIBUTES") {
             self.resource_attributes.extend(pairs("OTEL_RESOURCE_ATTRIBUTES", &list)?);
         }
+        let base = var("OTEL_EXPORTER_OTLP_ENDPOINT").map(|b| b.trim_end_matches('/').to_owned());
         if let Some(endpoint) = var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
             self.otlp_endpoint = Some(endpoint);
-        } else if let Some(base) = var("OTEL_EXPORTER_OTLP_ENDPOINT") {
-            self.otlp_endpoint = Some(format!("{}/v1/traces", base.trim_end_matches('/')));
+        } else if let Some(base) = &base {
+            self.otlp_endpoint = Some(format!("{base}/v1/traces"));
+        }
+        if let Some(endpoint) = var("OTEL_EXPORTER_ZIPKIN_ENDPOINT") {
+            self.zipkin_endpoint = Some(endpoint);
+        }
+        match var("OTEL_LOGS_EXPORTER").as_deref().map(str::trim) {
+            Some("none") => self.otlp_logs_endpoint = None,
+            Some("otlp") | None => {
+                if let Some(endpoint) = var("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT") {
+                    self.otlp_logs_endpoint = Some(endpoint);
+                } else if var("OTEL_LOGS_EXPORTER").is_some() {
+                    let base = base.as_deref().unwrap_or("http://localhost:4318");
+                    self.otlp_logs_endpoint = Some(format!("{base}/v1/logs"));
+                }
+            }
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    field: "OTEL_LOGS_EXPORTER".to_owned(),
+                    value: other.to_owned(),
+                    reason: "otlp or none",
+                });
+            }
         }
         if let Some((name, list)) =
             either("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS")
@@ -283,8 +347,9 @@ impl TraceConfig {
     ///
     /// # Errors
     /// [`ConfigError`] naming the field: a ratio outside `0..=1`, a zero bound or queue,
-    /// an OTLP endpoint that is not an `http://` or `https://` URL (or set without the
-    /// `otlp` feature), an empty service name.
+    /// an OTLP, OTLP logs or Zipkin endpoint that is not an `http://` or `https://` URL
+    /// (or set without its feature), both an OTLP and a Zipkin endpoint, an empty
+    /// service name.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.policy.validate()?;
         validate_nonzero("max_traces", self.max_traces)?;
@@ -302,8 +367,29 @@ impl TraceConfig {
                 reason: "a non-empty name",
             });
         }
+        const NO_OTLP: Option<&str> = match cfg!(feature = "otlp") {
+            true => None,
+            false => Some("OTLP export needs the `otlp` feature of voxscope-trace"),
+        };
+        const NO_ZIPKIN: Option<&str> = match cfg!(feature = "zipkin") {
+            true => None,
+            false => Some("Zipkin export needs the `zipkin` feature of voxscope-trace"),
+        };
         if let Some(endpoint) = &self.otlp_endpoint {
-            validate_endpoint(endpoint)?;
+            validate_endpoint("otlp_endpoint", endpoint, NO_OTLP)?;
+        }
+        if let Some(endpoint) = &self.otlp_logs_endpoint {
+            validate_endpoint("otlp_logs_endpoint", endpoint, NO_OTLP)?;
+        }
+        if let Some(endpoint) = &self.zipkin_endpoint {
+            validate_endpoint("zipkin_endpoint", endpoint, NO_ZIPKIN)?;
+            if self.otlp_endpoint.is_some() {
+                return Err(ConfigError::Invalid {
+                    field: "zipkin_endpoint".to_owned(),
+                    value: endpoint.clone(),
+                    reason: "one trace exporter: unset otlp_endpoint to export to Zipkin",
+                });
+            }
         }
         for (name, value) in &self.otlp_headers {
             let invalid = |reason| ConfigError::Invalid {
@@ -337,9 +423,15 @@ fn pairs(field: &str, list: &str) -> Result<Vec<(String, String)>, ConfigError> 
         .collect()
 }
 
-fn validate_endpoint(endpoint: &str) -> Result<(), ConfigError> {
+/// `endpoint` is an `http://` or `https://` URL, and `missing_feature` says which cargo
+/// feature exporting to it needs, when that feature is off.
+fn validate_endpoint(
+    field: &str,
+    endpoint: &str,
+    missing_feature: Option<&'static str>,
+) -> Result<(), ConfigError> {
     let invalid = |reason| ConfigError::Invalid {
-        field: "otlp_endpoint".to_owned(),
+        field: field.to_owned(),
         value: endpoint.to_owned(),
         reason,
     };
@@ -347,8 +439,8 @@ fn validate_endpoint(endpoint: &str) -> Result<(), ConfigError> {
     if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.authority().is_none() {
         return Err(invalid("an http:// or https:// URL"));
     }
-    if cfg!(not(feature = "otlp")) {
-        return Err(invalid("OTLP export needs the `otlp` feature of voxscope-trace"));
+    if let Some(reason) = missing_feature {
+        return Err(invalid(reason));
     }
     Ok(())
 }

@@ -82,6 +82,8 @@ impl ExportQueue {
             // Never joined: a shutdown waits for `done` within its timeout, and an
             // exporter stuck on a silent collector may outlive it.
             std::thread::Builder::new().name("voxscope-trace-export".into()).spawn(move || {
+                // What the exporter's HTTP client logs or traces is not exported again.
+                let _suppressed = opentelemetry::Context::enter_telemetry_suppressed_scope();
                 let _ = finished.send(run(receiver, exporter, &queued, &counters));
             })?;
         }

@@ -82,9 +82,13 @@ mod export;
 mod filter;
 mod fmt;
 mod future;
+#[cfg(any(feature = "otlp", feature = "zipkin"))]
+mod http_client;
 mod ids;
 mod layer;
 mod log_filter;
+#[cfg(feature = "otlp")]
+mod logs;
 #[cfg(feature = "otlp")]
 mod otlp;
 mod pipeline;
@@ -97,6 +101,8 @@ mod service;
 mod span_fields;
 mod store;
 mod traceparent;
+#[cfg(feature = "zipkin")]
+mod zipkin;
 
 pub use body::ResponseBody;
 pub use config::{LogFormat, TraceConfig};

@@ -1,70 +1,60 @@
-//! The OTLP http/protobuf exporter (feature `otlp`).
-//!
-//! Sent with reqwest's blocking client from the export thread: a request never shares a
-//! runtime with it, and the workspace keeps one reqwest major version (the exporter's
-//! own client feature would bring another).
+//! The OTLP http/protobuf exporters (feature `otlp`): kept spans and, when asked, log
+//! records, both sent with the [`BlockingClient`] from threads of their own.
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
-use std::time::Duration;
 
-use bytes::Bytes;
-use opentelemetry_http::{HttpClient, HttpError, Request, Response};
 use opentelemetry_otlp::{Compression, Protocol, WithExportConfig, WithHttpConfig};
 
 use crate::error::TraceError;
+use crate::http_client::{BlockingClient, TIMEOUT};
 
-const TIMEOUT: Duration = Duration::from_secs(5);
-
-/// The exporter to `endpoint`, sending `headers` and gzipping when asked.
-pub(crate) fn exporter(
-    endpoint: &str,
-    headers: &[(String, String)],
-    gzip: bool,
-) -> Result<opentelemetry_otlp::SpanExporter, TraceError> {
-    let failed = |reason: String| TraceError::Exporter { endpoint: endpoint.to_owned(), reason };
-    // reqwest's blocking client may not be built inside an async runtime: build it on a
-    // thread of its own.
-    let client =
-        std::thread::spawn(|| reqwest::blocking::Client::builder().timeout(TIMEOUT).build())
-            .join()
-            .map_err(|_| failed("the HTTP client could not be built".to_owned()))?
-            .map_err(|error| failed(error.to_string()))?;
-    let mut builder = opentelemetry_otlp::SpanExporter::builder()
-        .with_http()
-        .with_http_client(BlockingClient(client))
-        .with_protocol(Protocol::HttpBinary)
-        .with_endpoint(endpoint)
-        .with_timeout(TIMEOUT)
-        .with_headers(headers.iter().cloned().collect::<HashMap<_, _>>());
-    if gzip {
-        builder = builder.with_compression(Compression::Gzip);
-    }
-    builder.build().map_err(|error| failed(error.to_string()))
+/// Where and how an OTLP exporter sends.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Target<'a> {
+    pub(crate) endpoint: &'a str,
+    pub(crate) headers: &'a [(String, String)],
+    pub(crate) gzip: bool,
 }
 
-#[derive(Debug)]
-struct BlockingClient(reqwest::blocking::Client);
-
-impl HttpClient for BlockingClient {
-    fn send_bytes<'a, 'b>(
-        &'a self,
-        request: Request<Bytes>,
-    ) -> Pin<Box<dyn Future<Output = Result<Response<Bytes>, HttpError>> + Send + 'b>>
-    where
-        'a: 'b,
-        Self: 'b,
-    {
-        Box::pin(async move {
-            let request = reqwest::blocking::Request::try_from(request)?;
-            let response = self.0.execute(request)?;
-            let mut builder = Response::builder().status(response.status().as_u16());
-            for (name, value) in response.headers() {
-                builder = builder.header(name.as_str(), value.as_bytes());
-            }
-            let body = response.bytes()?;
-            Ok(builder.body(body)?)
-        })
+impl Target<'_> {
+    fn failed(&self, reason: impl ToString) -> TraceError {
+        TraceError::Exporter { endpoint: self.endpoint.to_owned(), reason: reason.to_string() }
     }
+
+    fn headers(&self) -> HashMap<String, String> {
+        self.headers.iter().cloned().collect()
+    }
+}
+
+/// The span exporter to `target`.
+pub(crate) fn exporter(target: Target<'_>) -> Result<opentelemetry_otlp::SpanExporter, TraceError> {
+    configure(opentelemetry_otlp::SpanExporter::builder().with_http(), target)?
+        .build()
+        .map_err(|error| target.failed(error))
+}
+
+/// The log record exporter to `target`.
+pub(crate) fn log_exporter(
+    target: Target<'_>,
+) -> Result<opentelemetry_otlp::LogExporter, TraceError> {
+    configure(opentelemetry_otlp::LogExporter::builder().with_http(), target)?
+        .build()
+        .map_err(|error| target.failed(error))
+}
+
+/// The settings both exporters share: client, protocol, endpoint, headers, gzip.
+fn configure<B: WithExportConfig + WithHttpConfig>(
+    builder: B,
+    target: Target<'_>,
+) -> Result<B, TraceError> {
+    let mut builder = builder
+        .with_http_client(BlockingClient::new(target.endpoint)?)
+        .with_protocol(Protocol::HttpBinary)
+        .with_endpoint(target.endpoint)
+        .with_timeout(TIMEOUT)
+        .with_headers(target.headers());
+    if target.gzip {
+        builder = builder.with_compression(Compression::Gzip);
+    }
+    Ok(builder)
 }

@@ -50,25 +50,37 @@ pub struct TracePipeline {
     store: TraceStore,
     layer: TraceLayer,
     config: TraceConfig,
+    /// Log records over OTLP, when an OTLP logs endpoint is set.
+    #[cfg(feature = "otlp")]
+    logs: Option<opentelemetry_sdk::logs::SdkLoggerProvider>,
 }
 
 impl TracePipeline {
     /// Kept traces go to the in-memory store and, with an OTLP endpoint (feature
-    /// `otlp`), to that endpoint.
+    /// `otlp`) or a Zipkin endpoint (feature `zipkin`), to that endpoint. With an OTLP
+    /// logs endpoint, [`log_export_layer`](Self::log_export_layer) sends log records
+    /// there.
     ///
     /// # Errors
     /// [`TraceError::Config`] for an invalid setting; [`TraceError::Exporter`] when the
     /// OTLP exporter cannot be built.
     pub fn new(config: &TraceConfig) -> Result<Self, TraceError> {
         config.validate()?;
-        match &config.otlp_endpoint {
-            #[cfg(feature = "otlp")]
-            Some(endpoint) => Self::with_exporter(
+        #[cfg(feature = "otlp")]
+        if let Some(endpoint) = &config.otlp_endpoint {
+            return Self::with_exporter(
                 config,
-                crate::otlp::exporter(endpoint, &config.otlp_headers, config.otlp_gzip)?,
-            ),
-            _ => Self::build(config, |_| Ok(None)),
+                crate::otlp::exporter(otlp_target(config, endpoint))?,
+            );
         }
+        #[cfg(feature = "zipkin")]
+        if let Some(endpoint) = &config.zipkin_endpoint {
+            return Self::with_exporter(
+                config,
+                crate::zipkin::exporter(endpoint, &config.service_name)?,
+            );
+        }
+        Self::build(config, |_| Ok(None))
     }
 
     /// Kept traces go to the in-memory store and to `exporter`, through a bounded,
@@ -107,26 +119,37 @@ impl TracePipeline {
         };
         let processor =
             TailProcessor::new(&config.policy, bounds, Arc::new(sink), Arc::clone(&counters))?;
+        let resource = Resource::builder()
+            .with_attributes(
+                config.resource_attributes.iter().map(|(k, v)| KeyValue::new(k.clone(), v.clone())),
+            )
+            .with_service_name(config.service_name.clone())
+            .build();
+        #[cfg(feature = "otlp")]
+        let logs = match &config.otlp_logs_endpoint {
+            Some(endpoint) => {
+                Some(crate::logs::provider(otlp_target(config, endpoint), resource.clone())?)
+            }
+            None => None,
+        };
         let provider = SdkTracerProvider::builder()
             .with_sampler(VoxSampler::new(&config.policy))
             .with_id_generator(VoxIdGenerator::default())
             .with_span_processor(processor)
-            .with_resource(
-                Resource::builder()
-                    .with_attributes(
-                        config
-                            .resource_attributes
-                            .iter()
-                            .map(|(k, v)| KeyValue::new(k.clone(), v.clone())),
-                    )
-                    .with_service_name(config.service_name.clone())
-                    .build(),
-            )
+            .with_resource(resource)
             .build();
         let tracer = provider.tracer("voxscope-trace");
         let layer =
             TraceLayer::builder().policy(config.policy.clone()).counters(counters).build()?;
-        Ok(Self { provider, tracer, store, layer, config: config.clone() })
+        Ok(Self {
+            provider,
+            tracer,
+            store,
+            layer,
+            config: config.clone(),
+            #[cfg(feature = "otlp")]
+            logs,
+        })
     }
 
     /// The tower layer for the router, sharing this pipeline's policy and counters.
@@ -175,6 +198,33 @@ impl TracePipeline {
             .and_then(RecordSpanFields)
     }
 
+    /// OpenTelemetry's tracing bridge to the OTLP logs endpoint (feature `otlp`), or
+    /// `None` without one: every event it sees becomes a log record with the service's
+    /// resource and the trace and span ids of the span it happens in (for a request the
+    /// head sampler skipped, the ids of its response header). Put it behind the same
+    /// filter as the log lines; [`init`] does.
+    ///
+    /// ```
+    /// use tracing_subscriber::prelude::*;
+    /// use voxscope_trace::{TraceConfig, TracePipeline};
+    ///
+    /// let config = TraceConfig::new("voice-agent").otlp_logs_endpoint("http://localhost:4318/v1/logs");
+    /// let pipeline = TracePipeline::new(&config)?;
+    /// let subscriber = tracing_subscriber::registry()
+    ///     .with(pipeline.otel_layer())
+    ///     .with(pipeline.log_export_layer());
+    /// # drop(subscriber);
+    /// # pipeline.shutdown_with_timeout(std::time::Duration::from_millis(100));
+    /// # Ok::<(), voxscope_trace::TraceError>(())
+    /// ```
+    #[cfg(feature = "otlp")]
+    pub fn log_export_layer<S>(&self) -> Option<impl Layer<S> + 'static>
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        self.logs.as_ref().map(crate::logs::OtlpLogLayer::new)
+    }
+
     /// The log formatter of this pipeline's service, for `tracing_subscriber::fmt`.
     pub fn log_format(&self, format: LogFormat) -> VoxFormat {
         VoxFormat::new(&self.config.service_name, format == LogFormat::Json)
@@ -199,9 +249,14 @@ impl TracePipeline {
         crate::TracesRoute::new(self.store.clone())
     }
 
-    /// Hands every kept span so far to the exporter and waits (at most 5 s).
+    /// Hands every kept span (and log record) so far to the exporter and waits (at
+    /// most 5 s).
     pub fn force_flush(&self) {
         let _ = self.provider.force_flush();
+        #[cfg(feature = "otlp")]
+        if let Some(logs) = &self.logs {
+            let _ = logs.force_flush();
+        }
     }
 
     /// Decides every open trace, flushes and stops the exporter, within 5 s.
@@ -220,7 +275,15 @@ impl TracePipeline {
     /// # Ok::<(), voxscope_trace::TraceError>(())
     /// ```
     pub fn shutdown_with_timeout(&self, timeout: Duration) -> bool {
-        self.provider.shutdown_with_timeout(timeout).is_ok()
+        let deadline = std::time::Instant::now() + timeout;
+        let traces = self.provider.shutdown_with_timeout(timeout).is_ok();
+        #[cfg(feature = "otlp")]
+        if let Some(logs) = &self.logs {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            return logs.shutdown_with_timeout(left).is_ok() && traces;
+        }
+        let _ = deadline;
+        traces
     }
 }
 
@@ -249,7 +312,8 @@ impl Drop for TraceGuard {
 /// OpenTelemetry layer with voxscope's sampler, tail processor, store and exporter,
 /// which sees every span up to the span level whatever `RUST_LOG` says: at
 /// `RUST_LOG=warn` requests and calls are still sampled and warnings carry trace ids.
-/// Records of the `log` crate are bridged into the same lines. Also sets OpenTelemetry's global W3C
+/// Records of the `log` crate are bridged into the same lines. With an OTLP logs
+/// endpoint, the same events (by the same filter) are also exported as log records. Also sets OpenTelemetry's global W3C
 /// propagator and tracer provider, for crates that inject `traceparent` into outgoing
 /// requests or trace through the OpenTelemetry API.
 ///
@@ -270,20 +334,31 @@ impl Drop for TraceGuard {
 /// a global subscriber exists; [`TraceError::Exporter`] for an unusable endpoint.
 pub fn init(config: TraceConfig) -> Result<TraceGuard, TraceError> {
     let pipeline = TracePipeline::new(&config)?;
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(&config.log_filter))
-        .map_err(|_| voxscope_core::ConfigError::Invalid {
-            field: "log_filter".to_owned(),
-            value: config.log_filter.clone(),
-            reason: "an EnvFilter directive such as `info`",
-        })?;
+    // One per log layer: an EnvFilter is not Clone.
+    let env_filter = || {
+        EnvFilter::try_from_default_env()
+            .or_else(|_| EnvFilter::try_new(&config.log_filter))
+            .map_err(|_| voxscope_core::ConfigError::Invalid {
+                field: "log_filter".to_owned(),
+                value: config.log_filter.clone(),
+                reason: "an EnvFilter directive such as `info`",
+            })
+    };
+    let filter = env_filter()?;
     let logs = (config.log_format != LogFormat::Off).then(|| {
         tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
             .event_format(pipeline.log_format(config.log_format))
             .with_filter(LogFilter::new(filter, config.span_level))
     });
-    let subscriber = Registry::default().with(pipeline.otel_layer()).with(logs);
+    #[cfg(feature = "otlp")]
+    let exported = match pipeline.log_export_layer() {
+        Some(layer) => Some(layer.with_filter(LogFilter::new(env_filter()?, config.span_level))),
+        None => None,
+    };
+    #[cfg(not(feature = "otlp"))]
+    let exported: Option<tracing_subscriber::layer::Identity> = None;
+    let subscriber = Registry::default().with(pipeline.otel_layer()).with(logs).with(exported);
     tracing::subscriber::set_global_default(subscriber)
         .map_err(|_| TraceError::AlreadyInitialised)?;
     // `log` records become events (with the trace id of the request they happen in),
@@ -294,4 +369,10 @@ pub fn init(config: TraceConfig) -> Result<TraceGuard, TraceError> {
     );
     opentelemetry::global::set_tracer_provider(pipeline.provider.clone());
     Ok(TraceGuard { pipeline })
+}
+
+/// The OTLP endpoint `endpoint` with the config's headers and compression.
+#[cfg(feature = "otlp")]
+fn otlp_target<'a>(config: &'a TraceConfig, endpoint: &'a str) -> crate::otlp::Target<'a> {
+    crate::otlp::Target { endpoint, headers: &config.otlp_headers, gzip: config.otlp_gzip }
 }
