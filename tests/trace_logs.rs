@@ -14,6 +14,7 @@ use opentelemetry_proto::tonic::common::v1::any_value;
 use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use opentelemetry_sdk::trace::InMemorySpanExporter;
 use prost::Message;
+use tracing::Instrument;
 use voxscope::trace::{SamplingPolicy, TraceConfig, TracePipeline};
 use voxscope_tests::{eventually, serve};
 
@@ -58,7 +59,8 @@ fn with_body<'a>(records: &'a [(String, LogRecord)], text: &str) -> Vec<&'a (Str
     records.iter().filter(|(_, r)| body(r) == Some(text)).collect()
 }
 
-/// Routes of the shared demo app, and one that logs a warning with a field.
+/// Routes of the shared demo app, one that logs a warning with fields, and one that logs
+/// from a task spawned with the request's span (polled outside the request's future).
 fn app(pipeline: &TracePipeline) -> axum::Router {
     common::app(pipeline).merge(
         axum::Router::new()
@@ -67,6 +69,15 @@ fn app(pipeline: &TracePipeline) -> axum::Router {
                 axum::routing::get(|| async {
                     tracing::warn!(provider = "deepgram", attempt = 2_u64, "provider slow");
                     "warned"
+                }),
+            )
+            .route(
+                "/spawned",
+                axum::routing::get(|| async {
+                    let task = async { tracing::info!("in a spawned task") }
+                        .instrument(tracing::Span::current());
+                    tokio::spawn(task).await.expect("task");
+                    "spawned"
                 }),
             )
             .layer(pipeline.trace_layer()),
@@ -147,7 +158,9 @@ fn log_records_carry_the_trace_and_span_of_a_traced_request() {
 fn a_request_the_head_skipped_logs_under_the_trace_id_of_its_response_header() {
     let (endpoint, inbox) = logs_receiver();
     let config = TraceConfig::new("log-tests")
-        .policy(SamplingPolicy::default().route_ratio("/calls/{id}", 0.0))
+        .policy(
+            SamplingPolicy::default().route_ratio("/calls/{id}", 0.0).route_ratio("/spawned", 0.0),
+        )
         .otlp_logs_endpoint(endpoint);
     let exporter = InMemorySpanExporter::default();
     let pipeline = TracePipeline::with_exporter(&config, exporter.clone()).expect("pipeline");
@@ -158,12 +171,19 @@ fn a_request_the_head_skipped_logs_under_the_trace_id_of_its_response_header() {
         assert_eq!(response.status(), 200);
         let trace_id =
             response.headers()["x-trace-id"].to_str().expect("trace id header").to_owned();
+        let response = reqwest::get(format!("http://{addr}/spawned")).await.expect("request");
+        assert_eq!(response.status(), 200);
+        let spawned_trace_id =
+            response.headers()["x-trace-id"].to_str().expect("trace id header").to_owned();
+        assert_ne!(spawned_trace_id, trace_id);
         let arrived = eventually(Duration::from_secs(10), || {
             ctx.pipeline.force_flush();
-            !with_body(&records(&received), "transcribed").is_empty()
+            let all = records(&received);
+            !with_body(&all, "transcribed").is_empty()
+                && !with_body(&all, "in a spawned task").is_empty()
         })
         .await;
-        assert!(arrived, "the log record at the receiver");
+        assert!(arrived, "the log records at the receiver");
         assert!(traces(&ctx).is_empty(), "the skipped request exported no span");
         let all = records(&received);
         let (_, record) = with_body(&all, "transcribed")[0];
@@ -171,6 +191,10 @@ fn a_request_the_head_skipped_logs_under_the_trace_id_of_its_response_header() {
         assert_eq!(record.span_id.len(), 8);
         assert_ne!(hex(&record.span_id), "0000000000000000");
         assert_eq!(record.flags & 0xff, 0, "not sampled");
+        // Outside the request's future, the ids come from the request's span.
+        let (_, spawned) = with_body(&all, "in a spawned task")[0];
+        assert_eq!(hex(&spawned.trace_id), spawned_trace_id);
+        assert_eq!(spawned.span_id.len(), 8);
     });
 }
 

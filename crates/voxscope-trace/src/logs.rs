@@ -3,10 +3,13 @@
 //! in, and the SDK's batch processor sends them from a thread of its own.
 //!
 //! The bridge takes the ids from OpenTelemetry's current context, which
-//! tracing-opentelemetry sets while a traced span is entered. A request the head
-//! sampler skipped has no OpenTelemetry span: [`OtlpLogLayer`] sets the ids voxscope
-//! gave it (those of its response header and its log lines) for the bridge, so that its
-//! records can be found by the same trace id.
+//! tracing-opentelemetry sets while a traced span is entered, and [`TraceLayer`] while a
+//! skipped request's future runs. Where neither holds, such as a task spawned with a
+//! skipped request's span, [`OtlpLogLayer`] sets the ids voxscope gave the request
+//! (those of its response header and its log lines) for the bridge, so that every
+//! record of a request can be found by the same trace id.
+//!
+//! [`TraceLayer`]: crate::TraceLayer
 
 use opentelemetry::Context;
 use opentelemetry::trace::{SpanContext, TraceContextExt, TraceFlags, TraceState};
