@@ -88,3 +88,37 @@ fn the_compose_stack_keeps_data_retains_as_configured_and_ships_every_secret_fil
     assert!(text("README.md").contains("http://localhost:3001"));
     assert!(text(deploy::LOCAL_SCRIPT).contains("--storage.tsdb.retention.time=30d"));
 }
+
+#[test]
+fn the_log_pipeline_forwards_to_the_store_the_config_chooses() {
+    let files = |toml: &str| {
+        let catalog = RuleCatalog::new(Config::from_toml(toml).expect("config")).expect("catalog");
+        deploy::files(&catalog)
+    };
+    let text = |files: &[deploy::File], path: &str| {
+        files.iter().find(|f| f.path == path).map(|f| f.contents.clone()).expect(path)
+    };
+    let loki = files("");
+    let collector = text(&loki, "otel-collector/config.yaml");
+    assert!(collector.contains("endpoint: \"http://loki:3100/otlp\""), "{collector}");
+    assert!(collector.contains("endpoint: \"0.0.0.0:4318\""), "{collector}");
+    assert!(!collector.contains("elasticsearch"), "{collector}");
+    assert!(text(&loki, "docker-compose.yml").contains("\n  loki:\n"));
+    assert!(text(&loki, "grafana/provisioning/datasources/prometheus.yml").contains("\"loki\""));
+
+    let elastic = files("[deploy]\nlogs = \"elasticsearch\"\n");
+    let collector = text(&elastic, "otel-collector/config.yaml");
+    assert!(collector.contains("- \"http://elasticsearch:9200\""), "{collector}");
+    assert!(collector.contains("- \"elasticsearch\""), "the logs pipeline exports there");
+    assert!(!collector.contains("loki"), "{collector}");
+    let compose = text(&elastic, "docker-compose.yml");
+    for service in ["elasticsearch", "kibana", "\"otel-collector\""] {
+        assert!(compose.contains(&format!("\n  {service}:\n")), "no {service} in compose");
+    }
+    assert!(!compose.contains("\n  loki:\n"));
+    assert!(!text(&elastic, "grafana/provisioning/datasources/prometheus.yml").contains("loki"));
+    assert!(text(&elastic, "README.md").contains("Kibana"));
+
+    let bad = Config::from_toml("[deploy]\nlogs = \"splunk\"\n").unwrap_err().to_string();
+    assert!(bad.contains("unknown variant `splunk`"), "{bad}");
+}

@@ -97,6 +97,19 @@ pub struct Deploy {
     pub scrape_interval_seconds: u64,
     /// Rule evaluation interval, seconds.
     pub evaluation_interval_seconds: u64,
+    /// Where the OpenTelemetry Collector of `deploy/` forwards the service's log records.
+    pub logs: LogBackend,
+}
+
+/// The log store the Collector of `deploy/` forwards log records to (`[deploy] logs`).
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogBackend {
+    /// Grafana Loki, over its native OTLP endpoint, with a Grafana datasource.
+    #[default]
+    Loki,
+    /// Elasticsearch, with Kibana beside it.
+    Elasticsearch,
 }
 
 impl Default for Deploy {
@@ -106,6 +119,7 @@ impl Default for Deploy {
             retention_days: 15,
             scrape_interval_seconds: 15,
             evaluation_interval_seconds: 30,
+            logs: LogBackend::Loki,
         }
     }
 }

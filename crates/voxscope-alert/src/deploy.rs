@@ -2,7 +2,8 @@
 //! and templates, Grafana dashboards and provisioning, runbooks, prometheus.yml, a
 //! docker-compose.yml that runs Prometheus, Alertmanager and Grafana with them (placeholder
 //! secrets, persistent volumes, retention), `run-local.sh` that runs the same configs with
-//! Debian's binaries on loopback, and a README that says how.
+//! Debian's binaries on loopback, an OpenTelemetry Collector that forwards the service's
+//! log records to Loki or Elasticsearch, and a README that says how.
 //!
 //! ```
 //! let catalog = voxscope_alert::RuleCatalog::new(Default::default()).unwrap();
@@ -12,9 +13,10 @@
 
 use serde_json::json;
 
+use crate::config::LogBackend;
 use crate::model::duration;
 use crate::prometheus::{GENERATED, rule_file, unit_tests};
-use crate::{RuleCatalog, alertmanager, grafana, runbook, yaml};
+use crate::{RuleCatalog, alertmanager, collector, grafana, runbook, yaml};
 
 /// One generated file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -67,10 +69,11 @@ pub fn files(catalog: &RuleCatalog) -> Vec<File> {
         file("alertmanager/templates/voxscope.tmpl", alertmanager::TEMPLATES),
         file("prometheus/prometheus.yml", prometheus_yml(catalog)),
         file("docker-compose.yml", docker_compose(catalog)),
+        file(collector::CONFIG, collector::config(&catalog.config.deploy)),
         file(LOCAL_SCRIPT, local_script(catalog)),
         file("README.md", readme(catalog)),
         file("secrets/README.md", SECRETS_README),
-        file("grafana/provisioning/datasources/prometheus.yml", datasource()),
+        file("grafana/provisioning/datasources/prometheus.yml", datasource(catalog)),
         file("grafana/provisioning/dashboards/voxscope.yml", dashboard_provider()),
     ];
     for name in SECRETS {
@@ -120,7 +123,7 @@ h.HTTPServer(('0.0.0.0', 8080), Bot).serve_forever()\n";
 fn docker_compose(catalog: &RuleCatalog) -> String {
     let retention =
         format!("--storage.tsdb.retention.time={}d", catalog.config.deploy.retention_days);
-    let doc = json!({
+    let mut doc = json!({
         "services": {
             "prometheus": {
                 "image": "prom/prometheus:v3.5.0",
@@ -181,6 +184,13 @@ fn docker_compose(catalog: &RuleCatalog) -> String {
         },
         "volumes": {"prometheus-data": {}, "alertmanager-data": {}, "grafana-data": {}},
     });
+    let (services, volumes) = collector::compose_services(&catalog.config.deploy);
+    if let Some(all) = doc["services"].as_object_mut() {
+        all.extend(services);
+    }
+    if let Some(all) = doc["volumes"].as_object_mut() {
+        all.extend(volumes.into_iter().map(|v| (v.to_owned(), json!({}))));
+    }
     format!("{GENERATED}{}", yaml::to_string(&doc))
 }
 
@@ -272,6 +282,13 @@ secrets, for real delivery.\n\n\
 Prometheus keeps {days} days of samples (`[deploy] retention_days`); its data, \
 Alertmanager's silences and Grafana's state live in named volumes and survive \
 `docker compose down` (not `down -v`).\n\n\
+## Logs\n\n\
+`otel-collector` receives the service's log records over OTLP/HTTP on port {otlp} and \
+forwards them, with their trace and span ids, to {backend}. Turn the export on in the \
+service with `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT=http://localhost:{otlp}/v1/logs` (or \
+`TraceConfig::otlp_logs_endpoint`); the collector has no traces pipeline, so do not point \
+`OTEL_EXPORTER_OTLP_ENDPOINT` at it. {search} `[deploy] logs = \"loki\"` or \
+`\"elasticsearch\"` chooses the store.\n\n\
 ## Without containers\n\n\
 `sh run-local.sh` runs the same rules and Alertmanager config with Debian's `prometheus` \
 and `prometheus-alertmanager` against the service on `127.0.0.1:3000`; its header lists \
@@ -279,11 +296,23 @@ the variables that change ports, target and receivers. Prometheus is then on \
 http://127.0.0.1:9090 and Alertmanager on http://127.0.0.1:9093.\n",
         target = deploy.target,
         days = deploy.retention_days,
+        otlp = collector::OTLP_HTTP_PORT,
+        backend = match deploy.logs {
+            LogBackend::Loki => "Loki (http://localhost:3100, a Grafana datasource)",
+            LogBackend::Elasticsearch =>
+                "Elasticsearch (http://localhost:9200; Kibana on http://localhost:5601)",
+        },
+        search = match deploy.logs {
+            LogBackend::Loki =>
+                "In Grafana's Explore, `{service_name=\"voice_agent\"} | trace_id=\"<id>\"` finds a request's lines by the trace id of its `x-trace-id` header.",
+            LogBackend::Elasticsearch =>
+                "In Kibana, index pattern `voxscope-logs`, `trace_id:<id>` finds a request's records by the trace id of its `x-trace-id` header.",
+        },
     )
 }
 
-fn datasource() -> String {
-    let doc = json!({
+fn datasource(catalog: &RuleCatalog) -> String {
+    let mut doc = json!({
         "apiVersion": 1,
         "datasources": [{
             "name": "Prometheus",
@@ -293,6 +322,11 @@ fn datasource() -> String {
             "isDefault": true,
         }],
     });
+    if let (Some(all), Some(loki)) =
+        (doc["datasources"].as_array_mut(), collector::grafana_datasource(&catalog.config.deploy))
+    {
+        all.push(loki);
+    }
     format!("{GENERATED}{}", yaml::to_string(&doc))
 }
 

@@ -18,6 +18,7 @@
 #![deny(missing_docs)]
 
 pub mod alertmanager;
+pub mod collector;
 pub mod config;
 pub mod custom;
 pub mod delivery;
