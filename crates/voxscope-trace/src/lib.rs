@@ -49,9 +49,14 @@
 //! Every decision is counted in `voxscope_traces_total{decision}`; buffered spans in
 //! `voxscope_trace_buffer_spans`. Kept traces go to the in-memory [`TraceStore`]
 //! (`/traces`, which [`TracePipeline::traces_route`] can put behind a bearer token and a
-//! size limit; it renders on the blocking pool and leaves caller ids out) and, with an exporter or the `otlp` feature's endpoint, through a bounded
+//! size limit; it renders on the blocking pool and leaves caller ids out) and, with an exporter, the `otlp` feature's endpoint or the `zipkin` feature's, through a bounded
 //! non-blocking queue whose drops are counted in
 //! `voxscope_trace_export_dropped_spans_total`.
+//!
+//! With the `otlp` feature and an OTLP logs endpoint
+//! ([`TraceConfig::otlp_logs_endpoint`]), log events also leave as OpenTelemetry log
+//! records (OpenTelemetry's tracing bridge), each with the trace and span ids of the span
+//! it happens in, for a Collector to forward to Elasticsearch or Loki.
 //!
 //! The log filter (`RUST_LOG`) applies to log lines only: spans up to
 //! [`TraceConfig::span_level`] exist at any log level, so `RUST_LOG=warn` keeps sampling

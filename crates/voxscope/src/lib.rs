@@ -28,7 +28,8 @@
 //! | `alert` | no | `alert`: rules, Alertmanager config, dashboards, runbooks from the catalog |
 //! | `alerting` | no | `alerting`: the embedded engine (evaluation, notifications, silences, escalation, API) |
 //! | `trace` | no | [`trace`]: `TraceLayer`, head and tail sampling, `/traces`, [`init_tracing`] |
-//! | `otlp` | no | OTLP http/protobuf export for `trace` |
+//! | `otlp` | no | OTLP http/protobuf export for `trace`: kept traces and log records |
+//! | `zipkin` | no | Zipkin v2 JSON export of kept traces for `trace` |
 //!
 //! The metric catalog ([`catalog`]) is always there: it is the contract between the
 //! layers and the rules, dashboards and docs generated from it.
