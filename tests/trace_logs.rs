@@ -176,17 +176,27 @@ fn a_request_the_head_skipped_logs_under_the_trace_id_of_its_response_header() {
         let spawned_trace_id =
             response.headers()["x-trace-id"].to_str().expect("trace id header").to_owned();
         assert_ne!(spawned_trace_id, trace_id);
+        // An unsampled caller: the request is skipped and logs under the caller's trace.
+        let response = reqwest::Client::new()
+            .get(format!("http://{addr}/calls/10"))
+            .header("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00")
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.headers()["x-trace-id"], "4bf92f3577b34da6a3ce929d0e0e4736");
         let arrived = eventually(Duration::from_secs(10), || {
             ctx.pipeline.force_flush();
             let all = records(&received);
-            !with_body(&all, "transcribed").is_empty()
+            with_body(&all, "transcribed").len() == 2
                 && !with_body(&all, "in a spawned task").is_empty()
         })
         .await;
         assert!(arrived, "the log records at the receiver");
         assert!(traces(&ctx).is_empty(), "the skipped request exported no span");
         let all = records(&received);
-        let (_, record) = with_body(&all, "transcribed")[0];
+        let transcribed = with_body(&all, "transcribed");
+        let (_, record) =
+            transcribed.iter().find(|(_, r)| hex(&r.trace_id) == trace_id).expect("own trace");
         assert_eq!(hex(&record.trace_id), trace_id);
         assert_eq!(record.span_id.len(), 8);
         assert_ne!(hex(&record.span_id), "0000000000000000");
@@ -195,6 +205,14 @@ fn a_request_the_head_skipped_logs_under_the_trace_id_of_its_response_header() {
         let (_, spawned) = with_body(&all, "in a spawned task")[0];
         assert_eq!(hex(&spawned.trace_id), spawned_trace_id);
         assert_eq!(spawned.span_id.len(), 8);
+        let (_, caller) = transcribed
+            .iter()
+            .find(|(_, r)| hex(&r.trace_id) == "4bf92f3577b34da6a3ce929d0e0e4736")
+            .expect("the caller's trace");
+        // The skipped request's own span id, as in its log lines, not the caller's.
+        assert_eq!(caller.span_id.len(), 8);
+        assert_ne!(hex(&caller.span_id), "00f067aa0ba902b7");
+        assert_eq!(caller.flags & 0xff, 0, "not sampled");
     });
 }
 

@@ -3,13 +3,12 @@
 //! in, and the SDK's batch processor sends them from a thread of its own.
 //!
 //! The bridge takes the ids from OpenTelemetry's current context, which
-//! tracing-opentelemetry sets while a traced span is entered, and [`TraceLayer`] while a
-//! skipped request's future runs. Where neither holds, such as a task spawned with a
-//! skipped request's span, [`OtlpLogLayer`] sets the ids voxscope gave the request
-//! (those of its response header and its log lines) for the bridge, so that every
-//! record of a request can be found by the same trace id.
-//!
-//! [`TraceLayer`]: crate::TraceLayer
+//! tracing-opentelemetry sets while a traced span is entered. A request the head sampler
+//! skipped has no OpenTelemetry span: for the events inside it, even in a task spawned
+//! with its span, [`OtlpLogLayer`] sets the ids voxscope gave it (those of its response
+//! header and its log lines) for the bridge, so that every record of a request can be
+//! found by the same trace and span ids as its log lines. So it does for a traced
+//! request's events that happen outside its OpenTelemetry context.
 
 use opentelemetry::Context;
 use opentelemetry::trace::{SpanContext, TraceContextExt, TraceFlags, TraceState};
@@ -21,7 +20,8 @@ use tracing_subscriber::layer::{Context as LayerContext, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::error::TraceError;
-use crate::ids;
+use crate::filter::UNTRACED_TARGET;
+use crate::ids::RequestIds;
 use crate::otlp::{Target, log_exporter};
 
 /// The logger provider that batches records to `target`.
@@ -51,13 +51,22 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn on_event(&self, event: &Event<'_>, ctx: LayerContext<'_, S>) {
-        let request = ctx.event_span(event).and_then(|span| ids::of_scope(&span));
+        // The ids of the nearest request (or call) around the event, and whether it is a
+        // request the head skipped.
+        let request = ctx.event_span(event).and_then(|span| {
+            span.scope().find_map(|s| {
+                let ids = s.extensions().get::<RequestIds>().copied()?;
+                Some((ids, s.metadata().target() == UNTRACED_TARGET))
+            })
+        });
         let current = Context::map_current(|cx| {
             cx.has_active_span().then(|| cx.span().span_context().trace_id())
         });
         match request {
-            // The request (or call) has no OpenTelemetry span in the current context.
-            Some(ids) if current != Some(ids.trace_id) => {
+            // A skipped request's ids are its own, not those of the caller's context that
+            // it passes on; a traced one's are in the current context unless the event
+            // happens outside it.
+            Some((ids, untraced)) if untraced || current != Some(ids.trace_id) => {
                 let untraced = SpanContext::new(
                     ids.trace_id,
                     ids.span_id,
