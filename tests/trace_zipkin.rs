@@ -1,11 +1,14 @@
 //! Zipkin export: kept traces posted to a loopback receiver as Zipkin v2 JSON, checked
 //! field by field as Zipkin's API documents them (ids as lowercase hex, `parentId`
 //! absent on a root, kind, timestamp and duration in microseconds, the service as
-//! `localEndpoint.serviceName`, attributes as string tags).
+//! `localEndpoint.serviceName`, attributes as string tags), and a refusing server's
+//! spans counted as dropped.
 
 #[path = "trace_common.rs"]
 mod common;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::{Ctx, Inbox, app, receiver, run_with};
@@ -135,4 +138,42 @@ fn one_trace_exporter_at_a_time() {
         env.expect("read").validate().unwrap_err().to_string(),
         "zipkin_endpoint: an http:// or https:// URL (got \"zipkin:9411\")"
     );
+}
+
+#[test]
+fn spans_a_zipkin_server_refuses_are_counted_as_dropped() {
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let posts = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&posts);
+    std::thread::spawn(move || {
+        let runtime =
+            tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        runtime.block_on(async move {
+            let refuse = axum::routing::post(move || async move {
+                counted.fetch_add(1, Ordering::SeqCst);
+                (axum::http::StatusCode::SERVICE_UNAVAILABLE, "storage is down")
+            });
+            let addr = serve(axum::Router::new().route("/api/v2/spans", refuse)).await;
+            addr_tx.send(addr).expect("addr");
+            std::future::pending::<()>().await;
+        });
+    });
+    let addr = addr_rx.recv().expect("address");
+    let config = TraceConfig::new("zipkin-tests")
+        .policy(SamplingPolicy::default().default_ratio(1.0))
+        .zipkin_endpoint(format!("http://{addr}/api/v2/spans"));
+    let pipeline = TracePipeline::new(&config).expect("pipeline");
+    run_with(pipeline, InMemorySpanExporter::default(), |ctx: Ctx| async move {
+        let app_addr = serve(app(&ctx.pipeline)).await;
+        let response = reqwest::get(format!("http://{app_addr}/calls/7")).await.expect("request");
+        assert_eq!(response.status(), 200);
+        let counted = eventually(Duration::from_secs(10), || {
+            ctx.pipeline.force_flush();
+            ctx.metrics.get("voxscope_trace_export_dropped_spans_total") >= 3.0
+        })
+        .await;
+        assert!(counted, "the refused trace's spans are counted");
+        assert_eq!(ctx.metrics.get("voxscope_trace_export_dropped_spans_total"), 3.0);
+        assert!(posts.load(Ordering::SeqCst) >= 1);
+    });
 }
