@@ -138,28 +138,18 @@ fn alert_eval(c: &mut Criterion) {
         storage.ingest_exposition(&exposition(&series, tick), tick * INTERVAL_MS, &target()).ok();
         evaluator.evaluate(&mut storage, tick * INTERVAL_MS);
     }
-    // Samples held once every series has filled its retention: one per interval over
-    // the last hour, one per thinning step before it.
-    let limits = StorageLimits::default();
-    let full: i64 = series
-        .iter()
-        .filter_map(|s| {
-            let mut labels: Labels = s.labels.iter().cloned().collect();
-            labels.extend(target());
-            labels.insert("__name__".to_owned(), s.name.clone());
-            storage.retention_ms(&labels)
-        })
-        .map(|ms| {
-            let recent = ms.min(limits.full_resolution_ms);
-            recent / INTERVAL_MS + (ms - recent) / limits.thinned_step_ms
-        })
-        .sum();
+    // What the store holds once every series has filled its tiers: the documented
+    // bound per series.
+    let bound = StorageLimits::default().max_bytes_per_series();
+    let stats = storage.stats();
     eprintln!(
-        "{} exposed series, {} stored (recorded and up included), {} samples after an hour, \
-         {full} samples for the exposed series at full retention",
+        "{} exposed series, {} stored (recorded and up included), {} samples and {} bytes \
+         after an hour, at most {} bytes at full tiers (30 days)",
         series.len(),
         storage.series_count(),
-        storage.sample_count()
+        storage.sample_count(),
+        stats.bytes,
+        bound * storage.series_count()
     );
     let mut group = c.benchmark_group("alert_eval");
     group.bench_function("evaluate", |b| {

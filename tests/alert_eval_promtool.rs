@@ -439,12 +439,11 @@ fn a_rule_whose_alerts_collide_reports_the_error_in_its_health() {
     );
 }
 
-/// Each series keeps samples for the longest range a rule reads it over, plus the
-/// lookback; others only the storage's retention.
+/// Every series is kept in the history's tiers, whether a rule reads it or not; a
+/// history shorter than a rule's window reaches back as far as the rule reads.
 #[test]
-fn series_are_kept_as_long_as_the_longest_rule_window_reads_them() {
+fn every_series_is_kept_the_history_and_at_least_as_long_as_a_rule_reads() {
     let catalog = RuleCatalog::new(Config::default()).expect("catalog");
-    let mut storage = RuleEvaluator::new(&catalog).storage(StorageLimits::default());
     let lookback = voxscope::alert::eval::LOOKBACK_MS;
     let series = |name: &str, pairs: &[(&str, &str)]| {
         let mut labels: Labels =
@@ -453,17 +452,27 @@ fn series_are_kept_as_long_as_the_longest_rule_window_reads_them() {
         labels
     };
     let cases = [
-        // The 3-day SLO window.
-        (series("voice_calls_total", &[("job", "voice_agent")]), 259_200_000 + lookback),
-        // The 10-minute audio-quality window.
-        (series("voice_call_audio_quality_sum", &[("job", "voice_agent")]), 600_000 + lookback),
-        // Read only by an instant selector.
-        (series("process_resident_memory_bytes", &[("job", "voice_agent")]), 2 * lookback),
+        // Read over the 3-day SLO window.
+        series("voice_calls_total", &[("job", "voice_agent")]),
+        // Read by an instant selector only.
+        series("process_resident_memory_bytes", &[("job", "voice_agent")]),
         // Another job's series: no rule reads it.
-        (series("voice_calls_total", &[("job", "prometheus")]), 2 * lookback),
+        series("voice_calls_total", &[("job", "prometheus")]),
     ];
-    for (labels, expected) in cases {
-        storage.append(&labels, 0, 1.0).expect("append");
-        assert_eq!(storage.retention_ms(&labels), Some(expected), "{labels:?}");
+    let mut storage = RuleEvaluator::new(&catalog).storage(StorageLimits::default());
+    for labels in &cases {
+        storage.append(labels, 0, 1.0).expect("append");
+        assert_eq!(storage.retention_ms(labels), Some(30 * 86_400_000), "{labels:?}");
+    }
+    let day = voxscope::alert::eval::StepTier { step_ms: 60_000, retention_ms: 86_400_000 };
+    let short = StorageLimits {
+        aggregates: day,
+        summaries: voxscope::alert::eval::StepTier::OFF,
+        ..StorageLimits::default()
+    };
+    let mut storage = RuleEvaluator::new(&catalog).storage(short);
+    for labels in &cases {
+        storage.append(labels, 0, 1.0).expect("append");
+        assert_eq!(storage.retention_ms(labels), Some(259_200_000 + lookback), "{labels:?}");
     }
 }

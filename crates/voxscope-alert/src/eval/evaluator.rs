@@ -177,8 +177,8 @@ impl RuleEvaluator {
         Self { recording, alerting }
     }
 
-    /// A storage that keeps every series as long as a rule reads it (its longest range
-    /// plus the lookback), others for `limits.retention_ms`.
+    /// A storage of `limits` that reaches back at least as far as a rule reads (its
+    /// longest range plus the lookback).
     ///
     /// ```
     /// use voxscope_alert::eval::{RuleEvaluator, StorageLimits};
@@ -194,8 +194,8 @@ impl RuleEvaluator {
             .map(|r| &r.health.query)
             .chain(self.alerting.iter().map(|a| &a.health.query));
         for query in queries.flatten() {
-            for (selector, ms) in query.ranges() {
-                storage.keep_for(selector, ms);
+            for ms in query.ranges() {
+                storage.keep_for(ms);
             }
         }
         storage

@@ -270,6 +270,6 @@ mod tests {
     }
 
     fn a_value(storage: &Storage, name: &str, t: i64) -> Option<f64> {
-        storage.metrics.get(name)?.values().next()?.instant(t)
+        storage.metrics.get(name)?.values().next()?.instant(&storage.limits, t)
     }
 }

@@ -29,10 +29,13 @@ mod functions;
 mod quantile;
 mod query;
 mod rule_state;
+mod saved;
 mod select;
+mod series;
 mod status;
 mod storage;
 mod template;
+mod tier;
 
 use std::collections::BTreeMap;
 
@@ -43,8 +46,11 @@ pub use functions::extrapolated_rate;
 pub use quantile::bucket_quantile;
 pub use query::{Query, RangeSeries, Sample};
 pub use rule_state::RESOLVED_RETENTION_MS;
+pub use saved::{RestoreError, SavedHistory};
 pub use status::{RuleHealth, RuleKind, RuleStatus};
-pub use storage::{AppendError, LOOKBACK_MS, METRIC_NAME, Storage, StorageLimits};
+pub use storage::{
+    AppendError, LOOKBACK_MS, METRIC_NAME, StepTier, Storage, StorageLimits, StorageStats,
+};
 pub use template::expand;
 
 use serde::{Deserialize, Serialize};

@@ -145,18 +145,17 @@ impl Query {
         Ok(series.into_iter().map(|(labels, points)| RangeSeries { labels, points }).collect())
     }
 
-    /// `(selector, range ms)` of every range read: the storage keeps those series that
-    /// long.
-    pub(crate) fn ranges(&self) -> Vec<(CompiledSelector, i64)> {
+    /// The milliseconds of every range read: the storage reaches back that far.
+    pub(crate) fn ranges(&self) -> Vec<i64> {
         let mut out = Vec::new();
         collect_ranges(&self.node, &mut out);
         out
     }
 }
 
-fn collect_ranges(node: &Node, out: &mut Vec<(CompiledSelector, i64)>) {
+fn collect_ranges(node: &Node, out: &mut Vec<i64>) {
     match node {
-        Node::Range(_, selector, ms) => out.push((selector.clone(), *ms)),
+        Node::Range(_, _, ms) => out.push(*ms),
         Node::Aggregate(_, _, inner) | Node::Quantile(_, inner) | Node::Vector(inner) => {
             collect_ranges(inner, out);
         }
@@ -231,7 +230,7 @@ impl Ctx<'_> {
     fn series<'s>(
         &'s self,
         selector: &'s CompiledSelector,
-    ) -> impl Iterator<Item = (&'s Labels, &'s super::storage::Series)> + 's {
+    ) -> impl Iterator<Item = (&'s Labels, &'s super::series::Series)> + 's {
         self.storage
             .metrics
             .get(&selector.metric)
@@ -246,7 +245,7 @@ impl Ctx<'_> {
             Node::Select(selector) => Value::Vector(
                 self.series(selector)
                     .filter_map(|(labels, s)| {
-                        let value = s.instant(self.t_ms)?;
+                        let value = s.instant(&self.storage.limits, self.t_ms)?;
                         Some(Sample { labels: labels.clone(), value })
                     })
                     .collect(),
@@ -254,7 +253,7 @@ impl Ctx<'_> {
             Node::Range(f, selector, range) => {
                 let mut out = Vec::new();
                 for (labels, series) in self.series(selector) {
-                    let summary = series.range(self.t_ms - range, self.t_ms);
+                    let summary = series.range(&self.storage.limits, self.t_ms - range, self.t_ms);
                     if let Some(value) =
                         summary.and_then(|s| summary_rate(*f, &s, self.t_ms, *range))
                     {
@@ -266,7 +265,9 @@ impl Ctx<'_> {
                 Value::Vector(out)
             }
             Node::Absent(selector) => {
-                let present = self.series(selector).any(|(_, s)| s.instant(self.t_ms).is_some());
+                let present = self
+                    .series(selector)
+                    .any(|(_, s)| s.instant(&self.storage.limits, self.t_ms).is_some());
                 let absent = Sample { labels: selector.absent_labels(), value: 1.0 };
                 Value::Vector(if present { Vec::new() } else { vec![absent] })
             }

@@ -1,5 +1,6 @@
-//! Bounded sample windows per series, as the rule evaluator reads them: a series is its
-//! label set (`__name__` included), its samples are `(unix ms, value)` in time order.
+//! Every series the engine stores, in three tiers: every sample of the last hour, one
+//! step a minute for 7 days, one step an hour for 30 days (each configurable), bounded
+//! per series; a series is its label set (`__name__` included).
 //!
 //! ```
 //! use voxscope_alert::eval::{Labels, Storage, StorageLimits};
@@ -9,11 +10,30 @@
 //! storage.append(&up, 0, 1.0).unwrap();
 //! assert_eq!(storage.series_count(), 1);
 //! ```
+//!
+//! A step tier keeps, for each step, the step's last sample (the value a Prometheus
+//! range query at that step reads) with the series' running sum of counter resets
+//! there, and no timestamp: a step's time is the end of its interval. An increase
+//! between any two stored points is therefore exact across resets; only `rate`'s
+//! extrapolation at a range's start sees the step's end rather than the sample's time.
+//! Reads take each instant from the finest tier that holds it, so a 5-minute window
+//! reads raw samples and a 3-day or 30-day one reads steps, transparently.
+//!
+//! # Memory
+//!
+//! A series holds at most [`StorageLimits::max_raw_samples`] raw samples of 32 bytes
+//! and [`StepTier::max_steps`] steps of 16 bytes per step tier: with the defaults and
+//! the engine's 5-second scrapes, 722 raw samples, 10 082 minute steps and 722 hour
+//! steps, 195 KiB; [`StorageLimits::max_bytes_per_series`] computes the bound for any
+//! limits (label sets and map entries come on top), and buffers never grow past it.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 
 use super::Labels;
-use super::select::CompiledSelector;
+pub(crate) use super::series::RangeSummary;
+use super::series::Series;
+use super::tier::Step;
+pub use super::tier::StepTier;
 
 /// The label that holds the metric name.
 pub const METRIC_NAME: &str = "__name__";
@@ -34,36 +54,92 @@ pub(crate) fn is_stale(value: f64) -> bool {
     value.to_bits() == STALE_BITS
 }
 
-/// What a [`Storage`] keeps.
+const HOUR_MS: i64 = 3_600_000;
+const DAY_MS: i64 = 24 * HOUR_MS;
+
+/// What a [`Storage`] keeps: the tiers of every series, and how many series.
+///
+/// ```
+/// use voxscope_alert::eval::StorageLimits;
+/// let limits = StorageLimits::default();
+/// assert_eq!(limits.span_ms(), 30 * 86_400_000);
+/// assert_eq!(limits.max_bytes_per_series(), 196_128);
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct StorageLimits {
-    /// How long samples are kept when no rule reads the series over a longer range,
-    /// milliseconds; at least [`LOOKBACK_MS`].
-    pub retention_ms: i64,
     /// The most series held at once; samples of further series are rejected and counted.
     pub max_series: usize,
-    /// How far back every sample is kept, milliseconds; older samples are thinned to
-    /// one per [`StorageLimits::thinned_step_ms`]. The windows of threshold alerts (5 m)
-    /// read only full-resolution samples; the 6 h to 3 d windows of SLO burn rates read
-    /// thinned ones, which keeps a 3-day series at about 5,000 samples instead of 52,000.
-    pub full_resolution_ms: i64,
-    /// The spacing of thinned samples, milliseconds; 0 keeps every sample. Running
-    /// reset sums make a thinned range's increase exact; only `rate`'s extrapolation at
-    /// the window's start sees samples up to this far apart.
-    pub thinned_step_ms: i64,
+    /// How long every sample is kept, milliseconds; at least [`LOOKBACK_MS`].
+    pub raw_ms: i64,
+    /// The most raw samples a series holds (the oldest go first): the raw window over
+    /// the scrape interval, plus one. Bounds a series scraped faster than expected.
+    pub max_raw_samples: usize,
+    /// The first step tier (1-minute steps for 7 days by default).
+    pub aggregates: StepTier,
+    /// The second step tier (1-hour steps for 30 days by default).
+    pub summaries: StepTier,
 }
 
 impl Default for StorageLimits {
-    /// The lookback plus a 5-minute margin, 100 000 series; every sample of the last
-    /// hour, one a minute before it.
+    /// 100 000 series; every sample of the last hour (722 of them: a 5-second scrape),
+    /// 1-minute steps for 7 days, 1-hour steps for 30 days.
     fn default() -> Self {
         Self {
-            retention_ms: 2 * LOOKBACK_MS,
             max_series: 100_000,
-            full_resolution_ms: 3_600_000,
-            thinned_step_ms: 60_000,
+            raw_ms: HOUR_MS,
+            max_raw_samples: 722,
+            aggregates: StepTier { step_ms: 60_000, retention_ms: 7 * DAY_MS },
+            summaries: StepTier { step_ms: HOUR_MS, retention_ms: 30 * DAY_MS },
         }
     }
+}
+
+impl StorageLimits {
+    /// How far back a series is read: the longest tier.
+    pub fn span_ms(&self) -> i64 {
+        let tiers = [self.aggregates, self.summaries];
+        let steps = tiers.iter().filter(|t| t.is_on()).map(|t| t.retention_ms);
+        steps.fold(self.raw_ms.max(LOOKBACK_MS), i64::max)
+    }
+
+    /// The most bytes of samples one series holds: its raw samples and steps at their
+    /// bounds, with the series' own bookkeeping; its label set comes on top.
+    pub fn max_bytes_per_series(&self) -> usize {
+        size_of::<Series>()
+            + self.max_raw_samples.max(1) * size_of::<super::series::Point>()
+            + (self.aggregates.max_steps() + self.summaries.max_steps()) * size_of::<Step>()
+    }
+
+    /// Reads series back at least `ms` milliseconds plus the lookback: the coarsest tier
+    /// that is on reaches that far.
+    fn reach(&mut self, ms: i64) {
+        let wanted = ms.saturating_add(LOOKBACK_MS);
+        if self.span_ms() >= wanted {
+            return;
+        }
+        if self.summaries.is_on() {
+            self.summaries.retention_ms = wanted;
+        } else if self.aggregates.is_on() {
+            self.aggregates.retention_ms = wanted;
+        } else {
+            self.raw_ms = wanted;
+        }
+    }
+}
+
+/// What a [`Storage`] holds, per tier.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StorageStats {
+    /// Series held.
+    pub series: usize,
+    /// Raw samples, over every series.
+    pub raw_samples: usize,
+    /// Steps of the first step tier, over every series.
+    pub aggregate_steps: usize,
+    /// Steps of the second step tier, over every series.
+    pub summary_steps: usize,
+    /// Bytes of sample buffers (label sets aside).
+    pub bytes: usize,
 }
 
 /// Why a sample was not stored.
@@ -92,126 +168,22 @@ pub enum AppendError {
     },
 }
 
-/// One stored sample with running sums that let a range be summarised without a walk.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Point {
-    pub(crate) t: i64,
-    pub(crate) v: f64,
-    /// Sum, from the series' first sample on, of the value before each counter reset
-    /// (a value lower than the previous one, staleness markers skipped).
-    resets: f64,
-    /// Staleness markers from the series' first sample on, this one included.
-    stale: u64,
-}
-
-/// What `rate()` needs of the samples in a range (staleness markers left out).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) struct RangeSummary {
-    pub(crate) first: (i64, f64),
-    pub(crate) last: (i64, f64),
-    pub(crate) count: u64,
-    /// The values before counter resets between `first` and `last`, summed.
-    pub(crate) resets: f64,
-}
-
-/// One series' samples.
-#[derive(Clone, Debug)]
-pub(crate) struct Series {
-    pub(crate) samples: VecDeque<Point>,
-    retention_ms: i64,
-    /// The latest value that is not a staleness marker.
-    last_value: Option<f64>,
-    /// Samples before this time are thinned already.
-    thinned_to: i64,
-}
-
-impl Series {
-    fn push(&mut self, t: i64, v: f64) {
-        let (resets, stale) = self.samples.back().map_or((0.0, 0), |p| (p.resets, p.stale));
-        let point = if is_stale(v) {
-            Point { t, v, resets, stale: stale + 1 }
-        } else {
-            let reset = self.last_value.filter(|previous| v < *previous).unwrap_or(0.0);
-            self.last_value = Some(v);
-            Point { t, v, resets: resets + reset, stale }
-        };
-        self.samples.push_back(point);
-    }
-
-    /// Thins the samples between the last thinning and `before` to one per `step` ms.
-    /// Staleness markers and the samples next to them stay, so a series' ends do; the
-    /// running sums of the samples that stay keep every reset and marker counted.
-    fn thin(&mut self, before: i64, step: i64) {
-        if step <= 0 || before <= self.thinned_to {
-            return;
-        }
-        let start = self.samples.partition_point(|p| p.t < self.thinned_to);
-        let mut end = self.samples.partition_point(|p| p.t < before);
-        let mut last_kept = start.checked_sub(1).map(|i| self.samples[i].t);
-        let mut i = start;
-        while i < end {
-            let p = self.samples[i];
-            let near_marker = is_stale(p.v)
-                || i.checked_sub(1).is_some_and(|j| is_stale(self.samples[j].v))
-                || self.samples.get(i + 1).is_some_and(|n| is_stale(n.v));
-            if !near_marker && last_kept.is_some_and(|kept| p.t - kept < step) {
-                self.samples.remove(i);
-                end -= 1;
-            } else {
-                last_kept = Some(p.t);
-                i += 1;
-            }
-        }
-        self.thinned_to = before;
-    }
-
-    /// The latest sample at or before `t_ms`, within the lookback, unless stale.
-    pub(crate) fn instant(&self, t_ms: i64) -> Option<f64> {
-        let end = self.samples.partition_point(|p| p.t <= t_ms);
-        let p = self.samples.get(end.checked_sub(1)?)?;
-        (p.t >= t_ms - LOOKBACK_MS && !is_stale(p.v)).then_some(p.v)
-    }
-
-    /// The samples in `[from_ms, to_ms]`, staleness markers left out, summarised.
-    pub(crate) fn range(&self, from_ms: i64, to_ms: i64) -> Option<RangeSummary> {
-        let mut lo = self.samples.partition_point(|p| p.t < from_ms);
-        let mut hi = self.samples.partition_point(|p| p.t <= to_ms);
-        while lo < hi && is_stale(self.samples[lo].v) {
-            lo += 1;
-        }
-        while hi > lo && is_stale(self.samples[hi - 1].v) {
-            hi -= 1;
-        }
-        let (first, last) = (self.samples.get(lo)?, self.samples.get(hi.checked_sub(1)?)?);
-        if lo >= hi {
-            return None;
-        }
-        Some(RangeSummary {
-            first: (first.t, first.v),
-            last: (last.t, last.v),
-            count: (hi - lo) as u64 - (last.stale - first.stale),
-            resets: last.resets - first.resets,
-        })
-    }
-}
-
-/// Bounded per-series sample windows: what the rule evaluator reads.
+/// Every series in tiers: what the rule evaluator, the range queries and the history
+/// read.
 ///
-/// Each series keeps its samples for the longest range a rule reads it over plus the
-/// lookback (a storage from [`RuleEvaluator::storage`](super::RuleEvaluator::storage)
-/// knows the rules), or [`StorageLimits::retention_ms`]; series
-/// beyond [`StorageLimits::max_series`] are rejected and counted in
-/// [`Storage::rejected`].
+/// Each series keeps its raw samples, aggregate steps and summary steps as
+/// [`StorageLimits`] says (a storage from
+/// [`RuleEvaluator::storage`](super::RuleEvaluator::storage) reaches back at least as
+/// far as its rules read); series beyond [`StorageLimits::max_series`] are rejected and
+/// counted in [`Storage::rejected`].
 #[derive(Clone, Debug)]
 pub struct Storage {
     /// Series by metric name, then by their labels (`__name__` included; sorted, as
     /// Prometheus reads them).
     pub(crate) metrics: BTreeMap<String, BTreeMap<Labels, Series>>,
-    limits: StorageLimits,
-    series: usize,
-    rejected: u64,
-    /// `(selector, ms)`: series it matches are kept at least `ms`.
-    keep: Vec<(CompiledSelector, i64)>,
+    pub(crate) limits: StorageLimits,
+    pub(crate) series: usize,
+    pub(crate) rejected: u64,
     /// The series of each scrape target's previous scrape, for staleness.
     pub(crate) scraped: BTreeMap<Labels, Vec<Labels>>,
 }
@@ -224,20 +196,18 @@ impl Storage {
     /// assert_eq!(storage.series_count(), 0);
     /// ```
     pub fn new(limits: StorageLimits) -> Self {
-        Self {
-            metrics: BTreeMap::new(),
-            limits,
-            series: 0,
-            rejected: 0,
-            keep: Vec::new(),
-            scraped: BTreeMap::new(),
-        }
+        Self { metrics: BTreeMap::new(), limits, series: 0, rejected: 0, scraped: BTreeMap::new() }
     }
 
-    /// Keeps series that `selector` matches at least `ms` milliseconds plus the
-    /// lookback: the range a rule reads them over. The rule evaluator sets these.
-    pub(crate) fn keep_for(&mut self, selector: CompiledSelector, ms: i64) {
-        self.keep.push((selector, ms));
+    /// Keeps every series at least `ms` milliseconds plus the lookback: the range a rule
+    /// reads. The rule evaluator sets this.
+    pub(crate) fn keep_for(&mut self, ms: i64) {
+        self.limits.reach(ms);
+    }
+
+    /// What the storage keeps.
+    pub fn limits(&self) -> &StorageLimits {
+        &self.limits
     }
 
     /// Stores one sample of the series `labels` (which must hold `__name__`).
@@ -274,19 +244,7 @@ impl Storage {
                     name: name.clone(),
                 });
             }
-            let retention = self
-                .keep
-                .iter()
-                .filter(|(selector, _)| selector.matches(name, labels))
-                .map(|(_, ms)| ms + LOOKBACK_MS)
-                .fold(self.limits.retention_ms.max(LOOKBACK_MS), i64::max);
-            let series = Series {
-                samples: VecDeque::new(),
-                retention_ms: retention,
-                last_value: None,
-                thinned_to: i64::MIN,
-            };
-            self.metrics.entry(name.clone()).or_default().insert(labels.clone(), series);
+            self.metrics.entry(name.clone()).or_default().insert(labels.clone(), Series::default());
             self.series += 1;
         }
         let series = self
@@ -294,16 +252,12 @@ impl Storage {
             .get_mut(name.as_str())
             .and_then(|m| m.get_mut(labels))
             .expect("inserted above");
-        if let Some(latest) = series.samples.back().map(|p| p.t)
+        if let Some(latest) = series.latest
             && t_ms <= latest
         {
             return Err(AppendError::OutOfOrder { name: name.clone(), t_ms, latest_ms: latest });
         }
-        series.push(t_ms, value);
-        let oldest = t_ms - series.retention_ms;
-        while series.samples.front().is_some_and(|p| p.t < oldest) {
-            series.samples.pop_front();
-        }
+        series.push(&self.limits, t_ms, value);
         Ok(())
     }
 
@@ -316,26 +270,20 @@ impl Storage {
             .metrics
             .get(name.as_str())
             .and_then(|m| m.get(labels))
-            .and_then(|s| s.samples.back())
+            .and_then(|s| s.raw.back())
             .is_some_and(|p| p.t < t_ms && !is_stale(p.v));
         if live {
             let _ = self.append(labels, t_ms, stale_marker());
         }
     }
 
-    /// Drops samples older than each series' retention at `now_ms`, and series left
-    /// without samples; thins samples older than [`StorageLimits::full_resolution_ms`].
+    /// Drops what each tier no longer keeps at `now_ms`, and series left empty.
     pub fn compact(&mut self, now_ms: i64) {
         let mut removed = 0;
-        let (full, step) = (self.limits.full_resolution_ms, self.limits.thinned_step_ms);
+        let limits = &self.limits;
         for series in self.metrics.values_mut() {
             series.retain(|_, s| {
-                let oldest = now_ms - s.retention_ms;
-                while s.samples.front().is_some_and(|p| p.t < oldest) {
-                    s.samples.pop_front();
-                }
-                s.thin(now_ms.saturating_sub(full), step);
-                let keep = !s.samples.is_empty();
+                let keep = s.evict(limits, now_ms);
                 removed += usize::from(!keep);
                 keep
             });
@@ -344,11 +292,11 @@ impl Storage {
         self.series -= removed;
     }
 
-    /// How long the series `labels` keeps its samples, milliseconds; `None` when it is
-    /// not held.
+    /// How far back the series `labels` is read, milliseconds (every series alike:
+    /// [`StorageLimits::span_ms`]); `None` when it is not held.
     ///
     /// ```
-    /// use voxscope_alert::eval::{Labels, RuleEvaluator, LOOKBACK_MS};
+    /// use voxscope_alert::eval::{Labels, RuleEvaluator, StorageLimits};
     /// let catalog = voxscope_alert::RuleCatalog::new(Default::default()).unwrap();
     /// let mut storage = RuleEvaluator::new(&catalog).storage(Default::default());
     /// let calls = Labels::from([
@@ -356,12 +304,12 @@ impl Storage {
     ///     ("job".to_owned(), "voice_agent".to_owned()),
     /// ]);
     /// storage.append(&calls, 0, 1.0).unwrap();
-    /// // The 3-day SLO window reads it, and the lookback comes on top.
-    /// assert_eq!(storage.retention_ms(&calls), Some(3 * 86_400_000 + LOOKBACK_MS));
+    /// // The 3-day SLO window is within the 30 days of the summary tier.
+    /// assert_eq!(storage.retention_ms(&calls), Some(30 * 86_400_000));
     /// ```
     pub fn retention_ms(&self, labels: &Labels) -> Option<i64> {
         let name = labels.get(METRIC_NAME)?;
-        self.metrics.get(name.as_str())?.get(labels).map(|s| s.retention_ms)
+        self.metrics.get(name.as_str())?.get(labels).map(|_| self.limits.span_ms())
     }
 
     /// Series held.
@@ -369,9 +317,31 @@ impl Storage {
         self.series
     }
 
-    /// Samples held, over every series.
+    /// Raw samples and steps held, over every series.
     pub fn sample_count(&self) -> usize {
-        self.metrics.values().flat_map(BTreeMap::values).map(|s| s.samples.len()).sum()
+        let stats = self.stats();
+        stats.raw_samples + stats.aggregate_steps + stats.summary_steps
+    }
+
+    /// What is held, per tier, and the bytes of sample buffers.
+    ///
+    /// ```
+    /// use voxscope_alert::eval::{Labels, Storage};
+    /// let mut storage = Storage::new(Default::default());
+    /// let x = Labels::from([("__name__".to_owned(), "x".to_owned())]);
+    /// storage.append(&x, 1_000, 1.0).unwrap();
+    /// let stats = storage.stats();
+    /// assert_eq!((stats.raw_samples, stats.aggregate_steps, stats.summary_steps), (1, 1, 1));
+    /// ```
+    pub fn stats(&self) -> StorageStats {
+        let mut stats = StorageStats { series: self.series, ..StorageStats::default() };
+        for s in self.metrics.values().flat_map(BTreeMap::values) {
+            stats.raw_samples += s.raw.len();
+            stats.aggregate_steps += s.aggregates.len();
+            stats.summary_steps += s.summaries.len();
+            stats.bytes += s.bytes();
+        }
+        stats
     }
 
     /// Samples rejected so far (see [`Storage::append`]).
@@ -390,13 +360,18 @@ mod tests {
         l
     }
 
+    fn raw_only(raw_ms: i64) -> StorageLimits {
+        StorageLimits {
+            raw_ms,
+            aggregates: StepTier::OFF,
+            summaries: StepTier::OFF,
+            ..StorageLimits::default()
+        }
+    }
+
     #[test]
     fn the_series_limit_rejects_new_series_and_counts_them() {
-        let mut storage = Storage::new(StorageLimits {
-            retention_ms: 60_000,
-            max_series: 2,
-            ..StorageLimits::default()
-        });
+        let mut storage = Storage::new(StorageLimits { max_series: 2, ..StorageLimits::default() });
         for i in 0..3 {
             let result = storage.append(&labels("x", &[("i", &i.to_string())]), 0, 1.0);
             assert_eq!(result.is_ok(), i < 2, "series {i}");
@@ -408,11 +383,7 @@ mod tests {
 
     #[test]
     fn samples_older_than_the_retention_are_dropped_and_empty_series_removed() {
-        let mut storage = Storage::new(StorageLimits {
-            retention_ms: 0,
-            max_series: 10,
-            ..StorageLimits::default()
-        });
+        let mut storage = Storage::new(raw_only(0));
         let x = labels("x", &[]);
         for minute in 0..=20 {
             storage.append(&x, minute * 60_000, 1.0).unwrap();
@@ -429,13 +400,14 @@ mod tests {
         let mut storage = Storage::new(StorageLimits::default());
         let x = labels("x", &[]);
         storage.append(&x, 0, 3.0).unwrap();
+        let limits = storage.limits.clone();
         let series = |s: &Storage| s.metrics["x"][&x].clone();
-        assert_eq!(series(&storage).instant(LOOKBACK_MS), Some(3.0));
-        assert_eq!(series(&storage).instant(LOOKBACK_MS + 1), None);
+        assert_eq!(series(&storage).instant(&limits, LOOKBACK_MS), Some(3.0));
+        assert_eq!(series(&storage).instant(&limits, LOOKBACK_MS + 1), None);
         storage.mark_stale(&x, 1_000);
-        assert_eq!(series(&storage).instant(2_000), None);
+        assert_eq!(series(&storage).instant(&limits, 2_000), None);
         let one = RangeSummary { first: (0, 3.0), last: (0, 3.0), count: 1, resets: 0.0 };
-        assert_eq!(series(&storage).range(0, 2_000), Some(one));
+        assert_eq!(series(&storage).range(&limits, 0, 2_000), Some(one));
     }
 
     #[test]
@@ -446,56 +418,74 @@ mod tests {
         for (t, v) in [(0, 5.0), (1, 10.0), (2, 2.0), (3, stale_marker()), (4, 1.0), (5, 4.0)] {
             storage.append(&x, t * 1_000, v).unwrap();
         }
-        let series = &storage.metrics["x"][&x];
-        let all = series.range(0, 5_000).unwrap();
+        let (series, limits) = (&storage.metrics["x"][&x], &storage.limits);
+        let all = series.range(limits, 0, 5_000).unwrap();
         assert_eq!((all.first, all.last, all.count, all.resets), ((0, 5.0), (5_000, 4.0), 5, 12.0));
         // From the reset on: 2, 1, 4: only the second reset is inside.
-        let tail = series.range(2_000, 5_000).unwrap();
+        let tail = series.range(limits, 2_000, 5_000).unwrap();
         assert_eq!((tail.first, tail.count, tail.resets), ((2_000, 2.0), 3, 2.0));
-        assert_eq!(series.range(3_000, 3_500), None);
+        assert_eq!(series.range(limits, 3_000, 3_500), None);
     }
 
+    /// 31 days of a counter scraped every 5 s, reset once (a restart), compacted every
+    /// minute as the engine does: each tier holds exactly its window, the buffers stay
+    /// within the documented bound, and an increase over any window is exact.
     #[test]
-    fn samples_older_than_an_hour_are_thinned_and_a_three_day_increase_stays_exact() {
+    fn thirty_one_days_fill_each_tier_to_its_bound_and_increases_stay_exact() {
         const DAY: i64 = 86_400_000;
-        let full =
-            StorageLimits { retention_ms: 3 * DAY, thinned_step_ms: 0, ..Default::default() };
-        let thin = StorageLimits { retention_ms: 3 * DAY, ..Default::default() };
-        let (mut full, mut thin) = (Storage::new(full), Storage::new(thin));
+        const SCRAPE: i64 = 5_000;
+        let limits = StorageLimits::default();
+        let mut storage = Storage::new(limits.clone());
         let x = labels("x_total", &[]);
-        // 3 days of a counter scraped every 5 s, reset once (a restart) after a day.
-        let mut value = 0.0;
+        let end = 31 * DAY;
+        // The counter's true total at every scrape, resets or not.
+        let mut total = Vec::with_capacity((end / SCRAPE + 1) as usize);
+        let (mut value, mut sum) = (0.0, 0.0);
         let mut t = 0;
-        while t <= 3 * DAY {
-            value = if t == DAY { 2.0 } else { value + 1.5 + (t % 7) as f64 };
-            for storage in [&mut full, &mut thin] {
-                storage.append(&x, t, value).unwrap();
-                if t % 5_000 == 0 && (t / 5_000) % 12 == 0 {
-                    storage.compact(t);
-                }
+        while t <= end {
+            let step = 1.5 + (t / SCRAPE % 7) as f64;
+            sum += step;
+            value = if t == 10 * DAY { step } else { value + step };
+            total.push(sum);
+            storage.append(&x, t, value).unwrap();
+            if t % 60_000 == 0 {
+                storage.compact(t);
             }
-            t += 5_000;
+            t += SCRAPE;
         }
-        let end = 3 * DAY;
-        // The bound: every sample of the last hour, one a minute before it.
-        assert_eq!(full.sample_count(), 51_841);
-        let expected = 720 + 1 + (3 * 24 - 1) * 60;
-        assert!(
-            (expected..=expected + 2).contains(&thin.sample_count()),
-            "{} samples",
-            thin.sample_count()
-        );
-        let summary = |s: &Storage, from: i64| s.metrics["x_total"][&x].range(from, end).unwrap();
-        for window in [3 * DAY, DAY, 6 * 3_600_000, 3_600_000, 300_000] {
-            let (a, b) = (summary(&full, end - window), summary(&thin, end - window));
-            // Same first and last sample within a thinning step, same resets: the
-            // increase over the window is the same to the first sample's step.
-            let increase = |r: RangeSummary| r.last.1 - r.first.1 + r.resets;
-            assert_eq!(a.last, b.last, "window {window}");
-            assert_eq!(a.resets, b.resets, "window {window}");
-            assert!(b.first.0 - a.first.0 < 60_000, "window {window}");
-            let (ia, ib) = (increase(a), increase(b));
-            assert!((ia - ib).abs() / ia < 1e-3, "window {window}: {ia} vs {ib}");
+        let stats = storage.stats();
+        // Every sample of the last hour, both ends in; a minute step ending at every
+        // minute of the last 7 days and an hour step at every hour of the last 30, both
+        // ends in.
+        assert_eq!(stats.raw_samples, 721);
+        assert_eq!(stats.aggregate_steps, 7 * 1_440 + 1);
+        assert_eq!(stats.summary_steps, 30 * 24 + 1);
+        let bound = limits.max_bytes_per_series();
+        assert!(stats.bytes + size_of::<Series>() <= bound, "{} > {bound}", stats.bytes);
+        assert_eq!(bound, 196_128);
+        assert!(stats.bytes > bound * 9 / 10, "{} bytes: far under the bound", stats.bytes);
+
+        let series = &storage.metrics["x_total"][&x];
+        let total_at = |t: i64| total[(t / SCRAPE) as usize];
+        for window in [30 * DAY, 21 * DAY, 7 * DAY, DAY, 6 * 3_600_000, 3_600_000, 300_000] {
+            let r = series.range(&limits, end - window, end).unwrap();
+            assert_eq!(r.first.0, end - window, "window {window}: steps end on scrapes");
+            assert_eq!(r.last, (end, value), "window {window}");
+            let increase = r.last.1 - r.first.1 + r.resets;
+            let exact = total_at(end) - total_at(end - window);
+            assert!((increase - exact).abs() < 1e-6, "window {window}: {increase} vs {exact}");
         }
+        // An instant read in each tier gives the sample at that step's end.
+        for back in [30 * 60_000, 3 * DAY + 60_000, 20 * DAY + 3_600_000] {
+            let at = end - back;
+            let expected = if at < 10 * DAY {
+                total_at(at)
+            } else {
+                total_at(at) - total_at(10 * DAY - SCRAPE)
+            };
+            assert_eq!(series.instant(&limits, at), Some(expected), "{back} ms back");
+        }
+        // Beyond 30 days nothing is left.
+        assert_eq!(series.instant(&limits, end - 30 * DAY - 3_600_000), None);
     }
 }
