@@ -60,6 +60,8 @@ pub struct Config {
     pub receivers: BTreeMap<String, crate::receiver::ReceiverConfig>,
     /// How the embedded engine sends notifications.
     pub delivery: crate::delivery::Delivery,
+    /// How the embedded engine keeps its own metrics (tiers and persistence).
+    pub history: crate::history::History,
 }
 
 /// The embedded engine's HTTP API (`/api/v1/alerts`, `/api/v1/rules` and the
@@ -511,6 +513,7 @@ impl Config {
         }
         self.cooldowns.validate()?;
         self.engine.validate()?;
+        self.history.validate()?;
         self.escalation.validate()?;
         crate::routing::validate_inhibit_rules(&self.inhibit_rules)?;
         crate::custom::validate(self, &crate::builtin_alerts(self))?;

@@ -29,6 +29,7 @@ pub mod eval;
 pub mod expr;
 mod fixture;
 pub mod grafana;
+pub mod history;
 pub mod humanize;
 pub mod model;
 pub mod prometheus;

@@ -188,6 +188,24 @@ impl RuleEvaluator {
     /// ```
     pub fn storage(&self, limits: StorageLimits) -> Storage {
         let mut storage = Storage::new(limits);
+        self.reach_back(&mut storage);
+        storage
+    }
+
+    /// Makes `storage` (a restored one, say) reach back at least as far as a rule reads:
+    /// its longest range plus the lookback.
+    ///
+    /// ```
+    /// use voxscope_alert::eval::{RuleEvaluator, StepTier, Storage, StorageLimits};
+    /// let catalog = voxscope_alert::RuleCatalog::new(Default::default()).unwrap();
+    /// let day = StepTier { step_ms: 60_000, retention_ms: 86_400_000 };
+    /// let limits = StorageLimits { aggregates: day, summaries: StepTier::OFF, ..Default::default() };
+    /// let mut storage = Storage::new(limits);
+    /// RuleEvaluator::new(&catalog).reach_back(&mut storage);
+    /// // The 3-day SLO windows, and the lookback.
+    /// assert_eq!(storage.limits().span_ms(), 3 * 86_400_000 + 300_000);
+    /// ```
+    pub fn reach_back(&self, storage: &mut Storage) {
         let queries = self
             .recording
             .iter()
@@ -198,7 +216,6 @@ impl RuleEvaluator {
                 storage.keep_for(ms);
             }
         }
-        storage
     }
 
     /// Evaluates every rule at `t_ms` and returns every alert: pending, firing, and
