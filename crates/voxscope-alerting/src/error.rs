@@ -36,4 +36,12 @@ pub enum Error {
         /// Why it does not parse.
         source: serde_json::Error,
     },
+    /// The saved metric history cannot be used: not a voxscope history, or damaged.
+    #[error("{}: unreadable saved history: {reason}", path.display())]
+    History {
+        /// The file.
+        path: PathBuf,
+        /// Why it cannot be read.
+        reason: String,
+    },
 }

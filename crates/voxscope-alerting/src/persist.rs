@@ -26,6 +26,10 @@ use crate::dispatch::LogEntry;
 use crate::escalation::Escalating;
 use crate::history::Entry;
 
+mod history;
+
+pub use history::HISTORY_FILE;
+
 /// The version of the file format this build writes and reads.
 pub const VERSION: u32 = 1;
 
@@ -112,11 +116,6 @@ impl StateDir {
     /// # Errors
     /// [`Error::Io`] naming the path that failed.
     pub fn save(&self, snapshot: &Snapshot) -> Result<(), Error> {
-        let io = |path: &Path| {
-            let path = path.to_owned();
-            move |source| Error::Io { path, source }
-        };
-        fs::create_dir_all(&self.dir).map_err(io(&self.dir))?;
         let mut clean = snapshot.clone();
         for alert in &mut clean.active_alerts {
             // JSON has no NaN or infinity; the next evaluation computes the value anew.
@@ -126,12 +125,23 @@ impl StateDir {
         }
         let text = serde_json::to_vec(&clean)
             .map_err(|source| Error::Corrupt { path: self.path(), source })?;
-        let temporary = self.dir.join(format!("{FILE}.tmp"));
+        self.write_atomically(FILE, &text)
+    }
+
+    /// Writes `bytes` to `name` in the directory: a temporary file beside it, synced,
+    /// then renamed over it, so a crash leaves the old file or the new one.
+    pub(crate) fn write_atomically(&self, name: &str, bytes: &[u8]) -> Result<(), Error> {
+        let io = |path: &Path| {
+            let path = path.to_owned();
+            move |source| Error::Io { path, source }
+        };
+        fs::create_dir_all(&self.dir).map_err(io(&self.dir))?;
+        let (path, temporary) = (self.dir.join(name), self.dir.join(format!("{name}.tmp")));
         let mut file = File::create(&temporary).map_err(io(&temporary))?;
-        file.write_all(&text).map_err(io(&temporary))?;
+        file.write_all(bytes).map_err(io(&temporary))?;
         file.sync_all().map_err(io(&temporary))?;
         drop(file);
-        fs::rename(&temporary, self.path()).map_err(io(&self.path()))?;
+        fs::rename(&temporary, &path).map_err(io(&path))?;
         // The rename is durable once the directory is synced (where that is possible).
         if let Ok(dir) = File::open(&self.dir) {
             let _ = dir.sync_all();

@@ -169,5 +169,20 @@ pub(crate) async fn run(inner: Arc<Inner>) {
     loop {
         interval.tick().await;
         tick(&inner);
+        if inner.history.as_ref().is_some_and(|h| h.due(inner.clock.now_ms()))
+            && let Some(write) = encode_history(&inner)
+        {
+            // Written off the runtime's threads; the next tick does not wait for it.
+            drop(tokio::task::spawn_blocking(write));
+        }
     }
+}
+
+/// The metric history encoded now, under the evaluation lock, and the write of it to
+/// run off that lock; `None` when the history is not persisted or did not encode.
+pub(crate) fn encode_history(inner: &Inner) -> Option<impl FnOnce() + Send + 'static> {
+    let saver = Arc::clone(inner.history.as_ref()?);
+    let now_ms = inner.clock.now_ms();
+    let bytes = saver.encode(inner.evaluation().storage(), now_ms)?;
+    Some(move || saver.write(now_ms, &bytes))
 }

@@ -19,6 +19,7 @@
 //! to [`Delivery`], whose workers send them off the request path.
 
 mod evaluation;
+mod history;
 mod source;
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -32,10 +33,12 @@ use voxscope_alert::eval::{Labels, RuleEvaluator, Storage, StorageLimits};
 
 use crate::api::{self, ApiSettings, ApiToken};
 use crate::delivery::Delivery;
+use crate::persist::StateDir;
 use crate::silence::{SilenceStore, Silences};
 use crate::{Clock, Error, Notifier};
 
 use evaluation::Evaluation;
+use history::HistorySaver;
 
 type Scrape = Arc<dyn Fn() -> String + Send + Sync>;
 
@@ -46,7 +49,7 @@ pub struct EngineBuilder {
     instance: String,
     delivery: Option<Delivery>,
     clock: Option<Clock>,
-    limits: StorageLimits,
+    limits: Option<StorageLimits>,
 }
 
 impl std::fmt::Debug for EngineBuilder {
@@ -87,16 +90,17 @@ impl EngineBuilder {
         self
     }
 
-    /// Bounds of the evaluator's storage (series, retention); the retention of each
-    /// series grows to the longest window a rule reads it over.
+    /// The tiers and bounds of the engine's metric history (default: the config's
+    /// `[history]` section); the span grows to the longest window a rule reads.
     #[must_use]
     pub fn storage_limits(mut self, limits: StorageLimits) -> Self {
-        self.limits = limits;
+        self.limits = Some(limits);
         self
     }
 
-    /// Restores the saved state (if `[engine] state_dir` holds one) and starts the
-    /// evaluation loop, the notifier and delivery on the current tokio runtime.
+    /// Restores the saved state and metric history (if `[engine] state_dir` holds them;
+    /// the history unless `[history] persist = false`) and starts the evaluation loop,
+    /// the notifier and delivery on the current tokio runtime.
     ///
     /// # Errors
     /// [`Error::Setup`] without a scrape function, without a tokio runtime, or with an
@@ -116,7 +120,18 @@ impl EngineBuilder {
         let notifier = Notifier::new(&config, Arc::new(silences.clone()), sink, clock)?;
 
         let evaluator = RuleEvaluator::new(&self.catalog);
-        let storage = evaluator.storage(self.limits);
+        let limits = self
+            .limits
+            .unwrap_or_else(|| config.history.storage_limits(config.engine.interval_seconds));
+        let history_dir = StateDir::from_config(&config.engine).filter(|_| config.history.persist);
+        let mut storage = match &history_dir {
+            Some(state) => history::restore(state, limits),
+            None => Storage::new(limits),
+        };
+        evaluator.reach_back(&mut storage);
+        let saver = history_dir.map(|state| {
+            Arc::new(HistorySaver::new(state, config.history.save_interval_seconds, clock.now_ms()))
+        });
         let target = Labels::from([
             ("job".to_owned(), config.service.job.clone()),
             ("instance".to_owned(), self.instance),
@@ -143,6 +158,7 @@ impl EngineBuilder {
             delivery: delivery.clone(),
             clock,
             interval,
+            history: saver,
             tasks: Mutex::new(Vec::new()),
         });
         let settings = ApiSettings {
@@ -170,6 +186,8 @@ pub(crate) struct Inner {
     pub(crate) delivery: Delivery,
     pub(crate) clock: Clock,
     pub(crate) interval: Duration,
+    /// Saves the metric history, when it is persisted.
+    pub(crate) history: Option<Arc<HistorySaver>>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -208,7 +226,7 @@ impl AlertEngine {
             instance: "localhost".to_owned(),
             delivery: None,
             clock: None,
-            limits: StorageLimits::default(),
+            limits: None,
         }
     }
 
@@ -254,13 +272,17 @@ impl AlertEngine {
         evaluation::tick(&self.inner)
     }
 
-    /// Stops evaluating, saves the state and gives delivery up to `grace` to send what
-    /// is queued; returns how many sends were abandoned (each counted as dropped).
+    /// Stops evaluating, saves the state and the metric history and gives delivery up
+    /// to `grace` to send what is queued; returns how many sends were abandoned (each
+    /// counted as dropped).
     pub async fn shutdown(self, grace: Duration) -> usize {
         for task in self.inner.tasks().drain(..) {
             task.abort();
         }
         self.inner.notifier.save_now();
+        if let Some(write) = evaluation::encode_history(&self.inner) {
+            let _ = tokio::task::spawn_blocking(write).await;
+        }
         self.inner.delivery.shutdown(grace).await
     }
 }
