@@ -138,3 +138,26 @@ async fn a_history_that_is_not_persisted_is_not_written() {
     engine.shutdown(Duration::from_secs(1)).await;
     assert!(!StateDir::new(&dir.0).history_path().exists());
 }
+
+/// An unreadable history does not stop the engine: it is moved aside, the engine starts
+/// with none and saves a readable one at shutdown.
+#[tokio::test(start_paused = true)]
+async fn an_unreadable_history_is_moved_aside_and_the_engine_starts_without_it() {
+    let dir =
+        TempDir(std::env::temp_dir().join(format!("voxscope-bad-history-{}", std::process::id())));
+    std::fs::create_dir_all(&dir.0).expect("dir");
+    let state = StateDir::new(&dir.0);
+    std::fs::write(state.history_path(), b"not a history").expect("write");
+    let config = config(&dir.0);
+    let engine = start(&config, Clock::starting_at(T0), Arc::new(AtomicU64::new(0)));
+    assert_eq!(engine.with_storage(Storage::series_count), 0);
+    let aside = dir.0.join(format!("{HISTORY_FILE}.unreadable"));
+    assert_eq!(std::fs::read(&aside).expect("moved aside"), b"not a history");
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    let held = engine.with_storage(Storage::sample_count);
+    assert!(held > 0);
+    engine.shutdown(Duration::from_secs(1)).await;
+    let limits = config.history.storage_limits(config.engine.interval_seconds);
+    let back = state.load_history(&limits).expect("readable").expect("saved");
+    assert_eq!(back.sample_count(), held);
+}
