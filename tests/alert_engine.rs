@@ -105,6 +105,18 @@ fn a_rule_fires_on_the_services_own_metrics_notifies_a_webhook_and_resolves_once
         let firing_gauge = [("alertname", "CallsLive"), ("severity", "info")];
         assert_eq!(exposition.sum("voxscope_alerts_firing", &firing_gauge), 1.0);
         assert_eq!(exposition.count("voxscope_alert_evaluation_duration_seconds", &[]), 2);
+        // The history gauges are what the store held after that evaluation.
+        let stats = engine.with_storage(voxscope::alert::eval::Storage::stats);
+        assert!(stats.series > 10 && stats.raw_samples >= stats.series, "{stats:?}");
+        assert_eq!(exposition.sum("voxscope_history_series", &[]), stats.series as f64);
+        assert_eq!(exposition.sum("voxscope_history_bytes", &[]), stats.bytes as f64);
+        for (tier, held) in [
+            ("raw", stats.raw_samples),
+            ("aggregate", stats.aggregate_steps),
+            ("summary", stats.summary_steps),
+        ] {
+            assert_eq!(exposition.sum("voxscope_history_samples", &[("tier", tier)]), held as f64);
+        }
 
         let alerts = get_json(&api, "/api/v1/alerts").await;
         let listed = &alerts["data"]["alerts"];

@@ -442,6 +442,24 @@ metric!(
     "Time the embedded alerting engine took to scrape the service's own metrics, evaluate every rule and hand the alerts to the dispatcher."
 );
 metric!(
+    /// Series held in the embedded engine's metric history.
+    VOXSCOPE_HISTORY_SERIES, "voxscope_history_series", Gauge, Count, SelfObservation,
+    [], NONE,
+    "Series held in the embedded engine's metric history (at most [history] max_series)."
+);
+metric!(
+    /// Samples held in the embedded engine's metric history, by tier.
+    VOXSCOPE_HISTORY_SAMPLES, "voxscope_history_samples", Gauge, Count, SelfObservation,
+    ["tier"], NONE,
+    "Samples held in the embedded engine's metric history, by tier: raw, aggregate (1-minute steps by default) or summary (1-hour steps)."
+);
+metric!(
+    /// Bytes of samples held in the embedded engine's metric history.
+    VOXSCOPE_HISTORY_BYTES, "voxscope_history_bytes", Gauge, Bytes, SelfObservation,
+    [], NONE,
+    "Bytes of sample buffers held in the embedded engine's metric history (label sets aside); at most the series times the per-series bound."
+);
+metric!(
     /// Notifications sent by the embedded evaluator.
     VOXSCOPE_NOTIFICATIONS_TOTAL, "voxscope_notifications_total", Counter, Count, SelfObservation,
     ["channel", "result"], NONE,
@@ -520,6 +538,9 @@ pub const ALL: &[MetricDef] = &[
     VOXSCOPE_TRACE_EXPORT_DROPPED_TOTAL,
     VOXSCOPE_ALERTS_FIRING,
     VOXSCOPE_ALERT_EVALUATION_DURATION_SECONDS,
+    VOXSCOPE_HISTORY_SERIES,
+    VOXSCOPE_HISTORY_SAMPLES,
+    VOXSCOPE_HISTORY_BYTES,
     VOXSCOPE_NOTIFICATIONS_TOTAL,
     VOXSCOPE_LABEL_OVERFLOW_TOTAL,
     PROCESS_CPU_SECONDS_TOTAL,

@@ -5,7 +5,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use voxscope_alert::eval::{ActiveAlert, AlertState, Labels, RuleEvaluator, Storage};
-use voxscope_core::catalog::{VOXSCOPE_ALERT_EVALUATION_DURATION_SECONDS, VOXSCOPE_ALERTS_FIRING};
+use voxscope_core::catalog::{
+    VOXSCOPE_ALERT_EVALUATION_DURATION_SECONDS, VOXSCOPE_ALERTS_FIRING, VOXSCOPE_HISTORY_BYTES,
+    VOXSCOPE_HISTORY_SAMPLES, VOXSCOPE_HISTORY_SERIES,
+};
 
 use super::{Inner, Scrape};
 use crate::dispatch::Muter;
@@ -69,7 +72,18 @@ impl Evaluation {
                 "the service's exposition did not scrape; rules see its series go stale"
             ),
         }
-        self.evaluator.evaluate(&mut self.storage, now_ms)
+        let alerts = self.evaluator.evaluate(&mut self.storage, now_ms);
+        let stats = self.storage.stats();
+        metrics::gauge!(VOXSCOPE_HISTORY_SERIES.name).set(stats.series as f64);
+        metrics::gauge!(VOXSCOPE_HISTORY_BYTES.name).set(stats.bytes as f64);
+        for (tier, samples) in [
+            ("raw", stats.raw_samples),
+            ("aggregate", stats.aggregate_steps),
+            ("summary", stats.summary_steps),
+        ] {
+            metrics::gauge!(VOXSCOPE_HISTORY_SAMPLES.name, "tier" => tier).set(samples as f64);
+        }
+        alerts
     }
 
     /// Sets `voxscope_alerts_firing` to the count of firing alerts per alertname and
