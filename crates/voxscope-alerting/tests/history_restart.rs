@@ -85,6 +85,10 @@ async fn a_restart_keeps_the_metric_history_and_range_queries_read_the_same_poin
     // Scrapes at every minute from T0 + 1 min to T0 + 3 h.
     assert_eq!(scrapes.load(Ordering::Relaxed), 180);
     let (before, stats) = first.with_storage(|s| (ranges(s, T0, now), s.stats()));
+    // Saved every 10 minutes while running, before any shutdown.
+    let limits = config.history.storage_limits(config.engine.interval_seconds);
+    let periodic = StateDir::new(&dir.0).load_history(&limits).expect("readable");
+    assert!(periodic.expect("saved while running").sample_count() > 0);
     first.shutdown(Duration::from_secs(1)).await;
 
     // The minute steps hold every scrape (the first hour is read from them), the raw
@@ -102,7 +106,6 @@ async fn a_restart_keeps_the_metric_history_and_range_queries_read_the_same_poin
 
     let saved = StateDir::new(&dir.0);
     assert!(saved.history_path().ends_with(HISTORY_FILE));
-    let limits = config.history.storage_limits(config.engine.interval_seconds);
     let read = saved.load_history(&limits).expect("readable").expect("saved");
     assert_eq!(read.sample_count(), first_samples(&stats));
 

@@ -487,5 +487,20 @@ mod tests {
         }
         // Beyond 30 days nothing is left.
         assert_eq!(series.instant(&limits, end - 30 * DAY - 3_600_000), None);
+
+        // A month of hourly increases through the query engine, as a report reads it:
+        // hour steps, then minute steps, then raw samples, each hour exact.
+        use crate::expr::{Matcher, Scope, Selector, Window, increase};
+        let scope = Scope::rules(Matcher::re("job", ".*"), 60);
+        let hourly = increase(Selector::new("x_total"), Window::Fixed(3_600));
+        let query = super::super::Query::new(&hourly, &scope).unwrap();
+        let start = end - 30 * DAY + 3_600_000;
+        let result = query.range(&storage, start, end, 3_600_000).unwrap();
+        assert_eq!(result.len(), 1);
+        assert_eq!(result[0].points.len(), 30 * 24);
+        for &(t, v) in &result[0].points {
+            let exact = total_at(t) - total_at(t - 3_600_000);
+            assert!((v - exact).abs() < 1e-6, "hour ending {t}: {v} vs {exact}");
+        }
     }
 }
