@@ -13,7 +13,8 @@
 //! assert!(alerts.iter().any(|a| a.labels["alertname"] == "HighMemoryUsage"));
 //! ```
 //!
-//! [`Storage`] holds bounded sample windows, filled by [`Storage::append`] or by
+//! [`Storage`] holds every series in bounded tiers (raw samples, then minute and hour
+//! steps; [`StorageLimits`]), filled by [`Storage::append`] or by
 //! [`Storage::ingest_exposition`] from the Prometheus text format; [`Query`] evaluates
 //! one [`Expr`](crate::expr::Expr) over it; [`RuleEvaluator`] runs a catalog's rules
 //! and moves their alerts through [`AlertState`]. The semantics are those of Prometheus
