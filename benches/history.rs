@@ -7,12 +7,14 @@
 //! `history/scrape/*`: one 5-second scrape of 1,000 counters appended and the store
 //! compacted (what the engine does every evaluation), after two hours of history so the
 //! raw tier evicts as it does in steady state. The memory figures are printed before the
-//! benches: one series filled with 31 days of 5-second samples under each layout.
+//! benches: one series filled with 31 days of 5-second samples under each layout, and
+//! what saving the tiered one in a state directory writes.
 
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use voxscope::alert::eval::{Labels, StepTier, Storage, StorageLimits};
+use voxscope::alerting::persist::StateDir;
 
 const SCRAPE_MS: i64 = 5_000;
 const SERIES: usize = 1_000;
@@ -65,6 +67,9 @@ fn memory() {
             }
         }
         let stats = storage.stats();
+        if name == "tiered" {
+            save(&storage);
+        }
         eprintln!(
             "{name}: after 31 days of 5-second samples one series holds {} raw samples, {} \
              minute steps, {} hour steps: {} bytes of samples (bound {} bytes), reaching back \
@@ -77,6 +82,21 @@ fn memory() {
             limits.span_ms() as f64 / DAY_MS as f64
         );
     }
+}
+
+/// What saving one full series in the state directory costs: bytes written, and the
+/// time to encode and write them (the engine encodes under its lock, writes off it).
+fn save(storage: &Storage) {
+    let dir = std::env::temp_dir().join(format!("voxscope-history-bench-{}", std::process::id()));
+    let state = StateDir::new(&dir);
+    let started = Instant::now();
+    let bytes = state.save_history(storage);
+    let spent = started.elapsed();
+    match bytes {
+        Ok(bytes) => eprintln!("tiered: saving one full series writes {bytes} bytes in {spent:?}"),
+        Err(e) => eprintln!("tiered: the history did not save: {e}"),
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn history(c: &mut Criterion) {

@@ -4,9 +4,10 @@
 //! engine).
 //!
 //! A write costs one sequential write of the whole history: at most about 230 KB per
-//! series at full tiers with the default limits (29 bytes a raw sample, 19 a step, as
-//! CBOR encodes them), so 2.3 MB a save for 10 series, 115 MB for 500. One file is
-//! replaced, never appended to: nothing past the retention is left behind.
+//! series at full tiers with the default limits (up to 29 bytes a raw sample and 19 a
+//! step as CBOR encodes them; a plain counter takes 131 KB), so at most 2.3 MB a save
+//! for 10 series, 115 MB for 500. One file is replaced, never appended to: nothing past
+//! the retention is left behind.
 //!
 //! ```
 //! use voxscope_alert::eval::{Labels, Storage, StorageLimits};
