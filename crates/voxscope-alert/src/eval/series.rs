@@ -121,7 +121,7 @@ impl Series {
         if t_ms >= raw {
             let end = self.raw.partition_point(|p| p.t <= t_ms);
             let p = self.raw.get(end.checked_sub(1)?)?;
-            return (p.t >= t_ms - LOOKBACK_MS && !is_stale(p.v)).then_some(p.v);
+            return (p.t >= t_ms.saturating_sub(LOOKBACK_MS) && !is_stale(p.v)).then_some(p.v);
         }
         if t_ms >= aggregates {
             return self.aggregates.instant(&limits.aggregates, t_ms);

@@ -156,6 +156,14 @@ pub enum AppendError {
         /// The metric name of the rejected series.
         name: String,
     },
+    /// A time no clock gives (more than a few thousand years from 1970).
+    #[error("sample of {name} at {t_ms} ms: not a time a clock gives")]
+    BadTime {
+        /// The metric name.
+        name: String,
+        /// The sample's time.
+        t_ms: i64,
+    },
     /// Not after the series' latest sample.
     #[error("sample of {name} at {t_ms} ms is not after the latest, at {latest_ms} ms")]
     OutOfOrder {
@@ -222,8 +230,8 @@ impl Storage {
     /// ```
     ///
     /// # Errors
-    /// No metric name, the series limit reached, or a sample not after the latest; each
-    /// counted in [`Storage::rejected`].
+    /// No metric name, the series limit reached, a time no clock gives, or a sample not
+    /// after the latest; each counted in [`Storage::rejected`].
     pub fn append(&mut self, labels: &Labels, t_ms: i64, value: f64) -> Result<(), AppendError> {
         let result = self.try_append(labels, t_ms, value);
         if result.is_err() {
@@ -236,6 +244,9 @@ impl Storage {
         let Some(name) = labels.get(METRIC_NAME) else {
             return Err(AppendError::MissingName(labels.clone()));
         };
+        if !super::series::sane_time(t_ms) {
+            return Err(AppendError::BadTime { name: name.clone(), t_ms });
+        }
         let known = self.metrics.get(name.as_str()).is_some_and(|m| m.contains_key(labels));
         if !known {
             if self.series >= self.limits.max_series {
@@ -379,6 +390,12 @@ mod tests {
         // Known series still take samples.
         storage.append(&labels("x", &[("i", "0")]), 1_000, 2.0).unwrap();
         assert_eq!((storage.series_count(), storage.rejected()), (2, 1));
+        // Times no clock gives are refused, not a panic in the step arithmetic.
+        for t in [i64::MIN, i64::MAX] {
+            let result = storage.append(&labels("x", &[("i", "0")]), t, 1.0);
+            assert!(matches!(result, Err(AppendError::BadTime { .. })), "{t}");
+        }
+        assert_eq!(storage.rejected(), 3);
     }
 
     #[test]

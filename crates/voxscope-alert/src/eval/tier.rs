@@ -43,9 +43,10 @@ impl StepTier {
     /// A tier that keeps nothing.
     pub const OFF: Self = Self { step_ms: 0, retention_ms: 0 };
 
-    /// Whether the tier keeps steps.
+    /// Whether the tier keeps steps: a step and a retention above 0, a step of at most
+    /// about 35 years.
     pub fn is_on(&self) -> bool {
-        self.step_ms > 0 && self.retention_ms > 0
+        (1..=1 << 40).contains(&self.step_ms) && self.retention_ms > 0
     }
 
     /// The most steps a series holds in the tier: those that end within the retention,
@@ -212,8 +213,8 @@ impl Steps {
         if self.steps.is_empty() || t_ms < self.first_end {
             return None;
         }
-        let last = usize::try_from((t_ms - self.first_end) / tier.step_ms).ok()?;
-        let oldest = t_ms - tier.lookback_ms();
+        let last = usize::try_from(t_ms.saturating_sub(self.first_end) / tier.step_ms).ok()?;
+        let oldest = t_ms.saturating_sub(tier.lookback_ms());
         let mut i = last.min(self.steps.len() - 1);
         loop {
             if self.end(tier, i) < oldest {
@@ -240,12 +241,12 @@ impl Steps {
         if self.steps.is_empty() {
             return None;
         }
-        let to_ms = to_ms.min(before_ms - 1);
+        let to_ms = to_ms.min(before_ms.saturating_sub(1));
         let step = tier.step_ms;
         // Steps whose end is at or after `from_ms`, and at or before `to_ms`.
-        let lo =
-            usize::try_from((from_ms - self.first_end + step - 1).div_euclid(step).max(0)).ok()?;
-        let hi = usize::try_from((to_ms - self.first_end).div_euclid(step)).ok()?;
+        let from = from_ms.saturating_sub(self.first_end).saturating_add(step - 1);
+        let lo = usize::try_from(from.div_euclid(step).max(0)).ok()?;
+        let hi = usize::try_from(to_ms.saturating_sub(self.first_end).div_euclid(step)).ok()?;
         let hi = hi.min(self.steps.len() - 1);
         let (mut lo, mut hi) = (lo, hi);
         while lo <= hi && !is_present(self.steps[lo].v) {
