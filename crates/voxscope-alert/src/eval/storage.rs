@@ -17,7 +17,10 @@
 //! between any two stored points is therefore exact across resets; only `rate`'s
 //! extrapolation at a range's start sees the step's end rather than the sample's time.
 //! Reads take each instant from the finest tier that holds it, so a 5-minute window
-//! reads raw samples and a 3-day or 30-day one reads steps, transparently.
+//! reads raw samples and a 3-day or 30-day one reads steps, transparently. In a step
+//! tier an instant read looks back one step (or the 5-minute lookback, if longer): at a
+//! time between two step ends it reads the earlier step, as a range query at that step
+//! would; a query at the tier's step, aligned to it, reads every step exactly.
 //!
 //! # Memory
 //!
