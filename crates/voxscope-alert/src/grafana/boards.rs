@@ -26,14 +26,20 @@ fn sel(metric: &str) -> Selector {
 
 fn timeseries(title: &str, unit: &'static str, queries: Vec<(Expr, &str)>) -> Panel {
     let scope = Scope::dashboard();
+    let (exprs, queries) = queries
+        .into_iter()
+        .map(|(q, l)| {
+            let q = q.defined();
+            let text = (q.render(&scope), l.to_owned());
+            (q, text)
+        })
+        .unzip();
     Panel {
         title: title.to_owned(),
         kind: Kind::Timeseries,
         unit,
-        queries: queries
-            .into_iter()
-            .map(|(q, l)| (q.defined().render(&scope), l.to_owned()))
-            .collect(),
+        queries,
+        exprs,
         thresholds: Vec::new(),
         lower_is_worse: false,
         range: POSITIVE,
@@ -405,6 +411,7 @@ fn slos(catalog: &RuleCatalog) -> Dashboard {
                 .range((f64::NEG_INFINITY, 1.0));
         budget.queries =
             vec![(remaining.render(&Scope::dashboard().keep_windows()), "remaining".to_owned())];
+        budget.exprs = vec![remaining];
         panels.push(budget);
         let queries = [300, 3_600, 21_600, 259_200]
             .iter()

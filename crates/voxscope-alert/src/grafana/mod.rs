@@ -10,6 +10,8 @@
 
 use serde_json::{Value, json};
 
+use crate::expr::Expr;
+
 mod boards;
 
 pub use boards::dashboards;
@@ -36,6 +38,10 @@ pub struct Panel {
     pub unit: &'static str,
     /// `(PromQL, legend)`; queries may use `$__rate_interval`.
     pub queries: Vec<(String, String)>,
+    /// The typed queries the PromQL of [`Panel::queries`] renders, in the same order,
+    /// windows still free: an in-process reader binds them ([`Expr::bind`]) and
+    /// evaluates them over the engine's store, showing what Grafana shows.
+    pub exprs: Vec<Expr>,
     /// Threshold lines (warning, then critical).
     pub thresholds: Vec<f64>,
     /// Whether values under the thresholds are the bad ones (audio quality, sentiment,
