@@ -132,6 +132,7 @@ impl EngineBuilder {
         let saver = history_dir.map(|state| {
             Arc::new(HistorySaver::new(state, config.history.save_interval_seconds, clock.now_ms()))
         });
+        let catalog = Arc::new(self.catalog);
         let target = Labels::from([
             ("job".to_owned(), config.service.job.clone()),
             ("instance".to_owned(), self.instance),
@@ -174,7 +175,7 @@ impl EngineBuilder {
             tokio::spawn(evaluation::run(Arc::clone(&inner))),
         ];
         *inner.tasks() = tasks;
-        Ok(AlertEngine { inner, settings })
+        Ok(AlertEngine { inner, settings, catalog })
     }
 }
 
@@ -206,6 +207,7 @@ impl Inner {
 pub struct AlertEngine {
     inner: Arc<Inner>,
     settings: ApiSettings,
+    catalog: Arc<RuleCatalog>,
 }
 
 impl std::fmt::Debug for AlertEngine {
@@ -237,6 +239,17 @@ impl AlertEngine {
     pub fn router(&self) -> Router {
         let source: Arc<dyn api::AlertSource> = Arc::new(source::EngineSource(self.inner.clone()));
         api::router(source, self.inner.silences.clone(), self.settings.clone())
+    }
+
+    /// The catalog it evaluates: its rules, thresholds and config.
+    pub fn catalog(&self) -> &RuleCatalog {
+        &self.catalog
+    }
+
+    /// The current alerts as `/api/v1/alerts` reads them: pending, firing, and resolved
+    /// ones still kept, each with its fingerprint, receivers and inhibitors.
+    pub fn alerts(&self) -> Vec<api::AlertView> {
+        api::AlertSource::alerts(&source::EngineSource(self.inner.clone()))
     }
 
     /// The notifier: acks, alert status, history.
