@@ -466,6 +466,24 @@ metric!(
     "Alert notification sends of the embedded engine, by channel (webhook, slack, pagerduty, email, alertmanager, log, none) and result: success, retried (an attempt failed, another follows), failed (given up) or dropped (queue full, unknown receiver or shutdown)."
 );
 metric!(
+    /// Browsers following the live page's event stream.
+    VOXSCOPE_LIVE_CLIENTS, "voxscope_live_clients", Gauge, Count, SelfObservation,
+    [], NONE,
+    "Clients connected to the live page's server-sent-events stream."
+);
+metric!(
+    /// Live-page stream requests turned away.
+    VOXSCOPE_LIVE_REJECTED_TOTAL, "voxscope_live_rejected_total", Counter, Count,
+    SelfObservation, ["reason"], NONE,
+    "Live-page stream requests refused, by reason: full (every client slot taken, answered 503) or unauthorized (no valid token, answered 401)."
+);
+metric!(
+    /// Frames a slow live-page client never received.
+    VOXSCOPE_LIVE_FRAMES_SKIPPED_TOTAL, "voxscope_live_frames_skipped_total", Counter, Count,
+    SelfObservation, [], NONE,
+    "Live-page frames skipped because a client read its stream slower than frames were published; it gets the newest instead."
+);
+metric!(
     /// Updates that lost their labels: one per counter increment, gauge change or
     /// histogram observation recorded into a series folded to `__overflow__`, by the
     /// cardinality guard past a metric's cap or by voxscope-http past `max_routes`.
@@ -542,6 +560,9 @@ pub const ALL: &[MetricDef] = &[
     VOXSCOPE_HISTORY_SAMPLES,
     VOXSCOPE_HISTORY_BYTES,
     VOXSCOPE_NOTIFICATIONS_TOTAL,
+    VOXSCOPE_LIVE_CLIENTS,
+    VOXSCOPE_LIVE_REJECTED_TOTAL,
+    VOXSCOPE_LIVE_FRAMES_SKIPPED_TOTAL,
     VOXSCOPE_LABEL_OVERFLOW_TOTAL,
     PROCESS_CPU_SECONDS_TOTAL,
     PROCESS_RESIDENT_MEMORY_BYTES,
