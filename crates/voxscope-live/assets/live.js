@@ -1,0 +1,380 @@
+// voxscope live page: one EventSource, one event per frame named after its view.
+// The DOM is built with createElement only (the Content-Security-Policy allows no
+// inline style or script); charts are uPlot.
+"use strict";
+
+(function () {
+  const body = document.body;
+  const base = body.dataset.base;
+  const alertmanager = body.dataset.alertmanager;
+  const VIEWS = ["operations", "providers", "http", "summary", "alerts", "traces"];
+  const PALETTE = ["#1f6feb", "#e3a008", "#3fb950", "#f85149", "#a371f7", "#39c5cf", "#db61a2", "#8b949e"];
+  const charts = new Map();
+  // What tests and curious operators read: when the first frame arrived, each view's
+  // newest frame time.
+  const state = { firstDataMs: null, frames: {}, selectedTrace: null };
+  window.voxscopeLive = state;
+
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === null || v === undefined) continue;
+      if (k === "class") node.className = v;
+      else if (k === "text") node.textContent = v;
+      else if (k.startsWith("data-")) node.setAttribute(k, v);
+      else node[k] = v;
+    }
+    for (const child of children) {
+      if (child !== null && child !== undefined) node.append(child);
+    }
+    return node;
+  }
+
+  function css(name) {
+    return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+  }
+
+  // ---- tabs ----
+  function show() {
+    const wanted = location.hash.slice(1);
+    const view = VIEWS.includes(wanted) ? wanted : "operations";
+    for (const section of document.querySelectorAll(".view")) {
+      section.classList.toggle("active", section.dataset.view === view);
+    }
+    for (const tab of document.querySelectorAll("#tabs a")) {
+      tab.classList.toggle("active", tab.dataset.view === view);
+    }
+    body.dataset.view = view;
+    // Charts drawn while hidden have no width: size them now.
+    for (const chart of charts.values()) resize(chart);
+  }
+  window.addEventListener("hashchange", show);
+
+  // ---- numbers ----
+  function format(value, unit) {
+    if (value === null || value === undefined || !Number.isFinite(value)) return "–";
+    const abs = Math.abs(value);
+    switch (unit) {
+      case "s":
+        if (abs === 0) return "0 s";
+        if (abs < 1) return `${(value * 1000).toPrecision(3)} ms`;
+        return `${value.toPrecision(3)} s`;
+      case "percentunit":
+        return `${(value * 100).toFixed(abs < 0.1 ? 2 : 1)} %`;
+      case "bytes":
+        if (abs >= 1 << 30) return `${(value / (1 << 30)).toFixed(2)} GiB`;
+        if (abs >= 1 << 20) return `${(value / (1 << 20)).toFixed(1)} MiB`;
+        return `${value.toFixed(0)} B`;
+      case "reqps":
+        return `${value.toPrecision(3)} /s`;
+      case "cpm":
+        return `${value.toPrecision(3)} /min`;
+      default:
+        return Number.isInteger(value) ? String(value) : value.toPrecision(4).replace(/\.?0+$/, "");
+    }
+  }
+
+  // 0 fine, 1 past the first threshold, 2 past the second.
+  function level(value, thresholds, lowerIsWorse) {
+    if (!Number.isFinite(value) || !thresholds.length) return 0;
+    const sorted = [...thresholds].sort((a, b) => a - b);
+    if (lowerIsWorse) {
+      const passed = sorted.filter((t) => value < t).length;
+      return Math.min(passed, 2);
+    }
+    const passed = sorted.filter((t) => value >= t).length;
+    return sorted.length === 1 ? passed * 2 : passed;
+  }
+
+  // ---- metric views ----
+  function panelNode(section, panel) {
+    let node = section.querySelector(`[data-panel="${panel.id}"]`);
+    if (!node) {
+      node = el("article", { class: `panel ${panel.shape}`, "data-panel": panel.id },
+        el("h2", { text: panel.title }), el("div", { class: "content" }), el("p", { class: "error" }));
+      section.append(node);
+    }
+    node.querySelector(".error").textContent = panel.errors.join("; ");
+    return node;
+  }
+
+  function renderStat(node, panel) {
+    const values = el("div", { class: "values" });
+    if (!panel.series.length) {
+      values.append(el("span", { class: "value none", "data-value": "", text: "no data" }));
+    }
+    for (const s of panel.series) {
+      const v = el("span", {
+        class: "value",
+        "data-series": s.name,
+        "data-value": s.value === null ? "" : String(s.value),
+        "data-level": String(level(s.value, panel.thresholds, panel.lower_is_worse)),
+        text: format(s.value, panel.unit),
+      });
+      if (panel.series.length > 1 || s.name !== "value") v.append(el("small", { text: s.name }));
+      values.append(v);
+    }
+    node.querySelector(".content").replaceChildren(values);
+  }
+
+  function renderTable(node, panel) {
+    const keys = [...new Set(panel.series.flatMap((s) => Object.keys(s.labels)))].sort();
+    const head = el("tr", {}, ...keys.map((k) => el("th", { text: k })), el("th", { text: "value" }));
+    const rows = panel.series.map((s) =>
+      el("tr", { "data-labels": JSON.stringify(s.labels), "data-value": s.value === null ? "" : String(s.value) },
+        ...keys.map((k) => el("td", { text: s.labels[k] ?? "" })),
+        el("td", { class: "num", text: format(s.value, panel.unit) })));
+    const table = panel.series.length
+      ? el("table", {}, el("thead", {}, head), el("tbody", {}, ...rows))
+      : el("p", { class: "muted", text: "nothing counted yet" });
+    node.querySelector(".content").replaceChildren(table);
+  }
+
+  function chartData(panel) {
+    const times = [...new Set(panel.series.flatMap((s) => (s.points || []).map((p) => p[0])))].sort((a, b) => a - b);
+    const index = new Map(times.map((t, i) => [t, i]));
+    const columns = panel.series.map((s) => {
+      const column = new Array(times.length).fill(null);
+      for (const [t, v] of s.points || []) column[index.get(t)] = v;
+      return column;
+    });
+    return [times.map((t) => t / 1000), ...columns];
+  }
+
+  function resize(chart) {
+    const width = chart.host.clientWidth;
+    if (width > 0 && width !== chart.width) {
+      chart.width = width;
+      chart.plot.setSize({ width, height: 200 });
+    }
+  }
+
+  function renderChart(node, panel) {
+    const host = node.querySelector(".content");
+    const names = panel.series.map((s) => s.name).join("\u0000");
+    const data = chartData(panel);
+    let chart = charts.get(panel.id);
+    if (chart && chart.names !== names) {
+      chart.plot.destroy();
+      charts.delete(panel.id);
+      chart = null;
+    }
+    if (!panel.series.length) {
+      host.replaceChildren(el("p", { class: "muted", text: "no data in the window" }));
+      return;
+    }
+    if (chart) {
+      chart.plot.setData(data);
+      return;
+    }
+    host.replaceChildren();
+    const axis = { stroke: css("--muted"), grid: { stroke: css("--grid") }, ticks: { stroke: css("--grid") } };
+    const thresholds = panel.thresholds;
+    const plot = new uPlot({
+      width: Math.max(host.clientWidth, 200),
+      height: 200,
+      series: [{}, ...panel.series.map((s, i) => ({
+        label: s.name,
+        stroke: PALETTE[i % PALETTE.length],
+        width: 1.5,
+        spanGaps: false,
+        value: (u, v) => format(v, panel.unit),
+      }))],
+      axes: [axis, { ...axis, size: 70, values: (u, ticks) => ticks.map((t) => format(t, panel.unit)) }],
+      scales: { x: { time: true } },
+      hooks: {
+        draw: [(u) => {
+          // Threshold lines, dashed, as the Grafana panel draws them.
+          const ctx = u.ctx;
+          ctx.save();
+          ctx.setLineDash([6, 4]);
+          ctx.lineWidth = 1;
+          thresholds.forEach((t, i) => {
+            const y = u.valToPos(t, "y", true);
+            if (y < u.bbox.top || y > u.bbox.top + u.bbox.height) return;
+            ctx.strokeStyle = i === thresholds.length - 1 ? css("--bad") : css("--warn");
+            ctx.beginPath();
+            ctx.moveTo(u.bbox.left, y);
+            ctx.lineTo(u.bbox.left + u.bbox.width, y);
+            ctx.stroke();
+          });
+          ctx.restore();
+        }],
+      },
+    }, data, host);
+    chart = { plot, host, names, width: host.clientWidth };
+    charts.set(panel.id, chart);
+  }
+
+  function renderMetricView(frame) {
+    const section = document.getElementById(`view-${frame.view}`);
+    section.querySelector(".wait")?.remove();
+    section.dataset.atMs = String(frame.at_ms);
+    for (const panel of frame.panels) {
+      const node = panelNode(section, panel);
+      if (panel.shape === "stat") renderStat(node, panel);
+      else if (panel.shape === "table") renderTable(node, panel);
+      else renderChart(node, panel);
+    }
+  }
+
+  // ---- alerts ----
+  function engineToken() {
+    return sessionStorage.getItem("voxscope-engine-token") || "";
+  }
+
+  document.getElementById("engine-token").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const input = event.target.elements.token;
+    sessionStorage.setItem("voxscope-engine-token", input.value.trim());
+    input.value = "";
+    report("token kept for this tab");
+  });
+
+  function report(text) {
+    document.getElementById("action-result").textContent = text;
+  }
+
+  async function engineWrite(method, path, payload, done) {
+    const token = engineToken();
+    if (!token) {
+      report("enter the engine API token first");
+      return;
+    }
+    try {
+      const response = await fetch(path, {
+        method,
+        headers: { "Authorization": `Bearer ${token}`, "Content-Type": "application/json" },
+        body: JSON.stringify(payload),
+        credentials: "same-origin",
+      });
+      report(response.ok ? done : `refused: ${response.status} ${await response.text()}`);
+    } catch (error) {
+      report(`failed: ${error}`);
+    }
+  }
+
+  function acknowledge(alert) {
+    const by = prompt("Acknowledged by", "") || "";
+    engineWrite("POST", `/api/v1/alerts/${alert.fingerprint}/ack`, { by, comment: "from the live page" },
+      `${alert.alertname} acknowledged`);
+  }
+
+  function silence(alert) {
+    const now = Date.now();
+    const matchers = Object.entries(alert.labels).map(([name, value]) => ({ name, value, isRegex: false, isEqual: true }));
+    engineWrite("POST", `${alertmanager}/api/v2/silences`, {
+      matchers,
+      startsAt: new Date(now).toISOString(),
+      endsAt: new Date(now + 3600 * 1000).toISOString(),
+      createdBy: "live page",
+      comment: `silenced for 1 h from the live page`,
+    }, `${alert.alertname} silenced for 1 h`);
+  }
+
+  function since(ms) {
+    const s = Math.max(0, Math.round((Date.now() - ms) / 1000));
+    if (s < 90) return `${s} s`;
+    if (s < 5400) return `${Math.round(s / 60)} min`;
+    return `${(s / 3600).toFixed(1)} h`;
+  }
+
+  function renderAlerts(frame) {
+    const holder = document.getElementById("alerts-body");
+    const firing = frame.alerts.filter((a) => a.state === "firing" && !a.silenced_by.length);
+    const count = document.getElementById("alert-count");
+    count.dataset.count = String(firing.length);
+    count.textContent = firing.length ? String(firing.length) : "";
+    const rows = frame.alerts.map((a) => {
+      const status = [];
+      if (a.silenced_by.length) status.push("silenced");
+      if (a.inhibited_by.length) status.push("inhibited");
+      if (a.acknowledged) status.push(`acknowledged by ${a.acknowledged.by || "someone"}`);
+      const actions = el("td", {});
+      if (a.state === "firing" && !a.acknowledged) {
+        actions.append(el("button", { type: "button", text: "Ack", onclick: () => acknowledge(a) }));
+      }
+      if (!a.silenced_by.length) {
+        actions.append(el("button", { type: "button", text: "Silence 1 h", onclick: () => silence(a) }));
+      }
+      return el("tr", { "data-alertname": a.alertname, "data-state": a.state, "data-fingerprint": a.fingerprint,
+        "data-silenced": a.silenced_by.length ? "true" : "false" },
+        el("td", { text: a.alertname }), el("td", { text: a.severity }), el("td", { text: a.state }),
+        el("td", { text: a.summary }), el("td", { text: since(a.fired_at_ms ?? a.active_at_ms) }),
+        el("td", { class: "muted", text: status.join(", ") }), actions);
+    });
+    const head = el("tr", {}, ...["alert", "severity", "state", "summary", "since", "status", ""].map((h) => el("th", { text: h })));
+    const table = rows.length
+      ? el("table", { class: "panel" }, el("thead", {}, head), el("tbody", {}, ...rows))
+      : el("p", { class: "muted", text: "No alert is pending or firing." });
+    const silences = frame.silences.map((s) =>
+      el("li", { text: `${s.matchers.join(", ")} until ${new Date(s.ends_at_ms).toLocaleTimeString()} (${s.created_by || "?"}: ${s.comment})` }));
+    holder.replaceChildren(table,
+      el("h2", { text: `Silences (${frame.silences.length})` }),
+      silences.length ? el("ul", {}, ...silences) : el("p", { class: "muted", text: "none" }));
+  }
+
+  // ---- traces ----
+  function renderTraces(frame) {
+    const section = document.getElementById("view-traces");
+    if (!frame.traces.length) {
+      section.replaceChildren(el("p", { class: "muted", text: "No kept trace yet." }));
+      return;
+    }
+    if (!frame.traces.some((t) => t.trace_id === state.selectedTrace)) state.selectedTrace = frame.traces[0].trace_id;
+    const list = el("ul", {}, ...frame.traces.map((t) => el("li", {},
+      el("button", {
+        type: "button",
+        class: `${t.error ? "error" : ""} ${t.trace_id === state.selectedTrace ? "active" : ""}`,
+        "data-trace": t.trace_id,
+        text: `${t.root ?? "?"} · ${format((t.duration_ms ?? t.span_ms) / 1000, "s")} · ${t.kept}`,
+        onclick: () => { state.selectedTrace = t.trace_id; renderTraces(frame); },
+      }))));
+    const trace = frame.traces.find((t) => t.trace_id === state.selectedTrace);
+    const total = Math.max(trace.span_ms, 0.001);
+    const rows = trace.spans.map((s) => {
+      const bar = el("div", { class: `bar ${s.status === "error" ? "error" : ""}`, title: s.status_message || "" });
+      bar.style.left = `${(s.offset_ms / total) * 100}%`;
+      bar.style.width = `${(s.duration_ms / total) * 100}%`;
+      return el("div", { class: "row", "data-span": s.name },
+        el("span", { text: `${s.name} · ${format(s.duration_ms / 1000, "s")}` }),
+        el("div", { class: "track" }, bar));
+    });
+    section.replaceChildren(el("div", { class: "traces" },
+      el("div", { class: "panel" }, el("h2", { text: "Recent kept traces" }), list),
+      el("div", { class: "panel waterfall", "data-trace": trace.trace_id },
+        el("h2", { text: `Trace ${trace.trace_id}` }), ...rows)));
+  }
+
+  // ---- the stream ----
+  function received(frame) {
+    if (state.firstDataMs === null) {
+      state.firstDataMs = performance.now();
+      body.dataset.firstDataMs = String(Math.round(state.firstDataMs));
+    }
+    state.frames[frame.view] = frame.at_ms;
+    const status = document.getElementById("status");
+    status.dataset.state = "live";
+    status.textContent = `live · ${frame.view} at ${new Date(frame.at_ms).toLocaleTimeString()}`;
+  }
+
+  const source = new EventSource(`${base}/events`);
+  for (const view of VIEWS) {
+    source.addEventListener(view, (event) => {
+      const frame = JSON.parse(event.data);
+      received(frame);
+      if (view === "alerts") renderAlerts(frame);
+      else if (view === "traces") renderTraces(frame);
+      else renderMetricView(frame);
+      document.getElementById(`view-${view}`).dataset.frames =
+        String(Number(document.getElementById(`view-${view}`).dataset.frames || 0) + 1);
+    });
+  }
+  source.addEventListener("error", () => {
+    const status = document.getElementById("status");
+    status.dataset.state = "error";
+    status.textContent = "disconnected: retrying";
+  });
+  window.addEventListener("resize", () => { for (const chart of charts.values()) resize(chart); });
+  show();
+})();
