@@ -25,7 +25,8 @@ use voxscope::MetricsHandle;
 use voxscope::trace::TracePipeline;
 
 /// The whole demo service, exactly as `main` serves it: the HTTP API, `/media` calls,
-/// the provider turns, `/metrics` and `/traces`, the alert API, under the trace and
+/// the provider turns, `/metrics` and `/traces`, the alert API, the live page at `/live`
+/// (behind the metrics token when one is set), under the trace and
 /// HTTP metrics layers. It also runs the startup check of the provider keys
 /// (`voxscope_config_missing`) and starts the embedded alerting engine, which evaluates
 /// the rules over the demo's own metrics and notifies the log.
@@ -58,12 +59,17 @@ pub fn service(
     let pipeline = providers::Pipeline::new(&faults)?;
     let responder = std::sync::Arc::new(agent::PipelineResponder::new(pipeline.clone()));
     let alerts = alerting::start(config, metrics)?;
+    let mut live = voxscope::live::LivePage::builder(&alerts).traces(tracing.store());
+    if let Some(token) = &config.metrics_token {
+        live = live.token(token);
+    }
     Ok(routes::router(calls.clone())
         .merge(providers::router(calls, pipeline))
         .merge(media::router(responder)?)
         .merge(endpoint.into_router())
         .merge(tracing.traces_router())
         .merge(alerts.router())
+        .merge(live.build()?.router())
         .layer(telemetry::http_layer()?)
         .layer(tracing.trace_layer()))
 }

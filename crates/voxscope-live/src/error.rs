@@ -12,7 +12,7 @@ pub enum Error {
         reason: &'static str,
     },
     /// The token is empty or holds characters no client could send.
-    #[error("live.token: must be non-empty, without whitespace, control characters or ';'")]
+    #[error("live.token: must be non-empty, without whitespace, control characters, ';' or ','")]
     Token,
     /// A setting out of range.
     #[error("live.{field}: {reason}")]

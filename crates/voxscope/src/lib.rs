@@ -27,6 +27,7 @@
 //! | `prometheus` | yes | [`install`], [`builder`], the `/metrics` endpoint |
 //! | `alert` | no | `alert`: rules, Alertmanager config, dashboards, runbooks from the catalog |
 //! | `alerting` | no | `alerting`: the embedded engine (evaluation, notifications, silences, escalation, API) |
+//! | `live` | no | `live`: the live page (`/live`) over the engine's store, alerts and kept traces |
 //! | `trace` | no | [`trace`]: `TraceLayer`, head and tail sampling, `/traces`, [`init_tracing`] |
 //! | `otlp` | no | OTLP http/protobuf export for `trace`: kept traces and log records |
 //! | `zipkin` | no | Zipkin v2 JSON export of kept traces for `trace` |
@@ -56,6 +57,12 @@ pub mod alert {
 #[cfg(feature = "alerting")]
 pub mod alerting {
     pub use voxscope_alerting::*;
+}
+
+/// The live page (`voxscope-live`).
+#[cfg(feature = "live")]
+pub mod live {
+    pub use voxscope_live::*;
 }
 
 /// The WebSocket call-lifecycle layer (`voxscope-call`).
