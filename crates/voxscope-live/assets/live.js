@@ -225,9 +225,10 @@
 
   document.getElementById("engine-token").addEventListener("submit", (event) => {
     event.preventDefault();
-    const input = event.target.elements.token;
-    sessionStorage.setItem("voxscope-engine-token", input.value.trim());
-    input.value = "";
+    const { token, by } = event.target.elements;
+    sessionStorage.setItem("voxscope-engine-token", token.value.trim());
+    sessionStorage.setItem("voxscope-engine-by", by.value.trim());
+    token.value = "";
     report("token kept for this tab");
   });
 
@@ -255,7 +256,7 @@
   }
 
   function acknowledge(alert) {
-    const by = prompt("Acknowledged by", "") || "";
+    const by = sessionStorage.getItem("voxscope-engine-by") || "live page";
     engineWrite("POST", `/api/v1/alerts/${alert.fingerprint}/ack`, { by, comment: "from the live page" },
       `${alert.alertname} acknowledged`);
   }
@@ -267,7 +268,7 @@
       matchers,
       startsAt: new Date(now).toISOString(),
       endsAt: new Date(now + 3600 * 1000).toISOString(),
-      createdBy: "live page",
+      createdBy: sessionStorage.getItem("voxscope-engine-by") || "live page",
       comment: `silenced for 1 h from the live page`,
     }, `${alert.alertname} silenced for 1 h`);
   }
@@ -298,7 +299,8 @@
         actions.append(el("button", { type: "button", text: "Silence 1 h", onclick: () => silence(a) }));
       }
       return el("tr", { "data-alertname": a.alertname, "data-state": a.state, "data-fingerprint": a.fingerprint,
-        "data-silenced": a.silenced_by.length ? "true" : "false" },
+        "data-silenced": a.silenced_by.length ? "true" : "false",
+        "data-acknowledged": a.acknowledged ? "true" : "false" },
         el("td", { text: a.alertname }), el("td", { text: a.severity }), el("td", { text: a.state }),
         el("td", { text: a.summary }), el("td", { text: since(a.fired_at_ms ?? a.active_at_ms) }),
         el("td", { class: "muted", text: status.join(", ") }), actions);
