@@ -33,6 +33,9 @@ fn dependencies_point_one_way() {
             | "voxscope-alert" => &["voxscope-core"],
             "voxscope-cli" => &["voxscope-alert", "voxscope-core"],
             "voxscope-alerting" => &["voxscope-alert", "voxscope-core"],
+            "voxscope-live" => {
+                &["voxscope-alerting", "voxscope-alert", "voxscope-trace", "voxscope-core"]
+            }
             "voxscope" => &[
                 "voxscope-core",
                 "voxscope-http",
@@ -41,6 +44,7 @@ fn dependencies_point_one_way() {
                 "voxscope-trace",
                 "voxscope-alert",
                 "voxscope-alerting",
+                "voxscope-live",
             ],
             other => panic!("{other} is not in the crate map of docs/architecture.md"),
         }

@@ -56,3 +56,51 @@ fn waterfall(trace: &Value) -> Value {
         "spans": out,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_are_placed_from_the_traces_first_start_in_start_order() {
+        // The shape `TraceStore::to_json` gives: spans in the order they ended.
+        let trace = json!({
+            "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
+            "kept": "kept_error",
+            "root": "POST /calls/{id}/turn",
+            "duration_ms": 120.0,
+            "error": true,
+            "spans": [
+                {"name": "llm", "span_id": "b", "parent_span_id": "a", "start_unix_ms": 1_000_030.0,
+                 "duration_ms": 50.0, "status": "error", "status_message": "rate_limited",
+                 "attributes": {"call.id": "CA1"}},
+                {"name": "POST /calls/{id}/turn", "span_id": "a", "parent_span_id": null,
+                 "start_unix_ms": 1_000_000.0, "duration_ms": 120.0, "status": "unset",
+                 "status_message": null, "attributes": {}},
+            ],
+        });
+        let out = waterfall(&trace);
+        assert_eq!(out["span_ms"], 120.0);
+        assert_eq!(out["start_unix_ms"], 1_000_000.0);
+        let spans = out["spans"].as_array().unwrap();
+        let placed: Vec<(&str, f64, f64)> = spans
+            .iter()
+            .map(|s| {
+                (
+                    s["name"].as_str().unwrap(),
+                    s["offset_ms"].as_f64().unwrap(),
+                    s["duration_ms"].as_f64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(placed, [("POST /calls/{id}/turn", 0.0, 120.0), ("llm", 30.0, 50.0)]);
+        assert_eq!(spans[1]["status_message"], "rate_limited");
+        assert!(spans.iter().all(|s| s.get("attributes").is_none()), "caller ids stay out");
+    }
+
+    #[test]
+    fn an_empty_store_gives_no_traces() {
+        let frame = frame(&TraceStore::new(10), 20);
+        assert_eq!(frame["traces"], json!([]));
+    }
+}
