@@ -42,7 +42,7 @@ impl Frames {
         self.sender.subscribe()
     }
 
-    fn publish(&self, view: View, text: Arc<str>) {
+    pub(crate) fn publish(&self, view: View, text: Arc<str>) {
         self.latest.lock().unwrap_or_else(PoisonError::into_inner).insert(view, Arc::clone(&text));
         // No receiver is fine: the frame waits in `latest`.
         let _ = self.sender.send((view, text));

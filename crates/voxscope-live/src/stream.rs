@@ -98,3 +98,66 @@ fn frames(shared: &Arc<Shared>, client: Client) -> impl Stream<Item = Frame> + S
         .flatten();
     stream::iter(first).chain(live)
 }
+
+#[cfg(test)]
+mod tests {
+    use futures_util::StreamExt;
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+    use tokio::sync::Semaphore;
+
+    use super::*;
+    use crate::View;
+    use crate::publisher::Frames;
+
+    #[test]
+    fn a_slow_client_skips_to_the_newest_frame_of_every_view() {
+        let recorder = DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let got = metrics::with_local_recorder(&recorder, || {
+            runtime.block_on(async {
+                let shared = Arc::new(Shared {
+                    base: "/live".to_owned(),
+                    token: None,
+                    clients: Arc::new(Semaphore::new(1)),
+                    frames: Arc::new(Frames::new(2)),
+                    index: String::new(),
+                    login: String::new(),
+                });
+                shared.frames.publish(View::Alerts, "a0".into());
+                let permit = Arc::clone(&shared.clients).try_acquire_owned().unwrap();
+                let stream = frames(&shared, Client::new(permit));
+                // Six frames while the client reads nothing: four more than the channel
+                // holds.
+                for n in 1..=5 {
+                    shared.frames.publish(View::Operations, format!("o{n}").into());
+                }
+                shared.frames.publish(View::Providers, "p1".into());
+                let first: Vec<(View, String)> =
+                    stream.take(4).map(|(view, text)| (view, text.to_string())).collect().await;
+                // The slot is free once the stream is gone.
+                assert_eq!(shared.clients.available_permits(), 1);
+                first
+            })
+        });
+        let expected = [
+            (View::Alerts, "a0"),
+            (View::Operations, "o5"),
+            (View::Providers, "p1"),
+            (View::Alerts, "a0"),
+        ]
+        .map(|(view, text)| (view, text.to_owned()));
+        assert_eq!(got, expected);
+        let skipped: u64 = snapshotter
+            .snapshot()
+            .into_vec()
+            .into_iter()
+            .filter(|(key, ..)| key.key().name() == VOXSCOPE_LIVE_FRAMES_SKIPPED_TOTAL.name)
+            .map(|(.., value)| match value {
+                DebugValue::Counter(n) => n,
+                _ => 0,
+            })
+            .sum();
+        assert_eq!(skipped, 4);
+    }
+}
