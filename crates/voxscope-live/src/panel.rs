@@ -198,8 +198,8 @@ impl LivePanel {
     }
 
     /// The chart's window before `now_ms`, from the store.
+    /// Tried again at each frame until the store has something to show.
     fn fill(&mut self, storage: &Storage, now_ms: i64, window_ms: i64, step_ms: i64) {
-        self.filled = true;
         let start = now_ms - window_ms + step_ms;
         for (query, legend) in &self.queries {
             let Ok(ranges) = query.range(storage, start, now_ms - step_ms, step_ms) else {
@@ -210,6 +210,8 @@ impl LivePanel {
                 points.extend(range.points.into_iter().filter(|(_, v)| v.is_finite()));
             }
         }
+        self.history.retain(|_, points| !points.is_empty());
+        self.filled = !self.history.is_empty();
     }
 }
 

@@ -17,6 +17,9 @@ use crate::View;
 use crate::panel::LivePanel;
 use crate::{alerts, traces};
 
+/// How soon a metric view with no data at all is computed again.
+const EMPTY_RETRY: Duration = Duration::from_secs(1);
+
 /// One frame: its view and its JSON text, shared by every client.
 pub(crate) type Frame = (View, Arc<str>);
 
@@ -125,8 +128,16 @@ impl Publisher {
             }
             let refresh =
                 self.refresh.get(&view).copied().unwrap_or_else(|| view.default_refresh());
-            self.due.insert(view, now + refresh);
-            let Some(body) = self.body(view) else { continue };
+            let Some(body) = self.body(view) else {
+                self.due.insert(view, now + refresh);
+                continue;
+            };
+            // A view with nothing to show yet (the engine has not scraped) is tried again
+            // within a second, not after its whole refresh.
+            let empty = body["panels"].as_array().is_some_and(|panels| {
+                panels.iter().all(|p| p["series"].as_array().is_none_or(Vec::is_empty))
+            });
+            self.due.insert(view, now + if empty { refresh.min(EMPTY_RETRY) } else { refresh });
             if view.on_change() {
                 let text = body.to_string();
                 if self.sent.get(&view) == Some(&text) {
@@ -166,5 +177,67 @@ impl Publisher {
                 Some(json!({ "panels": panels, "window_ms": window_ms }))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use voxscope_alert::RuleCatalog;
+    use voxscope_alert::expr::{Matcher, Scope};
+
+    use super::*;
+    use crate::boards;
+
+    fn summary(frames: &[Frame]) -> Option<Value> {
+        let (_, text) = frames.iter().find(|(view, _)| *view == View::Summary)?;
+        serde_json::from_str(text).ok()
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_view_without_data_is_retried_within_a_second_not_after_its_refresh() {
+        let catalog = RuleCatalog::new(Default::default()).unwrap();
+        let engine = AlertEngine::builder(catalog.clone())
+            .scrape(|| {
+                "# TYPE voxscope_config_missing gauge\nvoxscope_config_missing{field=\"K\"} 1\n"
+                    .to_owned()
+            })
+            .start()
+            .unwrap();
+        let scope = Scope::rules(Matcher::eq("job", &catalog.config.service.job), 60);
+        let panels = boards::panels(&catalog, View::Summary)
+            .unwrap()
+            .into_iter()
+            .map(|def| def.compile(&scope, 60).unwrap())
+            .collect();
+        let refresh = View::Summary.default_refresh();
+        let views = vec![MetricView { view: View::Summary, refresh, panels }];
+        let mut publisher = Publisher::new(
+            engine.clone(),
+            None,
+            20,
+            views,
+            BTreeMap::new(),
+            Duration::from_secs(900),
+        );
+        let t0 = Instant::now();
+        // Before the engine's first scrape: a frame with nothing in it.
+        let first = summary(&publisher.due_frames(t0)).unwrap();
+        assert!(first["panels"].as_array().unwrap().iter().all(|p| p["series"] == json!([])));
+        engine.evaluate_now();
+        assert!(summary(&publisher.due_frames(t0 + Duration::from_millis(500))).is_none());
+        let second =
+            summary(&publisher.due_frames(t0 + EMPTY_RETRY)).expect("retried after a second");
+        let missing = second["panels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["id"] == "missing-settings-0-every-key-configured")
+            .unwrap();
+        assert_eq!(missing["series"][0]["value"], 1.0);
+        // With data, the view waits its whole refresh.
+        assert!(
+            summary(&publisher.due_frames(t0 + EMPTY_RETRY + Duration::from_secs(29))).is_none()
+        );
+        assert!(summary(&publisher.due_frames(t0 + EMPTY_RETRY + refresh)).is_some());
     }
 }
