@@ -10,6 +10,8 @@
   const VIEWS = ["operations", "providers", "http", "summary", "alerts", "traces"];
   const PALETTE = ["#1f6feb", "#e3a008", "#3fb950", "#f85149", "#a371f7", "#39c5cf", "#db61a2", "#8b949e"];
   const charts = new Map();
+  // Each metric view's chart window, [from, to] in unix seconds, from its newest frame.
+  const windows = {};
   // What tests and curious operators read: when the first frame arrived, each view's
   // newest frame time.
   const state = { firstDataMs: null, frames: {}, selectedTrace: null };
@@ -149,7 +151,7 @@
     }
   }
 
-  function renderChart(node, panel) {
+  function renderChart(node, panel, view) {
     const host = node.querySelector(".content");
     const names = panel.series.map((s) => s.name).join("\u0000");
     const data = chartData(panel);
@@ -181,7 +183,8 @@
         value: (u, v) => format(v, panel.unit),
       }))],
       axes: [axis, { ...axis, size: 70, values: (u, ticks) => ticks.map((t) => format(t, panel.unit)) }],
-      scales: { x: { time: true } },
+      // The whole window, however few points it has so far.
+      scales: { x: { time: true, range: () => windows[view] } },
       hooks: {
         draw: [(u) => {
           // Threshold lines, dashed, as the Grafana panel draws them.
@@ -210,11 +213,12 @@
     const section = document.getElementById(`view-${frame.view}`);
     section.querySelector(".wait")?.remove();
     section.dataset.atMs = String(frame.at_ms);
+    windows[frame.view] = [(frame.at_ms - frame.window_ms) / 1000, frame.at_ms / 1000];
     for (const panel of frame.panels) {
       const node = panelNode(section, panel);
       if (panel.shape === "stat") renderStat(node, panel);
       else if (panel.shape === "table") renderTable(node, panel);
-      else renderChart(node, panel);
+      else renderChart(node, panel, frame.view);
     }
   }
 
