@@ -62,6 +62,8 @@ pub struct Config {
     pub delivery: crate::delivery::Delivery,
     /// How the embedded engine keeps its own metrics (tiers and persistence).
     pub history: crate::history::History,
+    /// Targets of the KPI report.
+    pub report: crate::report::Targets,
 }
 
 /// The embedded engine's HTTP API (`/api/v1/alerts`, `/api/v1/rules` and the
@@ -533,6 +535,7 @@ impl Config {
             }
         }
         crate::delivery::validate(&self.delivery)?;
+        self.report.validate()?;
         Ok(())
     }
 

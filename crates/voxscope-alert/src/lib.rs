@@ -35,6 +35,7 @@ pub mod model;
 pub mod prometheus;
 pub mod promql;
 pub mod receiver;
+pub mod report;
 pub mod routing;
 mod rules;
 pub mod runbook;

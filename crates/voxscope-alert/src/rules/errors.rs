@@ -14,9 +14,22 @@ use super::{Ratio, Spec, WINDOW, counter, dash, low_volume, p95, p95_fixture, ra
 /// provider requests instead would count the fallbacks' own requests, and retries, as
 /// turns (10.9 % of turns falling back would read 9.8 %).
 pub(crate) fn fallback_share(window: Window) -> Ratio {
-    let turns = Selector::new(CHAIN_DURATION).suffixed("_count");
-    Ratio::of(Selector::new("voice_provider_fallbacks_total"), turns, &["kind"], window)
+    fallback_share_by(&["kind"], window)
 }
+
+/// [`fallback_share`] grouped by `by` (`&[]`: every kind together).
+pub(crate) fn fallback_share_by(by: &[&str], window: Window) -> Ratio {
+    let turns = Selector::new(CHAIN_DURATION).suffixed("_count");
+    Ratio::of(Selector::new("voice_provider_fallbacks_total"), turns, by, window)
+}
+
+/// HTTP responses that are 5xx over every response, grouped by `by`.
+pub(crate) fn http_error_share(by: &[&str], window: Window) -> Ratio {
+    let count = Selector::new(HTTP_COUNT);
+    Ratio::of(count.clone().with(Matcher::re("status", "5..")), count, by, window)
+}
+
+const HTTP_COUNT: &str = "http_server_request_duration_seconds_count";
 
 /// The histogram a fallback chain observes once per request.
 const CHAIN_DURATION: &str = "voice_provider_chain_duration_seconds";
@@ -24,7 +37,7 @@ const CHAIN_DURATION: &str = "voice_provider_chain_duration_seconds";
 pub(super) fn http_and_provider_alerts(config: &Config) -> Vec<Spec> {
     let t = &config.thresholds;
     let five_minutes = Window::Fixed(WINDOW);
-    let count = "http_server_request_duration_seconds_count";
+    let count = HTTP_COUNT;
     let route = [("method", "GET"), ("route", "/calls/{id}")];
     let http = |status: &'static str| {
         move |n: f64| counter(count, &[route[0], route[1], ("status", status)], n)
@@ -55,12 +68,7 @@ pub(super) fn http_and_provider_alerts(config: &Config) -> Vec<Spec> {
             per_minute,
         )
     };
-    let http_errors = Ratio::of(
-        Selector::new(count).with(Matcher::re("status", "5..")),
-        Selector::new(count),
-        &["route"],
-        five_minutes,
-    );
+    let http_errors = http_error_share(&["route"], five_minutes);
     let response_time = p95(HTTP_DURATION, &["route"], Vec::new());
     let provider_errors = sum_by(
         &["kind", "provider", "error"],

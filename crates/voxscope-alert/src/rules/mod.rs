@@ -4,7 +4,7 @@ mod calls;
 mod errors;
 mod resources;
 
-pub(crate) use errors::fallback_share;
+pub(crate) use errors::{fallback_share, fallback_share_by, http_error_share};
 
 use std::ops::Div;
 

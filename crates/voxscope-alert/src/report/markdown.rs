@@ -1,0 +1,75 @@
+//! The report as Markdown: a KPI table and an SLO table, target, actual and status per
+//! row.
+
+use std::fmt::Write;
+
+use super::{Report, Status, utc};
+use crate::humanize::render;
+use crate::model::ValueFormat;
+
+/// The report as Markdown.
+///
+/// ```
+/// let catalog = voxscope_alert::RuleCatalog::new(Default::default()).unwrap();
+/// let storage = voxscope_alert::eval::Storage::new(Default::default());
+/// let report = voxscope_alert::report::ReportSpec::new(&catalog).run(&storage, 0, 3_600).unwrap();
+/// let text = voxscope_alert::report::markdown(&report);
+/// assert!(text.contains("| KPI | Target | Actual | Status |"));
+/// assert!(text.contains("| call-availability | 99% | – | – | – | no data |"));
+/// ```
+pub fn markdown(report: &Report) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# KPI report, {} to {}\n", utc(report.start_ms), utc(report.end_ms));
+    let _ = writeln!(
+        out,
+        "Period {} of `{}`; {} of {} KPIs met, {} of {} SLOs met.\n",
+        report.period,
+        report.job,
+        met(report.kpis.iter().map(|k| k.status)),
+        report.kpis.len(),
+        met(report.slos.iter().map(|s| s.status)),
+        report.slos.len(),
+    );
+    out.push_str("| KPI | Target | Actual | Status |\n| --- | --- | --- | --- |\n");
+    for kpi in &report.kpis {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} |",
+            kpi.name,
+            kpi.target.render(kpi.format),
+            kpi.actual_text(),
+            kpi.status.label()
+        );
+    }
+    out.push_str(
+        "\n| SLO | Objective | Attainment | Error budget remaining | Burn rate | Status |\n\
+         | --- | --- | --- | --- | --- | --- |\n",
+    );
+    let percent = |v: Option<f64>| figure(ValueFormat::Percent, v);
+    for slo in &report.slos {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} |",
+            slo.name,
+            render(ValueFormat::Percent, slo.objective),
+            percent(slo.attainment),
+            percent(slo.error_budget_remaining),
+            slo.burn_rate_text(),
+            slo.status.label()
+        );
+    }
+    out.push_str("\nQueries:\n\n");
+    for (name, query) in report.queries() {
+        let _ = writeln!(out, "- {name}: `{query}`");
+    }
+    out
+}
+
+fn met(statuses: impl Iterator<Item = Status>) -> usize {
+    statuses.filter(|s| *s == Status::Met).count()
+}
+
+/// `value` in `format`, `–` without one.
+pub(crate) fn figure(format: ValueFormat, value: Option<f64>) -> String {
+    value.map_or_else(|| "–".to_owned(), |v| render(format, v))
+}

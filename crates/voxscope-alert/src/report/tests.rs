@@ -1,0 +1,150 @@
+//! The report over a hand-filled embedded store: every figure against the samples.
+
+use super::*;
+use crate::RuleCatalog;
+use crate::eval::{Labels, Storage, StorageLimits};
+
+const MIN: i64 = 60_000;
+const HOUR: i64 = 3_600_000;
+
+fn labels(name: &str, pairs: &[(&str, &str)]) -> Labels {
+    let mut out: Labels = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    out.insert("__name__".to_owned(), name.to_owned());
+    out.insert("job".to_owned(), "voice_agent".to_owned());
+    out
+}
+
+/// Three hours of samples every minute, 30 s past it; `value(minute)` per series.
+fn fill(storage: &mut Storage, name: &str, pairs: &[(&str, &str)], value: impl Fn(i64) -> f64) {
+    let series = labels(name, pairs);
+    for minute in 0..180 {
+        storage.append(&series, minute * MIN + 30_000, value(minute)).unwrap();
+    }
+}
+
+fn store(with_errors: bool) -> Storage {
+    let limits = StorageLimits { retention_ms: 4 * HOUR, ..StorageLimits::default() };
+    let mut s = Storage::new(limits);
+    // Down from 1h10m to 1h30m.
+    fill(&mut s, "up", &[], |m| if (70..90).contains(&m) { 0.0 } else { 1.0 });
+    // One setting missing for the first 80 minutes.
+    fill(&mut s, "voxscope_config_missing", &[("field", "stt")], |m| f64::from(m < 80));
+    let http = "http_server_request_duration_seconds_count";
+    fill(&mut s, http, &[("route", "/calls"), ("status", "201")], |m| 100.0 * m as f64);
+    if with_errors {
+        fill(&mut s, http, &[("route", "/calls"), ("status", "503")], |m| m as f64);
+    }
+    let chain = "voice_provider_chain_duration_seconds_count";
+    fill(&mut s, chain, &[("kind", "tts")], |m| 50.0 * m as f64);
+    let fallbacks = "voice_provider_fallbacks_total";
+    let from = [("kind", "tts"), ("from", "a"), ("to", "b"), ("reason", "timeout")];
+    fill(&mut s, fallbacks, &from, |m| 4.0 * m as f64);
+    s
+}
+
+fn report(storage: &Storage) -> Report {
+    let catalog = RuleCatalog::new(Default::default()).unwrap();
+    ReportSpec::new(&catalog).run(storage, 3 * HOUR, 7_200).unwrap()
+}
+
+fn kpi<'r>(report: &'r Report, key: &str) -> &'r KpiRow {
+    report.kpis.iter().find(|k| k.key == key).unwrap()
+}
+
+fn close(actual: Option<f64>, expected: f64) {
+    let actual = actual.expect("a figure");
+    assert!((actual - expected).abs() <= 1e-12 * expected.abs().max(1.0), "{actual} vs {expected}");
+}
+
+#[test]
+fn every_kpi_is_read_from_the_samples_with_its_status() {
+    let report = report(&store(true));
+    assert_eq!((report.start_ms, report.end_ms, report.period.as_str()), (HOUR, 3 * HOUR, "2h"));
+    // Steps every 5 minutes from 1h to 3h: 25, each reading the sample 30 s before it.
+    // Those at 1h15m, 1h20m, 1h25m and 1h30m read up = 0.
+    let uptime = kpi(&report, "uptime");
+    assert_eq!((uptime.actual, uptime.status), (Some(21.0 / 25.0), Status::Missed));
+    // The first hour's steps: 1h05m .. 2h (1h joins them), 4 of 13 down; the second: 12 up.
+    assert_eq!(uptime.trend, vec![(2 * HOUR, 9.0 / 13.0), (3 * HOUR, 1.0)]);
+    let warnings = kpi(&report, "config_warnings");
+    assert_eq!((warnings.actual, warnings.status), (Some(1.0), Status::Missed));
+    assert_eq!(warnings.trend, vec![(2 * HOUR, 1.0), (3 * HOUR, 0.0)]);
+    let errors = kpi(&report, "error_rate");
+    close(errors.actual, 1.0 / 101.0);
+    assert_eq!(errors.status, Status::Met, "0.99 % is under 1 %");
+    let fallback = kpi(&report, "fallback_rate");
+    close(fallback.actual, 0.08);
+    assert_eq!(fallback.status, Status::Missed);
+    assert_eq!(fallback.trend.len(), 2);
+    for (_, v) in &fallback.trend {
+        close(Some(*v), 0.08);
+    }
+    let tts = kpi(&report, "tts_ttfb_p95");
+    assert_eq!((tts.actual, tts.status, tts.trend.len()), (None, Status::NoData, 0));
+    // The HTTP availability SLO reads the same requests: 1/101 bad against 99.9 %.
+    let http = report.slos.iter().find(|s| s.name == "http-availability").unwrap();
+    assert_eq!(http.objective, 0.999);
+    let budget = 1.0 - 0.999;
+    close(http.error_ratio, 1.0 / 101.0);
+    close(http.attainment, 100.0 / 101.0);
+    close(http.burn_rate, (1.0 / 101.0) / budget);
+    close(http.error_budget_remaining, 1.0 - (1.0 / 101.0) / budget);
+    for (_, burn) in &http.trend {
+        close(Some(*burn), (1.0 / 101.0) / budget);
+    }
+    assert_eq!(http.status, Status::Missed);
+    let calls = report.slos.iter().find(|s| s.name == "call-availability").unwrap();
+    assert_eq!((calls.attainment, calls.status), (None, Status::NoData));
+}
+
+#[test]
+fn a_period_without_a_single_error_reads_zero_not_no_data() {
+    let report = report(&store(false));
+    let errors = kpi(&report, "error_rate");
+    assert_eq!((errors.actual, errors.status), (Some(0.0), Status::Met));
+    let http = report.slos.iter().find(|s| s.name == "http-availability").unwrap();
+    assert_eq!((http.attainment, http.burn_rate, http.status), (Some(1.0), Some(0.0), Status::Met));
+    assert_eq!(http.error_budget_remaining, Some(1.0));
+}
+
+#[test]
+fn uptime_counts_steps_without_any_sample_as_down() {
+    let mut s = Storage::new(StorageLimits { retention_ms: 4 * HOUR, ..Default::default() });
+    // Samples only in the second half of the period.
+    let up = labels("up", &[]);
+    for minute in 120..180 {
+        s.append(&up, minute * MIN + 30_000, 1.0).unwrap();
+    }
+    let uptime = kpi(&report(&s), "uptime").clone();
+    // Steps 2h05m .. 3h read a sample: 12 of 25.
+    assert_eq!(uptime.actual, Some(12.0 / 25.0));
+    let empty = kpi(&report(&Storage::new(Default::default())), "uptime").clone();
+    assert_eq!((empty.actual, empty.status), (None, Status::NoData));
+}
+
+#[test]
+fn renderers_show_target_actual_and_status_of_every_row() {
+    let report = report(&store(true));
+    let md = markdown(&report);
+    assert!(md.contains("| Uptime | ≥ 99% | 84% | missed |"), "{md}");
+    assert!(md.contains("| Config warnings | ≤ 0 | 1 | missed |"), "{md}");
+    assert!(md.contains("| Fallback rate | ≤ 5% | 8% | missed |"), "{md}");
+    assert!(md.contains("| Error rate | ≤ 1% | 0.9901% | met |"), "{md}");
+    assert!(md.contains("| TTS TTFB p95 | ≤ 500ms | – | no data |"), "{md}");
+    assert!(
+        md.contains("| http-availability | 99.9% | 99.01% | -890.1% | 9.90x | missed |"),
+        "{md}"
+    );
+    assert!(md.contains("1 of 5 KPIs met"), "{md}");
+    let value: serde_json::Value = serde_json::from_str(&json(&report)).unwrap();
+    assert_eq!(value["kpis"][1]["key"], "fallback_rate");
+    assert_eq!(value["kpis"][1]["target"]["comparison"], "at_most");
+    assert_eq!(value["kpis"][1]["status"], "missed");
+    assert_eq!(value["kpis"][2]["actual"], serde_json::Value::Null);
+    assert_eq!(value["kpis"][4]["trend"][1], serde_json::json!([3 * HOUR, 1.0]));
+    let page = html(&report);
+    assert!(page.contains("<td class=\"status missed\">missed</td>"));
+    assert_eq!(page.matches("<svg class=\"trend\"").count(), 5 + report.slos.len());
+    assert!(!page.contains("<script") && !page.contains("src=") && !page.contains("url("));
+    assert!(page.contains("prefers-color-scheme:dark"));
+}
