@@ -6,6 +6,7 @@
 //! voxscope alertmanager | dashboards | runbooks [--config F] [--out DIR]
 //! voxscope deploy --out deploy [--config F]             # every file of deploy/
 //! voxscope check voxscope.toml
+//! voxscope report --prometheus URL [--since 7d] [--end T] [--format md|json|html] [--out F]
 //! ```
 #![deny(missing_docs)]
 
@@ -13,8 +14,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::{Arg, ArgMatches, Command};
+use voxscope_alert::RuleCatalog;
 use voxscope_alert::deploy::{self, File};
-use voxscope_alert::{Config, RuleCatalog};
+use voxscope_cli::report::{self, Format, ReportRequest};
 
 fn cli() -> Command {
     let config = Arg::new("config")
@@ -49,6 +51,45 @@ fn cli() -> Command {
                 .about("Validate a config; prints the first problem and exits 1")
                 .arg(Arg::new("file").required(true).value_name("CONFIG")),
         )
+        .subcommand(
+            Command::new("report")
+                .about("KPI and SLO report of a period: target, actual and status per row")
+                .arg(
+                    Arg::new("prometheus")
+                        .long("prometheus")
+                        .value_name("URL")
+                        .required(true)
+                        .help("Prometheus to read from, e.g. http://127.0.0.1:9090"),
+                )
+                .arg(
+                    Arg::new("since")
+                        .long("since")
+                        .value_name("DURATION")
+                        .default_value("7d")
+                        .help("Length of the period, ending at --end"),
+                )
+                .arg(
+                    Arg::new("end")
+                        .long("end")
+                        .value_name("TIME")
+                        .help("End of the period, RFC 3339 or unix seconds (default: now)"),
+                )
+                .arg(
+                    Arg::new("format")
+                        .long("format")
+                        .value_name("FORMAT")
+                        .value_parser(["md", "json", "html"])
+                        .default_value("md")
+                        .help("Markdown, JSON or a self-contained HTML page"),
+                )
+                .arg(config.clone())
+                .arg(
+                    Arg::new("out")
+                        .long("out")
+                        .value_name("FILE")
+                        .help("File to write the report to (default: stdout)"),
+                ),
+        )
 }
 
 fn main() -> Result<()> {
@@ -66,21 +107,33 @@ fn main() -> Result<()> {
             );
             Ok(())
         }
+        Some(("report", args)) => report_command(args),
         Some((command, args)) => generate(command, args),
         None => bail!("no command given; see --help"),
     }
 }
 
 fn load(path: Option<&Path>) -> Result<RuleCatalog> {
-    let config = match path {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read config {}", path.display()))?;
-            Config::from_toml(&text).with_context(|| format!("in {}", path.display()))?
-        }
-        None => Config::default(),
+    voxscope_cli::load_catalog(path)
+}
+
+fn report_command(args: &ArgMatches) -> Result<()> {
+    let catalog = load(args.get_one::<String>("config").map(Path::new))?;
+    let arg = |name: &str| args.get_one::<String>(name).map(String::as_str);
+    let request = ReportRequest {
+        prometheus: arg("prometheus").unwrap_or_default().to_owned(),
+        since_seconds: report::parse_since(arg("since").unwrap_or("7d"))?,
+        end_ms: arg("end").map(report::parse_end).transpose()?,
     };
-    Ok(RuleCatalog::new(config)?)
+    let text = report::run(&catalog, &request, Format::parse(arg("format").unwrap_or("md"))?)?;
+    match arg("out") {
+        Some(path) => {
+            std::fs::write(path, text).with_context(|| format!("cannot write {path}"))?;
+            eprintln!("wrote {path}");
+        }
+        None => print!("{text}"),
+    }
+    Ok(())
 }
 
 fn generate(command: &str, args: &ArgMatches) -> Result<()> {

@@ -1,0 +1,115 @@
+//! `voxscope report`: the KPI report of a period, read from a Prometheus server, in
+//! Markdown, JSON or HTML.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, bail};
+use voxscope_alert::RuleCatalog;
+use voxscope_alert::report::{self, ReportSpec};
+
+use crate::prometheus::PrometheusSource;
+
+/// How the report is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Markdown tables (`md`).
+    Markdown,
+    /// JSON (`json`).
+    Json,
+    /// A self-contained HTML page (`html`).
+    Html,
+}
+
+impl Format {
+    /// `md`, `json` or `html`.
+    ///
+    /// # Errors
+    /// Any other name.
+    pub fn parse(name: &str) -> Result<Self> {
+        Ok(match name {
+            "md" | "markdown" => Format::Markdown,
+            "json" => Format::Json,
+            "html" => Format::Html,
+            other => bail!("unknown format {other:?}: md, json or html"),
+        })
+    }
+
+    /// `report` in this format.
+    pub fn render(self, report: &report::Report) -> String {
+        match self {
+            Format::Markdown => report::markdown(report),
+            Format::Json => report::json(report),
+            Format::Html => report::html(report),
+        }
+    }
+}
+
+/// Where and over what the report reads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReportRequest {
+    /// The Prometheus server's base URL.
+    pub prometheus: String,
+    /// The period's length, seconds.
+    pub since_seconds: u64,
+    /// The period's end, unix milliseconds; `None` is now.
+    pub end_ms: Option<i64>,
+}
+
+impl ReportRequest {
+    /// The `since_seconds` up to now, from the Prometheus server at `url`.
+    pub fn prometheus(url: &str, since_seconds: u64) -> Self {
+        Self { prometheus: url.to_owned(), since_seconds, end_ms: None }
+    }
+}
+
+/// A period as `--since` takes it: `7d`, `36h`, `1w`.
+///
+/// ```
+/// assert_eq!(voxscope_cli::report::parse_since("7d").unwrap(), 604_800);
+/// assert!(voxscope_cli::report::parse_since("0s").is_err());
+/// ```
+///
+/// # Errors
+/// Not a duration, or zero.
+pub fn parse_since(text: &str) -> Result<u64> {
+    let seconds = humantime::parse_duration(text)
+        .with_context(|| format!("--since {text:?} is not a duration such as 7d or 36h"))?
+        .as_secs();
+    if seconds == 0 {
+        bail!("--since {text:?} must be at least one second");
+    }
+    Ok(seconds)
+}
+
+/// An end time as `--end` takes it: RFC 3339 (`2026-11-29T00:00:00Z`) or unix seconds.
+///
+/// ```
+/// assert_eq!(voxscope_cli::report::parse_end("1700000000").unwrap(), 1_700_000_000_000);
+/// assert_eq!(voxscope_cli::report::parse_end("2023-11-14T22:13:20Z").unwrap(), 1_700_000_000_000);
+/// ```
+///
+/// # Errors
+/// Neither form.
+pub fn parse_end(text: &str) -> Result<i64> {
+    if let Ok(seconds) = text.parse::<f64>() {
+        return Ok((seconds * 1000.0).round() as i64);
+    }
+    let time = humantime::parse_rfc3339_weak(text)
+        .with_context(|| format!("--end {text:?} is neither RFC 3339 nor unix seconds"))?;
+    Ok(time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64))
+}
+
+/// The report of `catalog` that `request` asks for, rendered in `format`.
+///
+/// # Errors
+/// The server cannot be reached or refuses a query.
+pub fn run(catalog: &RuleCatalog, request: &ReportRequest, format: Format) -> Result<String> {
+    let end_ms = request.end_ms.unwrap_or_else(|| {
+        SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+    });
+    let source = PrometheusSource::new(&request.prometheus)?;
+    let report = ReportSpec::new(catalog)
+        .run(&source, end_ms, request.since_seconds)
+        .with_context(|| format!("reading the report from {}", request.prometheus))?;
+    Ok(format.render(&report))
+}
