@@ -125,7 +125,9 @@ fn report_command(args: &ArgMatches) -> Result<()> {
         since_seconds: report::parse_since(arg("since").unwrap_or("7d"))?,
         end_ms: arg("end").map(report::parse_end).transpose()?,
     };
-    let text = report::run(&catalog, &request, Format::parse(arg("format").unwrap_or("md"))?)?;
+    let format = arg("format").unwrap_or("md");
+    let Some(format) = Format::parse(format) else { bail!("unknown format {format:?}") };
+    let text = report::run(&catalog, &request, format)?;
     match arg("out") {
         Some(path) => {
             std::fs::write(path, text).with_context(|| format!("cannot write {path}"))?;

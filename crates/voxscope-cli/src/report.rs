@@ -5,44 +5,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 use voxscope_alert::RuleCatalog;
-use voxscope_alert::report::{self, ReportSpec};
+pub use voxscope_alert::report::Format;
+use voxscope_alert::report::ReportSpec;
 
 use crate::prometheus::PrometheusSource;
-
-/// How the report is written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
-    /// Markdown tables (`md`).
-    Markdown,
-    /// JSON (`json`).
-    Json,
-    /// A self-contained HTML page (`html`).
-    Html,
-}
-
-impl Format {
-    /// `md`, `json` or `html`.
-    ///
-    /// # Errors
-    /// Any other name.
-    pub fn parse(name: &str) -> Result<Self> {
-        Ok(match name {
-            "md" | "markdown" => Format::Markdown,
-            "json" => Format::Json,
-            "html" => Format::Html,
-            other => bail!("unknown format {other:?}: md, json or html"),
-        })
-    }
-
-    /// `report` in this format.
-    pub fn render(self, report: &report::Report) -> String {
-        match self {
-            Format::Markdown => report::markdown(report),
-            Format::Json => report::json(report),
-            Format::Html => report::html(report),
-        }
-    }
-}
 
 /// Where and over what the report reads.
 #[derive(Clone, Debug, PartialEq, Eq)]

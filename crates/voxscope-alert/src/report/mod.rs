@@ -53,6 +53,53 @@ pub fn json(report: &Report) -> String {
     serde_json::to_string_pretty(report).unwrap_or_default()
 }
 
+/// How a report is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Markdown tables (`md`).
+    Markdown,
+    /// JSON (`json`).
+    Json,
+    /// A self-contained HTML page (`html`).
+    Html,
+}
+
+impl Format {
+    /// `md` (or `markdown`), `json` or `html`; `None` for anything else.
+    ///
+    /// ```
+    /// use voxscope_alert::report::Format;
+    /// assert_eq!(Format::parse("html"), Some(Format::Html));
+    /// assert_eq!(Format::parse("pdf"), None);
+    /// ```
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "md" | "markdown" => Format::Markdown,
+            "json" => Format::Json,
+            "html" => Format::Html,
+            _ => return None,
+        })
+    }
+
+    /// `report` in this format.
+    pub fn render(self, report: &Report) -> String {
+        match self {
+            Format::Markdown => markdown(report),
+            Format::Json => json(report),
+            Format::Html => html(report),
+        }
+    }
+
+    /// The media type of the rendered text.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Markdown => "text/markdown; charset=utf-8",
+            Format::Json => "application/json",
+            Format::Html => "text/html; charset=utf-8",
+        }
+    }
+}
+
 /// A unix-milliseconds time as RFC 3339 in UTC, `2026-11-29T21:00:00Z`.
 pub(crate) fn utc(t_ms: i64) -> String {
     let since_epoch = std::time::Duration::from_millis(t_ms.max(0) as u64);

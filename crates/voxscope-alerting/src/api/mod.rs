@@ -26,6 +26,7 @@
 //! | `POST {prefix}/api/v2/silences` | create or update a silence (token) |
 //! | `GET {prefix}/api/v2/silence/{id}` | one silence |
 //! | `DELETE {prefix}/api/v2/silence/{id}` | expire a silence (token) |
+//! | `GET /api/v1/report` | the KPI report over the engine's store (`since=7d`, `format=html\|md\|json`; [`AlertEngine::router`](crate::AlertEngine::router) only) |
 //!
 //! Write endpoints need `Authorization: Bearer <token>` (401 without it) and refuse
 //! everything (403) when no token is configured. amtool sends the token from an HTTP
@@ -36,8 +37,8 @@ mod ack;
 mod alertmanager;
 mod auth;
 mod matchers;
-mod prometheus;
-mod query;
+pub(crate) mod prometheus;
+pub(crate) mod query;
 mod silences;
 mod source;
 mod time;

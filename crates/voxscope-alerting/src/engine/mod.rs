@@ -20,6 +20,7 @@
 
 mod evaluation;
 mod history;
+mod report;
 mod source;
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -30,6 +31,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use voxscope_alert::RuleCatalog;
 use voxscope_alert::eval::{Labels, RuleEvaluator, Storage, StorageLimits};
+use voxscope_alert::report::ReportSpec;
 
 use crate::api::{self, ApiSettings, ApiToken};
 use crate::delivery::Delivery;
@@ -175,7 +177,8 @@ impl EngineBuilder {
             tokio::spawn(evaluation::run(Arc::clone(&inner))),
         ];
         *inner.tasks() = tasks;
-        Ok(AlertEngine { inner, settings, catalog })
+        let report = Arc::new(ReportSpec::new(&catalog));
+        Ok(AlertEngine { inner, settings, catalog, report })
     }
 }
 
@@ -208,6 +211,7 @@ pub struct AlertEngine {
     inner: Arc<Inner>,
     settings: ApiSettings,
     catalog: Arc<RuleCatalog>,
+    report: Arc<ReportSpec>,
 }
 
 impl std::fmt::Debug for AlertEngine {
@@ -235,10 +239,14 @@ impl AlertEngine {
     /// The HTTP API: Prometheus's `/api/v1/alerts` and `/api/v1/rules`, the ack
     /// endpoint, and the Alertmanager v2 alerts and silences under `/alertmanager`
     /// (`amtool --alertmanager.url=http://HOST:PORT/alertmanager`). Writes need the
-    /// bearer token of `[api] token_file` or `VOXSCOPE_ALERT_API_TOKEN`.
+    /// bearer token of `[api] token_file` or `VOXSCOPE_ALERT_API_TOKEN`. `GET
+    /// /api/v1/report?since=7d&format=html` (or `md`, `json`) is the KPI report of the
+    /// config's `[report]` targets over the engine's store: it covers what the store
+    /// holds of the period.
     pub fn router(&self) -> Router {
         let source: Arc<dyn api::AlertSource> = Arc::new(source::EngineSource(self.inner.clone()));
         api::router(source, self.inner.silences.clone(), self.settings.clone())
+            .merge(report::router(self.clone()))
     }
 
     /// The catalog it evaluates: its rules, thresholds and config.
