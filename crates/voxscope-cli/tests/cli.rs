@@ -76,3 +76,88 @@ fn deploy_without_out_is_a_usage_error() {
     let (ok, _, stderr) = voxscope(&["deploy"]);
     assert!(!ok && stderr.contains("--out"), "{stderr}");
 }
+
+/// A loopback server answering every request with `answer(request line)`: a status
+/// and a JSON body.
+fn fake_prometheus(answer: fn(&str) -> (u16, String)) -> String {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+            let mut line = String::new();
+            let _ = reader.read_line(&mut line);
+            let mut length = 0;
+            loop {
+                let mut header = String::new();
+                if reader.read_line(&mut header).unwrap_or(0) == 0 || header == "\r\n" {
+                    break;
+                }
+                if let Some(value) = header.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            let (status, json) = answer(&line);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{json}",
+                json.len()
+            );
+        }
+    });
+    url
+}
+
+#[test]
+fn report_writes_every_row_from_prometheus_answers_and_names_what_failed() {
+    let empty = fake_prometheus(|line| {
+        let kind = if line.contains("query_range") { "matrix" } else { "vector" };
+        (200, format!(r#"{{"status":"success","data":{{"resultType":"{kind}","result":[]}}}}"#))
+    });
+    let dir = temp("report");
+    let out = dir.join("report.html");
+    let out_arg = out.to_str().expect("utf-8");
+    let (ok, _, stderr) = voxscope(&[
+        "report",
+        "--prometheus",
+        &empty,
+        "--since",
+        "2d",
+        "--format",
+        "html",
+        "--out",
+        out_arg,
+    ]);
+    assert!(ok, "{stderr}");
+    let page = std::fs::read_to_string(&out).expect("written");
+    assert!(page.contains("Period 2d") && page.matches("status no_data").count() == 11, "{page}");
+
+    let (ok, stdout, _) = voxscope(&["report", "--prometheus", &empty, "--end", "1700000000"]);
+    assert!(
+        ok && stdout.starts_with("# KPI report, 2023-11-07T22:13:20Z to 2023-11-14T22:13:20Z"),
+        "{stdout}"
+    );
+
+    let refusing = fake_prometheus(|_| {
+        (422, r#"{"status":"error","errorType":"execution","error":"query timed out"}"#.to_owned())
+    });
+    let (ok, _, stderr) = voxscope(&["report", "--prometheus", &refusing]);
+    assert!(
+        !ok && stderr.contains("Prometheus answered 422") && stderr.contains("query timed out"),
+        "{stderr}"
+    );
+
+    let (ok, _, stderr) = voxscope(&["report", "--prometheus", &empty, "--since", "0s"]);
+    assert!(!ok && stderr.contains("--since \"0s\" must be at least one second"), "{stderr}");
+    let (ok, _, stderr) = voxscope(&["report", "--prometheus", &empty, "--format", "pdf"]);
+    assert!(!ok && stderr.contains("invalid value 'pdf'"), "{stderr}");
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, "[report]\nuptime = 2\n").expect("write");
+    let (ok, _, stderr) = voxscope(&["check", bad.to_str().expect("utf-8")]);
+    assert!(!ok && stderr.contains("report.uptime"), "{stderr}");
+    let _ = std::fs::remove_dir_all(dir);
+}
