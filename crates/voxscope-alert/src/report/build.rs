@@ -254,10 +254,10 @@ impl Period {
     }
 
     /// The trend step a step at `t_ms` belongs to: the one ending at or after it (the
-    /// period's start joins the first).
+    /// period's start joins the first; a last, shorter one ends with the period).
     fn trend_of(&self, t_ms: i64) -> i64 {
         let k = (t_ms - self.start_ms - 1).max(0) / self.trend_ms + 1;
-        self.start_ms + k * self.trend_ms
+        (self.start_ms + k * self.trend_ms).min(self.end_ms)
     }
 }
 

@@ -148,3 +148,16 @@ fn renderers_show_target_actual_and_status_of_every_row() {
     assert!(!page.contains("<script") && !page.contains("src=") && !page.contains("url("));
     assert!(page.contains("prefers-color-scheme:dark"));
 }
+
+#[test]
+fn a_period_that_is_not_whole_trend_steps_ends_its_last_trend_point_at_its_end() {
+    let catalog = RuleCatalog::new(Default::default()).unwrap();
+    let report = ReportSpec::new(&catalog).run(&store(true), 3 * HOUR, 5_400).unwrap();
+    // Steps from 1h30m: those up to 2h30m in the first hour, the rest end at 3h.
+    let uptime = kpi(&report, "uptime");
+    // The start, 1h30m, reads the last sample of the downtime: 18 of 19 steps up.
+    assert_eq!(uptime.actual, Some(18.0 / 19.0));
+    assert_eq!(uptime.trend, vec![(HOUR * 5 / 2, 12.0 / 13.0), (3 * HOUR, 1.0)]);
+    let warnings = kpi(&report, "config_warnings");
+    assert_eq!(warnings.trend, vec![(HOUR * 5 / 2, 0.0), (3 * HOUR, 0.0)]);
+}
