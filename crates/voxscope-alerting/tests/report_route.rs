@@ -50,7 +50,7 @@ async fn the_report_reads_the_engines_own_samples() {
             10 * n
         )
     };
-    let limits = StorageLimits { retention_ms: 2 * 3_600_000, ..StorageLimits::default() };
+    let limits = StorageLimits::default();
     let engine = AlertEngine::builder(catalog)
         .scrape(render)
         .clock(Clock::starting_at(T0))

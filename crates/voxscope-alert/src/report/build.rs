@@ -147,7 +147,7 @@ impl SloRow {
 /// use voxscope_alert::report::{ReportSpec, Status};
 ///
 /// let catalog = voxscope_alert::RuleCatalog::new(Default::default()).unwrap();
-/// let limits = StorageLimits { retention_ms: 7_200_000, ..Default::default() };
+/// let limits = StorageLimits::default();
 /// let mut storage = Storage::new(limits);
 /// let up = Labels::from([
 ///     ("__name__".to_owned(), "up".to_owned()),

@@ -23,7 +23,7 @@ fn fill(storage: &mut Storage, name: &str, pairs: &[(&str, &str)], value: impl F
 }
 
 fn store(with_errors: bool) -> Storage {
-    let limits = StorageLimits { retention_ms: 4 * HOUR, ..StorageLimits::default() };
+    let limits = StorageLimits::default();
     let mut s = Storage::new(limits);
     // Down from 1h10m to 1h30m.
     fill(&mut s, "up", &[], |m| if (70..90).contains(&m) { 0.0 } else { 1.0 });
@@ -109,7 +109,7 @@ fn a_period_without_a_single_error_reads_zero_not_no_data() {
 
 #[test]
 fn uptime_counts_steps_without_any_sample_as_down() {
-    let mut s = Storage::new(StorageLimits { retention_ms: 4 * HOUR, ..Default::default() });
+    let mut s = Storage::new(StorageLimits::default());
     // Samples only in the second half of the period.
     let up = labels("up", &[]);
     for minute in 120..180 {
