@@ -15,7 +15,8 @@ use support::{Daemon, TempDir, free_port, run, tool};
 use voxscope::alert::eval::{Labels, Storage, StorageLimits};
 use voxscope::alert::report::ReportSpec;
 use voxscope::alert::{Config, RuleCatalog, report};
-use voxscope_cli::report::{Format, ReportRequest};
+use voxscope_alerting::persist::StateDir;
+use voxscope_cli::report::{Format, ReportRequest, ReportSource};
 
 const MIN: i64 = 60_000;
 const HOUR: i64 = 60 * MIN;
@@ -370,6 +371,28 @@ fn the_embedded_store_reports_every_figure_of_a_known_week() {
 }
 
 #[test]
+fn voxscope_report_reads_the_same_week_from_a_saved_state_directory() {
+    let week = Week::new(last_hour());
+    let dir = TempDir::new("report-state");
+    let written = StateDir::new(dir.path()).save_history(&week.storage()).expect("save history");
+    assert!(written > 0);
+    let catalog = RuleCatalog::new(Config::default()).unwrap();
+    let request = ReportRequest {
+        source: ReportSource::StateDir(dir.path().to_owned()),
+        since_seconds: 7 * 86_400,
+        end_ms: Some(week.end),
+    };
+    let text = voxscope_cli::report::run(&catalog, &request, Format::Json).unwrap();
+    assert_report(&serde_json::from_str(&text).unwrap(), &week, &catalog.config, MIN);
+
+    let empty = TempDir::new("report-empty-state");
+    let request =
+        ReportRequest { source: ReportSource::StateDir(empty.path().to_owned()), ..request };
+    let error = voxscope_cli::report::run(&catalog, &request, Format::Json).unwrap_err();
+    assert!(error.to_string().contains("holds no saved metric history"), "{error}");
+}
+
+#[test]
 fn a_backfilled_prometheus_reports_the_same_figures_as_the_embedded_store() {
     let (Some(promtool), Some(prometheus)) =
         (tool("promtool", "prometheus"), tool("prometheus", "prometheus"))
@@ -414,8 +437,11 @@ fn a_backfilled_prometheus_reports_the_same_figures_as_the_embedded_store() {
     }
 
     let catalog = RuleCatalog::new(Config::default()).unwrap();
-    let request =
-        ReportRequest { prometheus: base, since_seconds: 7 * 86_400, end_ms: Some(week.end) };
+    let request = ReportRequest {
+        source: ReportSource::Prometheus(base),
+        since_seconds: 7 * 86_400,
+        end_ms: Some(week.end),
+    };
     let text = voxscope_cli::report::run(&catalog, &request, Format::Json).unwrap();
     let from_prometheus: Value = serde_json::from_str(&text).unwrap();
     assert_report(&from_prometheus, &week, &catalog.config, 0);

@@ -1,5 +1,5 @@
 //! The library behind the `voxscope` binary: loading configs, and the KPI report read
-//! from a Prometheus server.
+//! from a Prometheus server or an engine's saved metric history.
 //!
 //! ```no_run
 //! use voxscope_cli::report::{Format, ReportRequest, run};

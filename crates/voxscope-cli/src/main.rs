@@ -7,6 +7,7 @@
 //! voxscope deploy --out deploy [--config F]             # every file of deploy/
 //! voxscope check voxscope.toml
 //! voxscope report --prometheus URL [--since 7d] [--end T] [--format md|json|html] [--out F]
+//! voxscope report --state-dir DIR [--config F] ...        # an engine's saved history
 //! ```
 #![deny(missing_docs)]
 
@@ -16,7 +17,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Arg, ArgMatches, Command};
 use voxscope_alert::RuleCatalog;
 use voxscope_alert::deploy::{self, File};
-use voxscope_cli::report::{self, Format, ReportRequest};
+use voxscope_cli::report::{self, Format, ReportRequest, ReportSource};
 
 fn cli() -> Command {
     let config = Arg::new("config")
@@ -58,8 +59,16 @@ fn cli() -> Command {
                     Arg::new("prometheus")
                         .long("prometheus")
                         .value_name("URL")
-                        .required(true)
                         .help("Prometheus to read from, e.g. http://127.0.0.1:9090"),
+                )
+                .arg(
+                    Arg::new("state-dir")
+                        .long("state-dir")
+                        .value_name("DIR")
+                        .help("An engine's [engine] state_dir: read its saved metric history"),
+                )
+                .group(
+                    clap::ArgGroup::new("source").args(["prometheus", "state-dir"]).required(true),
                 )
                 .arg(
                     Arg::new("since")
@@ -121,7 +130,10 @@ fn report_command(args: &ArgMatches) -> Result<()> {
     let catalog = load(args.get_one::<String>("config").map(Path::new))?;
     let arg = |name: &str| args.get_one::<String>(name).map(String::as_str);
     let request = ReportRequest {
-        prometheus: arg("prometheus").unwrap_or_default().to_owned(),
+        source: match (arg("prometheus"), arg("state-dir")) {
+            (Some(url), _) => ReportSource::Prometheus(url.to_owned()),
+            (None, dir) => ReportSource::StateDir(PathBuf::from(dir.unwrap_or_default())),
+        },
         since_seconds: report::parse_since(arg("since").unwrap_or("7d"))?,
         end_ms: arg("end").map(report::parse_end).transpose()?,
     };

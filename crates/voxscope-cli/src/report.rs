@@ -1,6 +1,7 @@
-//! `voxscope report`: the KPI report of a period, read from a Prometheus server, in
-//! Markdown, JSON or HTML.
+//! `voxscope report`: the KPI report of a period, read from a Prometheus server or from
+//! the metric history an engine saved in its state directory, in Markdown, JSON or HTML.
 
+use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
@@ -10,11 +11,20 @@ use voxscope_alert::report::ReportSpec;
 
 use crate::prometheus::PrometheusSource;
 
+/// Where the report's samples come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReportSource {
+    /// A Prometheus server's base URL.
+    Prometheus(String),
+    /// An engine's `[engine] state_dir`, holding its saved metric history.
+    StateDir(PathBuf),
+}
+
 /// Where and over what the report reads.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReportRequest {
-    /// The Prometheus server's base URL.
-    pub prometheus: String,
+    /// Where the samples come from.
+    pub source: ReportSource,
     /// The period's length, seconds.
     pub since_seconds: u64,
     /// The period's end, unix milliseconds; `None` is now.
@@ -24,7 +34,7 @@ pub struct ReportRequest {
 impl ReportRequest {
     /// The `since_seconds` up to now, from the Prometheus server at `url`.
     pub fn prometheus(url: &str, since_seconds: u64) -> Self {
-        Self { prometheus: url.to_owned(), since_seconds, end_ms: None }
+        Self { source: ReportSource::Prometheus(url.to_owned()), since_seconds, end_ms: None }
     }
 }
 
@@ -65,17 +75,33 @@ pub fn parse_end(text: &str) -> Result<i64> {
     Ok(time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64))
 }
 
-/// The report of `catalog` that `request` asks for, rendered in `format`.
+/// The report of `catalog` that `request` asks for, rendered in `format`. A state
+/// directory's history is read with the tiers of the config's `[history]`.
 ///
 /// # Errors
-/// The server cannot be reached or refuses a query.
+/// The server cannot be reached or refuses a query; the state directory holds no
+/// history, or one that cannot be read.
 pub fn run(catalog: &RuleCatalog, request: &ReportRequest, format: Format) -> Result<String> {
     let end_ms = request.end_ms.unwrap_or_else(|| {
         SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
     });
-    let source = PrometheusSource::new(&request.prometheus)?;
-    let report = ReportSpec::new(catalog)
-        .run(&source, end_ms, request.since_seconds)
-        .with_context(|| format!("reading the report from {}", request.prometheus))?;
+    let spec = ReportSpec::new(catalog);
+    let report = match &request.source {
+        ReportSource::Prometheus(url) => {
+            let source = PrometheusSource::new(url)?;
+            spec.run(&source, end_ms, request.since_seconds)
+                .with_context(|| format!("reading the report from {url}"))?
+        }
+        ReportSource::StateDir(dir) => {
+            let config = &catalog.config;
+            let limits = config.history.storage_limits(config.engine.interval_seconds);
+            let Some(storage) =
+                voxscope_alerting::persist::StateDir::new(dir).load_history(&limits)?
+            else {
+                bail!("{} holds no saved metric history", dir.display());
+            };
+            spec.run(&storage, end_ms, request.since_seconds)?
+        }
+    };
     Ok(format.render(&report))
 }

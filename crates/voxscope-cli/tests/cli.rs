@@ -155,6 +155,12 @@ fn report_writes_every_row_from_prometheus_answers_and_names_what_failed() {
     assert!(!ok && stderr.contains("--since \"0s\" must be at least one second"), "{stderr}");
     let (ok, _, stderr) = voxscope(&["report", "--prometheus", &empty, "--format", "pdf"]);
     assert!(!ok && stderr.contains("invalid value 'pdf'"), "{stderr}");
+    let (ok, _, stderr) = voxscope(&["report", "--prometheus", &empty, "--state-dir", "/tmp"]);
+    assert!(!ok && stderr.contains("cannot be used with"), "{stderr}");
+    let (ok, _, stderr) = voxscope(&["report"]);
+    assert!(!ok && stderr.contains("--prometheus <URL>|--state-dir <DIR>"), "{stderr}");
+    let (ok, _, stderr) = voxscope(&["report", "--state-dir", dir.to_str().expect("utf-8")]);
+    assert!(!ok && stderr.contains("holds no saved metric history"), "{stderr}");
     let bad = dir.join("bad.toml");
     std::fs::write(&bad, "[report]\nuptime = 2\n").expect("write");
     let (ok, _, stderr) = voxscope(&["check", bad.to_str().expect("utf-8")]);
