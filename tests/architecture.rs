@@ -31,7 +31,7 @@ fn dependencies_point_one_way() {
             "voxscope-core" => &[],
             "voxscope-http" | "voxscope-call" | "voxscope-provider" | "voxscope-trace"
             | "voxscope-alert" => &["voxscope-core"],
-            "voxscope-cli" => &["voxscope-alert", "voxscope-core"],
+            "voxscope-cli" => &["voxscope-alerting", "voxscope-alert", "voxscope-core"],
             "voxscope-alerting" => &["voxscope-alert", "voxscope-core"],
             "voxscope-live" => {
                 &["voxscope-alerting", "voxscope-alert", "voxscope-trace", "voxscope-core"]
