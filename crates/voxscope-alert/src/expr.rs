@@ -503,6 +503,36 @@ impl Expr {
         }
     }
 
+    /// The metric names its selectors read, each once, in order (a quantile reads its
+    /// `_bucket` series).
+    ///
+    /// ```
+    /// use voxscope_alert::expr::{Selector, Window, quantile, rate};
+    /// let e = rate(Selector::new("a_total"), Window::Free)
+    ///     / quantile(0.5, &[], Selector::new("h_seconds"), Window::Free);
+    /// assert_eq!(e.metrics(), ["a_total", "h_seconds_bucket"]);
+    /// ```
+    pub fn metrics(&self) -> Vec<String> {
+        fn walk(expr: &Expr, out: &mut Vec<String>) {
+            let name = match expr {
+                Expr::Vector(selector) | Expr::Range(_, selector, _) => &selector.metric,
+                Expr::Quantile(_, _, bucket, _) => &bucket.metric,
+                Expr::Aggregate(_, _, inner) | Expr::Call(_, inner) => return walk(inner, out),
+                Expr::Binary(_, lhs, _, rhs) => {
+                    walk(lhs, out);
+                    return walk(rhs, out);
+                }
+                Expr::Number(_) => return,
+            };
+            if !out.contains(name) {
+                out.push(name.clone());
+            }
+        }
+        let mut out = Vec::new();
+        walk(self, &mut out);
+        out
+    }
+
     /// Whether it reads any series (else it is a scalar).
     fn selects(&self) -> bool {
         match self {

@@ -216,6 +216,26 @@ impl Storage {
         self.limits.reach(ms);
     }
 
+    /// A copy holding only the series of the metrics named: what a reader copies under
+    /// a lock to query outside it.
+    ///
+    /// ```
+    /// use voxscope_alert::eval::{Labels, Storage};
+    /// let mut storage = Storage::new(Default::default());
+    /// for name in ["up", "x_total"] {
+    ///     storage.append(&Labels::from([("__name__".into(), name.into())]), 0, 1.0).unwrap();
+    /// }
+    /// assert_eq!(storage.with_metrics(&["up".to_owned()]).series_count(), 1);
+    /// ```
+    pub fn with_metrics(&self, names: &[String]) -> Storage {
+        let metrics: BTreeMap<String, BTreeMap<Labels, Series>> = names
+            .iter()
+            .filter_map(|name| self.metrics.get(name).map(|m| (name.clone(), m.clone())))
+            .collect();
+        let series = metrics.values().map(BTreeMap::len).sum();
+        Storage { metrics, series, scraped: BTreeMap::new(), ..Storage::new(self.limits.clone()) }
+    }
+
     /// What the storage keeps.
     pub fn limits(&self) -> &StorageLimits {
         &self.limits

@@ -186,6 +186,20 @@ impl ReportSpec {
         &self.kpis
     }
 
+    /// Every metric name its queries read, each once: a store holding only these gives
+    /// the same report (see [`Storage::with_metrics`](crate::eval::Storage::with_metrics)).
+    pub fn metrics(&self) -> Vec<String> {
+        let exprs = self.kpis.iter().map(|k| k.measure.expr().clone());
+        let slos = self.slos.iter().map(|s| s.error_ratio_over(self.targets.step_seconds));
+        let mut out: Vec<String> = Vec::new();
+        for name in exprs.chain(slos).flat_map(|e| e.metrics()) {
+            if !out.contains(&name) {
+                out.push(name);
+            }
+        }
+        out
+    }
+
     /// Reads every figure of the `period_seconds` before `end_ms` from `source`.
     ///
     /// # Errors

@@ -161,3 +161,20 @@ fn a_period_that_is_not_whole_trend_steps_ends_its_last_trend_point_at_its_end()
     let warnings = kpi(&report, "config_warnings");
     assert_eq!(warnings.trend, vec![(HOUR * 5 / 2, 0.0), (3 * HOUR, 0.0)]);
 }
+
+#[test]
+fn a_store_holding_only_the_metrics_the_report_reads_gives_the_same_report() {
+    let catalog = RuleCatalog::new(Default::default()).unwrap();
+    let spec = ReportSpec::new(&catalog);
+    let mut full = store(true);
+    let other = labels("process_resident_memory_bytes", &[]);
+    full.append(&other, 30_000, 1e9).unwrap();
+    let names = spec.metrics();
+    assert!(names.contains(&"up".to_owned()) && names.contains(&"voice_calls_total".to_owned()));
+    let copy = full.with_metrics(&names);
+    assert_eq!(copy.series_count(), full.series_count() - 1);
+    assert_eq!(
+        spec.run(&copy, 3 * HOUR, 7_200).unwrap(),
+        spec.run(&full, 3 * HOUR, 7_200).unwrap()
+    );
+}

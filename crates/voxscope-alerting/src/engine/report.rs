@@ -10,7 +10,6 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tokio::sync::Semaphore;
-use voxscope_alert::eval::Storage;
 use voxscope_alert::report::Format;
 
 use super::AlertEngine;
@@ -19,15 +18,18 @@ use crate::api::query::QueryPairs;
 /// The longest period a report covers: what the store can hold.
 const MAX_PERIOD: Duration = Duration::from_secs(31 * 86_400);
 
-/// What the route shares: the engine, and one report at a time.
+/// What the route shares: the engine, the metrics its report reads, and one report at a
+/// time.
 pub(crate) struct ReportRoute {
     engine: AlertEngine,
+    metrics: Vec<String>,
     one_at_a_time: Semaphore,
 }
 
 /// The route over `engine`, reading its report.
 pub(crate) fn router(engine: AlertEngine) -> Router {
-    let state = Arc::new(ReportRoute { engine, one_at_a_time: Semaphore::new(1) });
+    let metrics = engine.report.metrics();
+    let state = Arc::new(ReportRoute { engine, metrics, one_at_a_time: Semaphore::new(1) });
     Router::new().route("/api/v1/report", get(report)).with_state(state)
 }
 
@@ -36,8 +38,8 @@ fn bad_request(error: String) -> Response {
 }
 
 /// `since` (default `7d`, at most 31 days) and `format` (`md`, `json` or `html`,
-/// default `html`). The store is copied under the engine's lock and read outside it,
-/// one report at a time, off the runtime's threads.
+/// default `html`). The series the report reads are copied under the engine's lock and
+/// read outside it, one report at a time, off the runtime's threads.
 async fn report(State(route): State<Arc<ReportRoute>>, RawQuery(raw): RawQuery) -> Response {
     let query = QueryPairs::parse(raw.as_deref());
     let since = query.last("since").unwrap_or("7d");
@@ -54,7 +56,7 @@ async fn report(State(route): State<Arc<ReportRoute>>, RawQuery(raw): RawQuery) 
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     };
     let now_ms = route.engine.clock().now_ms();
-    let storage = route.engine.with_storage(Storage::clone);
+    let storage = route.engine.with_storage(|store| store.with_metrics(&route.metrics));
     let read = Arc::clone(&route);
     let built = tokio::task::spawn_blocking(move || {
         read.engine.report.run(&storage, now_ms, period.as_secs()).map(|r| format.render(&r))
