@@ -83,7 +83,9 @@ const COUNT: &str = "http_server_request_duration_seconds_count";
 
 #[test]
 fn the_binary_listens_where_it_is_told_and_counts_what_it_served() {
-    let demo = start(&["--bind", "127.0.0.1", "--port", "0", "--metrics-token", "t0ken"]);
+    // Without the built-in callers: every request counted here is the test's.
+    let args = ["--bind", "127.0.0.1", "--port", "0", "--metrics-token", "t0ken", "--callers", "0"];
+    let demo = start(&args);
     assert!(demo.addr.ip().is_loopback() && demo.addr.port() != 0, "{}", demo.addr);
     assert_eq!(request(demo.addr, "GET", "/health"), (200, "ok".to_owned()));
     for i in 0..20 {
@@ -138,7 +140,63 @@ fn bad_flags_stop_the_binary_with_a_clear_message() {
     let help = Command::new(env!("CARGO_BIN_EXE_voice_agent")).arg("--help").output().unwrap();
     assert!(help.status.success());
     let usage = String::from_utf8_lossy(&help.stdout);
-    for flag in ["--bind", "--port", "--metrics-token", "--faults", "VOXSCOPE_BIND"] {
+    for flag in [
+        "--bind",
+        "--port",
+        "--metrics-token",
+        "--faults",
+        "--callers",
+        "--timeline",
+        "--speed",
+        "VOXSCOPE_BIND",
+    ] {
         assert!(usage.contains(flag), "--help lacks {flag}:\n{usage}");
     }
+}
+
+#[test]
+fn call_simulator_help_exits_zero_and_bad_flags_say_why() {
+    let help = Command::new(env!("CARGO_BIN_EXE_call_simulator")).arg("--help").output().unwrap();
+    assert!(help.status.success(), "{help:?}");
+    let usage = String::from_utf8_lossy(&help.stdout);
+    for flag in ["--url", "--calls", "--concurrency", "--turns", "--seconds", "--seed", "--gap-ms"]
+    {
+        assert!(usage.contains(flag), "--help lacks {flag}:\n{usage}");
+    }
+    assert!(help.stderr.is_empty(), "{}", String::from_utf8_lossy(&help.stderr));
+
+    let run = |args: &[&str]| {
+        let output =
+            Command::new(env!("CARGO_BIN_EXE_call_simulator")).args(args).output().unwrap();
+        (output.status.code(), String::from_utf8_lossy(&output.stderr).into_owned())
+    };
+    let (code, stderr) = run(&["--calls", "0"]);
+    assert_eq!((code, stderr.trim()), (Some(1), "call_simulator: --calls 0: between 1 and 10000"));
+    let (code, stderr) = run(&["--url", "ws://example.com/media"]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("loopback only"), "{stderr}");
+    assert!(!stderr.contains("Stack backtrace"), "{stderr}");
+    let (code, stderr) = run(&["--bogus"]);
+    assert_eq!(code, Some(2), "clap's usage error: {stderr}");
+    assert!(stderr.contains("--bogus"), "{stderr}");
+}
+
+#[test]
+fn the_demo_says_where_its_live_page_is_first() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_voice_agent"))
+        .args(["--bind", "127.0.0.1", "--port", "0", "--callers", "0", "--timeline", "off"])
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start voice_agent");
+    let stderr = child.stderr.take().expect("stderr");
+    let first = BufReader::new(stderr).lines().map_while(Result::ok).next().unwrap_or_default();
+    let _ = child.kill();
+    let _ = child.wait();
+    let url = first.split("live page at ").nth(1).and_then(|rest| rest.split_whitespace().next());
+    let url = url.unwrap_or_else(|| panic!("the first line names the live page: {first}"));
+    assert!(url.starts_with("http://127.0.0.1:") && url.ends_with("/live"), "{first}");
+    assert!(first.contains("listening on http://127.0.0.1:"), "{first}");
 }

@@ -8,12 +8,13 @@ use anyhow::Context;
 use voxscope::MetricsHandle;
 use voxscope::alert::{Config as AlertConfig, RuleCatalog};
 use voxscope::alerting::delivery::Delivery;
-use voxscope::alerting::{AlertEngine, channel};
+use voxscope::alerting::{AlertEngine, Clock, channel};
 
 use crate::config::{Config, Notify};
 
 /// Reads and validates the alert config (or takes the defaults) and starts the engine
-/// on the current tokio runtime.
+/// on the current tokio runtime, its clock running `config.speed` times faster than the
+/// wall clock (see [`Clock::scaled`]).
 ///
 /// # Errors
 /// An unreadable or invalid alert config, naming the file and the field; an engine
@@ -40,6 +41,7 @@ pub fn start(config: &Config, metrics: &MetricsHandle) -> anyhow::Result<AlertEn
     let engine = AlertEngine::builder(RuleCatalog::new(rules)?)
         .scrape(move || render.render())
         .instance(config.addr.to_string())
+        .clock(Clock::system().scaled(config.speed))
         .delivery(delivery)
         .start()?;
     Ok(engine)

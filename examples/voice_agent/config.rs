@@ -8,6 +8,9 @@
 //! | `--faults SPEC` | `VOXSCOPE_DEMO_FAULTS` | none |
 //! | `--alert-config PATH` (TOML: thresholds, receivers, routes, cooldowns, escalation) | `VOXSCOPE_ALERT_CONFIG` | the built-in defaults |
 //! | `--notify log\|receivers` (where alert notifications go) | `VOXSCOPE_NOTIFY` | `log` |
+//! | `--callers N` (built-in simulated callers on `/media`; 0 turns them off) | `VOXSCOPE_DEMO_CALLERS` | 8 |
+//! | `--timeline on\|off` (the scripted incident timeline) | `VOXSCOPE_DEMO_TIMELINE` | `on` |
+//! | `--speed N` (the story's minutes pass N times faster, 1 to 60) | `VOXSCOPE_DEMO_SPEED` | 1 |
 //!
 //! The provider keys (`VOXSCOPE_DEMO_STT_KEY`, …) come from the environment only, so they
 //! never show in a process list.
@@ -40,7 +43,22 @@ pub struct Config {
     pub alert_config: Option<PathBuf>,
     /// Where the embedded engine's notifications go.
     pub notify: Notify,
+    /// How many built-in simulated callers dial `/media` at a time (0: none).
+    pub callers: usize,
+    /// Whether the scripted incident timeline runs (see [`crate::timeline`]).
+    pub timeline: bool,
+    /// How many times faster than the wall clock the story runs: the timeline's
+    /// minutes, the alert engine's clock (its `for` durations, windows and rates are per
+    /// scaled second) and the breakers' cool-down. 1 is real time.
+    pub speed: u32,
 }
+
+/// The built-in callers when nothing else is said.
+pub const DEFAULT_CALLERS: usize = 8;
+/// At most this many built-in callers.
+pub const MAX_CALLERS: usize = 200;
+/// The fastest the story may run.
+pub const MAX_SPEED: u32 = 60;
 
 /// Where the demo's alert notifications go.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -80,6 +98,15 @@ fn command() -> Command {
         ))
         .arg(Arg::new("notify").long("notify").value_name("WHERE").help(
             "Where alert notifications go: log, or the config's receivers [env: VOXSCOPE_NOTIFY] [default: log]",
+        ))
+        .arg(Arg::new("callers").long("callers").value_name("N").help(
+            "Built-in simulated callers on /media, 0 for none [env: VOXSCOPE_DEMO_CALLERS] [default: 8]",
+        ))
+        .arg(Arg::new("timeline").long("timeline").value_name("on|off").help(
+            "The scripted incident timeline: a TTS stall, an LLM rate-limit storm, the recovery [env: VOXSCOPE_DEMO_TIMELINE] [default: on]",
+        ))
+        .arg(Arg::new("speed").long("speed").value_name("N").help(
+            "Runs the story N times faster (timeline, alert engine clock, breaker cool-down), 1 to 60 [env: VOXSCOPE_DEMO_SPEED] [default: 1]",
         ))
         .arg(Arg::new("faults").long("faults").value_name("SPEC").help(
             "Provider faults, e.g. stt.primary=outage,llm.primary=error:rate_limited@0.5,tts.primary=stall:3s [env: VOXSCOPE_DEMO_FAULTS]",
@@ -135,7 +162,36 @@ impl Config {
             Some("receivers") => Notify::Receivers,
             Some(other) => return Err(anyhow!("notify: {other:?} is neither log nor receivers")),
         };
-        Ok(Self { addr, metrics_token, faults, provider_keys, alert_config, notify })
+        let callers = match flag("callers").or_else(|| env("VOXSCOPE_DEMO_CALLERS")) {
+            None => DEFAULT_CALLERS,
+            Some(text) => text.parse().ok().filter(|n| *n <= MAX_CALLERS).with_context(|| {
+                format!("callers: {text:?} is not a number from 0 to {MAX_CALLERS}")
+            })?,
+        };
+        let timeline = match flag("timeline").or_else(|| env("VOXSCOPE_DEMO_TIMELINE")).as_deref() {
+            None | Some("on") => true,
+            Some("off") => false,
+            Some(other) => return Err(anyhow!("timeline: {other:?} is neither on nor off")),
+        };
+        let speed = match flag("speed").or_else(|| env("VOXSCOPE_DEMO_SPEED")) {
+            None => 1,
+            Some(text) => {
+                text.parse().ok().filter(|n| (1..=MAX_SPEED).contains(n)).with_context(|| {
+                    format!("speed: {text:?} is not a number from 1 to {MAX_SPEED}")
+                })?
+            }
+        };
+        Ok(Self {
+            addr,
+            metrics_token,
+            faults,
+            provider_keys,
+            alert_config,
+            notify,
+            callers,
+            timeline,
+            speed,
+        })
     }
 }
 
@@ -189,6 +245,24 @@ mod tests {
     }
 
     #[test]
+    fn the_story_is_on_by_default_and_flags_or_environment_change_it() {
+        let none = |_: &str| None;
+        let config = Config::parse(args(&[]), none).unwrap();
+        assert_eq!((config.callers, config.timeline, config.speed), (DEFAULT_CALLERS, true, 1));
+        let env = |k: &str| match k {
+            "VOXSCOPE_DEMO_CALLERS" => Some("0".to_owned()),
+            "VOXSCOPE_DEMO_TIMELINE" => Some("off".to_owned()),
+            "VOXSCOPE_DEMO_SPEED" => Some("10".to_owned()),
+            _ => None,
+        };
+        let config = Config::parse(args(&[]), env).unwrap();
+        assert_eq!((config.callers, config.timeline, config.speed), (0, false, 10));
+        let flags = ["--callers", "3", "--timeline=on", "--speed", "60"];
+        let config = Config::parse(args(&flags), env).unwrap();
+        assert_eq!((config.callers, config.timeline, config.speed), (3, true, 60));
+    }
+
+    #[test]
     fn bad_input_is_a_clear_error() {
         let none = |_: &str| None;
         let err = Config::parse(args(&["--port", "http"]), none).unwrap_err();
@@ -199,6 +273,12 @@ mod tests {
         assert_eq!(err.to_string(), "notify: \"slack\" is neither log nor receivers");
         let receivers = Config::parse(args(&["--notify=receivers"]), none).unwrap();
         assert_eq!(receivers.notify, Notify::Receivers);
+        let err = Config::parse(args(&["--callers", "many"]), none).unwrap_err();
+        assert_eq!(err.to_string(), "callers: \"many\" is not a number from 0 to 200");
+        let err = Config::parse(args(&["--speed", "0"]), none).unwrap_err();
+        assert_eq!(err.to_string(), "speed: \"0\" is not a number from 1 to 60");
+        let err = Config::parse(args(&["--timeline", "maybe"]), none).unwrap_err();
+        assert_eq!(err.to_string(), "timeline: \"maybe\" is neither on nor off");
         let err = Config::parse(args(&["--bogus"]), none).unwrap_err();
         assert!(err.to_string().contains("--bogus"), "{err}");
     }

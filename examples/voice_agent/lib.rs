@@ -3,26 +3,40 @@
 //! Modules follow the concerns of a voice service: [`config`] (flags and environment),
 //! [`calls`] (the call registry the routes work on), [`routes`] (the HTTP API),
 //! [`media`] (the Twilio media-stream WebSocket), [`providers`] (simulated STT/LLM/TTS
-//! with fallbacks and fault injection), [`stt_server`] and [`stt_client`] (a loopback
-//! streaming STT over WebSocket, used through the live STT chain), [`agent`] (which
-//! answers media-stream callers through the providers), [`telemetry`] (metrics and
-//! logs) and [`alerting`] (the embedded alerting engine over the demo's own metrics).
+//! with fallbacks) and [`faults`] (what is injected into them, swappable at runtime),
+//! [`stt_server`] and [`stt_client`] (a loopback streaming STT over WebSocket, used
+//! through the live STT chain), [`agent`] (which answers media-stream callers through
+//! the providers), [`telemetry`] (metrics and logs), [`alerting`] (the embedded
+//! alerting engine over the demo's own metrics), and the story the demo tells:
+//! [`simulator`] (simulated Twilio callers, shared with the `call_simulator` binary),
+//! [`callers`] (the built-in callers) and [`timeline`] (the scripted incident).
 
 pub mod agent;
 pub mod alerting;
+pub mod callers;
 pub mod calls;
 pub mod config;
 pub mod endpointing;
+pub mod faults;
 pub mod media;
 pub mod providers;
 pub mod routes;
+pub mod simulator;
 pub mod stt_client;
 pub mod stt_server;
 pub mod telemetry;
+pub mod timeline;
+
+use std::net::SocketAddr;
 
 use axum::Router;
 use voxscope::MetricsHandle;
 use voxscope::trace::TracePipeline;
+
+use crate::faults::{Faults, LiveFaults};
+
+/// Where the live page is served.
+pub const LIVE_PATH: &str = "/live";
 
 /// The whole demo service, exactly as `main` serves it: the HTTP API, `/media` calls,
 /// the provider turns, `/metrics` and `/traces`, the alert API, the live page at `/live`
@@ -49,14 +63,34 @@ pub fn service(
     metrics: &MetricsHandle,
     tracing: &TracePipeline,
 ) -> anyhow::Result<Router> {
+    let faults = LiveFaults::new(base_faults(config)?);
+    service_with(config, metrics, tracing, &faults)
+}
+
+/// The faults of `--faults`, which the timeline's steps add to.
+fn base_faults(config: &config::Config) -> anyhow::Result<Faults> {
+    Faults::parse(config.faults.as_deref().unwrap_or_default())
+}
+
+/// [`service`] with its providers reading the faults in force from `faults`, which the
+/// caller may swap while it runs (the incident timeline does).
+///
+/// # Errors
+/// A bad metrics token, alert config or engine setting.
+pub fn service_with(
+    config: &config::Config,
+    metrics: &MetricsHandle,
+    tracing: &TracePipeline,
+    faults: &LiveFaults,
+) -> anyhow::Result<Router> {
     providers::check_keys(|key| config.provider_keys.get(key).cloned());
     let mut endpoint = metrics.endpoint();
     if let Some(token) = &config.metrics_token {
         endpoint = endpoint.require_bearer_token(token)?;
     }
     let calls = calls::CallRegistry::default();
-    let faults = providers::Faults::parse(config.faults.as_deref().unwrap_or_default())?;
-    let pipeline = providers::Pipeline::new(&faults)?;
+    let pipeline =
+        providers::Pipeline::new(faults, providers::BREAKER_COOL_DOWN / config.speed.max(1))?;
     let responder = std::sync::Arc::new(agent::PipelineResponder::new(pipeline.clone()));
     let alerts = alerting::start(config, metrics)?;
     let mut live = voxscope::live::LivePage::builder(&alerts).traces(tracing.store());
@@ -72,4 +106,59 @@ pub fn service(
         .merge(live.build()?.router())
         .layer(telemetry::http_layer()?)
         .layer(tracing.trace_layer()))
+}
+
+/// Runs the demo as `main` does, on `listener`, until `shutdown` completes: says first
+/// where the live page is, builds [`service_with`], then starts the story (the built-in
+/// [`callers`] and the incident [`timeline`], as `config` says) and serves.
+///
+/// ```no_run
+/// # async fn run() -> anyhow::Result<()> {
+/// let tracing = voxscope::trace::TracePipeline::new(&voxscope::trace::TraceConfig::new("demo"))?;
+/// let metrics = voice_agent::telemetry::install_metrics()?;
+/// let config = voice_agent::config::Config::parse(["voice_agent", "--speed", "10"], |_| None)?;
+/// let listener = tokio::net::TcpListener::bind(config.addr).await?;
+/// voice_agent::run(&config, &metrics, &tracing, listener, std::future::pending()).await?;
+/// # Ok(()) }
+/// ```
+///
+/// # Errors
+/// What [`service_with`] or serving returns.
+pub async fn run(
+    config: &config::Config,
+    metrics: &MetricsHandle,
+    tracing: &TracePipeline,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let addr = listener.local_addr()?;
+    ::tracing::info!(
+        "live page at {} | voice_agent listening on http://{addr} (metrics at /metrics{}, traces at /traces)",
+        page_url(addr),
+        if config.metrics_token.is_some() { ", bearer token required" } else { "" }
+    );
+    let base = base_faults(config)?;
+    let faults = LiveFaults::new(base.clone());
+    let app = service_with(config, metrics, tracing, &faults)?;
+    let callers = callers::start(callers::media_url(addr), config.callers, 7);
+    let story = match config.timeline {
+        true => Some(timeline::start(&timeline::STORY, base, faults, config.speed)?),
+        false => None,
+    };
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+    drop((callers, story));
+    Ok(())
+}
+
+/// The live page's URL for a demo listening on `addr`, as a browser on this machine
+/// opens it (an unspecified bind address is reached on loopback).
+///
+/// ```
+/// let addr = "0.0.0.0:3000".parse().unwrap();
+/// assert_eq!(voice_agent::page_url(addr), "http://127.0.0.1:3000/live");
+/// ```
+pub fn page_url(addr: SocketAddr) -> String {
+    let media = callers::media_url(addr);
+    let host = media.trim_start_matches("ws://").trim_end_matches(media::MEDIA_PATH);
+    format!("http://{host}{LIVE_PATH}")
 }

@@ -1,19 +1,6 @@
 //! Simulated STT, LLM and TTS providers, a primary and a fallback of each kind, with
-//! faults injected from `--faults SPEC` or `VOXSCOPE_DEMO_FAULTS`, and the [`Pipeline`]
-//! that answers one caller turn through their fallback chains.
-//!
-//! A spec is a comma-separated list of `PROVIDER=FAULT[+FAULT]`, where PROVIDER is
-//! `stt.primary`, `stt.fallback`, `llm.primary`, … or a provider name (`deepgram`,
-//! `google`, `groq`, `openai`, `elevenlabs`, `azure`), and FAULT is one of
-//! `latency:300ms` (slower answers), `stall:5s` (no first byte for that long),
-//! `error:CLASS` or `error:CLASS@0.3` (fail with an error class, always or at that
-//! share), `outage` (connection refused), `drop:1s` (the connection drops mid-answer:
-//! the live STT's once it heard that much speech, the others' after their first item).
-//! For example:
-//!
-//! ```text
-//! VOXSCOPE_DEMO_FAULTS="stt.primary=outage,llm.primary=error:rate_limited@0.5,tts.primary=stall:3s"
-//! ```
+//! the faults in force ([`crate::faults`]) injected, and the [`Pipeline`] that answers
+//! one caller turn through their fallback chains.
 
 use std::fmt;
 use std::pin::Pin;
@@ -21,7 +8,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use anyhow::{Context, bail};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::post;
@@ -35,6 +21,7 @@ use voxscope::provider::{
 };
 
 use crate::calls::{CallRegistry, CallState};
+use crate::faults::{Fault, LiveFaults};
 use crate::{stt_client, stt_server};
 
 /// The environment variables that hold the simulated providers' keys.
@@ -51,96 +38,11 @@ pub fn check_keys(env: impl Fn(&str) -> Option<String>) -> ConfigReport {
 }
 
 /// `primary` and `fallback` provider names per kind, in chain order.
-const PROVIDERS: [(ProviderKind, [&str; 2]); 3] = [
+pub(crate) const PROVIDERS: [(ProviderKind, [&str; 2]); 3] = [
     (ProviderKind::Stt, ["deepgram", "google"]),
     (ProviderKind::Llm, ["groq", "openai"]),
     (ProviderKind::Tts, ["elevenlabs", "azure"]),
 ];
-
-/// One injected fault.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Fault {
-    /// Every answer and item takes this much longer.
-    Latency(Duration),
-    /// Nothing arrives for this long before the answer starts.
-    Stall(Duration),
-    /// Fails with this class for this share of requests.
-    Error(ErrorClass, f64),
-    /// Connections are refused.
-    Outage,
-    /// The connection drops mid-answer: the live STT's once it heard this much speech,
-    /// other providers' after their first item.
-    Drop(Duration),
-}
-
-/// Faults per provider name, parsed from a spec.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Faults(Vec<(&'static str, Fault)>);
-
-impl Faults {
-    /// Parses `PROVIDER=FAULT[+FAULT],…`; an empty spec injects nothing.
-    pub fn parse(spec: &str) -> anyhow::Result<Self> {
-        let mut faults = Vec::new();
-        for entry in spec.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-            let (who, what) =
-                entry.split_once('=').with_context(|| format!("faults: {entry:?} needs '='"))?;
-            let provider = provider_name(who.trim())
-                .with_context(|| format!("faults: unknown provider {who:?}"))?;
-            for fault in what.split('+') {
-                faults.push((provider, parse_fault(fault.trim())?));
-            }
-        }
-        Ok(Self(faults))
-    }
-
-    pub(crate) fn of(&self, provider: &str) -> Vec<Fault> {
-        self.0.iter().filter(|(p, _)| *p == provider).map(|(_, f)| *f).collect()
-    }
-}
-
-fn provider_name(who: &str) -> Option<&'static str> {
-    PROVIDERS.iter().find_map(|(kind, names)| {
-        let role = who.strip_prefix(kind.as_str()).and_then(|r| r.strip_prefix('.'));
-        match role {
-            Some("primary") => Some(names[0]),
-            Some("fallback") => Some(names[1]),
-            _ => names.iter().find(|n| **n == who).copied(),
-        }
-    })
-}
-
-fn parse_fault(text: &str) -> anyhow::Result<Fault> {
-    let (name, arg) = text.split_once(':').unwrap_or((text, ""));
-    Ok(match name {
-        "latency" => Fault::Latency(parse_duration(arg)?),
-        "stall" => Fault::Stall(parse_duration(arg)?),
-        "outage" => Fault::Outage,
-        "drop" => Fault::Drop(parse_duration(arg)?),
-        "error" => {
-            let (class, share) = arg.split_once('@').unwrap_or((arg, "1"));
-            let class = ErrorClass::ALL
-                .into_iter()
-                .find(|c| c.as_str() == class)
-                .with_context(|| format!("faults: unknown error class {class:?}"))?;
-            let share: f64 = share
-                .parse()
-                .ok()
-                .filter(|s| (0.0..=1.0).contains(s))
-                .with_context(|| format!("faults: share {share:?} is not a number in 0..=1"))?;
-            Fault::Error(class, share)
-        }
-        other => bail!("faults: unknown fault {other:?} (latency, stall, error, outage, drop)"),
-    })
-}
-
-fn parse_duration(text: &str) -> anyhow::Result<Duration> {
-    let parsed = if let Some(ms) = text.strip_suffix("ms") {
-        ms.parse().ok().map(Duration::from_millis)
-    } else {
-        text.strip_suffix('s').and_then(|s| s.parse().ok()).map(Duration::from_secs_f64)
-    };
-    parsed.with_context(|| format!("faults: {text:?} is not a duration like 300ms or 2s"))
-}
 
 /// A simulated provider's failure: its class is what the real one's status would say.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -164,9 +66,10 @@ impl Classify for SimError {
 pub(crate) type Items<T> = Pin<Box<dyn Stream<Item = Result<T, SimError>> + Send>>;
 
 /// One simulated provider: answers after its base latency, item by item, unless a fault
-/// says otherwise.
+/// in force says otherwise. Each request reads the faults in force when it starts.
 pub(crate) struct Sim {
-    faults: Vec<Fault>,
+    name: &'static str,
+    faults: LiveFaults,
     first_byte: Duration,
     per_item: Duration,
     dice: AtomicU64,
@@ -174,12 +77,13 @@ pub(crate) struct Sim {
 
 impl Sim {
     pub(crate) fn new(
-        faults: Vec<Fault>,
+        name: &'static str,
+        faults: LiveFaults,
         first_byte: Duration,
         per_item: Duration,
         seed: u64,
     ) -> Arc<Self> {
-        Arc::new(Self { faults, first_byte, per_item, dice: AtomicU64::new(seed | 1) })
+        Arc::new(Self { name, faults, first_byte, per_item, dice: AtomicU64::new(seed | 1) })
     }
 
     /// A share in 0..1 from a xorshift sequence: faults "@0.3" hit about 30 % of requests.
@@ -192,8 +96,9 @@ impl Sim {
         (x >> 11) as f64 / (1_u64 << 53) as f64
     }
 
-    pub(crate) fn faults(&self) -> &[Fault] {
-        &self.faults
+    /// This provider's faults in force now.
+    pub(crate) fn faults(&self) -> Vec<Fault> {
+        self.faults.current().of(self.name)
     }
 
     /// Its base time to the first item.
@@ -201,9 +106,9 @@ impl Sim {
         self.first_byte
     }
 
-    /// The class this request is refused with, if a fault says so.
-    pub(crate) fn refusal(&self) -> Option<ErrorClass> {
-        self.faults.iter().find_map(|fault| match *fault {
+    /// The class this request is refused with, if a fault in `faults` says so.
+    pub(crate) fn refusal(&self, faults: &[Fault]) -> Option<ErrorClass> {
+        faults.iter().find_map(|fault| match *fault {
             Fault::Outage => Some(ErrorClass::Unavailable),
             Fault::Error(class, share) if self.roll() < share => Some(class),
             _ => None,
@@ -215,13 +120,14 @@ impl Sim {
         self: Arc<Self>,
         items: Vec<T>,
     ) -> Result<Items<T>, SimError> {
-        if let Some(class) = self.refusal() {
+        let faults = self.faults();
+        if let Some(class) = self.refusal(&faults) {
             return Err(SimError(class));
         }
         let mut latency = Duration::ZERO;
         let mut stall = Duration::ZERO;
         let mut drops = false;
-        for fault in &self.faults {
+        for fault in &faults {
             match *fault {
                 Fault::Latency(extra) => latency += extra,
                 Fault::Stall(pause) => stall += pause,
@@ -305,24 +211,30 @@ pub struct Pipeline {
     tts: FallbackChain<String, AudioChunk, SimError>,
 }
 
+/// How long an open breaker skips its provider, at the demo's normal speed: three
+/// failures in a row open it, then one request probes the provider after this long.
+pub const BREAKER_COOL_DOWN: Duration = Duration::from_secs(15);
+
 fn settings(name: &'static str, first_byte: Duration, total: Duration) -> ProviderSettings {
-    ProviderSettings::new(name)
-        .first_byte_timeout(first_byte)
-        .timeout(total)
-        .breaker(
-            BreakerConfig::default().consecutive_failures(3).cool_down(Duration::from_secs(15)),
-        )
-        .concurrency_limit(64)
+    ProviderSettings::new(name).first_byte_timeout(first_byte).timeout(total).concurrency_limit(64)
 }
 
 impl Pipeline {
-    /// The simulated providers with `faults` injected.
-    pub fn new(faults: &Faults) -> anyhow::Result<Self> {
+    /// The simulated providers with the faults in force injected; breakers open after
+    /// three failures in a row and probe after `cool_down` ([`BREAKER_COOL_DOWN`] unless
+    /// the demo runs sped up).
+    ///
+    /// # Errors
+    /// A zero `cool_down`.
+    pub fn new(faults: &LiveFaults, cool_down: Duration) -> anyhow::Result<Self> {
         let ms = Duration::from_millis;
         let [(_, [stt_a, stt_b]), (_, [llm_a, llm_b]), (_, [tts_a, tts_b])] = PROVIDERS;
-        let sim = |name: &str, first: u64, item: u64, seed| {
-            Sim::new(faults.of(name), ms(first), ms(item), seed)
+        let sim = |name: &'static str, first: u64, item: u64, seed| {
+            Sim::new(name, faults.clone(), ms(first), ms(item), seed)
         };
+        let breaker = BreakerConfig::default().consecutive_failures(3).cool_down(cool_down);
+        let settings =
+            |name, first_byte, total| settings(name, first_byte, total).breaker(breaker.clone());
         // The pipeline's own breakers: two pipelines in one process (tests) do not trip
         // each other's.
         let registry = ProviderRegistry::new();
@@ -338,6 +250,7 @@ impl Pipeline {
         let live_stt = live_stt(
             &registry,
             [(stt_a, sim(stt_a, 120, 30, 13)), (stt_b, sim(stt_b, 200, 40, 14))],
+            &breaker,
         )?;
 
         let mut llm = FallbackChain::builder(ProviderKind::Llm).registry(&registry);
@@ -438,13 +351,15 @@ impl Pipeline {
 fn live_stt(
     registry: &ProviderRegistry,
     sims: [(&'static str, Arc<Sim>); 2],
+    breaker: &BreakerConfig,
 ) -> anyhow::Result<FallbackChain<LiveAudio, Transcript, SimError>> {
     let providers: stt_server::Providers = Arc::new(sims.clone());
     let server = Arc::new(tokio::sync::OnceCell::new());
     let mut live = FallbackChain::builder(ProviderKind::Stt).registry(registry);
     for (name, _) in sims {
         let (providers, server) = (Arc::clone(&providers), Arc::clone(&server));
-        let settings = settings(name, Duration::from_millis(1_000), Duration::from_millis(10_000));
+        let settings = settings(name, Duration::from_millis(1_000), Duration::from_millis(10_000))
+            .breaker(breaker.clone());
         live = live.stream_provider(settings, move |audio: LiveAudio| {
             let (providers, server) = (Arc::clone(&providers), Arc::clone(&server));
             async move {
@@ -535,45 +450,4 @@ async fn turn(
         .await
         .map(Json)
         .map_err(|error| (StatusCode::SERVICE_UNAVAILABLE, format!("{error}\n")))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn specs_parse_roles_names_and_fault_lists() {
-        let faults =
-            Faults::parse("stt.primary=outage, openai=latency:300ms+error:rate_limited@0.5")
-                .unwrap();
-        assert_eq!(faults.of("deepgram"), [Fault::Outage]);
-        assert_eq!(
-            faults.of("openai"),
-            [
-                Fault::Latency(Duration::from_millis(300)),
-                Fault::Error(ErrorClass::RateLimited, 0.5)
-            ]
-        );
-        assert_eq!(
-            Faults::parse("tts.fallback=stall:1.5s").unwrap().of("azure"),
-            [Fault::Stall(Duration::from_millis(1500))]
-        );
-        assert_eq!(Faults::parse("").unwrap(), Faults::default());
-        assert_eq!(
-            Faults::parse("stt.primary=drop:0.6s").unwrap().of("deepgram"),
-            [Fault::Drop(Duration::from_millis(600))]
-        );
-    }
-
-    #[test]
-    fn bad_specs_say_what_is_wrong() {
-        let err = |spec| Faults::parse(spec).unwrap_err().to_string();
-        assert_eq!(err("whisper=outage"), "faults: unknown provider \"whisper\"");
-        assert_eq!(err("llm.primary=error:teapot"), "faults: unknown error class \"teapot\"");
-        assert_eq!(err("llm.primary=error:auth@2"), "faults: share \"2\" is not a number in 0..=1");
-        assert_eq!(
-            err("tts.primary=stall:soon"),
-            "faults: \"soon\" is not a duration like 300ms or 2s"
-        );
-    }
 }

@@ -121,13 +121,15 @@ mod tests {
     use voxscope::provider::live_audio;
 
     use super::*;
-    use crate::providers::{Fault, Sim};
+    use crate::faults::{Fault, Faults, LiveFaults};
+    use crate::providers::Sim;
     use crate::stt_server;
 
     /// Everything one live transcription of `speech` bytes of speech, then 400 ms of
     /// silence, returns; the provider's failure as its class.
     async fn transcribe_once(faults: Vec<Fault>, speech: usize) -> Vec<Result<String, ErrorClass>> {
-        let sim = Sim::new(faults, Duration::ZERO, Duration::ZERO, 1);
+        let faults = LiveFaults::new(Faults::for_provider("deepgram", &faults).expect("faults"));
+        let sim = Sim::new("deepgram", faults, Duration::ZERO, Duration::ZERO, 1);
         let addr = stt_server::start(Arc::new([("deepgram", sim)])).await.expect("server");
         let (feed, audio) = live_audio(8_000, Duration::from_secs(2)).expect("audio");
         for _ in 0..speech / 160 {

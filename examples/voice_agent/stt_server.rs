@@ -25,7 +25,8 @@ use serde::Deserialize;
 use voxscope::provider::ErrorClass;
 
 use crate::endpointing::is_speech;
-use crate::providers::{Fault, Sim};
+use crate::faults::Fault;
+use crate::providers::Sim;
 
 /// The path a client opens.
 pub const LISTEN_PATH: &str = "/v1/listen";
@@ -94,7 +95,7 @@ async fn listen(
         return (StatusCode::BAD_REQUEST, "unknown provider\n").into_response();
     };
     let sim = Arc::clone(sim);
-    match sim.refusal() {
+    match sim.refusal(&sim.faults()) {
         None => ws.on_upgrade(move |socket| transcribe(socket, sim)),
         Some(class) => match status_of(class) {
             Some(status) => status.into_response(),
@@ -127,7 +128,7 @@ async fn fail(mut socket: WebSocket, class: ErrorClass) {
 async fn transcribe(mut socket: WebSocket, sim: Arc<Sim>) {
     let (mut latency, mut stall, mut drop_after) = (Duration::ZERO, Duration::ZERO, None);
     for fault in sim.faults() {
-        match *fault {
+        match fault {
             Fault::Latency(extra) => latency += extra,
             Fault::Stall(pause) => stall += pause,
             Fault::Drop(after) => drop_after = Some(after.as_secs_f64()),

@@ -174,11 +174,11 @@ fn pushed_alerts(alerts: &[ActiveAlert]) -> Option<Vec<NotifiedAlert>> {
     (!pushed.is_empty()).then_some(pushed)
 }
 
-/// Evaluates every interval until the engine stops; the first evaluation runs one
-/// interval after the start, when the service has metrics to show.
+/// Evaluates every interval (of the engine's clock) until the engine stops; the first
+/// evaluation runs one interval after the start, when the service has metrics to show.
 pub(crate) async fn run(inner: Arc<Inner>) {
-    let mut interval =
-        tokio::time::interval_at(tokio::time::Instant::now() + inner.interval, inner.interval);
+    let period = inner.clock.wall(inner.interval);
+    let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         interval.tick().await;

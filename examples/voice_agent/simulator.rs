@@ -1,0 +1,304 @@
+//! Simulated Twilio callers, with real WebSocket clients: 20 ms frames of synthesized
+//! speech (`examples/fixtures/caller_speech.ulaw`) and line silence, canonical base64 as
+//! Twilio writes it, turns answered by the agent, callers who hang up (Twilio sends
+//! `stop`, then closes), connections reset under the call, protocol garbage, and
+//! optionally a gap in a caller's audio. The `call_simulator` binary and the demo's
+//! built-in callers ([`crate::callers`]) both dial through [`call`].
+//!
+//! ```no_run
+//! # async fn run() {
+//! use voice_agent::simulator::{Plan, Script, call};
+//!
+//! let script = Script { plan: Plan::Complete, turns: 2, stop_at: 0, gap_ms: 0 };
+//! let outcome = call("ws://127.0.0.1:3000/media", "CAsim1", script).await;
+//! println!("{} after {} turns", outcome.ended, outcome.turn_latencies.len());
+//! # }
+//! ```
+
+use std::sync::LazyLock;
+use std::time::{Duration, Instant};
+
+use anyhow::bail;
+use base64::Engine as _;
+use futures_util::{SinkExt, StreamExt};
+use rand::Rng;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// What each caller says every turn: 3.5 s of synthesized speech, mu-law 8 kHz.
+const SPEECH: &[u8] = include_bytes!("../fixtures/caller_speech.ulaw");
+/// 20 ms of mu-law.
+const FRAME_BYTES: usize = 160;
+/// A turn that gets no answer within this long is counted unanswered.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What a simulated caller does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Plan {
+    /// All turns, then stop and close.
+    Complete,
+    /// Like Complete, with malformed frames mixed in.
+    Garbage,
+    /// Hangs up mid-turn: Twilio sends stop, then closes.
+    HangUp,
+    /// The connection is reset mid-call: no stop, no close frame.
+    Disconnect,
+}
+
+impl Plan {
+    /// A plan as callers come: seven in ten complete, one each hangs up, is cut off or
+    /// sends garbage.
+    pub fn random(rng: &mut impl Rng) -> Self {
+        match rng.random_range(0..10) {
+            0 => Plan::HangUp,
+            1 => Plan::Disconnect,
+            2 => Plan::Garbage,
+            _ => Plan::Complete,
+        }
+    }
+}
+
+/// What one caller does, and when.
+#[derive(Clone, Copy, Debug)]
+pub struct Script {
+    /// How the call goes.
+    pub plan: Plan,
+    /// Turns the caller speaks.
+    pub turns: usize,
+    /// The turn (from 0) in which a `HangUp` or `Disconnect` caller leaves.
+    pub stop_at: usize,
+    /// Audio held back halfway through the first turn, as a network outage would.
+    pub gap_ms: u64,
+}
+
+/// How a call went, from the caller's side.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// How it ended: `completed`, `completed (with garbage)`, `hung up`,
+    /// `disconnected`, `rejected (503)`, `connect failed` or `error`.
+    pub ended: &'static str,
+    /// From the last speech frame of each answered turn to the agent's first audio.
+    pub turn_latencies: Vec<Duration>,
+    /// Turns the agent did not answer within 5 s.
+    pub unanswered: usize,
+    /// Media frames the caller sent.
+    pub frames_sent: u64,
+    /// Text frames the agent sent back.
+    pub frames_received: u64,
+}
+
+/// Whether `url` is a `ws://` URL on loopback, the only place the simulator calls.
+///
+/// ```
+/// use voice_agent::simulator::is_loopback;
+/// assert!(is_loopback("ws://127.0.0.1:3000/media"));
+/// assert!(is_loopback("ws://[::1]:3000/media"));
+/// assert!(!is_loopback("ws://example.com/media"));
+/// assert!(!is_loopback("ws://127.0.0.1.example.com/media"));
+/// ```
+pub fn is_loopback(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("ws://") else { return false };
+    let authority = rest.split(['/', '?']).next().unwrap_or_default();
+    let host = match authority.split_once(']') {
+        Some((v6, _)) => &authority[..=v6.len()],
+        None => authority.split(':').next().unwrap_or_default(),
+    };
+    matches!(host, "127.0.0.1" | "localhost" | "[::1]")
+}
+
+/// Places one call at `url` (the agent's `/media`) with Twilio's `callSid` `sid`, and
+/// plays `script`.
+pub async fn call(url: &str, sid: &str, script: Script) -> Outcome {
+    let mut outcome = Outcome::default();
+    let mut ws = match tokio_tungstenite::connect_async(format!("{url}?callSid={sid}")).await {
+        Ok((ws, _)) => ws,
+        Err(WsError::Http(response)) if response.status() == 503 => {
+            outcome.ended = "rejected (503)";
+            return outcome;
+        }
+        Err(_) => {
+            outcome.ended = "connect failed";
+            return outcome;
+        }
+    };
+    let mut caller = Caller { sid, sequence: 1, timestamp_ms: 0 };
+    outcome.ended = match converse(&mut ws, &mut caller, script, &mut outcome).await {
+        Ok(ended) => ended,
+        Err(_) => "error",
+    };
+    if let (true, MaybeTlsStream::Plain(tcp)) = (outcome.ended == "disconnected", ws.get_ref()) {
+        // Dropped with zero linger, the socket sends RST: the call's TCP is reset.
+        let _ = tcp.set_zero_linger();
+    }
+    outcome
+}
+
+async fn converse(
+    ws: &mut Socket,
+    caller: &mut Caller<'_>,
+    script: Script,
+    outcome: &mut Outcome,
+) -> anyhow::Result<&'static str> {
+    let connected = r#"{"event":"connected","protocol":"Call","version":"1.0.0"}"#;
+    ws.send(Message::text(connected)).await?;
+    ws.send(Message::text(frames::start(caller.sid))).await?;
+    let speech = &AUDIO.speech;
+    for turn in 0..script.turns {
+        let leaves =
+            turn == script.stop_at && matches!(script.plan, Plan::HangUp | Plan::Disconnect);
+        if script.plan == Plan::Garbage {
+            ws.send(Message::text("{\"event\":\"media\",\"media\":{\"payload\":\"abc\"}}")).await?;
+            ws.send(Message::text("definitely not json")).await?;
+            ws.send(Message::binary(vec![0u8; 33])).await?;
+        }
+        // Leaving callers go mid-sentence.
+        let spoken = if leaves { speech.len() / 2 } else { speech.len() };
+        for (i, payload) in speech[..spoken].iter().enumerate() {
+            if turn == 0 && i == spoken / 2 && script.gap_ms > 0 {
+                tokio::time::sleep(Duration::from_millis(script.gap_ms)).await;
+                caller.timestamp_ms += script.gap_ms;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            caller.send_media(ws, payload, outcome).await?;
+        }
+        if leaves {
+            if script.plan == Plan::Disconnect {
+                return Ok("disconnected");
+            }
+            return hang_up(ws, caller, outcome).await.map(|()| "hung up");
+        }
+        let spoke_at = Instant::now();
+        match await_answer(ws, caller, outcome).await? {
+            Some(answered_at) => outcome.turn_latencies.push(answered_at - spoke_at),
+            None => outcome.unanswered += 1,
+        }
+    }
+    hang_up(ws, caller, outcome).await?;
+    Ok(if script.plan == Plan::Garbage { "completed (with garbage)" } else { "completed" })
+}
+
+/// Twilio's end of a call: `stop`, then a normal close.
+async fn hang_up(
+    ws: &mut Socket,
+    caller: &Caller<'_>,
+    outcome: &mut Outcome,
+) -> anyhow::Result<()> {
+    ws.send(Message::text(frames::stop(caller.sid))).await?;
+    let frame = CloseFrame { code: CloseCode::Normal, reason: "".into() };
+    ws.send(Message::Close(Some(frame))).await?;
+    drain(ws, outcome).await;
+    Ok(())
+}
+
+/// Line silence every 20 ms until the agent's first audio; then 200 ms more, reading its
+/// answer. `None` when no answer came in time.
+async fn await_answer(
+    ws: &mut Socket,
+    caller: &mut Caller<'_>,
+    outcome: &mut Outcome,
+) -> anyhow::Result<Option<Instant>> {
+    let deadline = Instant::now() + ANSWER_TIMEOUT;
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    let mut answered: Option<Instant> = None;
+    let mut after_answer = 0;
+    while Instant::now() < deadline && after_answer < 10 {
+        tokio::select! {
+            _ = tick.tick() => {
+                caller.send_media(ws, &AUDIO.silence, outcome).await?;
+                after_answer += usize::from(answered.is_some());
+            }
+            message = ws.next() => match message {
+                Some(Ok(Message::Text(text))) if text.as_str().contains("\"media\"") => {
+                    outcome.frames_received += 1;
+                    answered.get_or_insert_with(Instant::now);
+                }
+                Some(Ok(_)) => {}
+                Some(Err(error)) => return Err(error.into()),
+                None => bail!("the agent closed the call"),
+            }
+        }
+    }
+    Ok(answered)
+}
+
+/// One caller's media stream: Twilio's sequence numbers and media clock.
+struct Caller<'a> {
+    sid: &'a str,
+    sequence: u64,
+    timestamp_ms: u64,
+}
+
+impl Caller<'_> {
+    async fn send_media(
+        &mut self,
+        ws: &mut Socket,
+        payload: &str,
+        outcome: &mut Outcome,
+    ) -> anyhow::Result<()> {
+        self.sequence += 1;
+        let frame = frames::media(self.sequence, self.timestamp_ms, payload);
+        self.timestamp_ms += 20;
+        ws.send(Message::text(frame)).await?;
+        outcome.frames_sent += 1;
+        Ok(())
+    }
+}
+
+/// The caller's audio as Twilio media payloads: canonical standard base64 of 20 ms of
+/// mu-law each.
+struct Audio {
+    speech: Vec<String>,
+    silence: String,
+}
+
+static AUDIO: LazyLock<Audio> = LazyLock::new(|| {
+    let encode = |frame: &[u8]| base64::engine::general_purpose::STANDARD.encode(frame);
+    let speech = SPEECH
+        .chunks(FRAME_BYTES)
+        .map(|chunk| {
+            let mut frame = chunk.to_vec();
+            frame.resize(FRAME_BYTES, 0xFF);
+            encode(&frame)
+        })
+        .collect();
+    Audio { speech, silence: encode(&[0xFF; FRAME_BYTES]) }
+});
+
+async fn drain(ws: &mut Socket, outcome: &mut Outcome) {
+    let drained = tokio::time::timeout(Duration::from_secs(2), async {
+        while let Some(Ok(message)) = ws.next().await {
+            if message.is_text() {
+                outcome.frames_received += 1;
+            }
+        }
+    });
+    let _ = drained.await;
+}
+
+/// Twilio Media Streams frames, as Twilio sends them.
+mod frames {
+    /// A `media` frame of the caller's track.
+    pub fn media(sequence: u64, timestamp_ms: u64, payload: &str) -> String {
+        format!(
+            r#"{{"event":"media","sequenceNumber":"{sequence}","media":{{"track":"inbound","chunk":"{sequence}","timestamp":"{timestamp_ms}","payload":"{payload}"}},"streamSid":"MZsim"}}"#
+        )
+    }
+
+    pub fn start(sid: &str) -> String {
+        let stream = sid.strip_prefix("CA").unwrap_or(sid);
+        format!(
+            r#"{{"event":"start","sequenceNumber":"1","streamSid":"MZ{stream}","start":{{"accountSid":"ACsim","callSid":"{sid}","tracks":["inbound"],"mediaFormat":{{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1}}}}}}"#
+        )
+    }
+
+    pub fn stop(sid: &str) -> String {
+        format!(
+            r#"{{"event":"stop","sequenceNumber":"999","stop":{{"accountSid":"ACsim","callSid":"{sid}"}}}}"#
+        )
+    }
+}
