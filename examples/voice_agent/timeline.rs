@@ -4,14 +4,14 @@
 //! | at | what happens | where to see it |
 //! |---|---|---|
 //! | 0:00 | callers dial in | live calls on the page, `voice_calls_active` |
-//! | 0:20 | TTS stall: elevenlabs sends nothing for 3 s, for 20 s | after its 1 s first-byte timeout azure answers: `voice_provider_fallbacks_total{kind="tts",reason="timeout"}`, `[TTS fallback]` log lines; three timeouts in a row open its circuit for 15 s, too briefly for `ProviderCircuitOpen` (`for: 1m`) to fire |
-//! | 0:40 | TTS recovers | elevenlabs's next probe closes its circuit |
-//! | 1:00 | LLM rate-limit storm: groq answers every request `rate_limited`, for 2 minutes | three in a row open groq's circuit (`voice_provider_circuit_open`), openai answers; `ProviderCircuitOpen` goes pending, fires at about 2:05 and is notified in the log (`[FIRING:1] ProviderCircuitOpen`) |
-//! | 3:00 | recovery: groq answers again | its next probe (at most 15 s later) closes the circuit; the alert resolves, and its resolved notification follows within a minute |
-//! | 4:30 | the story ends | the faults of `--faults` alone stay in force |
+//! | 0:30 | TTS stall: elevenlabs sends nothing for 3 s, for 30 s | after its 1 s first-byte timeout azure answers: `voice_provider_fallbacks_total{kind="tts",reason="timeout"}`, `[TTS fallback]` log lines; three timeouts in a row open its circuit for 15 s, too briefly for `ProviderCircuitOpen` (`for: 1m`) to fire |
+//! | 1:00 | TTS recovers | elevenlabs's next probe closes its circuit |
+//! | 1:15 | LLM rate-limit storm: groq answers every request `rate_limited`, for 2 minutes | three in a row open groq's circuit (`voice_provider_circuit_open`), openai answers; `ProviderCircuitOpen` goes pending, fires at about 2:20 and is notified in the log (`[FIRING:1] ProviderCircuitOpen`) |
+//! | 3:15 | recovery: groq answers again | its next probe (at most 15 s later) closes the circuit; the alert resolves, and its resolved notification follows within a minute |
+//! | 4:45 | the story ends | the faults of `--faults` alone stay in force |
 //!
 //! The 5-minute rate windows of the fallback alerts still hold the storm for 5 minutes
-//! after it: `HighFallbackRate` (its `for` is 5 minutes) fires at about 6:00, once
+//! after it: `HighFallbackRate` (its `for` is 5 minutes) fires at about 6:20, once
 //! `ProviderCircuitOpen` no longer mutes it, and resolves when the storm leaves its window.
 //!
 //! With `--speed N` every time above is divided by N (the alert engine's clock and the
@@ -43,33 +43,33 @@ const fn at(minutes: u64, seconds: u64) -> Duration {
 pub const STORY: [Step; 6] = [
     Step { at: at(0, 0), faults: "", says: "callers are dialling in: watch the live calls" },
     Step {
-        at: at(0, 20),
+        at: at(0, 30),
         faults: "tts.primary=stall:3s",
         says: "TTS stall: elevenlabs sends nothing for 3 s; after its 1 s first-byte \
                timeout azure answers ([TTS fallback] lines), and three timeouts in a row \
                open its circuit",
     },
     Step {
-        at: at(0, 40),
+        at: at(1, 0),
         faults: "",
         says: "TTS recovers: elevenlabs's next probe closes its circuit before \
                ProviderCircuitOpen's minute is up",
     },
     Step {
-        at: at(1, 0),
+        at: at(1, 15),
         faults: "llm.primary=error:rate_limited",
         says: "LLM rate-limit storm: groq answers every request with 429; three in a row \
                open its circuit and openai answers; ProviderCircuitOpen fires in about a \
                minute and is notified in this log",
     },
     Step {
-        at: at(3, 0),
+        at: at(3, 15),
         faults: "",
         says: "recovery: groq answers again; its next probe closes the circuit and \
                ProviderCircuitOpen resolves",
     },
     Step {
-        at: at(4, 30),
+        at: at(4, 45),
         faults: "",
         says: "the story is over (restart to see it again); the callers keep calling",
     },
@@ -171,19 +171,21 @@ mod tests {
         at_story(at(0, 1)).await;
         assert_eq!(live.current().of("deepgram"), base_fault);
         assert!(live.current().of("elevenlabs").is_empty());
-        at_story(at(0, 20)).await; // 0:21
+        at_story(at(0, 30)).await; // 0:31
         assert_eq!(live.current().of("elevenlabs"), [Fault::Stall(Duration::from_secs(3))]);
         assert_eq!(live.current().of("deepgram"), base_fault);
-        at_story(at(0, 20)).await; // 0:41
+        at_story(at(0, 28)).await; // 0:59
+        assert_eq!(live.current().of("elevenlabs").len(), 1);
+        at_story(at(0, 2)).await; // 1:01
         assert!(live.current().of("elevenlabs").is_empty());
-        at_story(at(0, 20)).await; // 1:01
+        at_story(at(0, 15)).await; // 1:16
         assert_eq!(live.current().of("groq"), [Fault::Error(ErrorClass::RateLimited, 1.0)]);
-        at_story(at(1, 58)).await; // 2:59
+        at_story(at(1, 58)).await; // 3:14
         assert_eq!(live.current().of("groq").len(), 1);
-        at_story(at(0, 2)).await; // 3:01
+        at_story(at(0, 2)).await; // 3:16
         assert!(live.current().of("groq").is_empty());
         assert!(!timeline.is_finished());
-        at_story(at(1, 30)).await; // 4:31
+        at_story(at(1, 30)).await; // 4:46
         tokio::task::yield_now().await;
         assert!(timeline.is_finished());
         assert_eq!(live.current().of("deepgram"), base_fault);
