@@ -217,3 +217,53 @@ fn a_restart_brings_a_firing_alert_back_firing_with_its_start() {
         let _ = std::fs::remove_dir_all(&dir);
     });
 }
+
+#[test]
+fn a_scaled_clock_evaluates_and_counts_for_durations_that_many_times_faster() {
+    with_local_prometheus_paused(|handle| async move {
+        let text = r#"
+            [engine]
+            interval_seconds = 5
+            [rules.Watchdog]
+            disabled = true
+            [[custom_rules]]
+            name = "CallsLive"
+            metric = "voice_calls_active"
+            above = 0.5
+            for_seconds = 60
+            severity = "info"
+        "#;
+        let config = Config::from_toml(text).unwrap();
+        let render = handle.clone();
+        let delivery = Delivery::new(&config.delivery, channel::log_only(&config), None);
+        let start_ms = 1_800_000_000_000;
+        let engine = AlertEngine::builder(RuleCatalog::new(config).unwrap())
+            .scrape(move || render.render())
+            .delivery(delivery)
+            .clock(Clock::starting_at(start_ms).scaled(10))
+            .start()
+            .unwrap();
+        let api = engine.router();
+        let state = || {
+            let api = api.clone();
+            async move {
+                let alerts = get_json(&api, "/api/v1/alerts").await;
+                let alert = &alerts["data"]["alerts"][0];
+                (alert["state"].as_str().map(str::to_owned), alert["activeAt"].clone())
+            }
+        };
+        metrics::gauge!("voice_calls_active", "transport" => "twilio").set(1.0);
+        // The loop evaluates every 5 s of the engine's clock: every 0.5 s of tokio's.
+        tokio::time::sleep(Duration::from_millis(550)).await;
+        assert_eq!(engine.clock().now_ms(), start_ms + 5_500);
+        let (pending, active_at) = state().await;
+        assert_eq!(pending.as_deref(), Some("pending"));
+        assert_eq!(active_at, "2027-01-15T08:00:05.000Z", "active since the first evaluation");
+        // `for: 60s` holds from 5 s to 65 s of the engine's clock: 6 s of tokio's.
+        tokio::time::sleep(Duration::from_millis(5_900)).await;
+        assert_eq!(state().await.0.as_deref(), Some("pending"), "at 64.5 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(state().await, (Some("firing".to_owned()), active_at));
+        engine.shutdown(Duration::from_secs(1)).await;
+    });
+}
