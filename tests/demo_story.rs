@@ -198,6 +198,12 @@ fn the_sped_up_story_shows_each_event_in_metrics_the_alerts_api_and_the_log_in_o
                 see(&mut seen.resolved_notified, now);
             }
         }
+        // The built-in callers complete their calls (or hang up): none is dropped.
+        let e = Exposition::render(&handle);
+        assert!(e.sum("voice_calls_total", &[("outcome", "completed")]) >= 1.0, "{}", e.text);
+        let lost = ["dropped", "failed", "rejected"]
+            .map(|o| e.sum("voice_calls_total", &[("outcome", o)]));
+        assert_eq!(lost, [0.0; 3], "dropped, failed, rejected");
         let _ = stop.send(());
         demo.await.expect("demo task").expect("demo ran");
 
