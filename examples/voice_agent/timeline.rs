@@ -11,7 +11,7 @@
 //! | 4:45 | the story ends | the faults of `--faults` alone stay in force |
 //!
 //! The 5-minute rate windows of the fallback alerts still hold the storm for 5 minutes
-//! after it: `HighFallbackRate` (its `for` is 5 minutes) fires at about 6:20, once
+//! after it: `HighFallbackRate` (its `for` is 5 minutes) fires at about 6:25, once
 //! `ProviderCircuitOpen` no longer mutes it, and resolves when the storm leaves its window.
 //!
 //! With `--speed N` every time above is divided by N (the alert engine's clock and the

@@ -40,7 +40,8 @@ impl Clock {
     /// duration of its rules (`for`, rate windows, `group_wait`, cooldowns) pass that
     /// much sooner; its rates are per scaled second, so a counter's `rate()` reads
     /// `1/factor` of the events per wall second, while ratios and latencies read the
-    /// same. Demos use it to play minutes of an incident in seconds.
+    /// same. Demos use it to play minutes of an incident in seconds. Its readings run
+    /// ahead of the system clock, and so do the times of any state it saves.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
