@@ -59,6 +59,15 @@ fn plan(rng: &mut impl Rng) -> Plan {
 
 /// Starts `count` callers at `url` on the current tokio runtime, their plans drawn
 /// from `seed`. Call ids are `CAdemo<caller>x<call>`.
+///
+/// ```no_run
+/// # async fn run() {
+/// let addr = "127.0.0.1:3000".parse().unwrap();
+/// let callers = voice_agent::callers::start(voice_agent::callers::media_url(addr), 8, 7);
+/// tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+/// drop(callers); // every call hangs up
+/// # }
+/// ```
 pub fn start(url: String, count: usize, seed: u64) -> Callers {
     let tasks = (0..count)
         .map(|caller| {

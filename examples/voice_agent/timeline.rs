@@ -77,6 +77,14 @@ pub const STORY: [Step; 6] = [
 
 /// Checks that every step's faults parse, and that steps are in order.
 ///
+/// ```
+/// use voice_agent::timeline::{STORY, Step, validate};
+///
+/// assert!(validate(&STORY).is_ok());
+/// let bad = Step { faults: "tts.primary=explode", ..STORY[0] };
+/// assert!(validate(&[bad]).is_err());
+/// ```
+///
 /// # Errors
 /// The first step whose spec does not parse, or that comes before the previous one.
 pub fn validate(steps: &[Step]) -> anyhow::Result<()> {
@@ -96,6 +104,20 @@ pub fn validate(steps: &[Step]) -> anyhow::Result<()> {
 /// Plays `steps` on the current tokio runtime, `speed` times faster than written: at
 /// each step `live` holds `base` plus the step's faults, and the log says what happens.
 /// Dropping the handle stops the story where it is.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() -> anyhow::Result<()> {
+/// use voice_agent::faults::{Faults, LiveFaults};
+/// use voice_agent::timeline::{STORY, start};
+///
+/// let live = LiveFaults::new(Faults::default());
+/// let story = start(&STORY, Faults::default(), live.clone(), 60)?;
+/// // 1:15 of the story is 1.25 s at sixty times the speed: the LLM storm is on.
+/// tokio::time::sleep(std::time::Duration::from_millis(1_300)).await;
+/// assert_eq!(live.current().of("groq").len(), 1);
+/// # drop(story); Ok(()) }
+/// ```
 ///
 /// # Errors
 /// A step that [`validate`] rejects; nothing is started then.
