@@ -1,6 +1,6 @@
 //! The demo's story, sped up ten times: `voice_agent::run` (what `main` runs) with its
 //! built-in callers and incident timeline. Each event shows in `/metrics`, the alerts
-//! API and the log, in the story's order: live calls, a TTS stall answered by the
+//! API, the live page's stream and the log, in the story's order: live calls, a TTS stall answered by the
 //! fallback, an LLM rate-limit storm that opens groq's circuit, `ProviderCircuitOpen`
 //! pending, firing and notified, then the recovery that closes the circuit and
 //! resolves the alert.
@@ -78,6 +78,42 @@ fn circuit_alerts(body: &Value, provider: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The live page's stream (`/live/events`): each distinct state of groq's
+/// `ProviderCircuitOpen` in its `alerts` frames (`absent` once gone after showing),
+/// with when it was first read.
+async fn follow_page(url: String, started: Instant, states: Arc<Mutex<Vec<(Duration, String)>>>) {
+    let Ok(mut response) = reqwest::Client::new().get(url).send().await else { return };
+    let mut buffer = String::new();
+    let mut event = String::new();
+    while let Ok(Some(chunk)) = response.chunk().await {
+        buffer.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = buffer.find('\n') {
+            let line: String = buffer.drain(..=end).collect();
+            let line = line.trim_end();
+            if let Some(name) = line.strip_prefix("event:") {
+                event = name.trim().to_owned();
+            } else if let (Some(data), "alerts") = (line.strip_prefix("data:"), event.as_str()) {
+                let frame: Value = serde_json::from_str(data.trim()).unwrap_or_default();
+                let state = frame["alerts"]
+                    .as_array()
+                    .map(Vec::as_slice)
+                    .unwrap_or_default()
+                    .iter()
+                    .find(|a| {
+                        a["alertname"] == "ProviderCircuitOpen" && a["labels"]["provider"] == "groq"
+                    })
+                    .map_or("absent", |a| a["state"].as_str().unwrap_or("absent"))
+                    .to_owned();
+                let mut states = states.lock().unwrap_or_else(PoisonError::into_inner);
+                let changed = states.last().is_none_or(|(_, last)| *last != state);
+                if changed && (state != "absent" || !states.is_empty()) {
+                    states.push((started.elapsed(), state));
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn the_sped_up_story_shows_each_event_in_metrics_the_alerts_api_and_the_log_in_order() {
     let log = Log::default();
@@ -116,8 +152,18 @@ fn the_sped_up_story_shows_each_event_in_metrics_the_alerts_api_and_the_log_in_o
         let mut seen = Seen::default();
         let mut active_at = None;
         let mut max_live = 0.0_f64;
+        let page_states: Arc<Mutex<Vec<(Duration, String)>>> = Arc::default();
+        let page = tokio::spawn(follow_page(
+            format!("http://{addr}/live/events"),
+            started,
+            Arc::clone(&page_states),
+        ));
 
-        while seen.resolved_notified.is_none() && started.elapsed() < BUDGET {
+        let page_resolved = || {
+            let states = page_states.lock().unwrap_or_else(PoisonError::into_inner);
+            states.last().is_some_and(|(_, state)| state == "absent")
+        };
+        while (seen.resolved_notified.is_none() || !page_resolved()) && started.elapsed() < BUDGET {
             tokio::time::sleep(Duration::from_millis(100)).await;
             let now = started.elapsed();
             let e = Exposition::render(&handle);
@@ -204,6 +250,7 @@ fn the_sped_up_story_shows_each_event_in_metrics_the_alerts_api_and_the_log_in_o
         let lost = ["dropped", "failed", "rejected"]
             .map(|o| e.sum("voice_calls_total", &[("outcome", o)]));
         assert_eq!(lost, [0.0; 3], "dropped, failed, rejected");
+        page.abort();
         let _ = stop.send(());
         demo.await.expect("demo task").expect("demo ran");
 
@@ -225,6 +272,19 @@ fn the_sped_up_story_shows_each_event_in_metrics_the_alerts_api_and_the_log_in_o
         ];
         assert!(order.is_sorted(), "events out of order: {seen:?}");
         assert!(seen.circuit_closed.unwrap() >= story(3, 15), "{seen:?}");
+        // The page's stream showed the same alert pending, firing, then gone, each within
+        // 15 s of the alerts API.
+        let page_states = page_states.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let names: Vec<&str> = page_states.iter().map(|(_, s)| s.as_str()).collect();
+        assert_eq!(names, ["pending", "firing", "absent"], "{page_states:?}");
+        for ((at, state), api) in page_states.iter().zip([seen.pending, seen.firing, seen.resolved])
+        {
+            let api = api.unwrap();
+            assert!(
+                at.abs_diff(api) <= Duration::from_secs(15),
+                "{state} on the page at {at:?}, API {api:?}"
+            );
+        }
         assert!(
             (1.0..=12.0).contains(&max_live),
             "live calls stay within the 12 callers: {max_live}"
