@@ -88,12 +88,16 @@ pub fn document(config: &Config) -> Value {
         "templates": ["templates/*.tmpl"],
         "route": route(&routing::route_tree(config), None, &config.cooldowns),
         "inhibit_rules": routing::inhibit_rules(config).iter().map(inhibit_rule).collect::<Vec<_>>(),
-        "receivers": receiver::receivers(config).iter().map(render).collect::<Vec<_>>(),
+        "receivers": receiver::receivers(config)
+            .iter()
+            .map(|r| render(r, &config.sms.alertmanager_webhook_url))
+            .collect::<Vec<_>>(),
     })
 }
 
 /// One receiver of [`receiver::receivers`] as Alertmanager's `receivers` entry.
-fn render(receiver: &Receiver) -> Value {
+/// SMS integrations become one webhook to `sms_webhook_url`, the SMS bridge.
+fn render(receiver: &Receiver, sms_webhook_url: &str) -> Value {
     let mut entry = Map::new();
     entry.insert("name".to_owned(), json!(receiver.name));
     for integration in &receiver.integrations {
@@ -134,6 +138,16 @@ fn render(receiver: &Receiver) -> Value {
                     "html": "{{ template \"voxscope.email.html\" . }}",
                 }),
             ),
+            // Alertmanager has no Twilio integration: its webhook goes to the SMS bridge,
+            // which texts every number of `[sms] to`, so one webhook stands for them all.
+            Integration::Sms(sms) => {
+                let hook = json!({"url": sms_webhook_url, "send_resolved": sms.send_resolved});
+                let hooks = entry.get("webhook_configs").and_then(Value::as_array);
+                if hooks.is_some_and(|hooks| hooks.contains(&hook)) {
+                    continue;
+                }
+                ("webhook_configs", hook)
+            }
         };
         let list = entry.entry(key).or_insert_with(|| Value::Array(Vec::new()));
         if let Value::Array(list) = list {

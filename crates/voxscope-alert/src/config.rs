@@ -64,6 +64,8 @@ pub struct Config {
     pub history: crate::history::History,
     /// Targets of the KPI report.
     pub report: crate::report::Targets,
+    /// SMS paging of critical and emergency alerts through Twilio.
+    pub sms: crate::receiver::SmsConfig,
 }
 
 /// The embedded engine's HTTP API (`/api/v1/alerts`, `/api/v1/rules` and the
@@ -536,6 +538,7 @@ impl Config {
         }
         crate::delivery::validate(&self.delivery)?;
         self.report.validate()?;
+        crate::receiver::validate_sms(&self.sms)?;
         Ok(())
     }
 

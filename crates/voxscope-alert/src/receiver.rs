@@ -23,7 +23,12 @@
 //! Secrets are never config text: each is a file (the `*_file` settings of
 //! `[alertmanager]`, which Alertmanager reads too) or, for the embedded engine, an
 //! environment variable that wins over the file: [`SLACK_API_URL_ENV`],
-//! [`PAGERDUTY_ROUTING_KEY_ENV`], [`SMTP_PASSWORD_ENV`], [`WEBHOOK_TOKEN_ENV`].
+//! [`PAGERDUTY_ROUTING_KEY_ENV`], [`SMTP_PASSWORD_ENV`], [`WEBHOOK_TOKEN_ENV`],
+//! [`TWILIO_AUTH_TOKEN_ENV`].
+//!
+//! `[sms]` ([`SmsConfig`]) adds a text message per number to the critical receiver.
+
+mod sms;
 
 use std::collections::BTreeMap;
 
@@ -31,6 +36,9 @@ use serde::Deserialize;
 
 use crate::alertmanager::receivers as builtin;
 use crate::{Config, Error};
+
+pub(crate) use sms::validate as validate_sms;
+pub use sms::{Sms, SmsConfig, TWILIO_API_URL, TWILIO_AUTH_TOKEN_ENV, sms_integrations};
 
 /// Environment variable holding the Slack incoming-webhook URL.
 pub const SLACK_API_URL_ENV: &str = "VOXSCOPE_SLACK_API_URL";
@@ -62,6 +70,8 @@ pub enum Integration {
     PagerDuty(PagerDuty),
     /// An HTML email.
     Email(Email),
+    /// A text message through Twilio's Messages API.
+    Sms(Sms),
 }
 
 /// A webhook integration.
@@ -203,7 +213,8 @@ pub fn named_configs(config: &Config) -> BTreeMap<String, ReceiverConfig> {
 }
 
 /// Every receiver: the built-in ones of `[alertmanager]` (`watchdog`, `default`,
-/// `critical`, `warning`, `quality`), then those of [`named_configs`] by name.
+/// `critical`, `warning`, `quality`), then those of [`named_configs`] by name. The
+/// critical receiver texts the numbers of `[sms]` when it lists any.
 ///
 /// ```
 /// use voxscope_alert::receiver::{self, Integration};
@@ -244,11 +255,15 @@ pub fn receivers(config: &Config) -> Vec<Receiver> {
         receiver(builtin::DEFAULT, vec![webhook(&am.webhook_url, true, true)]),
         receiver(
             builtin::CRITICAL,
-            vec![
-                pagerduty(true),
-                slack(&am.slack_critical_channel, true),
-                email(&am.oncall_email, true),
-            ],
+            [
+                vec![
+                    pagerduty(true),
+                    slack(&am.slack_critical_channel, true),
+                    email(&am.oncall_email, true),
+                ],
+                sms_integrations(config),
+            ]
+            .concat(),
         ),
         receiver(builtin::WARNING, vec![slack(&am.slack_warning_channel, true)]),
         receiver(

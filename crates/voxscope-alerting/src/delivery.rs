@@ -13,7 +13,7 @@
 //! ```
 //!
 //! Every outcome is counted in `voxscope_notifications_total{channel,result}`, with
-//! `channel` one of `webhook`, `slack`, `pagerduty`, `email`, `alertmanager`, `log`
+//! `channel` one of `webhook`, `slack`, `pagerduty`, `email`, `sms`, `alertmanager`, `log`
 //! (or `none` for a receiver no integration is configured for) and `result` one of:
 //! - `success`: the receiver took it;
 //! - `retried`: an attempt failed in a way another may fix, and another follows;

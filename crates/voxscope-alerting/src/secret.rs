@@ -81,6 +81,7 @@ pub fn problems(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Vec<St
                 Integration::PagerDuty(pd) => ("pagerduty", &pd.routing_key, true),
                 Integration::Email(_) if smtp.username.is_empty() => continue,
                 Integration::Email(_) => ("email", &smtp.password, true),
+                Integration::Sms(sms) => ("sms", &sms.auth_token, true),
             };
             let problem = match resolve(secret, env) {
                 Err(e) => e,

@@ -463,7 +463,7 @@ metric!(
     /// Notifications sent by the embedded evaluator.
     VOXSCOPE_NOTIFICATIONS_TOTAL, "voxscope_notifications_total", Counter, Count, SelfObservation,
     ["channel", "result"], NONE,
-    "Alert notification sends of the embedded engine, by channel (webhook, slack, pagerduty, email, alertmanager, log, none) and result: success, retried (an attempt failed, another follows), failed (given up) or dropped (queue full, unknown receiver or shutdown)."
+    "Alert notification sends of the embedded engine, by channel (webhook, slack, pagerduty, email, sms, alertmanager, log, none) and result: success, retried (an attempt failed, another follows), failed (given up) or dropped (queue full, unknown receiver or shutdown)."
 );
 metric!(
     /// Browsers following the live page's event stream.

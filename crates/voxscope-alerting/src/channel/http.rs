@@ -1,4 +1,4 @@
-//! One JSON POST and what its answer means: success, a status worth retrying (with the
+//! One JSON or form POST and what its answer means: success, a status worth retrying (with the
 //! receiver's `Retry-After`), or a refusal.
 
 use std::time::{Duration, SystemTime};
@@ -33,6 +33,29 @@ pub(super) async fn post_json(
     if let Some(token) = bearer {
         request = request.bearer_auth(token);
     }
+    answer(request).await
+}
+
+/// POSTs `fields` as `application/x-www-form-urlencoded` with HTTP basic auth; the
+/// answer's body on a 2xx.
+pub(super) async fn post_form(
+    client: &reqwest::Client,
+    url: &str,
+    fields: &[(&str, &str)],
+    (user, password): (&str, &str),
+) -> Result<String, SendError> {
+    let body: String =
+        form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish();
+    let request = client
+        .post(url)
+        .basic_auth(user, Some(password))
+        .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(body);
+    answer(request).await
+}
+
+/// Sends `request`: its body on a 2xx, else what the status means.
+async fn answer(request: reqwest::RequestBuilder) -> Result<String, SendError> {
     let response = request.send().await.map_err(|e| SendError::Unreachable(chain(&e)))?;
     let status = response.status();
     let retry_after = retry_after(response.headers(), SystemTime::now());

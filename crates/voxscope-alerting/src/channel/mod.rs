@@ -12,10 +12,12 @@
 mod alertmanager;
 mod email;
 mod error;
+pub mod gsm;
 mod http;
 mod log;
 mod pagerduty;
 mod slack;
+mod sms;
 mod text;
 mod webhook;
 
@@ -28,6 +30,7 @@ pub use error::SendError;
 pub use log::LogChannel;
 pub use pagerduty::{EVENTS_URL, PagerDutyChannel, event as pagerduty_event};
 pub use slack::{SlackChannel, payload as slack_payload};
+pub use sms::{SmsChannel, message as sms_message};
 pub use text::rfc3339;
 use voxscope_alert::Config;
 use voxscope_alert::receiver::{self, Integration};
@@ -51,11 +54,13 @@ pub enum Channel {
     Alertmanager(AlertmanagerPush),
     /// A structured `tracing` event per notification.
     Log(LogChannel),
+    /// A text message through Twilio.
+    Sms(SmsChannel),
 }
 
 impl Channel {
     /// The `channel` label of `voxscope_notifications_total`: `webhook`, `slack`,
-    /// `pagerduty`, `email`, `alertmanager` or `log`.
+    /// `pagerduty`, `email`, `alertmanager`, `log` or `sms`.
     pub fn label(&self) -> &'static str {
         match self {
             Channel::Webhook(_) => "webhook",
@@ -64,6 +69,7 @@ impl Channel {
             Channel::Email(_) => "email",
             Channel::Alertmanager(_) => "alertmanager",
             Channel::Log(_) => "log",
+            Channel::Sms(_) => "sms",
         }
     }
 
@@ -75,6 +81,7 @@ impl Channel {
             Channel::Slack(c) => c.send_resolved,
             Channel::PagerDuty(c) => c.send_resolved,
             Channel::Email(c) => c.send_resolved,
+            Channel::Sms(c) => c.send_resolved(),
             Channel::Alertmanager(_) | Channel::Log(_) => true,
         };
         send_resolved || notification.status == Status::Firing
@@ -92,6 +99,7 @@ impl Channel {
             Channel::PagerDuty(c) => c.send(notification).await,
             Channel::Email(c) => c.send(notification).await,
             Channel::Alertmanager(c) => c.send(&notification.alerts).await,
+            Channel::Sms(c) => c.send(notification).await,
             Channel::Log(c) => {
                 c.send(notification);
                 Ok(())
@@ -142,6 +150,12 @@ pub fn from_config(config: &Config, env: Env) -> BTreeMap<String, Vec<Channel>> 
                         to: email.to,
                         send_resolved: email.send_resolved,
                         timeout: std::time::Duration::from_secs(config.delivery.timeout_seconds),
+                    }),
+                    Integration::Sms(sms) => Channel::Sms(SmsChannel {
+                        client: client.clone(),
+                        env: env.clone(),
+                        api_url: config.sms.api_url.clone(),
+                        sms,
                     }),
                 })
                 .collect();

@@ -23,6 +23,8 @@ pub struct Received {
     pub path: String,
     pub headers: HeaderMap,
     pub body: serde_json::Value,
+    /// The body as sent, for receivers that take a form.
+    pub raw: String,
     pub at: tokio::time::Instant,
 }
 
@@ -60,6 +62,7 @@ impl Receiver {
                             path: uri.path().to_owned(),
                             headers,
                             body: serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+                            raw: String::from_utf8_lossy(&body).into_owned(),
                             at: tokio::time::Instant::now(),
                         });
                         log.len() - 1
