@@ -58,6 +58,7 @@ pub mod persist;
 mod retry;
 pub mod secret;
 pub mod silence;
+pub mod sms_bridge;
 mod state;
 
 pub use clock::Clock;

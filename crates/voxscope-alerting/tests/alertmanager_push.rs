@@ -4,32 +4,17 @@
 
 mod support;
 
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use support::{Receiver, TempDir, answer, notification, run};
+use support::{Alertmanager, Receiver, TempDir, answer, notification, run};
 use voxscope_alert::Config;
 use voxscope_alerting::channel;
 use voxscope_alerting::delivery::Delivery;
 use voxscope_alerting::notification::Status;
 
 const INSTALL: &str = "apt-get install prometheus-alertmanager";
-
-/// Alertmanager, killed on drop.
-struct Alertmanager(Child);
-
-impl Drop for Alertmanager {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 /// Waits for `condition` on the real clock, polling every 50 ms, at most `limit`.
 async fn until(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
@@ -47,7 +32,6 @@ async fn until(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
 fn alerts_pushed_to_a_real_alertmanager_reach_its_webhook_firing_then_resolved() {
     let Some(binary) = support::tool("prometheus-alertmanager", INSTALL) else { return };
     let dir = TempDir::new("alertmanager");
-    let port = free_port();
     let counts = run(false, || async {
         let hook = Receiver::start(answer(200, "")).await;
         let config_file = dir.file(
@@ -60,24 +44,8 @@ fn alerts_pushed_to_a_real_alertmanager_reach_its_webhook_firing_then_resolved()
                 hook.url("/from-alertmanager")
             ),
         );
-        let _alertmanager = Alertmanager(
-            Command::new(&binary)
-                .arg(format!("--config.file={config_file}"))
-                .arg(format!("--storage.path={}", dir.path().join("data").display()))
-                .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-                .arg("--cluster.listen-address=")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("start alertmanager"),
-        );
-        let client = reqwest::Client::new();
-        let ready = format!("http://127.0.0.1:{port}/-/ready");
-        let started = Instant::now();
-        while !client.get(&ready).send().await.is_ok_and(|r| r.status().is_success()) {
-            assert!(started.elapsed() < Duration::from_secs(30), "alertmanager not ready");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let alertmanager = Alertmanager::start(&binary, &config_file, dir.path()).await;
+        let port = alertmanager.port;
 
         let toml = format!("[delivery]\nalertmanager_url = \"http://127.0.0.1:{port}/\"\n");
         let config = Config::from_toml(&toml).expect("config");

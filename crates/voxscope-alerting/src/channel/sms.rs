@@ -23,6 +23,11 @@ pub struct SmsChannel {
 }
 
 impl SmsChannel {
+    /// The number texted.
+    pub fn to(&self) -> &str {
+        &self.sms.to
+    }
+
     /// Whether resolved notices are texted too.
     pub(super) fn send_resolved(&self) -> bool {
         self.sms.send_resolved

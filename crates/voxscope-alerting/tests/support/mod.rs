@@ -6,8 +6,10 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -220,4 +222,44 @@ pub fn tool(name: &str, install: &str) -> Option<PathBuf> {
         eprintln!("skipped: {name} is not on PATH ({install})");
     }
     found
+}
+
+/// Debian's Alertmanager on loopback, killed on drop.
+pub struct Alertmanager {
+    child: Child,
+    /// The port of its API.
+    pub port: u16,
+}
+
+impl Drop for Alertmanager {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Alertmanager {
+    /// Starts `binary` with `config_file`, its data under `dir`, on a free loopback
+    /// port, and waits (30 s at most) until it is ready.
+    pub async fn start(binary: &Path, config_file: &str, dir: &Path) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new(binary)
+            .arg(format!("--config.file={config_file}"))
+            .arg(format!("--storage.path={}", dir.join("data").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--cluster.listen-address=")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start alertmanager");
+        let alertmanager = Self { child, port };
+        let client = reqwest::Client::new();
+        let ready = format!("http://127.0.0.1:{port}/-/ready");
+        let started = Instant::now();
+        while !client.get(&ready).send().await.is_ok_and(|r| r.status().is_success()) {
+            assert!(started.elapsed() < Duration::from_secs(30), "alertmanager not ready");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        alertmanager
+    }
 }
