@@ -6,34 +6,14 @@
 mod alert_support;
 
 use std::collections::BTreeMap;
-use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use alert_support::{free_port, tool, write_deploy};
+use alert_support::{Stack, free_port, get_json, tool, write_deploy};
 use axum::routing::post;
 use serde_json::Value;
-use voxscope::alert::{Config, RuleCatalog, deploy};
+use voxscope::alert::{Config, RuleCatalog};
 use voxscope_tests::serve;
-
-/// The script's process group, stopped with TERM (its trap stops both daemons) on drop.
-struct Stack(Child);
-
-impl Drop for Stack {
-    fn drop(&mut self) {
-        let group = format!("-{}", self.0.id());
-        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
-        let _ = self.0.wait();
-    }
-}
-
-async fn get(client: &reqwest::Client, url: &str) -> Value {
-    match client.get(url).send().await {
-        Ok(response) => response.json().await.unwrap_or_default(),
-        Err(_) => Value::Null,
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_local_sh_scrapes_the_demo_and_delivers_a_faults_alert_once() {
@@ -88,26 +68,23 @@ async fn run_local_sh_scrapes_the_demo_and_delivers_a_faults_alert_once() {
     let catalog = RuleCatalog::new(Config::from_toml(toml).expect("config")).expect("catalog");
     let dir = write_deploy(&catalog);
     let (prom_port, am_port) = (free_port(), free_port());
-    let child = Command::new(sh)
-        .arg(dir.path().join(deploy::LOCAL_SCRIPT))
-        .env("VOXSCOPE_TARGET", demo.to_string())
-        .env("PROMETHEUS_PORT", prom_port.to_string())
-        .env("ALERTMANAGER_PORT", am_port.to_string())
-        .env("VOXSCOPE_WEBHOOK_URL", format!("http://{hook}/default"))
-        .env("VOXSCOPE_WATCHDOG_URL", format!("http://{hook}/watchdog"))
-        .env("VOXSCOPE_STATE", dir.path().join("state"))
-        .process_group(0)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("run run-local.sh");
-    let _stack = Stack(child);
+    let _stack = Stack::start(
+        &sh,
+        dir.path(),
+        &[
+            ("VOXSCOPE_TARGET", demo.to_string()),
+            ("PROMETHEUS_PORT", prom_port.to_string()),
+            ("ALERTMANAGER_PORT", am_port.to_string()),
+            ("VOXSCOPE_WEBHOOK_URL", format!("http://{hook}/default")),
+            ("VOXSCOPE_WATCHDOG_URL", format!("http://{hook}/watchdog")),
+        ],
+    );
     let client = reqwest::Client::new();
     let prometheus = format!("http://127.0.0.1:{prom_port}/api/v1");
 
     // The demo's target up, and both rule groups loaded with every rule.
     loop {
-        let targets = get(&client, &format!("{prometheus}/targets")).await;
+        let targets = get_json(&client, &format!("{prometheus}/targets")).await;
         let up = targets["data"]["activeTargets"].as_array().is_some_and(|targets| {
             targets.iter().any(|t| t["labels"]["job"] == "voice_agent" && t["health"] == "up")
         });
@@ -117,7 +94,7 @@ async fn run_local_sh_scrapes_the_demo_and_delivers_a_faults_alert_once() {
         assert!(started.elapsed() < Duration::from_secs(30), "demo target not up: {targets}");
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
-    let rules = get(&client, &format!("{prometheus}/rules")).await;
+    let rules = get_json(&client, &format!("{prometheus}/rules")).await;
     let groups: BTreeMap<String, usize> = rules["data"]["groups"]
         .as_array()
         .expect("rule groups")
@@ -149,7 +126,7 @@ async fn run_local_sh_scrapes_the_demo_and_delivers_a_faults_alert_once() {
         assert!(
             started.elapsed() < Duration::from_secs(80),
             "no notification at the webhook; alerts: {}",
-            get(&client, &format!("{prometheus}/alerts")).await
+            get_json(&client, &format!("{prometheus}/alerts")).await
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
@@ -178,7 +155,7 @@ async fn run_local_sh_scrapes_the_demo_and_delivers_a_faults_alert_once() {
         assert!(
             started.elapsed() < Duration::from_secs(100),
             "no Watchdog heartbeat: {}",
-            get(&client, &alertmanager).await
+            get_json(&client, &alertmanager).await
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }

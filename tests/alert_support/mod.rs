@@ -131,3 +131,41 @@ pub async fn drive_traffic(base: String) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// `run-local.sh` of a deploy/ tree running as its own process group, stopped with TERM
+/// (its trap stops the daemons) on drop.
+pub struct Stack(Child);
+
+impl Stack {
+    /// Runs `deploy/run-local.sh` of `dir` with `sh`, its state under `dir`, and `env`
+    /// (`VOXSCOPE_TARGET`, the ports, the receivers).
+    pub fn start(sh: &Path, dir: &Path, env: &[(&str, String)]) -> Self {
+        use std::os::unix::process::CommandExt;
+        let child = Command::new(sh)
+            .arg(dir.join(deploy::LOCAL_SCRIPT))
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .env("VOXSCOPE_STATE", dir.join("state"))
+            .process_group(0)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("run run-local.sh");
+        Self(child)
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.0.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+        let _ = self.0.wait();
+    }
+}
+
+/// The JSON answer of `GET url`; null when unreachable or not JSON.
+pub async fn get_json(client: &reqwest::Client, url: &str) -> Value {
+    match client.get(url).send().await {
+        Ok(response) => response.json().await.unwrap_or_default(),
+        Err(_) => Value::Null,
+    }
+}

@@ -66,6 +66,8 @@ pub struct Config {
     pub report: crate::report::Targets,
     /// SMS paging of critical and emergency alerts through Twilio.
     pub sms: crate::receiver::SmsConfig,
+    /// The blackbox probe of the service's health endpoint.
+    pub probe: crate::probe::Probe,
 }
 
 /// The embedded engine's HTTP API (`/api/v1/alerts`, `/api/v1/rules` and the
@@ -539,6 +541,7 @@ impl Config {
         crate::delivery::validate(&self.delivery)?;
         self.report.validate()?;
         crate::receiver::validate_sms(&self.sms)?;
+        crate::probe::validate(&self.probe, &self.service.job)?;
         Ok(())
     }
 

@@ -224,11 +224,28 @@ impl Selector {
         self.metric.contains(':')
     }
 
+    /// The matchers of `scope` this selector takes: none for a recorded series, and
+    /// none on a label it matches itself (the job of a probe or of a node exporter).
+    ///
+    /// ```
+    /// use voxscope_alert::expr::{Expr, Matcher, Scope, Selector};
+    /// let scope = Scope::rules(Matcher::eq("job", "voice_agent"), 300);
+    /// let probe = Selector::new("probe_success").with(Matcher::eq("job", "blackbox"));
+    /// assert_eq!(Expr::vector(probe).render(&scope), "probe_success{job=\"blackbox\"}");
+    /// ```
+    pub fn scope_matchers<'a>(
+        &'a self,
+        scope: &'a [Matcher],
+    ) -> impl Iterator<Item = &'a Matcher> + 'a {
+        let recorded = self.recorded();
+        scope
+            .iter()
+            .filter(move |m| !recorded && !self.matchers.iter().any(|own| own.label == m.label))
+    }
+
     fn render(&self, scope: &Scope) -> String {
-        let mut matchers: Vec<String> = Vec::new();
-        if !self.recorded() {
-            matchers.extend(scope.job.iter().map(Matcher::render));
-        }
+        let mut matchers: Vec<String> =
+            self.scope_matchers(&scope.job).map(Matcher::render).collect();
         matchers.extend(self.matchers.iter().map(Matcher::render));
         if matchers.is_empty() {
             self.metric.clone()
@@ -531,6 +548,29 @@ impl Expr {
         let mut out = Vec::new();
         walk(self, &mut out);
         out
+    }
+
+    /// The job an equality matcher of its selectors names: set when the expression
+    /// watches another scrape job than the service's (a probe, a node exporter), whose
+    /// selectors then keep their own job ([`Selector::scope_matchers`]).
+    ///
+    /// ```
+    /// use voxscope_alert::expr::{Expr, Matcher, Selector};
+    /// let probe = Selector::new("probe_success").with(Matcher::eq("job", "blackbox"));
+    /// assert_eq!(Expr::vector(probe).equal_to(0.0).own_job(), Some("blackbox"));
+    /// assert_eq!(Expr::vector(Selector::new("up")).own_job(), None);
+    /// ```
+    pub fn own_job(&self) -> Option<&str> {
+        match self {
+            Expr::Vector(s) | Expr::Range(_, s, _) | Expr::Quantile(_, _, s, _) => s
+                .matchers
+                .iter()
+                .find(|m| m.label == "job" && m.op == MatchOp::Eq)
+                .map(|m| m.value.as_str()),
+            Expr::Aggregate(_, _, inner) | Expr::Call(_, inner) => inner.own_job(),
+            Expr::Binary(_, lhs, _, rhs) => lhs.own_job().or_else(|| rhs.own_job()),
+            Expr::Number(_) => None,
+        }
     }
 
     /// Whether it reads any series (else it is a scalar).

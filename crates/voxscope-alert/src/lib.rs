@@ -32,6 +32,7 @@ pub mod grafana;
 pub mod history;
 pub mod humanize;
 pub mod model;
+pub mod probe;
 pub mod prometheus;
 pub mod promql;
 pub mod receiver;

@@ -122,9 +122,10 @@ pub fn unit_tests(catalog: &RuleCatalog, rule_file: &str) -> String {
 /// assert_eq!(down.eval_times, [300, 1080]);
 /// ```
 pub fn unit_test_cases(catalog: &RuleCatalog) -> Vec<UnitTest> {
-    let job = catalog.config.service.job.as_str();
     let mut tests = Vec::new();
     for rule in &catalog.alerts {
+        // A probe's or a node exporter's rule watches its own scrape job.
+        let job = rule.condition.own_job().unwrap_or(&catalog.config.service.job);
         // rate() divides by the whole window, so a fresh counter reads low until its
         // window is full: judge once the longest window (10m) has filled, plus `for`.
         let fire_at = rule.for_seconds + FILLED;
@@ -236,7 +237,8 @@ fn expected_alert(catalog: &RuleCatalog, fired: &AlertRule, fixture_of: &AlertRu
     let mut labels = fixture.labels.clone();
     // Every aggregation keeps the job; `absent()` only carries its equality matchers.
     if !fired.expr.starts_with("absent(") && !fired.expr.starts_with("vector(") {
-        labels.entry("job".into()).or_insert_with(|| catalog.config.service.job.clone());
+        let job = fired.condition.own_job().unwrap_or(&catalog.config.service.job);
+        labels.entry("job".into()).or_insert_with(|| job.to_owned());
     }
     labels.insert("severity".into(), fired.severity.as_str().into());
     labels.insert("category".into(), fired.category.as_str().into());

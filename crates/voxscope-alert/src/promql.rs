@@ -163,11 +163,16 @@ fn matcher_names(chars: &[char], open: usize) -> (Vec<String>, usize) {
 /// Labels Prometheus adds to every scraped series.
 const TARGET_LABELS: &[&str] = &["job", "instance"];
 
-/// Labels a series of `metric` may carry, or `None` when the catalog lacks it.
+/// Labels a series of `metric` may carry, or `None` when neither the catalog nor the
+/// exporters deploy/ scrapes have it.
 /// `recorded` lists `(name, labels)` of the series recording rules produce.
 fn labels_of(metric: &str, recorded: &[(String, Vec<String>)]) -> Option<Vec<String>> {
     let mut labels: Vec<String> = TARGET_LABELS.iter().map(|s| (*s).to_owned()).collect();
     if metric == "up" {
+        return Some(labels);
+    }
+    if let Some((_, extra)) = crate::probe::METRICS.iter().find(|(name, _)| *name == metric) {
+        labels.extend(extra.iter().map(|s| (*s).to_owned()));
         return Some(labels);
     }
     if let Some((_, extra)) = recorded.iter().find(|(name, _)| name == metric) {

@@ -139,6 +139,17 @@ pub fn guide(alertname: &str) -> Option<(&'static str, &'static [&'static str])>
                 "Restart the service; if it crash-loops, roll back the last deploy.",
             ],
         ),
+        "EndpointDown" => (
+            "The blackbox exporter's probe of the health endpoint fails: callers cannot reach \
+             the service, even if Prometheus still scrapes its metrics (a broken load balancer, \
+             TLS certificate, DNS record or route shows here and not in ServiceDown).",
+            &[
+                "Open the probed URL (the instance label) yourself; note the status, TLS or DNS error.",
+                "Query probe_http_status_code and probe_duration_seconds of the instance for what failed.",
+                "If ServiceDown fires too, the process is down: handle that first. Else check the path \
+                 in front of it (load balancer, ingress, certificate, DNS).",
+            ],
+        ),
         "ProviderCircuitOpen" => (
             "A provider failed repeatedly and its circuit breaker opened: the chain skips it and \
              serves its fallback. Its error, TTFB and fallback alerts are muted meanwhile.",

@@ -52,12 +52,10 @@ pub(crate) struct CompiledSelector {
 }
 
 impl CompiledSelector {
-    /// `selector` with `scope` matchers added unless it reads a recorded series.
+    /// `selector` with the `scope` matchers it takes ([`Selector::scope_matchers`]).
     pub(crate) fn new(selector: &Selector, scope: &[Matcher]) -> Result<Self, EvalError> {
-        let recorded = selector.metric.contains(':');
-        let scope = if recorded { &[][..] } else { scope };
-        let matchers = scope
-            .iter()
+        let matchers = selector
+            .scope_matchers(scope)
             .chain(&selector.matchers)
             .map(CompiledMatcher::new)
             .collect::<Result<_, _>>()?;

@@ -45,8 +45,10 @@ pub struct SmsConfig {
     pub send_resolved: bool,
     /// Base URL of the API; `POST <api_url>/2010-04-01/Accounts/<sid>/Messages.json`.
     pub api_url: String,
-    /// Where the generated Alertmanager configuration posts critical alerts for SMS: a
-    /// webhook-to-SMS bridge that forwards them to Twilio (see deploy/README.md).
+    /// Where the generated Alertmanager configuration posts critical alerts for SMS: the
+    /// webhook-to-SMS bridge (`sms_bridge` of voxscope-examples) that texts them through
+    /// Twilio. The default reaches it on the host from the compose stack; `run-local.sh`
+    /// rewrites it to loopback.
     pub alertmanager_webhook_url: String,
 }
 
@@ -59,7 +61,7 @@ impl Default for SmsConfig {
             to: Vec::new(),
             send_resolved: true,
             api_url: TWILIO_API_URL.to_owned(),
-            alertmanager_webhook_url: "http://sms-bridge:9099/alertmanager".to_owned(),
+            alertmanager_webhook_url: "http://host.docker.internal:9099/alertmanager".to_owned(),
         }
     }
 }

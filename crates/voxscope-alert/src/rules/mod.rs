@@ -2,6 +2,7 @@
 
 mod calls;
 mod errors;
+mod probes;
 mod resources;
 
 pub(crate) use errors::{fallback_share, fallback_share_by, http_error_share};
@@ -237,6 +238,7 @@ pub(crate) fn threshold_alerts(config: &Config) -> Vec<AlertRule> {
     specs.extend(calls::call_alerts(config));
     specs.extend(errors::http_and_provider_alerts(config));
     specs.extend(resources::resource_alerts(config));
+    specs.extend(probes::probe_alerts(config));
     let scope = Scope::rules(config.job_matcher(), WINDOW);
     specs.into_iter().map(|spec| spec.build(&scope)).collect()
 }
