@@ -272,6 +272,9 @@ pub enum RangeFn {
     Rate,
     /// `increase`
     Increase,
+    /// `predict_linear(range, seconds)`: the gauge's value this many seconds ahead, by
+    /// least squares over the range.
+    PredictLinear(u64),
 }
 
 /// Binary operators, by PromQL precedence.
@@ -334,7 +337,7 @@ impl BinOp {
 pub enum Expr {
     /// An instant vector selector.
     Vector(Selector),
-    /// `rate(selector[window])` or `increase(...)`.
+    /// `rate(selector[window])`, `increase(...)` or `predict_linear(..., seconds)`.
     Range(RangeFn, Selector, Window),
     /// `op by (labels) (expr)`; `op` is `sum`, `max`, ...
     Aggregate(&'static str, Vec<String>, Box<Expr>),
@@ -356,6 +359,22 @@ pub fn rate(selector: Selector, window: Window) -> Expr {
 /// `increase(selector[window])`.
 pub fn increase(selector: Selector, window: Window) -> Expr {
     Expr::Range(RangeFn::Increase, selector, window)
+}
+
+/// `predict_linear(selector[window], seconds)`: where the gauge will be `seconds` from
+/// now if it keeps the trend of the window.
+///
+/// ```
+/// use voxscope_alert::expr::{Matcher, Scope, Selector, Window, predict_linear};
+/// let free = Selector::new("node_filesystem_avail_bytes");
+/// let scope = Scope::rules(Matcher::eq("job", "node"), 300);
+/// assert_eq!(
+///     predict_linear(free, Window::Fixed(3600), 14400).lt(0.0).render(&scope),
+///     "predict_linear(node_filesystem_avail_bytes{job=\"node\"}[1h], 14400) < 0"
+/// );
+/// ```
+pub fn predict_linear(selector: Selector, window: Window, seconds: u64) -> Expr {
+    Expr::Range(RangeFn::PredictLinear(seconds), selector, window)
 }
 
 /// `sum by (labels) (expr)`; `sum(expr)` without labels.
@@ -441,7 +460,7 @@ impl Expr {
     #[must_use]
     pub fn increase(&self) -> Self {
         match self {
-            Expr::Range(_, selector, window) => {
+            Expr::Range(RangeFn::Rate, selector, window) => {
                 Expr::Range(RangeFn::Increase, selector.clone(), *window)
             }
             Expr::Aggregate(op, by, inner) => {
@@ -601,11 +620,16 @@ impl Expr {
         match self {
             Expr::Vector(selector) => out.push_str(&selector.render(scope)),
             Expr::Range(f, selector, window) => {
-                let f = match f {
-                    RangeFn::Rate => "rate",
-                    RangeFn::Increase => "increase",
+                let (f, ahead) = match f {
+                    RangeFn::Rate => ("rate", None),
+                    RangeFn::Increase => ("increase", None),
+                    RangeFn::PredictLinear(seconds) => ("predict_linear", Some(seconds)),
                 };
-                let _ = write!(out, "{f}({}[{}])", selector.render(scope), scope.window(*window));
+                let _ = write!(out, "{f}({}[{}]", selector.render(scope), scope.window(*window));
+                if let Some(seconds) = ahead {
+                    let _ = write!(out, ", {seconds}");
+                }
+                out.push(')');
             }
             Expr::Aggregate(op, by, inner) => {
                 out.push_str(op);

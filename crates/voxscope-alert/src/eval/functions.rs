@@ -60,6 +60,8 @@ pub(crate) fn summary_rate(
     Some(match f {
         RangeFn::Rate => result / (range_ms as f64 / 1000.0),
         RangeFn::Increase => result,
+        // A regression needs every sample, not a summary: see `predict_linear`.
+        RangeFn::PredictLinear(_) => return None,
     })
 }
 

@@ -26,6 +26,7 @@ use super::aggregate::{AggOp, aggregate};
 use super::binary::binary;
 use super::error::EvalError;
 use super::functions::summary_rate;
+use super::predict::predict_series;
 use super::quantile::histogram_quantile;
 use super::select::CompiledSelector;
 use super::storage::{METRIC_NAME, Storage};
@@ -252,11 +253,17 @@ impl Ctx<'_> {
             ),
             Node::Range(f, selector, range) => {
                 let mut out = Vec::new();
+                let from = self.t_ms - range;
                 for (labels, series) in self.series(selector) {
-                    let summary = series.range(&self.storage.limits, self.t_ms - range, self.t_ms);
-                    if let Some(value) =
-                        summary.and_then(|s| summary_rate(*f, &s, self.t_ms, *range))
-                    {
+                    let value = match f {
+                        RangeFn::PredictLinear(seconds) => {
+                            predict_series(series, from, self.t_ms, *seconds as f64)
+                        }
+                        _ => series
+                            .range(&self.storage.limits, from, self.t_ms)
+                            .and_then(|s| summary_rate(*f, &s, self.t_ms, *range)),
+                    };
+                    if let Some(value) = value {
                         let mut labels = labels.clone();
                         labels.remove(METRIC_NAME);
                         out.push(Sample { labels, value });
