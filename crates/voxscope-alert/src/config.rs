@@ -68,6 +68,8 @@ pub struct Config {
     pub sms: crate::receiver::SmsConfig,
     /// The blackbox probe of the service's health endpoint.
     pub probe: crate::probe::Probe,
+    /// The host under the service, from the node exporter.
+    pub host: crate::host::Host,
 }
 
 /// The embedded engine's HTTP API (`/api/v1/alerts`, `/api/v1/rules` and the
@@ -542,6 +544,7 @@ impl Config {
         self.report.validate()?;
         crate::receiver::validate_sms(&self.sms)?;
         crate::probe::validate(&self.probe, &self.service.job)?;
+        crate::host::validate(&self.host, &self.service.job, &self.probe.job)?;
         Ok(())
     }
 

@@ -30,6 +30,7 @@ pub mod expr;
 mod fixture;
 pub mod grafana;
 pub mod history;
+pub mod host;
 pub mod humanize;
 pub mod model;
 pub mod probe;

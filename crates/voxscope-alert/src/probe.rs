@@ -99,25 +99,8 @@ pub fn scrape_job(probe: &Probe) -> Value {
 /// Checks `[probe]`: an http(s) URL, a job name, an exporter address, a timeout.
 pub(crate) fn validate(probe: &Probe, service_job: &str) -> Result<(), Error> {
     http_url("probe.url", &probe.url)?;
-    let name_ok = probe.job.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-        && probe.job.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    if !name_ok {
-        return Err(Error::invalid("probe.job", &probe.job, "a job name like blackbox"));
-    }
-    if probe.job == service_job {
-        return Err(Error::invalid(
-            "probe.job",
-            &probe.job,
-            "the service's own job; the probes need a job of their own",
-        ));
-    }
-    let port = probe.exporter.rsplit_once(':').and_then(|(host, port)| {
-        (!host.is_empty() && !host.contains(char::is_whitespace))
-            .then(|| port.parse::<u16>().ok())?
-    });
-    if port.is_none() {
-        return Err(Error::invalid("probe.exporter", &probe.exporter, "host:port"));
-    }
+    job_name("probe.job", &probe.job, &[service_job])?;
+    host_port("probe.exporter", &probe.exporter)?;
     if !(1..=60).contains(&probe.timeout_seconds) {
         return Err(Error::invalid(
             "probe.timeout_seconds",
@@ -126,4 +109,30 @@ pub(crate) fn validate(probe: &Probe, service_job: &str) -> Result<(), Error> {
         ));
     }
     Ok(())
+}
+
+/// A scrape job name of its own: letters, digits, `_` and `-`, none of `taken`.
+pub(crate) fn job_name(field: &str, job: &str, taken: &[&str]) -> Result<(), Error> {
+    let plain = job.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && job.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if !plain || taken.contains(&job) {
+        return Err(Error::invalid(
+            field,
+            job,
+            "a job name of its own, like blackbox or node (not the service's)",
+        ));
+    }
+    Ok(())
+}
+
+/// `host:port`, as Prometheus targets are written.
+pub(crate) fn host_port(field: &str, address: &str) -> Result<(), Error> {
+    let port = address.rsplit_once(':').and_then(|(host, port)| {
+        (!host.is_empty() && !host.contains(char::is_whitespace))
+            .then(|| port.parse::<u16>().ok())?
+    });
+    match port {
+        Some(_) => Ok(()),
+        None => Err(Error::invalid(field, address, "host:port")),
+    }
 }

@@ -13,6 +13,12 @@ const FILLED: u64 = 12 * 60;
 /// Minutes of missing samples before a firing fixture starts.
 const ONSET: u64 = 5;
 
+/// For a rule with firing series and a `for` of `for_seconds`: the minute its firing
+/// series start (quiet before), and the second the fires-check evaluates it at.
+pub(crate) const fn fires_check(for_seconds: u64) -> (u64, u64) {
+    (ONSET, for_seconds + FILLED + ONSET * 60)
+}
+
 /// Quiet fixtures are checked at every multiple of this many seconds until firing time.
 const QUIET_EVERY: u64 = 3 * 60;
 

@@ -171,7 +171,8 @@ fn labels_of(metric: &str, recorded: &[(String, Vec<String>)]) -> Option<Vec<Str
     if metric == "up" {
         return Some(labels);
     }
-    if let Some((_, extra)) = crate::probe::METRICS.iter().find(|(name, _)| *name == metric) {
+    let mut exporters = crate::probe::METRICS.iter().chain(crate::host::METRICS);
+    if let Some((_, extra)) = exporters.find(|(name, _)| *name == metric) {
         labels.extend(extra.iter().map(|s| (*s).to_owned()));
         return Some(labels);
     }

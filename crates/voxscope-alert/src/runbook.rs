@@ -150,6 +150,32 @@ pub fn guide(alertname: &str) -> Option<(&'static str, &'static [&'static str])>
                  in front of it (load balancer, ingress, certificate, DNS).",
             ],
         ),
+        "HostHighCPU" => (
+            "The host's cores are busy most of the time: the service competes for CPU with \
+             everything else on the machine, and latency follows.",
+            &[
+                "Open the Host dashboard: one core pegged points at a single-threaded hot loop, all of them at load.",
+                "Compare with the service's own CPU (Service dashboard): if it is not the service, find the process on the host.",
+                "Scale out or move the noisy neighbour.",
+            ],
+        ),
+        "HostLowMemory" => (
+            "Little memory is left available on the host: the kernel will soon reclaim page \
+             cache aggressively and then kill a process, perhaps the service mid-call.",
+            &[
+                "Check the service's resident memory (HighMemoryUsage) against the host's used memory.",
+                "Find the largest processes on the host; stop what does not belong there.",
+                "Add memory or move the service to a larger host.",
+            ],
+        ),
+        "HostDiskFilling" => (
+            "A filesystem of the host runs out of space within hours at the last hour's pace, \
+             and little of it is free now. A full disk stops logs, state and the service's writes.",
+            &[
+                "Find what grows on the mountpoint (logs, core dumps, the engine's state_dir) with du.",
+                "Free or rotate it now; raise the volume if the growth is legitimate.",
+            ],
+        ),
         "ProviderCircuitOpen" => (
             "A provider failed repeatedly and its circuit breaker opened: the chain skips it and \
              serves its fallback. Its error, TTFB and fallback alerts are muted meanwhile.",

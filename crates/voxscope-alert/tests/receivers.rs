@@ -1,4 +1,4 @@
-//! `[receivers]` and `[delivery]`: bad settings are errors naming the field and the
+//! `[receivers]`, `[delivery]`, `[sms]`, `[probe]` and `[host]`: bad settings are errors naming the field and the
 //! value, and the generated Alertmanager configuration carries exactly the receivers the
 //! embedded engine delivers to, which the real amtool accepts.
 
@@ -158,4 +158,54 @@ fn an_escalation_step_must_name_a_receiver_that_exists() {
     let named = "[receivers.oncall-lead]\nemail = [\"lead@example.org\"]\n\
                  [[escalation.steps]]\nafter_seconds = 60\nreceiver = \"oncall-lead\"";
     assert!(voxscope_alert::Config::from_toml(named).is_ok());
+}
+
+#[test]
+fn bad_sms_probe_and_host_settings_are_errors_naming_the_field_and_the_value() {
+    // A valid [sms] with `key` set to `value` instead.
+    let sms = |key: &str, value: &str| {
+        let mut fields = vec![
+            ("account_sid", "\"AC0123456789abcdef0123456789abcdef\""),
+            ("from", "\"+15005550006\""),
+            ("to", "[\"+14155550100\"]"),
+        ];
+        fields.retain(|(k, _)| *k != key);
+        fields.push((key, value));
+        let body: Vec<String> = fields.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+        error(&format!("[sms]\n{}", body.join("\n")))
+    };
+    assert_eq!(
+        sms("account_sid", "\"AB12\""),
+        "sms.account_sid: AC followed by 32 hex digits (got AB12)"
+    );
+    assert!(sms("from", "\"+0800\"").starts_with("sms.from: an E.164 number"));
+    assert_eq!(
+        sms("to", "[\"4155550100\"]"),
+        "sms.to: an E.164 number like +14155550100 (got 4155550100)"
+    );
+    assert_eq!(
+        sms("api_url", "\"api.twilio.com\""),
+        "sms.api_url: an http:// or https:// URL (got api.twilio.com)"
+    );
+    assert!(Config::from_toml("[sms]\nfrom = \"nonsense!\"\n").is_ok(), "no number: SMS is off");
+    assert!(
+        error("[probe]\njob = \"voice_agent\"").starts_with("probe.job: a job name of its own")
+    );
+    assert_eq!(
+        error("[probe]\nexporter = \"blackbox\""),
+        "probe.exporter: host:port (got blackbox)"
+    );
+    assert_eq!(
+        error("[probe]\nurl = \"/health\""),
+        "probe.url: an http:// or https:// URL (got /health)"
+    );
+    assert!(error("[host]\njob = \"blackbox\"").starts_with("host.job: a job name of its own"));
+    assert_eq!(
+        error("[host]\ncpu_ratio = 1.5"),
+        "host.cpu_ratio: a share between 0 and 1 (got 1.5)"
+    );
+    assert_eq!(
+        error("[host]\ndisk_full_hours = 0"),
+        "host.disk_full_hours: between 1 and 720 (got 0)"
+    );
 }

@@ -1,4 +1,4 @@
-//! What the five dashboards show. Every query is an [`Expr`] rendered in the dashboard
+//! What the service's five dashboards show. Every query is an [`Expr`] rendered in the dashboard
 //! scope (`$job`, `$instance`, `$__rate_interval`); where a panel shows what an alert
 //! compares, it renders that alert's measure.
 
@@ -16,15 +16,15 @@ use crate::rules::{dash, fallback_share};
 const W: Window = Window::Free;
 
 /// Values at or above zero with no upper bound.
-const POSITIVE: (f64, f64) = (0.0, f64::INFINITY);
+pub(super) const POSITIVE: (f64, f64) = (0.0, f64::INFINITY);
 /// A share.
-const SHARE: (f64, f64) = (0.0, 1.0);
+pub(super) const SHARE: (f64, f64) = (0.0, 1.0);
 
 fn sel(metric: &str) -> Selector {
     Selector::new(metric)
 }
 
-fn timeseries(title: &str, unit: &'static str, queries: Vec<(Expr, &str)>) -> Panel {
+pub(super) fn timeseries(title: &str, unit: &'static str, queries: Vec<(Expr, &str)>) -> Panel {
     let scope = Scope::dashboard();
     let (exprs, queries) = queries
         .into_iter()
@@ -47,22 +47,22 @@ fn timeseries(title: &str, unit: &'static str, queries: Vec<(Expr, &str)>) -> Pa
     }
 }
 
-fn stat(title: &str, unit: &'static str, queries: Vec<(Expr, &str)>) -> Panel {
+pub(super) fn stat(title: &str, unit: &'static str, queries: Vec<(Expr, &str)>) -> Panel {
     Panel { kind: Kind::Stat, width: 6, ..timeseries(title, unit, queries) }
 }
 
 impl Panel {
-    fn thresholds(mut self, thresholds: &[f64]) -> Self {
+    pub(super) fn thresholds(mut self, thresholds: &[f64]) -> Self {
         self.thresholds = thresholds.to_vec();
         self
     }
 
-    fn lower_is_worse(mut self) -> Self {
+    pub(super) fn lower_is_worse(mut self) -> Self {
         self.lower_is_worse = true;
         self
     }
 
-    fn range(mut self, range: (f64, f64)) -> Self {
+    pub(super) fn range(mut self, range: (f64, f64)) -> Self {
         self.range = range;
         self
     }
@@ -98,9 +98,16 @@ fn measure_of(catalog: &RuleCatalog, name: &str) -> Expr {
         .unwrap_or_else(|| number(f64::NAN))
 }
 
-/// The five dashboards: calls, providers, HTTP, SLOs, service.
+/// The dashboards: calls, providers, HTTP, SLOs, service, and the host under it.
 pub fn dashboards(catalog: &RuleCatalog) -> Vec<Dashboard> {
-    vec![calls(catalog), providers(catalog), http(catalog), slos(catalog), service(catalog)]
+    vec![
+        calls(catalog),
+        providers(catalog),
+        http(catalog),
+        slos(catalog),
+        service(catalog),
+        super::host::host(catalog),
+    ]
 }
 
 fn board(

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use crate::expr::Expr;
 
 mod boards;
+mod host;
 
 pub use boards::dashboards;
 

@@ -2,6 +2,7 @@
 
 mod calls;
 mod errors;
+mod hosts;
 mod probes;
 mod resources;
 
@@ -21,6 +22,7 @@ pub(crate) mod dash {
     pub const HTTP: &str = "voxscope-http";
     pub const SLO: &str = "voxscope-slo";
     pub const SERVICE: &str = "voxscope-service";
+    pub const HOST: &str = "voxscope-host";
 }
 
 struct Spec {
@@ -239,6 +241,7 @@ pub(crate) fn threshold_alerts(config: &Config) -> Vec<AlertRule> {
     specs.extend(errors::http_and_provider_alerts(config));
     specs.extend(resources::resource_alerts(config));
     specs.extend(probes::probe_alerts(config));
+    specs.extend(hosts::host_alerts(config));
     let scope = Scope::rules(config.job_matcher(), WINDOW);
     specs.into_iter().map(|spec| spec.build(&scope)).collect()
 }
