@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use alert_support::{Stack, free_port, get_json, tool, write_deploy};
 use serde_json::Value;
 use voxscope::alert::{Config, RuleCatalog};
+use voxscope_tests::start_demo;
 
 /// `EndpointDown`'s `for` in this test.
 const FOR_SECONDS: u64 = 5;
@@ -40,16 +41,23 @@ async fn the_blackbox_probe_of_the_stopped_demo_fires_endpoint_down() {
     let Some(sh) = tool("sh", "dash") else { return };
     let started = Instant::now();
 
-    // The demo as its main builds it, on a server task the test can stop.
-    let metrics = voxscope::PrometheusInstaller::new().build().expect("recorder").1;
-    let config = voice_agent::config::Config::parse(["voice_agent"], |_| None).expect("config");
-    let tracing =
-        voxscope::trace::TracePipeline::new(&voxscope::trace::TraceConfig::new("voice_agent"))
-            .expect("trace pipeline");
-    let app = voice_agent::service(&config, &metrics, &tracing).expect("demo");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let demo = listener.local_addr().expect("addr");
-    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    // The demo as the tests start it, on a runtime of its own: dropping that runtime
+    // stops it and closes its port.
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let (stop, stopped_rx) = tokio::sync::oneshot::channel::<()>();
+    let demo_thread = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("demo runtime");
+        runtime.block_on(async {
+            let metrics = voxscope::PrometheusInstaller::new().build().expect("recorder").1;
+            let addr = start_demo(&[], |_| None, &metrics).await;
+            addr_tx.send(addr).expect("send address");
+            let _ = stopped_rx.await;
+        });
+    });
+    let demo = addr_rx.recv_timeout(Duration::from_secs(30)).expect("demo started");
 
     let toml = format!(
         "[deploy]\nscrape_interval_seconds = 1\nevaluation_interval_seconds = 1\n\
@@ -91,7 +99,8 @@ async fn the_blackbox_probe_of_the_stopped_demo_fires_endpoint_down() {
     assert_eq!(endpoint_down(&client, &prometheus).await, []);
 
     // The demo stops: pending at the next evaluation, firing `for` later.
-    server.abort();
+    let _ = stop.send(());
+    demo_thread.join().expect("demo stopped");
     let stopped = Instant::now();
     let mut pending_at = None;
     let (fired_at, labels) = loop {

@@ -13,6 +13,10 @@ use crate::secret::{Env, required};
 /// The most characters Twilio takes in `Body`.
 const BODY_MAX: usize = 1600;
 
+/// Characters of the summary worth more than the link: with fewer beside it, the link
+/// goes.
+const SUMMARY_KEPT: usize = 24;
+
 /// POSTs one message to one number.
 #[derive(Clone)]
 pub struct SmsChannel {
@@ -51,9 +55,10 @@ impl SmsChannel {
 
 /// The text of `n`: status, severity, alertname, the first summary and a short link (the
 /// dashboard, else the runbook), typographic punctuation made plain. When that takes
-/// more than one segment the summary is cut (marked `...`), then the link dropped; only
-/// a name too long for one segment on its own is sent as several, at most 1600
-/// characters.
+/// more than one segment (160 GSM-7 septets, or 70 UCS-2 units once one character is
+/// outside the GSM alphabet) the summary is cut (marked `...`); when fewer than 24 of its
+/// characters would fit beside the link, the link is dropped instead. Only a name too
+/// long for one segment on its own is sent as several, at most 1600 characters.
 ///
 /// ```
 /// # use voxscope_alerting::notification::*;
@@ -121,8 +126,10 @@ pub fn message(n: &Notification) -> String {
         }
         text
     };
-    for link in [link.as_str(), ""] {
-        if let Some(text) = shortened(&summary, |s| compose(s, link)) {
+    // The link stays while a useful part of the summary fits beside it.
+    let useful = summary.chars().count().min(SUMMARY_KEPT);
+    for (link, least) in [(link.as_str(), useful), ("", 0)] {
+        if let Some(text) = shortened(&summary, least, |s| compose(s, link)) {
             return text;
         }
     }
@@ -130,8 +137,8 @@ pub fn message(n: &Notification) -> String {
 }
 
 /// `compose` of `summary`, or of the longest cut of it marked `...`, that fits one
-/// segment; `None` when not even an empty summary does.
-fn shortened(summary: &str, compose: impl Fn(&str) -> String) -> Option<String> {
+/// segment and keeps at least `least` characters; `None` when none does.
+fn shortened(summary: &str, least: usize, compose: impl Fn(&str) -> String) -> Option<String> {
     let whole = compose(summary);
     if segments(&whole) == 1 {
         return Some(whole);
@@ -150,9 +157,82 @@ fn shortened(summary: &str, compose: impl Fn(&str) -> String) -> Option<String> 
             hi = mid;
         }
     }
-    if lo > 0 {
+    if lo > 0 && lo >= least {
         return Some(cut(lo));
     }
     let bare = compose("");
-    (segments(&bare) == 1).then_some(bare)
+    (least == 0 && segments(&bare) == 1).then_some(bare)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::channel::gsm::{Encoding, measure};
+    use crate::notification::NotifiedAlert;
+
+    fn alert(status: Status, summary: &str) -> NotifiedAlert {
+        let pairs =
+            |p: &[(&str, &str)]| p.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        NotifiedAlert {
+            fingerprint: "f".into(),
+            status,
+            labels: pairs(&[("alertname", "HighProviderTTFB"), ("severity", "critical")]),
+            annotations: pairs(&[
+                ("summary", summary),
+                ("runbook_url", "https://runbooks.example.org/HighProviderTTFB.md"),
+            ]),
+            starts_at_ms: 0,
+            ends_at_ms: None,
+            generator_url: String::new(),
+        }
+    }
+
+    fn notification(status: Status, alerts: Vec<NotifiedAlert>) -> Notification {
+        Notification {
+            receiver: "critical".into(),
+            group_key: "k".into(),
+            group_labels: Default::default(),
+            status,
+            alerts,
+            escalation_step: None,
+        }
+    }
+
+    #[test]
+    fn a_summary_outside_gsm_drops_the_link_and_is_cut_to_70_ucs2_units() {
+        let summary = "Zażółć: TTS acme wolny w Krakowie, p95 1,2 s od 10 minut. ".repeat(2);
+        let text = message(&notification(Status::Firing, vec![alert(Status::Firing, &summary)]));
+        assert_eq!(measure(&text).0, Encoding::Ucs2);
+        assert_eq!(segments(&text), 1);
+        assert!(text.starts_with("FIRING critical HighProviderTTFB: Zażółć: TTS"), "{text}");
+        // Beside the 48-character link not even 24 characters of the summary fit.
+        assert!(!text.contains("https://"), "{text}");
+        assert!(text.ends_with("..."), "{text}");
+        assert_eq!(text.encode_utf16().count(), 70, "{text}");
+    }
+
+    #[test]
+    fn typographic_quotes_stay_gsm_and_a_group_counts_its_firing_alerts() {
+        let alerts = vec![
+            alert(Status::Firing, "TTS \u{201c}acme\u{201d} is slow \u{2014} p95 1.2 s"),
+            alert(Status::Firing, "other"),
+            alert(Status::Resolved, "recovered"),
+        ];
+        let text = message(&notification(Status::Firing, alerts));
+        assert_eq!(
+            text,
+            "FIRING:2 critical HighProviderTTFB: TTS \"acme\" is slow - p95 1.2 s \
+             https://runbooks.example.org/HighProviderTTFB.md"
+        );
+        assert_eq!(measure(&text), (Encoding::Gsm7, text.len()));
+    }
+
+    #[test]
+    fn a_resolved_notice_says_so() {
+        let text = message(&notification(Status::Resolved, vec![alert(Status::Resolved, "ok")]));
+        assert_eq!(
+            text,
+            "RESOLVED critical HighProviderTTFB: ok https://runbooks.example.org/HighProviderTTFB.md"
+        );
+    }
 }
