@@ -27,6 +27,7 @@ pub(super) fn host(catalog: &RuleCatalog) -> Dashboard {
             ahead.render(&Scope::dashboard().keep_windows()),
             "{{instance}} {{mountpoint}}".to_owned(),
         )],
+        exprs: vec![ahead],
         ..timeseries(
             &format!("Disk free in {} h at the last hour's pace", host.disk_full_hours),
             "bytes",
