@@ -240,7 +240,7 @@ impl Pipeline {
         let registry = ProviderRegistry::new();
 
         let mut stt = FallbackChain::builder(ProviderKind::Stt).registry(&registry);
-        for (name, sim) in [(stt_a, sim(stt_a, 120, 30, 11)), (stt_b, sim(stt_b, 200, 40, 12))] {
+        for (name, sim) in [(stt_a, sim(stt_a, 120, 15, 11)), (stt_b, sim(stt_b, 200, 20, 12))] {
             stt = stt
                 .stream_provider(settings(name, ms(1_000), ms(10_000)), move |heard: String| {
                     sim.clone().answer(transcripts(&heard))
@@ -249,12 +249,12 @@ impl Pipeline {
         let stt = stt.usage_with(|t: &Transcript| Usage::audio_seconds(t.audio_seconds)).build()?;
         let live_stt = live_stt(
             &registry,
-            [(stt_a, sim(stt_a, 120, 30, 13)), (stt_b, sim(stt_b, 200, 40, 14))],
+            [(stt_a, sim(stt_a, 120, 15, 13)), (stt_b, sim(stt_b, 200, 20, 14))],
             &breaker,
         )?;
 
         let mut llm = FallbackChain::builder(ProviderKind::Llm).registry(&registry);
-        for (name, sim) in [(llm_a, sim(llm_a, 180, 8, 21)), (llm_b, sim(llm_b, 350, 12, 22))] {
+        for (name, sim) in [(llm_a, sim(llm_a, 180, 4, 21)), (llm_b, sim(llm_b, 250, 6, 22))] {
             llm = llm
                 .stream_provider(settings(name, ms(2_000), ms(30_000)), move |prompt: String| {
                     sim.clone().answer(tokens(&prompt))
