@@ -95,8 +95,7 @@ mod tests {
         let levels = Levels::default();
         let subscriber = tracing_subscriber::registry().with(levels.clone());
         tracing::subscriber::with_default(subscriber, || LogChannel.send(n));
-        let out = levels.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        out
+        levels.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     #[test]
