@@ -63,12 +63,27 @@ fn smtp_server(dir: &std::path::Path, credentials: &[&str]) -> Option<(SmtpServe
         .spawn()
         .expect("start aiosmtpd");
     let server = SmtpServer(child);
+    // Ready once it greets: a bare connect can succeed before aiosmtpd listens (a
+    // loopback connect to a free ephemeral port may connect to itself), and a send that
+    // then meets a refused connection is retried, which the tests count.
     let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+    while !greets(port) {
         assert!(started.elapsed() < Duration::from_secs(20), "aiosmtpd did not listen");
         std::thread::sleep(Duration::from_millis(50));
     }
     Some((server, port))
+}
+
+/// Whether an SMTP server on `port` sends its `220` greeting.
+fn greets(port: u16) -> bool {
+    use std::io::Read;
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return false };
+    if stream.local_addr().is_ok_and(|local| local.port() == port) {
+        return false;
+    }
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let mut greeting = [0u8; 3];
+    stream.read_exact(&mut greeting).is_ok() && &greeting == b"220"
 }
 
 /// Every message of the Maildir, parsed by Python's `email` package: subject, from, to,
