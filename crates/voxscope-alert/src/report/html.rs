@@ -115,8 +115,13 @@ fn status(status: Status) -> String {
     format!("<td class=\"status {class}\">{}</td>", status.label())
 }
 
-/// `text` with `&`, `<`, `>` and `"` escaped for HTML text and attributes.
-pub(crate) fn escape(text: &str) -> String {
+/// `text` with `&`, `<`, `>`, `"` and `'` escaped for HTML text and attributes: the
+/// report page and the email channel both escape through it.
+///
+/// ```
+/// assert_eq!(voxscope_alert::report::escape_html("a<b & 'c'"), "a&lt;b &amp; &#39;c&#39;");
+/// ```
+pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -124,6 +129,7 @@ pub(crate) fn escape(text: &str) -> String {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
             c => out.push(c),
         }
     }

@@ -31,7 +31,7 @@ mod svg;
 mod targets;
 
 pub use build::{KpiRow, Report, ReportSpec, SloRow, Status};
-pub use html::html;
+pub use html::{escape as escape_html, html};
 pub use kpi::{Comparison, Kpi, Measure, Target, kpis};
 pub use markdown::markdown;
 pub use source::Source;

@@ -56,18 +56,7 @@ pub(super) fn colour(severity: &str, status: Status) -> &'static str {
 
 /// Escapes `&`, `<`, `>`, `"` and `'` for HTML text and attributes.
 pub(super) fn html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+    voxscope_alert::report::escape_html(text)
 }
 
 /// Escapes `&`, `<` and `>`, the characters Slack's message formatting reserves.
