@@ -23,9 +23,11 @@ pub async fn serve(app: Router) -> SocketAddr {
     addr
 }
 
-/// Starts the demo voice service exactly as its `main` builds it
-/// (`voice_agent::service`), with `args` as its command line after the program name and
-/// `env` as its environment, recording into `metrics`. Serves on 127.0.0.1 port 0.
+/// Starts the demo voice service's router as its `main` builds it (`voice_agent::service`
+/// goes through the same `service_with` that `voice_agent::run` serves), without the
+/// built-in callers and the incident timeline that `run` adds (tests/demo_story.rs runs
+/// `run` itself), with `args` as its command line after the program name and `env` as
+/// its environment, recording into `metrics`. Serves on 127.0.0.1 port 0.
 pub async fn start_demo(
     args: &[&str],
     env: impl Fn(&str) -> Option<String>,
