@@ -108,9 +108,8 @@ pub fn service_with(
         .layer(tracing.trace_layer()))
 }
 
-/// Runs the demo as `main` does, on `listener`, until `shutdown` completes: says first
-/// where the live page is, builds [`service_with`], then starts the story (the built-in
-/// [`callers`] and the incident [`timeline`], as `config` says) and serves.
+/// Runs the demo as `main` does, on `listener`, until `shutdown` completes: [`start`],
+/// then serves.
 ///
 /// ```no_run
 /// # async fn run() -> anyhow::Result<()> {
@@ -123,7 +122,7 @@ pub fn service_with(
 /// ```
 ///
 /// # Errors
-/// What [`service_with`] or serving returns.
+/// What [`start`] or serving returns.
 pub async fn run(
     config: &config::Config,
     metrics: &MetricsHandle,
@@ -131,6 +130,36 @@ pub async fn run(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    start(config, metrics, tracing, listener, shutdown)?.await
+}
+
+/// Everything [`run`] does before it serves, done by the time it returns: says first
+/// where the live page is, builds [`service_with`] (the startup checks have published
+/// their gauges), starts the story (the built-in [`callers`] and the incident
+/// [`timeline`], as `config` says). The future it returns serves on `listener` until
+/// `shutdown` completes, then stops the story. Call it inside a tokio runtime.
+///
+/// ```no_run
+/// # async fn run() -> anyhow::Result<()> {
+/// let tracing = voxscope::trace::TracePipeline::new(&voxscope::trace::TraceConfig::new("demo"))?;
+/// let metrics = voice_agent::telemetry::install_metrics()?;
+/// let config = voice_agent::config::Config::parse(["voice_agent", "--callers", "0"], |_| None)?;
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+/// let serving = voice_agent::start(&config, &metrics, &tracing, listener, std::future::pending())?;
+/// tokio::spawn(serving);
+/// # Ok(()) }
+/// ```
+///
+/// # Errors
+/// A listener without an address, a bad `--faults` spec, or what [`service_with`]
+/// returns.
+pub fn start(
+    config: &config::Config,
+    metrics: &MetricsHandle,
+    tracing: &TracePipeline,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<impl std::future::Future<Output = anyhow::Result<()>> + Send + 'static> {
     let addr = listener.local_addr()?;
     ::tracing::info!(
         "live page at {} | voice_agent listening on http://{addr} (metrics at /metrics{}, traces at /traces)",
@@ -145,9 +174,12 @@ pub async fn run(
         true => Some(timeline::start(&timeline::STORY, base, faults, config.speed)?),
         false => None,
     };
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
-    drop((callers, story));
-    Ok(())
+    let serving = axum::serve(listener, app).with_graceful_shutdown(shutdown);
+    Ok(async move {
+        serving.await?;
+        drop((callers, story));
+        Ok(())
+    })
 }
 
 /// The live page's URL for a demo listening on `addr`, as a browser on this machine

@@ -23,22 +23,34 @@ pub async fn serve(app: Router) -> SocketAddr {
     addr
 }
 
-/// Starts the demo voice service's router as its `main` builds it (`voice_agent::service`
-/// goes through the same `service_with` that `voice_agent::run` serves), without the
-/// built-in callers and the incident timeline that `run` adds (tests/demo_story.rs runs
-/// `run` itself), with `args` as its command line after the program name and `env` as
-/// its environment, recording into `metrics`. Serves on 127.0.0.1 port 0.
+/// Starts the demo voice service through `voice_agent::start`, which
+/// `voice_agent::run` (what its `main` calls) awaits, and serves it in a task, with
+/// `args` as its command line after the program name and `env` as its environment,
+/// recording into `metrics`, on 127.0.0.1 port 0. Unless `args` say otherwise, the
+/// built-in callers are off (`--callers 0`) and the incident timeline too
+/// (`--timeline off`), so a test counts only the traffic it makes; tests/demo_story.rs
+/// runs the story itself.
 pub async fn start_demo(
     args: &[&str],
     env: impl Fn(&str) -> Option<String>,
     metrics: &MetricsHandle,
 ) -> SocketAddr {
-    let args = std::iter::once("voice_agent").chain(args.iter().copied());
+    let said = |flag: &str| args.iter().any(|arg| arg.split('=').next() == Some(flag));
+    let quiet = [("--callers", "0"), ("--timeline", "off")]
+        .into_iter()
+        .filter(|(flag, _)| !said(flag))
+        .flat_map(|(flag, value)| [flag, value]);
+    let args = std::iter::once("voice_agent").chain(quiet).chain(args.iter().copied());
     let config = voice_agent::config::Config::parse(args, env).expect("demo config");
     let tracing =
         voxscope::trace::TracePipeline::new(&voxscope::trace::TraceConfig::new("voice_agent"))
             .expect("trace pipeline");
-    serve(voice_agent::service(&config, metrics, &tracing).expect("demo service")).await
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+    let addr = listener.local_addr().expect("local addr");
+    let serving = voice_agent::start(&config, metrics, &tracing, listener, std::future::pending())
+        .expect("demo service");
+    tokio::spawn(async move { serving.await.expect("demo serving") });
+    addr
 }
 
 /// Runs `test` on a current-thread runtime with a fresh Prometheus recorder as the
