@@ -121,13 +121,21 @@ fn parse_fault(text: &str) -> anyhow::Result<Fault> {
     })
 }
 
+/// The longest fault duration: a day, so that a provider's faults add up without
+/// overflowing its answer time.
+pub const MAX_FAULT_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
+
 fn parse_duration(text: &str) -> anyhow::Result<Duration> {
     let parsed = if let Some(ms) = text.strip_suffix("ms") {
         ms.parse().ok().map(Duration::from_millis)
     } else {
-        text.strip_suffix('s').and_then(|s| s.parse().ok()).map(Duration::from_secs_f64)
+        // Negative, non-finite or overflowing seconds are an error, not a panic.
+        let seconds = text.strip_suffix('s').and_then(|s| s.parse().ok());
+        seconds.and_then(|s| Duration::try_from_secs_f64(s).ok())
     };
-    parsed.with_context(|| format!("faults: {text:?} is not a duration like 300ms or 2s"))
+    parsed.filter(|d| *d <= MAX_FAULT_DURATION).with_context(|| {
+        format!("faults: {text:?} is not a duration like 300ms or 2s (at most 86400s)")
+    })
 }
 
 /// The faults in force, shared by every simulated provider and swapped at runtime (the
@@ -197,8 +205,18 @@ mod tests {
         assert_eq!(err("llm.primary=error:auth@2"), "faults: share \"2\" is not a number in 0..=1");
         assert_eq!(
             err("tts.primary=stall:soon"),
-            "faults: \"soon\" is not a duration like 300ms or 2s"
+            "faults: \"soon\" is not a duration like 300ms or 2s (at most 86400s)"
         );
+        // Negative, non-finite and huge seconds panicked; over a day is refused too.
+        for too_long in ["-1s", "1e300s", "NaNs", "infs", "-0.5s", "86400.001s", "86400001ms"] {
+            let spec = format!("llm.primary=latency:{too_long}");
+            assert_eq!(
+                Faults::parse(&spec).unwrap_err().to_string(),
+                format!("faults: {too_long:?} is not a duration like 300ms or 2s (at most 86400s)")
+            );
+        }
+        let day = Faults::parse("llm.primary=stall:86400s+stall:86400000ms").unwrap();
+        assert_eq!(day.of("groq"), [Fault::Stall(MAX_FAULT_DURATION); 2]);
     }
 
     #[test]
