@@ -1,5 +1,7 @@
-//! Any text frame: the borrowed fast path and the full `serde_json::Value` parse read
-//! it alike, and the tracked socket reads it as the full parse does, never panicking.
+//! Any text frame, to every media adapter (Twilio, Telnyx, Plivo, Vonage, raw PCM), in
+//! both directions: never a panic; for the JSON media streams, the borrowed fast path
+//! and the full `serde_json::Value` parse read it alike, and the tracked socket reads it
+//! as the full parse does.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -33,5 +35,6 @@ fuzz_target!(|data: &[u8]| {
     // Vonage and raw PCM text frames have no fast path; they must still not panic.
     let _ = outbound(Protocol::Plivo, text);
     let _ = inbound(Protocol::Vonage, text);
+    let _ = outbound(Protocol::Vonage, text);
     let _ = inbound(Protocol::RawPcm { sample_rate: 8_000, sample_width: 2 }, text);
 });
