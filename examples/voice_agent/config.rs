@@ -11,6 +11,7 @@
 //! | `--callers N` (built-in simulated callers on `/media`; 0 turns them off) | `VOXSCOPE_DEMO_CALLERS` | 8 |
 //! | `--timeline on\|off` (the scripted incident timeline) | `VOXSCOPE_DEMO_TIMELINE` | `on` |
 //! | `--speed N` (the story's minutes pass N times faster, 1 to 60) | `VOXSCOPE_DEMO_SPEED` | 1 |
+//! | `--instrumentation on\|off` (voxscope's HTTP, trace and call layers) | `VOXSCOPE_INSTRUMENTATION` | `on` |
 //!
 //! The provider keys (`VOXSCOPE_DEMO_STT_KEY`, …) come from the environment only, so they
 //! never show in a process list.
@@ -22,6 +23,7 @@ use std::path::PathBuf;
 use anyhow::{Context, anyhow};
 use clap::{Arg, Command};
 
+use crate::instrumentation::Instrumentation;
 use crate::providers::KEY_VARS;
 
 /// The address the demo listens on when nothing else is said: loopback only.
@@ -51,6 +53,8 @@ pub struct Config {
     /// minutes, the alert engine's clock (its `for` durations, windows and rates are per
     /// scaled second) and the breakers' cool-down. 1 is real time.
     pub speed: u32,
+    /// Whether voxscope's layers are on (see [`crate::instrumentation`]).
+    pub instrumentation: Instrumentation,
 }
 
 /// The built-in callers when nothing else is said.
@@ -107,6 +111,9 @@ fn command() -> Command {
         ))
         .arg(Arg::new("speed").long("speed").value_name("N").help(
             "Runs the story N times faster (timeline, alert engine clock, breaker cool-down), 1 to 60 [env: VOXSCOPE_DEMO_SPEED] [default: 1]",
+        ))
+        .arg(Arg::new("instrumentation").long("instrumentation").value_name("on|off").help(
+            "voxscope's HTTP metrics, trace and call layers; off serves the same routes without them [env: VOXSCOPE_INSTRUMENTATION] [default: on]",
         ))
         .arg(Arg::new("faults").long("faults").value_name("SPEC").help(
             "Provider faults, e.g. stt.primary=outage,llm.primary=error:rate_limited@0.5,tts.primary=stall:3s [env: VOXSCOPE_DEMO_FAULTS]",
@@ -181,6 +188,11 @@ impl Config {
                 })?
             }
         };
+        let instrumentation =
+            match flag("instrumentation").or_else(|| env("VOXSCOPE_INSTRUMENTATION")) {
+                None => Instrumentation::On,
+                Some(text) => Instrumentation::parse(&text)?,
+            };
         Ok(Self {
             addr,
             metrics_token,
@@ -191,6 +203,7 @@ impl Config {
             callers,
             timeline,
             speed,
+            instrumentation,
         })
     }
 }
@@ -279,6 +292,13 @@ mod tests {
         assert_eq!(err.to_string(), "speed: \"0\" is not a number from 1 to 60");
         let err = Config::parse(args(&["--timeline", "maybe"]), none).unwrap_err();
         assert_eq!(err.to_string(), "timeline: \"maybe\" is neither on nor off");
+        let err = Config::parse(args(&["--instrumentation", "none"]), none).unwrap_err();
+        assert_eq!(err.to_string(), "instrumentation: \"none\" is neither on nor off");
+        let env = |k: &str| (k == "VOXSCOPE_INSTRUMENTATION").then(|| "off".to_owned());
+        assert_eq!(Config::parse(args(&[]), env).unwrap().instrumentation, Instrumentation::Off);
+        let flag = Config::parse(args(&["--instrumentation=on"]), env).unwrap();
+        assert_eq!(flag.instrumentation, Instrumentation::On);
+        assert_eq!(Config::parse(args(&[]), none).unwrap().instrumentation, Instrumentation::On);
         let err = Config::parse(args(&["--bogus"]), none).unwrap_err();
         assert!(err.to_string().contains("--bogus"), "{err}");
     }

@@ -18,6 +18,7 @@ pub mod calls;
 pub mod config;
 pub mod endpointing;
 pub mod faults;
+pub mod instrumentation;
 pub mod media;
 pub mod providers;
 pub mod routes;
@@ -41,7 +42,7 @@ pub const LIVE_PATH: &str = "/live";
 /// The whole demo service, exactly as `main` serves it: the HTTP API, `/media` calls,
 /// the provider turns, `/metrics` and `/traces`, the alert API, the live page at `/live`
 /// (behind the metrics token when one is set), under the trace and
-/// HTTP metrics layers. It also runs the startup check of the provider keys
+/// HTTP metrics layers (none with `--instrumentation off`, see [`instrumentation`]). It also runs the startup check of the provider keys
 /// (`voxscope_config_missing`) and starts the embedded alerting engine, which evaluates
 /// the rules over the demo's own metrics and notifies the log.
 ///
@@ -97,15 +98,14 @@ pub fn service_with(
     if let Some(token) = &config.metrics_token {
         live = live.token(token);
     }
-    Ok(routes::router(calls.clone())
+    let app = routes::router(calls.clone())
         .merge(providers::router(calls, pipeline))
-        .merge(media::router(responder)?)
+        .merge(config.instrumentation.media_router(responder)?)
         .merge(endpoint.into_router())
         .merge(tracing.traces_router())
         .merge(alerts.router())
-        .merge(live.build()?.router())
-        .layer(telemetry::http_layer()?)
-        .layer(tracing.trace_layer()))
+        .merge(live.build()?.router());
+    config.instrumentation.layers(app, tracing)
 }
 
 /// Runs the demo as `main` does, on `listener`, until `shutdown` completes: [`start`],

@@ -7,6 +7,7 @@
 //! canonical base64 is counted in `voice_call_protocol_errors_total{kind="invalid_payload"}`
 //! and carries no audio.
 
+use std::fmt;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,14 +15,14 @@ use std::time::Duration;
 use anyhow::Context as _;
 use axum::Router;
 use axum::extract::State;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{Message, WebSocketUpgrade};
 use axum::response::Response;
 use axum::routing::any;
 use base64::Engine as _;
 use futures_util::stream::{self, BoxStream};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use serde::Deserialize;
-use voxscope::call::{Call, CallLayer, Protocol, ProtocolErrorKind, TrackedSocket};
+use voxscope::call::{Call, CallLayer, Protocol, ProtocolErrorKind};
 
 use crate::endpointing::{Endpointer, Heard};
 
@@ -103,6 +104,31 @@ async fn media(
     })
 }
 
+/// What the agent tells its call's instrumentation: the call layer's [`Call`], or
+/// nothing when the demo runs with `--instrumentation off`.
+pub trait CallHooks: Send + 'static {
+    /// The call id, for the responder's logs.
+    fn id(&self) -> String;
+    /// The caller's turn ended (the start of the turn latency).
+    fn user_turn_ended(&self);
+    /// A media payload of canonical length that did not decode.
+    fn invalid_payload(&self, error: &dyn fmt::Display);
+}
+
+impl CallHooks for Call {
+    fn id(&self) -> String {
+        Call::id(self)
+    }
+
+    fn user_turn_ended(&self) {
+        Call::user_turn_ended(self);
+    }
+
+    fn invalid_payload(&self, error: &dyn fmt::Display) {
+        self.protocol_error(ProtocolErrorKind::InvalidPayload, error);
+    }
+}
+
 #[derive(Deserialize)]
 struct Inbound<'a> {
     event: &'a str,
@@ -123,11 +149,14 @@ struct InboundMedia<'a> {
 /// A socket error ends the call with `Ok`: the caller went away, which the tracked
 /// socket has already seen (`dropped`). `Err` is for the agent's own failures (a
 /// responder error), which end the call `failed`.
-async fn agent(
-    socket: TrackedSocket<WebSocket>,
-    call: Call,
+pub(crate) async fn agent<S, E>(
+    socket: S,
+    call: impl CallHooks,
     responder: Arc<dyn Responder>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<()>
+where
+    S: Stream<Item = Result<Message, E>> + Sink<Message> + Send,
+{
     let (mut to_caller, mut from_caller) = socket.split();
     let mut stream_sid = String::new();
     let mut caller = Endpointer::default();
@@ -160,7 +189,7 @@ async fn agent(
                         Ok(Heard::SpeechStarted | Heard::Nothing) => {}
                         // A length that base64 cannot have, the tracked socket counted.
                         Err(error) if media.payload.len().is_multiple_of(4) => {
-                            call.protocol_error(ProtocolErrorKind::InvalidPayload, &error);
+                            call.invalid_payload(&error);
                         }
                         Err(_) => {}
                     },

@@ -280,8 +280,8 @@ async fn drain(ws: &mut Socket, outcome: &mut Outcome) {
     let _ = drained.await;
 }
 
-/// Twilio Media Streams frames, as Twilio sends them.
-mod frames {
+/// Twilio Media Streams frames, as Twilio sends them (`start`, `media`, `stop`).
+pub mod frames {
     /// A `media` frame of the caller's track.
     pub fn media(sequence: u64, timestamp_ms: u64, payload: &str) -> String {
         format!(
@@ -289,6 +289,7 @@ mod frames {
         )
     }
 
+    /// The `start` frame of call `sid` (its stream sid derived from it).
     pub fn start(sid: &str) -> String {
         let stream = sid.strip_prefix("CA").unwrap_or(sid);
         format!(
@@ -296,6 +297,7 @@ mod frames {
         )
     }
 
+    /// The `stop` frame of call `sid`: the caller hung up.
     pub fn stop(sid: &str) -> String {
         format!(
             r#"{{"event":"stop","sequenceNumber":"999","stop":{{"accountSid":"ACsim","callSid":"{sid}"}}}}"#

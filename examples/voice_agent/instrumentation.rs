@@ -1,0 +1,125 @@
+//! `--instrumentation on|off`: the demo with every voxscope layer, or the same routes
+//! without them, so that what the layers cost a whole service can be measured
+//! (`loadgen` serves both and compares them).
+//!
+//! Off leaves out the HTTP metrics layer, the trace layer and the call layer on `/media`
+//! (its admission cap and idle watch with it: an uninstrumented `/media` takes every
+//! call and ends one only when the caller does). The provider pipeline keeps its
+//! fallback chains, which are its logic as much as its instrumentation, and `/metrics`,
+//! `/traces`, the alert API and the live page stay served, showing what is left.
+//!
+//! ```
+//! use voice_agent::config::Config;
+//! use voice_agent::instrumentation::Instrumentation;
+//!
+//! let config = Config::parse(["voice_agent", "--instrumentation", "off"], |_| None).unwrap();
+//! assert_eq!(config.instrumentation, Instrumentation::Off);
+//! ```
+
+use std::fmt;
+use std::sync::Arc;
+
+use anyhow::anyhow;
+use axum::Router;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{Query, State};
+use axum::response::Response;
+use axum::routing::any;
+use serde::Deserialize;
+use voxscope::trace::TracePipeline;
+
+use crate::media::{self, CallHooks, MEDIA_PATH, Responder};
+use crate::telemetry;
+
+/// Whether the demo serves under voxscope's layers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Instrumentation {
+    /// HTTP metrics, tracing and call tracking: the demo as it ships.
+    #[default]
+    On,
+    /// The same routes without those layers: the baseline of what they cost.
+    Off,
+}
+
+impl Instrumentation {
+    /// Reads `on` or `off`.
+    ///
+    /// ```
+    /// use voice_agent::instrumentation::Instrumentation;
+    ///
+    /// assert_eq!(Instrumentation::parse("off").unwrap(), Instrumentation::Off);
+    /// let err = Instrumentation::parse("partly").unwrap_err();
+    /// assert_eq!(err.to_string(), "instrumentation: \"partly\" is neither on nor off");
+    /// ```
+    ///
+    /// # Errors
+    /// Any other word.
+    pub fn parse(text: &str) -> anyhow::Result<Self> {
+        match text {
+            "on" => Ok(Self::On),
+            "off" => Ok(Self::Off),
+            other => Err(anyhow!("instrumentation: {other:?} is neither on nor off")),
+        }
+    }
+
+    /// `/media` answered by the agent over `responder`: under its call layer when on
+    /// ([`media::router`]), on the bare WebSocket when off.
+    ///
+    /// # Errors
+    /// The call layer's settings, when on.
+    pub fn media_router(self, responder: Arc<dyn Responder>) -> anyhow::Result<Router> {
+        match self {
+            Self::On => media::router(responder),
+            Self::Off => {
+                Ok(Router::new().route(MEDIA_PATH, any(untracked_media)).with_state(responder))
+            }
+        }
+    }
+
+    /// `app` under the HTTP metrics and trace layers when on, as it is when off. They go
+    /// on last, after every `merge`, so that they wrap the fallback too.
+    ///
+    /// # Errors
+    /// The HTTP layer's settings, when on.
+    pub fn layers(self, app: Router, tracing: &TracePipeline) -> anyhow::Result<Router> {
+        Ok(match self {
+            Self::On => app.layer(telemetry::http_layer()?).layer(tracing.trace_layer()),
+            Self::Off => app,
+        })
+    }
+}
+
+/// The query of a media-stream request: Twilio's call id, when the caller gives it.
+#[derive(Deserialize)]
+struct MediaQuery {
+    #[serde(rename = "callSid")]
+    call_sid: Option<String>,
+}
+
+async fn untracked_media(
+    ws: WebSocketUpgrade,
+    Query(query): Query<MediaQuery>,
+    State(responder): State<Arc<dyn Responder>>,
+) -> Response {
+    let call = Untracked { id: query.call_sid.unwrap_or_default() };
+    ws.on_upgrade(move |socket| async move {
+        if let Err(error) = media::agent(socket, call, responder).await {
+            tracing::warn!("media stream ended: {error:#}");
+        }
+    })
+}
+
+/// A call nothing observes: turns and bad payloads go unrecorded.
+struct Untracked {
+    id: String,
+}
+
+impl CallHooks for Untracked {
+    fn id(&self) -> String {
+        self.id.clone()
+    }
+
+    fn user_turn_ended(&self) {}
+
+    fn invalid_payload(&self, _: &dyn fmt::Display) {}
+}
