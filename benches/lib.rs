@@ -101,3 +101,49 @@ impl Sink<Message> for RepeatingCaller {
         Poll::Ready(Ok(()))
     }
 }
+
+/// Wall time, divided by `tasks`, for `tasks` futures spawned together on `runtime`
+/// (a multi-thread runtime): `body(task)` builds each one before the clock starts, and
+/// each runs the same number of operations, so the result is wall time per operation.
+/// The clock starts when all are spawned and waiting, and stops when the last is done.
+/// Their outputs come back in task order.
+pub fn on_tasks<F>(
+    runtime: &tokio::runtime::Runtime,
+    tasks: usize,
+    body: impl Fn(usize) -> F,
+) -> (std::time::Duration, Vec<F::Output>)
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let start = std::sync::Arc::new(tokio::sync::Barrier::new(tasks + 1));
+    runtime.block_on(async {
+        let handles: Vec<_> = (0..tasks)
+            .map(|task| {
+                let (start, body) = (std::sync::Arc::clone(&start), body(task));
+                tokio::spawn(async move {
+                    start.wait().await;
+                    body.await
+                })
+            })
+            .collect();
+        start.wait().await;
+        let began = std::time::Instant::now();
+        let mut outputs = Vec::with_capacity(tasks);
+        for handle in handles {
+            match handle.await {
+                Ok(output) => outputs.push(output),
+                Err(error) => std::panic::resume_unwind(error.into_panic()),
+            }
+        }
+        (began.elapsed() / tasks.max(1) as u32, outputs)
+    })
+}
+
+/// The multi-thread runtime of the `*_mt` benches: one worker per core.
+pub fn multi_thread_runtime() -> Option<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().ok()
+}
+
+/// How many tasks the `*_mt` benches run at once: one, and sixteen.
+pub const TASKS: [usize; 2] = [1, 16];

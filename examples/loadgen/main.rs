@@ -2,12 +2,13 @@
 //!
 //! `cargo build --release -p voxscope-examples --bins && target/release/loadgen`
 //!
-//! Starts the `voice_agent` binary twice, `--instrumentation on` and `off` (its story
-//! off), then, round by round and alternating which goes first: `wrk` against the HTTP
-//! API (routes in [`wrk::ROUTES`]), and the media driver ([`frames`]) against `/media`.
-//! Prints a table of the medians over the rounds, on against off. Before it reports, it
-//! checks the accounting: the instrumented demo counted exactly the media frames the
-//! driver sent it, and the uninstrumented one recorded no HTTP or call series at all.
+//! Starts the `voice_agent` binary three times, `--instrumentation off`, `metrics` and
+//! `on` (its story off), then, round by round and rotating which goes first: `wrk`
+//! against the HTTP API (routes in [`wrk::ROUTES`]), and the media driver ([`frames`])
+//! against `/media`. Prints a table of the medians over the rounds, each against off.
+//! Before it reports, it checks the accounting: the instrumented demos counted exactly
+//! the media frames the driver sent them, and the uninstrumented one recorded no HTTP or
+//! call series at all.
 
 mod demo;
 mod frames;
@@ -25,6 +26,8 @@ use crate::wrk::WrkReport;
 
 /// The target: instrumented throughput at least this share of the uninstrumented.
 const TARGET_RATIO: f64 = 0.95;
+/// off, metrics, on.
+const MODES: usize = 3;
 
 struct Settings {
     agent: PathBuf,
@@ -86,7 +89,11 @@ fn settings() -> anyhow::Result<Settings> {
 fn main() -> anyhow::Result<()> {
     let settings = settings()?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let demos = [Demo::start(&settings.agent, "off")?, Demo::start(&settings.agent, "on")?];
+    let demos = [
+        Demo::start(&settings.agent, "off")?,
+        Demo::start(&settings.agent, "metrics")?,
+        Demo::start(&settings.agent, "on")?,
+    ];
     for demo in &demos {
         for _ in 0..2 {
             let (status, body) = demo.request("POST", "/calls")?;
@@ -97,11 +104,11 @@ fn main() -> anyhow::Result<()> {
     }
     let script = wrk::write_script(&std::env::temp_dir())?;
     let duration = Duration::from_secs(settings.seconds);
-    let mut http: [Vec<WrkReport>; 2] = Default::default();
-    let mut media: [Vec<FramesReport>; 2] = Default::default();
-    let mut frames_sent = [0_u64; 2];
+    let mut http: [Vec<WrkReport>; MODES] = Default::default();
+    let mut media: [Vec<FramesReport>; MODES] = Default::default();
+    let mut frames_sent = [0_u64; MODES];
     for round in 0..settings.rounds {
-        let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+        let order: [usize; MODES] = std::array::from_fn(|i| (i + round) % MODES);
         for i in order {
             let report = wrk::run(
                 &demos[i].base_url(),
@@ -135,9 +142,10 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The instrumented demo counted every frame sent to it (calls end asynchronously after
-/// the driver's close: waits up to 10 s for the last ones); the other recorded nothing.
-fn check_accounting(demos: &[Demo; 2], frames_sent: [u64; 2]) -> anyhow::Result<()> {
+/// The instrumented demos counted every frame sent to them (calls end asynchronously
+/// after the driver's close: waits up to 10 s for the last ones); the other recorded
+/// nothing.
+fn check_accounting(demos: &[Demo; MODES], frames_sent: [u64; MODES]) -> anyhow::Result<()> {
     let inbound = |text: &str| -> f64 {
         text.lines()
             .filter(|line| line.starts_with("voice_call_frames_total{"))
@@ -150,22 +158,25 @@ fn check_accounting(demos: &[Demo; 2], frames_sent: [u64; 2]) -> anyhow::Result<
     if let Some(line) = off.lines().find(|line| off_series.iter().any(|s| line.starts_with(s))) {
         bail!("the uninstrumented demo recorded {line:?}");
     }
-    let mut counted = 0.0;
-    for _ in 0..50 {
-        counted = inbound(&demos[1].request("GET", "/metrics")?.1);
-        if counted == frames_sent[1] as f64 {
-            println!(
-                "accounting: the instrumented demo counted {counted} of {} frames sent; the uninstrumented one recorded no HTTP or call series",
-                frames_sent[1]
-            );
-            return Ok(());
+    for (demo, sent) in demos.iter().zip(frames_sent).skip(1) {
+        let mut counted = 0.0;
+        for _ in 0..50 {
+            counted = inbound(&demo.request("GET", "/metrics")?.1);
+            if counted == sent as f64 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(200));
         }
-        std::thread::sleep(Duration::from_millis(200));
+        if counted != sent as f64 {
+            bail!("the demo ({}) counted {counted} inbound frames of {sent}", demo.instrumentation);
+        }
+        println!(
+            "accounting: the demo ({}) counted {counted} of {sent} frames",
+            demo.instrumentation
+        );
     }
-    bail!(
-        "the instrumented demo counted {counted} inbound frames, the driver sent {}",
-        frames_sent[1]
-    )
+    println!("accounting: the uninstrumented demo recorded no HTTP or call series");
+    Ok(())
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -177,17 +188,19 @@ fn median(mut values: Vec<f64>) -> f64 {
     }
 }
 
-fn ms(value: f64) -> String {
-    format!("{value:.3} ms")
-}
-
-fn print_table(settings: &Settings, http: &[Vec<WrkReport>; 2], media: &[Vec<FramesReport>; 2]) {
+fn print_table(
+    settings: &Settings,
+    http: &[Vec<WrkReport>; MODES],
+    media: &[Vec<FramesReport>; MODES],
+) {
     let http_rate = |i: usize| median(http[i].iter().map(|r| r.requests_per_sec).collect());
-    let http_p99 = |i: usize| median(http[i].iter().map(|r| r.p99.as_secs_f64() * 1e3).collect());
     let http_p50 = |i: usize| median(http[i].iter().map(|r| r.p50.as_secs_f64() * 1e3).collect());
+    let http_p99 = |i: usize| median(http[i].iter().map(|r| r.p99.as_secs_f64() * 1e3).collect());
     let media_rate = |i: usize| median(media[i].iter().map(FramesReport::per_sec).collect());
-    let media_q = |i: usize, q: f64| {
-        median(media[i].iter().map(|r| r.round_trip(q).as_secs_f64() * 1e3).collect())
+    let media_p50 =
+        |i: usize| median(media[i].iter().map(|r| r.round_trip(0.5).as_secs_f64() * 1e3).collect());
+    let media_p99 = |i: usize| {
+        median(media[i].iter().map(|r| r.round_trip(0.99).as_secs_f64() * 1e3).collect())
     };
     let errors: u64 = http.iter().flatten().map(|r| r.socket_errors).sum();
     println!(
@@ -199,39 +212,41 @@ fn print_table(settings: &Settings, http: &[Vec<WrkReport>; 2], media: &[Vec<Fra
         settings.calls,
         settings.batch
     );
-    println!("| measure | off | on | on vs off |");
-    println!("|---|---|---|---|");
-    let ratio = |on: f64, off: f64| format!("{:.1} %", on / off * 100.0);
-    let diff = |on: f64, off: f64| format!("{:+.3} ms", on - off);
-    println!(
-        "| HTTP requests/s (wrk) | {:.0} | {:.0} | {} |",
-        http_rate(0),
-        http_rate(1),
-        ratio(http_rate(1), http_rate(0))
-    );
-    for (name, f) in [("p50", &http_p50 as &dyn Fn(usize) -> f64), ("p99", &http_p99)] {
-        println!("| HTTP {name} | {} | {} | {} |", ms(f(0)), ms(f(1)), diff(f(1), f(0)));
-    }
-    println!(
-        "| media frames/s | {:.0} | {:.0} | {} |",
-        media_rate(0),
-        media_rate(1),
-        ratio(media_rate(1), media_rate(0))
-    );
-    for (name, q) in [("p50", 0.5), ("p99", 0.99)] {
-        let (off, on) = (media_q(0, q), media_q(1, q));
+    println!("| measure | off | metrics | on | metrics vs off | on vs off |");
+    println!("|---|---|---|---|---|---|");
+    type Measure<'a> = &'a dyn Fn(usize) -> f64;
+    let rates: [(&str, Measure<'_>); 2] =
+        [("HTTP requests/s (wrk)", &http_rate), ("media frames/s", &media_rate)];
+    for (name, f) in rates {
+        let ratio = |i: usize| format!("{:.1} %", f(i) / f(0) * 100.0);
         println!(
-            "| media batch round trip {name} | {} | {} | {} |",
-            ms(off),
-            ms(on),
-            diff(on, off)
+            "| {name} | {:.0} | {:.0} | {:.0} | {} | {} |",
+            f(0),
+            f(1),
+            f(2),
+            ratio(1),
+            ratio(2)
         );
     }
-    let verdict = |on: f64, off: f64| if on / off >= TARGET_RATIO { "met" } else { "missed" };
+    let latencies: [(&str, Measure<'_>); 4] = [
+        ("HTTP p50", &http_p50),
+        ("HTTP p99", &http_p99),
+        ("media batch round trip p50", &media_p50),
+        ("media batch round trip p99", &media_p99),
+    ];
+    for (name, f) in latencies {
+        let diff = |i: usize| format!("{:+.3} ms", f(i) - f(0));
+        let ms = |i: usize| format!("{:.3} ms", f(i));
+        println!("| {name} | {} | {} | {} | {} | {} |", ms(0), ms(1), ms(2), diff(1), diff(2));
+    }
+    let verdict =
+        |f: Measure<'_>, i: usize| if f(i) / f(0) >= TARGET_RATIO { "met" } else { "missed" };
     println!(
-        "\ntarget {:.0} %: HTTP {}, media {}; wrk socket errors: {errors}",
+        "\ntarget {:.0} % of off: on: HTTP {}, media {}; metrics: HTTP {}, media {}; wrk socket errors: {errors}",
         TARGET_RATIO * 100.0,
-        verdict(http_rate(1), http_rate(0)),
-        verdict(media_rate(1), media_rate(0)),
+        verdict(&http_rate, 2),
+        verdict(&media_rate, 2),
+        verdict(&http_rate, 1),
+        verdict(&media_rate, 1),
     );
 }

@@ -1,6 +1,7 @@
-//! `--instrumentation on|off`: the demo with every voxscope layer, or the same routes
-//! without them, so that what the layers cost a whole service can be measured
-//! (`loadgen` serves both and compares them).
+//! `--instrumentation on|metrics|off`: the demo with every voxscope layer, with its
+//! metrics layers but no trace layer, or the same routes without any of them, so that
+//! what the layers cost a whole service can be measured (`loadgen` serves all three and
+//! compares them).
 //!
 //! Off leaves out the HTTP metrics layer, the trace layer and the call layer on `/media`
 //! (its admission cap and idle watch with it: an uninstrumented `/media` takes every
@@ -37,19 +38,21 @@ pub enum Instrumentation {
     /// HTTP metrics, tracing and call tracking: the demo as it ships.
     #[default]
     On,
+    /// HTTP metrics and call tracking, without the trace layer.
+    Metrics,
     /// The same routes without those layers: the baseline of what they cost.
     Off,
 }
 
 impl Instrumentation {
-    /// Reads `on` or `off`.
+    /// Reads `on`, `metrics` or `off`.
     ///
     /// ```
     /// use voice_agent::instrumentation::Instrumentation;
     ///
     /// assert_eq!(Instrumentation::parse("off").unwrap(), Instrumentation::Off);
     /// let err = Instrumentation::parse("partly").unwrap_err();
-    /// assert_eq!(err.to_string(), "instrumentation: \"partly\" is neither on nor off");
+    /// assert_eq!(err.to_string(), "instrumentation: \"partly\" is not on, metrics or off");
     /// ```
     ///
     /// # Errors
@@ -57,33 +60,36 @@ impl Instrumentation {
     pub fn parse(text: &str) -> anyhow::Result<Self> {
         match text {
             "on" => Ok(Self::On),
+            "metrics" => Ok(Self::Metrics),
             "off" => Ok(Self::Off),
-            other => Err(anyhow!("instrumentation: {other:?} is neither on nor off")),
+            other => Err(anyhow!("instrumentation: {other:?} is not on, metrics or off")),
         }
     }
 
     /// `/media` answered by the agent over `responder`: under its call layer when on
-    /// ([`media::router`]), on the bare WebSocket when off.
+    /// ([`media::router`]) unless off, on the bare WebSocket when off.
     ///
     /// # Errors
     /// The call layer's settings, when on.
     pub fn media_router(self, responder: Arc<dyn Responder>) -> anyhow::Result<Router> {
         match self {
-            Self::On => media::router(responder),
+            Self::On | Self::Metrics => media::router(responder),
             Self::Off => {
                 Ok(Router::new().route(MEDIA_PATH, any(untracked_media)).with_state(responder))
             }
         }
     }
 
-    /// `app` under the HTTP metrics and trace layers when on, as it is when off. They go
-    /// on last, after every `merge`, so that they wrap the fallback too.
+    /// `app` under the HTTP metrics and trace layers when on, the HTTP metrics layer
+    /// alone with metrics, as it is when off. They go on last, after every `merge`, so
+    /// that they wrap the fallback too.
     ///
     /// # Errors
     /// The HTTP layer's settings, when on.
     pub fn layers(self, app: Router, tracing: &TracePipeline) -> anyhow::Result<Router> {
         Ok(match self {
             Self::On => app.layer(telemetry::http_layer()?).layer(tracing.trace_layer()),
+            Self::Metrics => app.layer(telemetry::http_layer()?),
             Self::Off => app,
         })
     }

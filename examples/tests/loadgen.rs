@@ -1,0 +1,60 @@
+//! The `loadgen` binary, run briefly against the built `voice_agent`: it starts the demo
+//! off, with metrics and on, drives wrk and the media driver against each, checks that
+//! the instrumented demos counted every frame it sent, and prints its table.
+
+use std::process::Command;
+
+/// The cells of the table row that starts with `| name |`.
+fn row<'a>(table: &'a str, name: &str) -> Vec<&'a str> {
+    let line = table
+        .lines()
+        .find(|line| line.starts_with(&format!("| {name} |")))
+        .unwrap_or_else(|| panic!("no {name} row in:\n{table}"));
+    line.trim_matches('|').split('|').map(str::trim).skip(1).collect()
+}
+
+#[test]
+fn measures_three_modes_and_checks_the_frame_accounting() {
+    let output = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .args(["--agent", env!("CARGO_BIN_EXE_voice_agent")])
+        .args(["--seconds", "1", "--rounds", "1", "--connections", "4", "--calls", "3"])
+        .output()
+        .expect("run loadgen (needs wrk)");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+
+    // The metrics and on demos counted exactly what the driver sent them.
+    for mode in ["metrics", "on"] {
+        let line = stdout
+            .lines()
+            .find(|line| line.starts_with(&format!("accounting: the demo ({mode}) counted ")))
+            .unwrap_or_else(|| panic!("no accounting line for {mode}:\n{stdout}"));
+        let numbers: Vec<u64> =
+            line.split_whitespace().filter_map(|word| word.parse().ok()).collect();
+        assert_eq!(numbers.len(), 2, "{line}");
+        assert_eq!(numbers[0], numbers[1], "{line}");
+        assert!(numbers[0] >= 3 * 50, "each call sends at least one batch: {line}");
+    }
+    assert!(stdout.contains("the uninstrumented demo recorded no HTTP or call series"));
+
+    for name in ["HTTP requests/s (wrk)", "media frames/s"] {
+        let cells = row(&stdout, name);
+        assert_eq!(cells.len(), 5, "{cells:?}");
+        for rate in &cells[..3] {
+            let rate: f64 = rate.parse().expect("a rate");
+            assert!(rate.is_finite() && rate > 0.0, "{name}: {cells:?}");
+        }
+        for ratio in &cells[3..] {
+            let percent: f64 = ratio.trim_end_matches(" %").parse().expect("a percentage");
+            assert!(percent > 0.0 && percent.is_finite(), "{name}: {cells:?}");
+        }
+    }
+    for name in ["HTTP p99", "media batch round trip p99"] {
+        let cells = row(&stdout, name);
+        for latency in &cells[..3] {
+            let ms: f64 = latency.trim_end_matches(" ms").parse().expect("milliseconds");
+            assert!(ms > 0.0 && ms < 10_000.0, "{name}: {cells:?}");
+        }
+    }
+}
