@@ -116,31 +116,34 @@ fn parse_latency(text: &str) -> Option<Duration> {
 mod tests {
     use super::*;
 
-    /// wrk 4.1.0's report, as Debian's build prints it.
-    const REPORT: &str = "Running 2s test @ http://127.0.0.1:40000
+    /// A report of Debian's wrk 4.1.0 (`wrk -t2 -c16 -d1s --latency -s routes.lua`).
+    const REPORT: &str = "Running 1s test @ http://127.0.0.1:38415/
   2 threads and 16 connections
   Thread Stats   Avg      Stdev     Max   +/- Stdev
-    Latency   620.51us  411.03us   9.93ms   91.27%
-    Req/Sec    13.32k     1.09k   15.36k    72.50%
+    Latency     1.22ms    2.69ms  28.28ms   91.89%
+    Req/Sec    34.12k     9.28k   52.75k    75.00%
   Latency Distribution
-     50%  533.00us
-     75%  694.00us
-     90%    0.87ms
-     99%    2.31ms
-  53012 requests in 2.00s, 7.80MB read
-  Socket errors: connect 0, read 2, write 0, timeout 1
-  Non-2xx or 3xx responses: 10602
-Requests/sec:  26495.12
-Transfer/sec:      3.90MB
+     50%  127.00us
+     75%    1.29ms
+     90%    3.49ms
+     99%   15.55ms
+  68126 requests in 1.01s, 7.99MB read
+  Non-2xx or 3xx responses: 34063
+Requests/sec:  67216.29
+Transfer/sec:      7.88MB
 ";
+
+    /// wrk's socket error line, printed when any occurred (wrk.c's format).
+    const ERRORS: &str = "  Socket errors: connect 0, read 2, write 0, timeout 1\n";
 
     #[test]
     fn reads_wrk_4_1_reports() {
         let report = parse(REPORT).unwrap();
-        assert_eq!(report.requests_per_sec, 26495.12);
-        assert_eq!(report.p50, Duration::from_micros(533));
-        assert_eq!(report.p99, Duration::from_micros(2310));
-        assert_eq!(report.socket_errors, 3);
+        assert_eq!(report.requests_per_sec, 67216.29);
+        assert_eq!(report.p50, Duration::from_micros(127));
+        assert_eq!(report.p99, Duration::from_micros(15550));
+        assert_eq!(report.socket_errors, 0);
+        assert_eq!(parse(&format!("{REPORT}{ERRORS}")).unwrap().socket_errors, 3);
         assert_eq!(parse_latency("1.50s"), Some(Duration::from_millis(1500)));
         assert_eq!(parse_latency("12parsecs"), None);
         let err = parse("Running 2s test\n").unwrap_err();
