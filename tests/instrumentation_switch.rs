@@ -1,6 +1,7 @@
-//! The demo's `--instrumentation` switch, started through `voice_agent::run`: off, the
-//! same HTTP routes and media calls answer alike but nothing records an HTTP or call
-//! series and no response carries a trace id; on, the same traffic is counted exactly.
+//! The demo's `--instrumentation` switch, started through `voice_agent::start` (what
+//! `voice_agent::run` awaits): off, the same HTTP routes and media calls answer alike but
+//! nothing records an HTTP or call series and no response carries a trace id; on, the
+//! same traffic is counted exactly.
 
 use std::time::Duration;
 
@@ -8,7 +9,7 @@ use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 use voice_agent::simulator::frames;
 use voxscope::MetricsHandle;
-use voxscope_tests::{Exposition, eventually, with_local_prometheus};
+use voxscope_tests::{Exposition, eventually, start_demo, with_local_prometheus};
 
 const DURATION: &str = "http_server_request_duration_seconds";
 /// Media frames each test call sends before its ping.
@@ -16,18 +17,7 @@ const FRAMES: u64 = 12;
 
 /// Starts the demo with `--instrumentation mode` (no built-in callers, no timeline).
 async fn start(mode: &str, metrics: &MetricsHandle) -> std::net::SocketAddr {
-    let args = ["voice_agent", "--callers", "0", "--timeline", "off", "--instrumentation", mode];
-    let config = voice_agent::config::Config::parse(args, |_| None).expect("config");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("local addr");
-    let tracing =
-        voxscope::trace::TracePipeline::new(&voxscope::trace::TraceConfig::new("voice_agent"))
-            .expect("trace pipeline");
-    let metrics = metrics.clone();
-    tokio::spawn(async move {
-        voice_agent::run(&config, &metrics, &tracing, listener, std::future::pending()).await
-    });
-    addr
+    start_demo(&["--instrumentation", mode], |_| None, metrics).await
 }
 
 /// The API traffic: statuses in order, and whether any response carried a trace id.
