@@ -266,7 +266,7 @@ pub enum Window {
 }
 
 /// Functions over a range.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum RangeFn {
     /// `rate`
     Rate,
@@ -275,6 +275,9 @@ pub enum RangeFn {
     /// `predict_linear(range, seconds)`: the gauge's value this many seconds ahead, by
     /// least squares over the range.
     PredictLinear(u64),
+    /// `quantile_over_time(q, range)`: the `q`-quantile (0 to 1) of the range's samples,
+    /// interpolated between the two nearest ranks as Prometheus does.
+    QuantileOverTime(f64),
 }
 
 /// Binary operators, by PromQL precedence.
@@ -349,6 +352,9 @@ pub enum Expr {
     Number(f64),
     /// `lhs op on (labels) rhs`; `on` only when `Some`.
     Binary(BinOp, Box<Expr>, Option<Vec<String>>, Box<Expr>),
+    /// The expression as it was this many seconds ago: every selector in it renders
+    /// with `offset`.
+    Offset(Box<Expr>, u64),
 }
 
 /// `rate(selector[window])`.
@@ -375,6 +381,31 @@ pub fn increase(selector: Selector, window: Window) -> Expr {
 /// ```
 pub fn predict_linear(selector: Selector, window: Window, seconds: u64) -> Expr {
     Expr::Range(RangeFn::PredictLinear(seconds), selector, window)
+}
+
+/// `quantile_over_time(q, selector[window])`: the `q`-quantile of the samples in the
+/// window, e.g. the median of a recorded series over a day.
+///
+/// ```
+/// use voxscope_alert::expr::{Matcher, Scope, Selector, Window, quantile_over_time};
+/// let median = quantile_over_time(0.5, Selector::new("anomaly:signal"), Window::Fixed(86400));
+/// let scope = Scope::rules(Matcher::eq("job", "voice_agent"), 300);
+/// assert_eq!(median.render(&scope), "quantile_over_time(0.5, anomaly:signal[1d])");
+/// ```
+pub fn quantile_over_time(q: f64, selector: Selector, window: Window) -> Expr {
+    Expr::Range(RangeFn::QuantileOverTime(q), selector, window)
+}
+
+/// `abs(expr)`.
+///
+/// ```
+/// use voxscope_alert::expr::{Expr, Matcher, Scope, Selector, abs};
+/// let scope = Scope::rules(Matcher::eq("job", "j"), 300);
+/// let gap = Expr::vector(Selector::new("a:x")) - Expr::vector(Selector::new("b:x"));
+/// assert_eq!(abs(gap).render(&scope), "abs(a:x - b:x)");
+/// ```
+pub fn abs(expr: Expr) -> Expr {
+    Expr::Call("abs", Box::new(expr))
 }
 
 /// `sum by (labels) (expr)`; `sum(expr)` without labels.
@@ -455,6 +486,29 @@ impl Expr {
         self.binary(BinOp::Unless, Some(labels), rhs)
     }
 
+    /// `self + rhs`.
+    #[must_use]
+    pub fn plus(self, rhs: Expr) -> Self {
+        self.binary(BinOp::Add, None, rhs)
+    }
+
+    /// The same expression `seconds` ago: every selector in it is read with `offset`.
+    ///
+    /// ```
+    /// use voxscope_alert::expr::{Matcher, Scope, Selector, Window, quantile_over_time};
+    /// let last_week = quantile_over_time(0.5, Selector::new("anomaly:signal"), Window::Fixed(3600))
+    ///     .offset(7 * 86400 - 1800);
+    /// let scope = Scope::rules(Matcher::eq("job", "voice_agent"), 300);
+    /// assert_eq!(
+    ///     last_week.render(&scope),
+    ///     "quantile_over_time(0.5, anomaly:signal[1h] offset 6d23h30m)"
+    /// );
+    /// ```
+    #[must_use]
+    pub fn offset(self, seconds: u64) -> Self {
+        Expr::Offset(Box::new(self), seconds)
+    }
+
     /// The same expression with every `rate` turned into `increase`: the number of
     /// events an SLI's denominator counted in its window.
     #[must_use]
@@ -493,6 +547,7 @@ impl Expr {
                 on.clone(),
                 Box::new(rhs.bind(seconds)),
             ),
+            Expr::Offset(inner, by) => Expr::Offset(Box::new(inner.bind(seconds)), *by),
             other => other.clone(),
         }
     }
@@ -553,7 +608,9 @@ impl Expr {
             let name = match expr {
                 Expr::Vector(selector) | Expr::Range(_, selector, _) => &selector.metric,
                 Expr::Quantile(_, _, bucket, _) => &bucket.metric,
-                Expr::Aggregate(_, _, inner) | Expr::Call(_, inner) => return walk(inner, out),
+                Expr::Aggregate(_, _, inner) | Expr::Call(_, inner) | Expr::Offset(inner, _) => {
+                    return walk(inner, out);
+                }
                 Expr::Binary(_, lhs, _, rhs) => {
                     walk(lhs, out);
                     return walk(rhs, out);
@@ -586,7 +643,9 @@ impl Expr {
                 .iter()
                 .find(|m| m.label == "job" && m.op == MatchOp::Eq)
                 .map(|m| m.value.as_str()),
-            Expr::Aggregate(_, _, inner) | Expr::Call(_, inner) => inner.own_job(),
+            Expr::Aggregate(_, _, inner) | Expr::Call(_, inner) | Expr::Offset(inner, _) => {
+                inner.own_job()
+            }
             Expr::Binary(_, lhs, _, rhs) => lhs.own_job().or_else(|| rhs.own_job()),
             Expr::Number(_) => None,
         }
@@ -596,7 +655,9 @@ impl Expr {
     fn selects(&self) -> bool {
         match self {
             Expr::Vector(_) | Expr::Range(..) | Expr::Quantile(..) => true,
-            Expr::Aggregate(_, _, inner) | Expr::Call(_, inner) => inner.selects(),
+            Expr::Aggregate(_, _, inner) | Expr::Call(_, inner) | Expr::Offset(inner, _) => {
+                inner.selects()
+            }
             Expr::Binary(_, lhs, _, rhs) => lhs.selects() || rhs.selects(),
             Expr::Number(_) => false,
         }
@@ -605,7 +666,7 @@ impl Expr {
     /// The PromQL text under `scope`.
     pub fn render(&self, scope: &Scope) -> String {
         let mut out = String::new();
-        self.write(&mut out, scope);
+        self.write(&mut out, scope, None);
         out
     }
 
@@ -616,20 +677,38 @@ impl Expr {
         }
     }
 
-    fn write(&self, out: &mut String, scope: &Scope) {
+    /// Writes the PromQL text; `offset` (seconds) goes after every selector.
+    fn write(&self, out: &mut String, scope: &Scope, offset: Option<u64>) {
+        let offset_text = offset.map(|s| format!(" offset {}", duration(s))).unwrap_or_default();
         match self {
-            Expr::Vector(selector) => out.push_str(&selector.render(scope)),
+            Expr::Vector(selector) => {
+                out.push_str(&selector.render(scope));
+                out.push_str(&offset_text);
+            }
             Expr::Range(f, selector, window) => {
-                let (f, ahead) = match f {
-                    RangeFn::Rate => ("rate", None),
-                    RangeFn::Increase => ("increase", None),
-                    RangeFn::PredictLinear(seconds) => ("predict_linear", Some(seconds)),
+                let (f, before, ahead) = match f {
+                    RangeFn::Rate => ("rate", None, None),
+                    RangeFn::Increase => ("increase", None, None),
+                    RangeFn::PredictLinear(seconds) => ("predict_linear", None, Some(seconds)),
+                    RangeFn::QuantileOverTime(q) => ("quantile_over_time", Some(q), None),
                 };
-                let _ = write!(out, "{f}({}[{}]", selector.render(scope), scope.window(*window));
+                let _ = write!(out, "{f}(");
+                if let Some(q) = before {
+                    let _ = write!(out, "{q}, ");
+                }
+                let _ = write!(
+                    out,
+                    "{}[{}]{offset_text}",
+                    selector.render(scope),
+                    scope.window(*window)
+                );
                 if let Some(seconds) = ahead {
                     let _ = write!(out, ", {seconds}");
                 }
                 out.push(')');
+            }
+            Expr::Offset(inner, seconds) => {
+                inner.write(out, scope, Some(offset.unwrap_or(0) + seconds));
             }
             Expr::Aggregate(op, by, inner) => {
                 out.push_str(op);
@@ -638,7 +717,7 @@ impl Expr {
                     let _ = write!(out, " by ({}) ", by.join(", "));
                 }
                 out.push('(');
-                inner.write(out, scope);
+                inner.write(out, scope, offset);
                 out.push(')');
             }
             Expr::Quantile(q, by, bucket, window) => {
@@ -646,7 +725,7 @@ impl Expr {
                 labels.extend(scope.grouping(by));
                 let _ = write!(
                     out,
-                    "histogram_quantile({q}, sum by ({}) (rate({}[{}])))",
+                    "histogram_quantile({q}, sum by ({}) (rate({}[{}]{offset_text})))",
                     labels.join(", "),
                     bucket.render(scope),
                     scope.window(*window)
@@ -654,7 +733,7 @@ impl Expr {
             }
             Expr::Call(f, inner) => {
                 let _ = write!(out, "{f}(");
-                inner.write(out, scope);
+                inner.write(out, scope, offset);
                 out.push(')');
             }
             Expr::Number(value) => {
@@ -667,7 +746,7 @@ impl Expr {
                     if wrap {
                         out.push('(');
                     }
-                    e.write(out, scope);
+                    e.write(out, scope, offset);
                     if wrap {
                         out.push(')');
                     }

@@ -1,6 +1,7 @@
 //! `rate()` and `increase()` as Prometheus computes them: the difference between the
 //! first and last sample of the range, counter resets added back, extrapolated towards
-//! the range's edges when the samples come near them, never below a counter's zero.
+//! the range's edges when the samples come near them, never below a counter's zero;
+//! `quantile_over_time()` and `abs()`.
 
 use super::storage::RangeSummary;
 use crate::expr::RangeFn;
@@ -61,8 +62,39 @@ pub(crate) fn summary_rate(
         RangeFn::Rate => result / (range_ms as f64 / 1000.0),
         RangeFn::Increase => result,
         // A regression needs every sample, not a summary: see `predict_linear`.
-        RangeFn::PredictLinear(_) => return None,
+        RangeFn::PredictLinear(_) | RangeFn::QuantileOverTime(_) => return None,
     })
+}
+
+/// `quantile_over_time(q, ...)` of a range's sample values as Prometheus computes it:
+/// sorted, the rank `q * (n - 1)` interpolated between its two neighbours; `-Inf` for
+/// `q < 0`, `+Inf` for `q > 1`, NaN for a NaN `q`; `None` without samples.
+///
+/// ```
+/// use voxscope_alert::eval::quantile_over_time;
+/// let mut day = vec![5.0, 1.0, 4.0, 2.0, 3.0];
+/// assert_eq!(quantile_over_time(0.5, &mut day), Some(3.0));
+/// assert_eq!(quantile_over_time(0.9, &mut day), Some(4.6));
+/// ```
+pub fn quantile_over_time(q: f64, values: &mut [f64]) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    if q.is_nan() {
+        return Some(f64::NAN);
+    }
+    if q < 0.0 {
+        return Some(f64::NEG_INFINITY);
+    }
+    if q > 1.0 {
+        return Some(f64::INFINITY);
+    }
+    values.sort_by(f64::total_cmp);
+    let rank = q * (values.len() - 1) as f64;
+    let lower = rank.floor() as usize;
+    let upper = (lower + 1).min(values.len() - 1);
+    let weight = rank - rank.floor();
+    Some(values[lower] * (1.0 - weight) + values[upper] * weight)
 }
 
 #[cfg(test)]
@@ -101,6 +133,21 @@ mod tests {
         // 10, 20, reset to 5, 15: 10 + 5 + 10 = 25 over the full window.
         let s = minutes(&[10.0, 20.0, 5.0, 15.0]);
         assert_eq!(extrapolated_rate(RangeFn::Increase, &s, 180_000, 180_000), Some(25.0));
+    }
+
+    #[test]
+    fn quantiles_interpolate_between_ranks_and_bound_out_of_range_q() {
+        // Ranks 0..=3 of 10, 20, 30, 40: the median sits halfway between 20 and 30.
+        let mut v = vec![40.0, 10.0, 30.0, 20.0];
+        assert_eq!(quantile_over_time(0.5, &mut v), Some(25.0));
+        assert_eq!(quantile_over_time(0.0, &mut v), Some(10.0));
+        assert_eq!(quantile_over_time(1.0, &mut v), Some(40.0));
+        assert_eq!(quantile_over_time(0.25, &mut v), Some(17.5));
+        assert_eq!(quantile_over_time(-0.1, &mut v), Some(f64::NEG_INFINITY));
+        assert_eq!(quantile_over_time(1.1, &mut v), Some(f64::INFINITY));
+        assert!(quantile_over_time(f64::NAN, &mut v).unwrap().is_nan());
+        assert_eq!(quantile_over_time(0.5, &mut [7.0]), Some(7.0));
+        assert_eq!(quantile_over_time(0.5, &mut []), None);
     }
 
     #[test]

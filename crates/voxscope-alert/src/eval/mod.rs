@@ -44,7 +44,7 @@ use std::collections::BTreeMap;
 pub use error::EvalError;
 pub use evaluator::RuleEvaluator;
 pub use exposition::{ExpositionError, Scrape};
-pub use functions::extrapolated_rate;
+pub use functions::{extrapolated_rate, quantile_over_time};
 pub use predict::predict_linear;
 pub use quantile::bucket_quantile;
 pub use query::{Query, RangeSeries, Sample};

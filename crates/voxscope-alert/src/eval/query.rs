@@ -1,6 +1,7 @@
 //! PromQL over the typed [`Expr`]: instant selectors with the 5-minute lookback, range
 //! functions, aggregations, arithmetic, comparisons as filters and set operators with
-//! one-to-one vector matching, `histogram_quantile`, `absent` and `vector`.
+//! one-to-one vector matching, `histogram_quantile`, `absent`, `vector`, `abs` and
+//! `offset`.
 //!
 //! ```
 //! use voxscope_alert::eval::{Labels, Query, Storage};
@@ -25,7 +26,7 @@ use super::Labels;
 use super::aggregate::{AggOp, aggregate};
 use super::binary::binary;
 use super::error::EvalError;
-use super::functions::summary_rate;
+use super::functions::{quantile_over_time, summary_rate};
 use super::predict::predict_series;
 use super::quantile::histogram_quantile;
 use super::select::CompiledSelector;
@@ -67,6 +68,9 @@ enum Node {
     Quantile(f64, Box<Node>),
     Absent(CompiledSelector),
     Vector(Box<Node>),
+    Abs(Box<Node>),
+    /// The inner node evaluated this many milliseconds earlier.
+    Offset(Box<Node>, i64),
     Number(f64),
     Binary(BinOp, Box<Node>, Option<Vec<String>>, Box<Node>),
 }
@@ -157,8 +161,17 @@ impl Query {
 fn collect_ranges(node: &Node, out: &mut Vec<i64>) {
     match node {
         Node::Range(_, _, ms) => out.push(*ms),
-        Node::Aggregate(_, _, inner) | Node::Quantile(_, inner) | Node::Vector(inner) => {
+        Node::Aggregate(_, _, inner)
+        | Node::Quantile(_, inner)
+        | Node::Vector(inner)
+        | Node::Abs(inner) => {
             collect_ranges(inner, out);
+        }
+        Node::Offset(inner, ms) => {
+            let mut inner_ranges = Vec::new();
+            collect_ranges(inner, &mut inner_ranges);
+            out.extend(inner_ranges.into_iter().map(|range| range + ms));
+            out.push(*ms);
         }
         Node::Binary(_, lhs, _, rhs) => {
             collect_ranges(lhs, out);
@@ -209,6 +222,10 @@ fn compile(expr: &Expr, scope: &Scope) -> Result<Node, EvalError> {
             _ => return Err(EvalError::Unsupported("absent() of", "a non-selector".to_owned())),
         },
         Expr::Call("vector", inner) => Node::Vector(Box::new(compile(inner, scope)?)),
+        Expr::Call("abs", inner) => Node::Abs(Box::new(compile(inner, scope)?)),
+        Expr::Offset(inner, seconds) => {
+            Node::Offset(Box::new(compile(inner, scope)?), *seconds as i64 * 1000)
+        }
         Expr::Call(other, _) => {
             return Err(EvalError::Unsupported("function", (*other).to_owned()));
         }
@@ -259,6 +276,10 @@ impl Ctx<'_> {
                         RangeFn::PredictLinear(seconds) => {
                             predict_series(series, from, self.t_ms, *seconds as f64)
                         }
+                        RangeFn::QuantileOverTime(q) => {
+                            let mut values = series.values(&self.storage.limits, from, self.t_ms);
+                            quantile_over_time(*q, &mut values)
+                        }
                         _ => series
                             .range(&self.storage.limits, from, self.t_ms)
                             .and_then(|s| summary_rate(*f, &s, self.t_ms, *range)),
@@ -286,6 +307,19 @@ impl Ctx<'_> {
                     return Err(EvalError::BadOperands("vector() takes a scalar".to_owned()));
                 }
             },
+            Node::Abs(inner) => match self.eval(inner)? {
+                Value::Scalar(value) => Value::Scalar(value.abs()),
+                Value::Vector(mut samples) => {
+                    for sample in &mut samples {
+                        sample.labels.remove(METRIC_NAME);
+                        sample.value = sample.value.abs();
+                    }
+                    Value::Vector(samples)
+                }
+            },
+            Node::Offset(inner, ms) => {
+                Ctx { storage: self.storage, t_ms: self.t_ms - ms }.eval(inner)?
+            }
             Node::Aggregate(op, by, inner) => {
                 Value::Vector(aggregate(*op, by, self.vector(inner)?))
             }
@@ -462,6 +496,55 @@ mod tests {
         );
         let recorded = Query::new(&v("slo:x:ratio"), &scope).unwrap();
         assert_eq!(recorded.at(&s, 0).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn quantile_over_time_reads_the_minute_steps_and_the_raw_samples_of_a_day() {
+        // Two days, a sample a minute: the value is the minute of the hour. The raw tier
+        // keeps the last hour, the minute steps the rest: a day reads 1440 values, each
+        // minute of the hour 24 times, plus the one at the window's start.
+        let mut storage = Storage::new(Default::default());
+        let series = labels(&[("__name__", "x:signal"), ("k", "1")]);
+        let end = 2 * 1440 * 60_000;
+        for minute in 0..=2 * 1440 {
+            storage.append(&series, minute * 60_000, (minute % 60) as f64).unwrap();
+        }
+        storage.compact(end);
+        let day = Window::Fixed(86_400);
+        let median = crate::expr::quantile_over_time(0.5, Selector::new("x:signal"), day);
+        let got = Query::new(&median, &unscoped()).unwrap().at(&storage, end).unwrap();
+        let mut expected: Vec<f64> = (1440..=2 * 1440).map(|m| (m % 60) as f64).collect();
+        let expected = quantile_over_time(0.5, &mut expected).unwrap();
+        assert_eq!(got, vec![Sample { labels: labels(&[("k", "1")]), value: expected }]);
+        let p90 = crate::expr::quantile_over_time(0.9, Selector::new("x:signal"), day);
+        let got = Query::new(&p90, &unscoped()).unwrap().at(&storage, end).unwrap();
+        assert_eq!(got[0].value, 53.0);
+    }
+
+    #[test]
+    fn offset_reads_the_past_and_abs_drops_the_sign_and_the_name() {
+        let mut storage = Storage::new(Default::default());
+        let series = labels(&[("__name__", "x:signal")]);
+        for minute in 0..=120 {
+            storage.append(&series, minute * 60_000, 100.0 - minute as f64).unwrap();
+        }
+        let now = 120 * 60_000;
+        let hour_ago = Query::new(&v("x:signal").offset(3600), &unscoped()).unwrap();
+        assert_eq!(hour_ago.at(&storage, now).unwrap()[0].value, 40.0);
+        assert_eq!(hour_ago.ranges(), vec![3_600_000]);
+        let change = crate::expr::abs(v("x:signal") - v("x:signal").offset(3600));
+        let got = Query::new(&change, &unscoped()).unwrap().at(&storage, now).unwrap();
+        assert_eq!(got, vec![Sample { labels: Labels::new(), value: 60.0 }]);
+        let gone = crate::expr::abs(v("x:signal"));
+        let got = Query::new(&gone, &unscoped()).unwrap().at(&storage, now).unwrap();
+        assert_eq!(got, vec![Sample { labels: Labels::new(), value: 20.0 }]);
+        let window =
+            crate::expr::quantile_over_time(0.5, Selector::new("x:signal"), Window::Fixed(600))
+                .offset(3600);
+        let q = Query::new(&window, &unscoped()).unwrap();
+        // Minutes 50..=60 hold 50..=40: their median is 45.
+        assert_eq!(q.at(&storage, now).unwrap()[0].value, 45.0);
+        assert_eq!(q.ranges(), vec![4_200_000, 3_600_000]);
     }
 
     #[test]

@@ -155,6 +155,19 @@ impl Series {
         })
     }
 
+    /// The values of the samples in `[from_ms, to_ms]`, staleness markers left out, in
+    /// time order; older parts of the range read one value a step of the step tiers.
+    pub(crate) fn values(&self, limits: &StorageLimits, from_ms: i64, to_ms: i64) -> Vec<f64> {
+        let (raw, aggregates) = self.bounds();
+        let mut out = Vec::new();
+        self.summaries.values(&limits.summaries, from_ms, to_ms, aggregates, &mut out);
+        self.aggregates.values(&limits.aggregates, from_ms, to_ms, raw, &mut out);
+        let lo = self.raw.partition_point(|p| p.t < from_ms);
+        let hi = self.raw.partition_point(|p| p.t <= to_ms);
+        out.extend(self.raw.range(lo..hi).map(|p| p.v).filter(|v| !is_stale(*v)));
+        out
+    }
+
     fn raw_part(&self, from_ms: i64, to_ms: i64) -> Option<Part> {
         let samples = &self.raw;
         let mut lo = samples.partition_point(|p| p.t < from_ms);

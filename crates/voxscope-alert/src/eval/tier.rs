@@ -262,6 +262,28 @@ impl Steps {
         Some(Part { first: at(lo), last: at(hi), count: (hi - lo) as u64 + 1 })
     }
 
+    /// Appends to `out` the values of the steps ending in `[from_ms, to_ms]` and before
+    /// `before_ms`, absent steps and staleness markers left out: a range read at the
+    /// tier's resolution, one sample a step.
+    pub(crate) fn values(
+        &self,
+        tier: &StepTier,
+        from_ms: i64,
+        to_ms: i64,
+        before_ms: i64,
+        out: &mut Vec<f64>,
+    ) {
+        if !tier.is_on() {
+            return;
+        }
+        let to_ms = to_ms.min(before_ms.saturating_sub(1));
+        let skip = from_ms.saturating_sub(self.first_end).saturating_add(tier.step_ms - 1);
+        let lo = usize::try_from(skip.div_euclid(tier.step_ms).max(0)).unwrap_or(usize::MAX);
+        let held = self.steps.iter().enumerate().skip(lo);
+        let within = held.take_while(|(i, _)| self.end(tier, *i) <= to_ms);
+        out.extend(within.map(|(_, step)| step.v).filter(|v| is_present(*v)));
+    }
+
     /// Whether steps read from a file can be read: their times within a few thousand
     /// years of 1970.
     pub(crate) fn is_sane(&self) -> bool {
@@ -294,6 +316,12 @@ mod tests {
         assert_eq!(steps.instant(&MINUTE, 59_999), None);
         let part = steps.part(&MINUTE, 0, 240_000, i64::MAX).unwrap();
         assert_eq!((part.first.0, part.last.0, part.count), (60_000, 240_000, 4));
+        let mut values = Vec::new();
+        steps.values(&MINUTE, 60_001, 240_000, i64::MAX, &mut values);
+        assert_eq!(values, [4.0, 5.0], "the absent step is left out");
+        values.clear();
+        steps.values(&MINUTE, 0, 240_000, 180_000, &mut values);
+        assert_eq!(values, [3.0, 4.0], "steps from the finer tier's start on are not read");
     }
 
     #[test]
