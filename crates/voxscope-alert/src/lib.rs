@@ -49,6 +49,7 @@ use std::collections::BTreeMap;
 pub use config::Config;
 pub use error::Error;
 pub use model::{AlertRule, Category, Fixture, RecordingRule, Series, Severity, ValueFormat};
+pub use rules::anomaly;
 
 /// Every alert, recording rule and SLO of one configuration.
 #[derive(Clone, Debug)]

@@ -4,7 +4,7 @@ use serde_json::{Map, Value, json};
 
 use crate::fixture::{delayed, idle, in_job, prometheus3};
 use crate::humanize::render;
-use crate::model::{AlertRule, Severity, duration};
+use crate::model::{AlertRule, RecordingRule, Severity, duration};
 use crate::{RuleCatalog, yaml};
 
 /// Seconds after which every fixture's longest rate window is full, with margin.
@@ -34,15 +34,35 @@ pub(crate) const GENERATED: &str =
 /// assert!(rules.contains("alert: \"HighHTTPErrorRate\""));
 /// ```
 pub fn rule_file(catalog: &RuleCatalog) -> String {
-    let recording: Vec<Value> = catalog
-        .recording
+    let recording = ("voxscope-slo-recordings", Some("30s"), catalog.recording.as_slice());
+    let alerts = ("voxscope-alerts", None, catalog.alerts.as_slice());
+    rule_groups(catalog, recording, alerts)
+}
+
+/// A rule file of one group of recording rules and one of alerts, each `(name,
+/// interval, rules)`; annotations as `catalog`'s configuration writes them.
+pub(crate) fn rule_groups(
+    catalog: &RuleCatalog,
+    (recording_group, recording_every, recording): (&str, Option<&str>, &[RecordingRule]),
+    (alert_group, alert_every, alerts): (&str, Option<&str>, &[AlertRule]),
+) -> String {
+    let group = |name: &str, every: Option<&str>, rules: Vec<Value>| {
+        let mut group = Map::new();
+        group.insert("name".into(), name.into());
+        if let Some(every) = every {
+            group.insert("interval".into(), every.into());
+        }
+        group.insert("rules".into(), rules.into());
+        Value::Object(group)
+    };
+    let recording: Vec<Value> = recording
         .iter()
         .map(|r| json!({"record": r.record, "expr": r.expr, "labels": r.labels}))
         .collect();
-    let alerts: Vec<Value> = catalog.alerts.iter().map(|a| alert(catalog, a)).collect();
+    let alerts: Vec<Value> = alerts.iter().map(|a| alert(catalog, a)).collect();
     let doc = json!({"groups": [
-        {"name": "voxscope-slo-recordings", "interval": "30s", "rules": recording},
-        {"name": "voxscope-alerts", "rules": alerts},
+        group(recording_group, recording_every, recording),
+        group(alert_group, alert_every, alerts),
     ]});
     format!("{GENERATED}{}", yaml::to_string(&doc))
 }

@@ -1,5 +1,6 @@
 //! The threshold alerts of the catalog, built from a validated [`Config`].
 
+pub mod anomaly;
 mod calls;
 mod errors;
 mod hosts;
