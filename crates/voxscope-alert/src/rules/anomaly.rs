@@ -11,9 +11,9 @@
 //! ```
 //!
 //! Every signal is recorded as `anomaly:signal{signal="..."}` with the events per second
-//! behind it as `anomaly:volume`. Three bands are recorded for every signal, each a
-//! baseline (a median) and a spread (the median absolute deviation from that baseline
-//! over a day, MAD):
+//! behind it as `anomaly:volume`. Three bands are recorded, each a baseline (a median)
+//! and a spread (the median absolute deviation from that baseline over a day, MAD), each
+//! for the signals that read it:
 //!
 //! - `1d`: the median of the last day;
 //! - `yesterday`: the median of the hour around this time yesterday;
@@ -78,15 +78,24 @@ impl Band {
         format!("{SIGNAL}:{stat}_{}", self.suffix())
     }
 
-    fn baseline(self) -> Expr {
-        let signal = || Selector::new(SIGNAL);
+    /// Whether the band is recorded for `signal`: the day band for steady signals, the
+    /// yesterday band for seasonal ones, the week band for every one.
+    pub fn watches(self, signal: &Signal) -> bool {
         match self {
-            Band::Day => quantile_over_time(0.5, signal(), Window::Fixed(DAY)),
+            Band::Day => !signal.seasonal,
+            Band::Yesterday => signal.seasonal,
+            Band::Week => true,
+        }
+    }
+
+    fn baseline(self, signal: Selector) -> Expr {
+        match self {
+            Band::Day => quantile_over_time(0.5, signal, Window::Fixed(DAY)),
             Band::Yesterday => {
-                quantile_over_time(0.5, signal(), Window::Fixed(HOUR)).offset(DAY - HOUR / 2)
+                quantile_over_time(0.5, signal, Window::Fixed(HOUR)).offset(DAY - HOUR / 2)
             }
             Band::Week => {
-                quantile_over_time(0.5, signal(), Window::Fixed(HOUR)).offset(WEEK - HOUR / 2)
+                quantile_over_time(0.5, signal, Window::Fixed(HOUR)).offset(WEEK - HOUR / 2)
             }
         }
     }
@@ -294,7 +303,13 @@ pub fn anomaly_rules(settings: &AnomalySettings, scope: &Scope) -> AnomalyRules 
         rules.push(recording(VOLUME, signal.volume.clone(), &labels, scope));
     }
     for band in Band::ALL {
-        rules.push(recording(&band.record("median"), band.baseline(), &[], scope));
+        let watched: Vec<&str> =
+            signals.iter().filter(|s| band.watches(s)).map(|s| s.name).collect();
+        let mut signal = Selector::new(SIGNAL);
+        if watched.len() < signals.len() {
+            signal = signal.with(Matcher::re("signal", &watched.join("|")));
+        }
+        rules.push(recording(&band.record("median"), band.baseline(signal), &[], scope));
         let deviation = abs(recorded(SIGNAL) - recorded(&band.record("median")));
         rules.push(recording(&band.record("deviation"), deviation, &[], scope));
         let deviations = Selector::new(&band.record("deviation"));
@@ -362,6 +377,11 @@ mod tests {
         );
         let week = rules.recording.iter().find(|r| r.record == "anomaly:signal:median_1w").unwrap();
         assert_eq!(week.expr, "quantile_over_time(0.5, anomaly:signal[1h] offset 6d23h30m)");
+        let day = rules.recording.iter().find(|r| r.record == "anomaly:signal:median_1d").unwrap();
+        assert_eq!(
+            day.expr,
+            "quantile_over_time(0.5, anomaly:signal{signal=~\"turn_latency|ttfb|error_ratio\"}[1d])"
+        );
         let turn = rules
             .recording
             .iter()
