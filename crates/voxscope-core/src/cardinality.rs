@@ -47,8 +47,10 @@ use metrics_util::layers::Layer;
 
 use crate::error::{ConfigError, validate_nonzero};
 
+mod declared;
 mod folded;
 
+pub use declared::{DeclaredLabels, DeclaredLabelsRecorder};
 pub use folded::FoldCounter;
 
 /// The label value that replaces every value of a folded combination.

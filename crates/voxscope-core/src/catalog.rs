@@ -14,8 +14,13 @@
 
 use std::fmt;
 
-/// What kind of series a metric is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+mod app;
+
+pub use app::{AppCatalog, AppLabel, AppMetric, Threshold};
+
+/// What kind of series a metric is (`counter`, `gauge` or `histogram` in TOML).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum MetricKind {
     /// Monotonic count; the Prometheus name ends in `_total`.
     Counter,
@@ -42,8 +47,9 @@ impl fmt::Display for MetricKind {
     }
 }
 
-/// The base unit of a metric's values.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// The base unit of a metric's values (its lower-case name in TOML: `seconds`, `count`…).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Unit {
     /// Seconds.
     Seconds,

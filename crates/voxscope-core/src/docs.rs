@@ -7,7 +7,7 @@
 
 use std::fmt::Write;
 
-use crate::catalog::{ALL, MetricDef, MetricKind, Subsystem};
+use crate::catalog::{ALL, AppCatalog, AppLabel, AppMetric, MetricDef, MetricKind, Subsystem};
 
 /// The metric reference as Markdown, one table per subsystem.
 pub fn metrics_markdown() -> String {
@@ -59,4 +59,79 @@ fn labels_cell(def: &MetricDef) -> String {
         return "none".to_owned();
     }
     def.labels.iter().map(|l| format!("`{l}`")).collect::<Vec<_>>().join(", ")
+}
+
+/// An application's own metrics as Markdown, in the layout of [`metrics_markdown`]: one
+/// table per family, each label with its values or cap, the buckets of histograms and
+/// the threshold alerts.
+///
+/// ```
+/// use voxscope_core::catalog::{AppCatalog, AppMetric, Threshold};
+///
+/// let app = AppCatalog::new().metric(
+///     AppMetric::counter("orders_total", "Orders placed.")
+///         .family("shop")
+///         .label_values("method", ["card", "invoice"])
+///         .label_cap("campaign", 20)
+///         .threshold(Threshold::below("FewOrders", 0.01)),
+/// );
+/// let markdown = voxscope_core::docs::app_metrics_markdown(&app);
+/// assert!(markdown.contains("## Application metrics: shop"));
+/// assert!(markdown.contains(
+///     "| `orders_total` | counter | count | `method` (card, invoice), `campaign` (at most 20) | Orders placed. |"
+/// ));
+/// assert!(markdown.contains("- `FewOrders` (warning): `orders_total` below 0.01"));
+/// ```
+pub fn app_metrics_markdown(app: &AppCatalog) -> String {
+    let mut out = String::new();
+    for family in app.families() {
+        let _ = write!(out, "\n## Application metrics: {family}\n\n");
+        out.push_str("| metric | type | unit | labels | description |\n");
+        out.push_str("|---|---|---|---|---|\n");
+        let metrics: Vec<&AppMetric> =
+            app.metrics().iter().filter(|m| m.family == family).collect();
+        for m in &metrics {
+            let labels = if m.labels.is_empty() {
+                "none".to_owned()
+            } else {
+                let cell = |l: &AppLabel| match l.cap {
+                    Some(cap) => format!("`{}` (at most {cap})", l.name),
+                    None => format!("`{}` ({})", l.name, l.values.join(", ")),
+                };
+                m.labels.iter().map(cell).collect::<Vec<_>>().join(", ")
+            };
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | {} | {labels} | {} |",
+                m.name,
+                m.kind,
+                m.unit.as_str(),
+                m.help
+            );
+        }
+        let histograms: Vec<_> =
+            metrics.iter().filter(|m| m.kind == MetricKind::Histogram).collect();
+        if !histograms.is_empty() {
+            out.push_str("\nBuckets:\n\n");
+            for m in histograms {
+                let bounds: Vec<String> = m.buckets.iter().map(|b| b.to_string()).collect();
+                let _ = writeln!(out, "- `{}`: {}", m.name, bounds.join(", "));
+            }
+        }
+        let thresholds: Vec<_> =
+            metrics.iter().flat_map(|m| m.thresholds.iter().map(move |t| (m, t))).collect();
+        if !thresholds.is_empty() {
+            out.push_str("\nThreshold alerts:\n\n");
+            for (m, t) in thresholds {
+                let (side, value) = match (t.above, t.below) {
+                    (Some(v), _) => ("above", v),
+                    (None, Some(v)) => ("below", v),
+                    (None, None) => continue,
+                };
+                let _ =
+                    writeln!(out, "- `{}` ({}): `{}` {side} {value}", t.alert, t.severity, m.name);
+            }
+        }
+    }
+    out
 }

@@ -22,8 +22,9 @@ pub mod cardinality;
 pub mod catalog;
 pub mod docs;
 mod error;
+pub mod families;
 #[cfg(feature = "prometheus")]
 pub mod prometheus;
 
-pub use catalog::{MetricDef, MetricKind, Subsystem, Unit};
+pub use catalog::{AppCatalog, AppMetric, MetricDef, MetricKind, Subsystem, Unit};
 pub use error::{ConfigError, validate_buckets, validate_nonzero};

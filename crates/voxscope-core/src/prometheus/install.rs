@@ -9,9 +9,18 @@ use metrics_exporter_prometheus::{
 };
 use metrics_util::layers::Layer;
 
-use crate::cardinality::{CardinalityGuard, CardinalityLimit};
-use crate::catalog::{self, MetricKind};
+use crate::cardinality::{
+    CardinalityGuard, CardinalityLimit, DeclaredLabels, DeclaredLabelsRecorder,
+};
+use crate::catalog::{self, AppCatalog, MetricKind};
 use crate::error::{ConfigError, validate_buckets};
+use crate::families::{self, Families, FamilyFilter};
+
+/// The recorder [`PrometheusInstaller::build`] makes: the family filter over the
+/// folding of undeclared application label values, over the cardinality guard, over the
+/// Prometheus recorder.
+pub type VoxscopeRecorder =
+    FamilyFilter<DeclaredLabelsRecorder<CardinalityGuard<PrometheusRecorder>>>;
 
 use super::MetricsEndpoint;
 
@@ -55,6 +64,8 @@ pub struct PrometheusInstaller {
     upkeep_interval: Duration,
     process_metrics: bool,
     global_labels: Vec<(String, String)>,
+    app: AppCatalog,
+    families: Families,
 }
 
 impl Default for PrometheusInstaller {
@@ -73,6 +84,8 @@ impl PrometheusInstaller {
             upkeep_interval: Duration::from_secs(5),
             process_metrics: true,
             global_labels: Vec::new(),
+            app: AppCatalog::new(),
+            families: Families::all(),
         }
     }
 
@@ -117,6 +130,42 @@ impl PrometheusInstaller {
         self
     }
 
+    /// Declares an application's own metrics (validated when built): they get their
+    /// buckets and HELP like voxscope's, and label values outside their declaration are
+    /// folded to `__overflow__` and counted in `voxscope_label_overflow_total`.
+    ///
+    /// ```
+    /// use voxscope_core::catalog::{AppCatalog, AppMetric};
+    /// use voxscope_core::prometheus::PrometheusInstaller;
+    ///
+    /// let app = AppCatalog::new().metric(
+    ///     AppMetric::histogram("csat_score", "Satisfaction, 1 to 10.", &[3.0, 7.0, 10.0])
+    ///         .label_values("tier", ["free", "pro"]),
+    /// );
+    /// let (recorder, metrics) = PrometheusInstaller::new().app_metrics(&app).build().unwrap();
+    /// metrics::with_local_recorder(&recorder, || {
+    ///     metrics::histogram!("csat_score", "tier" => "pro").record(8.0);
+    ///     metrics::histogram!("csat_score", "tier" => "gold").record(2.0);
+    /// });
+    /// let text = metrics.render();
+    /// assert!(text.contains("# HELP csat_score Satisfaction, 1 to 10."));
+    /// assert!(text.contains(r#"csat_score_bucket{tier="pro",le="10"} 1"#));
+    /// assert!(text.contains(r#"csat_score_bucket{tier="__overflow__",le="3"} 1"#));
+    /// assert!(text.contains(r#"voxscope_label_overflow_total{metric="csat_score"} 1"#));
+    /// ```
+    pub fn app_metrics(mut self, app: &AppCatalog) -> Self {
+        self.app.extend(app);
+        self
+    }
+
+    /// Records only the families `families` enables: the series of the others are
+    /// dropped at registration, their handles do nothing, and a disabled `process`
+    /// family starts no process collector.
+    pub fn families(mut self, families: Families) -> Self {
+        self.families = families;
+        self
+    }
+
     /// Adds a label to every series, such as `service` or `region`.
     pub fn global_label(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.global_labels.push((key.into(), value.into()));
@@ -129,14 +178,29 @@ impl PrometheusInstaller {
     ///
     /// # Errors
     /// [`InstallError::Config`] for an invalid bucket list, naming the metric; buckets
-    /// for a catalog metric that is not a histogram; a zero upkeep interval.
-    pub fn build(
-        self,
-    ) -> Result<(CardinalityGuard<PrometheusRecorder>, MetricsHandle), InstallError> {
+    /// for a catalog metric that is not a histogram; a zero upkeep interval; an invalid
+    /// application metric.
+    pub fn build(self) -> Result<(VoxscopeRecorder, MetricsHandle), InstallError> {
         if self.upkeep_interval.is_zero() {
             return Err(ConfigError::Zero { field: "upkeep_interval".into() }.into());
         }
+        self.app.validate()?;
         let mut builder = PrometheusBuilder::new();
+        let mut cardinality = self.cardinality.clone();
+        for metric in self.app.metrics() {
+            let cap = metric.max_series();
+            if !metric.labels.is_empty() && cap > cardinality.cap_for(&metric.name) {
+                cardinality = cardinality.with_cap_for(&metric.name, cap)?;
+            }
+            let overridden = self.bucket_overrides.iter().any(|(name, _)| *name == metric.name);
+            if metric.kind != MetricKind::Histogram || overridden {
+                continue;
+            }
+            let field = format!("buckets.{}", metric.name);
+            builder = builder
+                .set_buckets_for_metric(Matcher::Full(metric.name.clone()), &metric.buckets)
+                .map_err(|_| ConfigError::EmptyBuckets { field })?;
+        }
         for def in catalog::ALL.iter().filter(|d| d.kind == MetricKind::Histogram) {
             let buckets = self
                 .bucket_overrides
@@ -155,6 +219,14 @@ impl PrometheusInstaller {
         for (name, buckets) in self.bucket_overrides.iter().rev() {
             match catalog::find(name) {
                 Some(def) if def.kind == MetricKind::Histogram => continue,
+                None if self.app.find(name).is_some_and(|m| m.kind != MetricKind::Histogram) => {
+                    return Err(ConfigError::Invalid {
+                        field: format!("buckets.{name}"),
+                        value: name.clone(),
+                        reason: "an application metric that is not a histogram",
+                    }
+                    .into());
+                }
                 Some(_) => {
                     return Err(ConfigError::Invalid {
                         field: format!("buckets.{name}"),
@@ -176,18 +248,30 @@ impl PrometheusInstaller {
             builder = builder.add_global_label(key, value);
         }
         let recorder = builder.build_recorder();
-        for def in catalog::ALL {
-            let unit = def.unit.to_metrics_unit();
-            let name = metrics::KeyName::from_const_str(def.name);
-            let help = metrics::SharedString::const_str(def.help);
-            match def.kind {
+        let described = catalog::ALL
+            .iter()
+            .map(|d| (d.name.to_owned(), d.kind, d.unit, d.help.to_owned()))
+            .chain(
+                self.app.metrics().iter().map(|m| (m.name.clone(), m.kind, m.unit, m.help.clone())),
+            );
+        for (name, kind, unit, help) in described {
+            if !self.families.metric_enabled(&name, &self.app) {
+                continue;
+            }
+            let (unit, help) = (unit.to_metrics_unit(), metrics::SharedString::from(help));
+            let name = metrics::KeyName::from(name);
+            match kind {
                 MetricKind::Counter => recorder.describe_counter(name, unit, help),
                 MetricKind::Gauge => recorder.describe_gauge(name, unit, help),
                 MetricKind::Histogram => recorder.describe_histogram(name, unit, help),
             }
         }
         let handle = MetricsHandle { prometheus: recorder.handle(), process: None };
-        Ok((self.cardinality.layer(recorder), handle))
+        let recorder = self
+            .families
+            .layer(&self.app)
+            .layer(DeclaredLabels::new(&self.app).layer(cardinality.layer(recorder)));
+        Ok((recorder, handle))
     }
 
     /// Builds the recorder, installs it as the global `metrics` recorder and starts the
@@ -198,7 +282,7 @@ impl PrometheusInstaller {
     /// of [`build`](Self::build).
     pub fn install(self) -> Result<MetricsHandle, InstallError> {
         let interval = self.upkeep_interval;
-        let process_metrics = self.process_metrics;
+        let process_metrics = self.process_metrics && self.families.is_enabled(families::PROCESS);
         let (recorder, mut handle) = self.build()?;
         metrics::set_global_recorder(recorder).map_err(|_| InstallError::AlreadyInstalled)?;
         if process_metrics {

@@ -16,4 +16,4 @@ mod endpoint;
 mod install;
 
 pub use endpoint::{CONTENT_TYPE, MetricsEndpoint};
-pub use install::{InstallError, MetricsHandle, PrometheusInstaller};
+pub use install::{InstallError, MetricsHandle, PrometheusInstaller, VoxscopeRecorder};
