@@ -20,7 +20,7 @@ use crate::config::{Config, Notify};
 /// An unreadable or invalid alert config, naming the file and the field; an engine
 /// that cannot start (an unreadable API token file, a corrupt saved state).
 pub fn start(config: &Config, metrics: &MetricsHandle) -> anyhow::Result<AlertEngine> {
-    let rules = match &config.alert_config {
+    let mut rules = match &config.alert_config {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("alert config {}", path.display()))?;
@@ -29,6 +29,12 @@ pub fn start(config: &Config, metrics: &MetricsHandle) -> anyhow::Result<AlertEn
         }
         None => AlertConfig::default(),
     };
+    for metric in crate::business::catalog().metrics() {
+        // The config may declare them too, with its own thresholds.
+        if rules.metrics.find(&metric.name).is_none() {
+            rules.metrics = rules.metrics.clone().metric(metric.clone());
+        }
+    }
     let delivery = match config.notify {
         Notify::Log => Delivery::new(
             &rules.delivery,

@@ -7,12 +7,14 @@
 //! [`stt_server`] and [`stt_client`] (a loopback streaming STT over WebSocket, used
 //! through the live STT chain), [`agent`] (which answers media-stream callers through
 //! the providers), [`telemetry`] (metrics and logs), [`alerting`] (the embedded
-//! alerting engine over the demo's own metrics), and the story the demo tells:
+//! alerting engine over the demo's own metrics), [`business`] (the demo's own business
+//! metrics, recorded as calls end), and the story the demo tells:
 //! [`simulator`] (simulated Twilio callers, shared with the `call_simulator` binary),
 //! [`callers`] (the built-in callers) and [`timeline`] (the scripted incident).
 
 pub mod agent;
 pub mod alerting;
+pub mod business;
 pub mod callers;
 pub mod calls;
 pub mod config;

@@ -136,6 +136,14 @@ struct Inbound<'a> {
     stream_sid: Option<&'a str>,
     #[serde(borrow)]
     media: Option<InboundMedia<'a>>,
+    start: Option<InboundStart>,
+}
+
+/// The `start` message's `customParameters`: the `<Parameter>`s of the `<Stream>`.
+#[derive(Deserialize)]
+struct InboundStart {
+    #[serde(rename = "customParameters", default)]
+    custom_parameters: std::collections::HashMap<String, String>,
 }
 
 #[derive(Deserialize)]
@@ -162,6 +170,7 @@ where
     let mut caller = Endpointer::default();
     let mut turns = 0;
     let mut answer: Option<AgentAudio> = None;
+    let mut conversation = crate::business::Conversation::default();
     loop {
         tokio::select! {
             message = from_caller.next() => {
@@ -170,6 +179,9 @@ where
                 let Ok(frame) = serde_json::from_str::<Inbound<'_>>(text.as_str()) else { continue };
                 if let (Some(sid), true) = (frame.stream_sid, stream_sid.is_empty()) {
                     stream_sid = sid.to_owned();
+                }
+                if let Some(start) = frame.start {
+                    conversation.started(start.custom_parameters);
                 }
                 match (frame.event, frame.media) {
                     ("media", Some(media)) => match caller.frame(media.payload) {
@@ -193,13 +205,22 @@ where
                         }
                         Err(_) => {}
                     },
-                    ("stop", _) => return Ok(()),
+                    ("stop", _) => {
+                        conversation.completed();
+                        return Ok(());
+                    }
                     _ => {}
                 }
             }
             chunk = next_chunk(&mut answer) => match chunk {
                 Some(audio) => {
-                    let audio = audio.context("the responder failed")?;
+                    let audio = match audio {
+                        Ok(audio) => audio,
+                        Err(error) => {
+                            conversation.failed();
+                            return Err(error.context("the responder failed"));
+                        }
+                    };
                     let payload = base64::engine::general_purpose::STANDARD.encode(audio);
                     let frame = serde_json::json!({
                         "event": "media", "streamSid": stream_sid, "media": {"payload": payload}

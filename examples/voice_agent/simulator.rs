@@ -289,11 +289,13 @@ pub mod frames {
         )
     }
 
-    /// The `start` frame of call `sid` (its stream sid derived from it).
+    /// The `start` frame of call `sid` (its stream sid derived from it), with the
+    /// caller's [`Profile`](crate::business::Profile) as its `customParameters`.
     pub fn start(sid: &str) -> String {
         let stream = sid.strip_prefix("CA").unwrap_or(sid);
+        let parameters = crate::business::Profile::of(sid).custom_parameters();
         format!(
-            r#"{{"event":"start","sequenceNumber":"1","streamSid":"MZ{stream}","start":{{"accountSid":"ACsim","callSid":"{sid}","tracks":["inbound"],"mediaFormat":{{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1}}}}}}"#
+            r#"{{"event":"start","sequenceNumber":"1","streamSid":"MZ{stream}","start":{{"accountSid":"ACsim","callSid":"{sid}","tracks":["inbound"],"mediaFormat":{{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1}},"customParameters":{parameters}}}}}"#
         )
     }
 

@@ -2,9 +2,12 @@
 
 use voxscope::{HttpMetricsLayer, MetricsHandle};
 
-/// Installs the global Prometheus recorder.
+/// Installs the global Prometheus recorder, with the demo's business metrics.
 pub fn install_metrics() -> anyhow::Result<MetricsHandle> {
-    Ok(voxscope::builder().global_label("service", "voice_agent").install()?)
+    Ok(voxscope::builder()
+        .global_label("service", "voice_agent")
+        .app_metrics(&crate::business::catalog())
+        .install()?)
 }
 
 /// The HTTP layer. `/health` and `/metrics` are polled by machines and would drown the

@@ -17,7 +17,8 @@
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
-use voxscope_core::catalog::{self, MetricKind};
+use voxscope_core::catalog::{self, AppCatalog, MetricKind};
+use voxscope_core::families::Families;
 
 use crate::Error;
 use crate::custom::{CustomRule, RuleOverride};
@@ -70,6 +71,12 @@ pub struct Config {
     pub probe: crate::probe::Probe,
     /// The host under the service, from the node exporter.
     pub host: crate::host::Host,
+    /// The application's own metrics (`[[metrics]]`): their thresholds become alerts,
+    /// and they get a business dashboard, like voxscope's.
+    pub metrics: AppCatalog,
+    /// The metric families recorded (see [`voxscope_core::families`]); absent: all. The
+    /// rules and panels of the others are left out of what is generated.
+    pub enabled_metrics: Option<Vec<String>>,
 }
 
 /// The embedded engine's HTTP API (`/api/v1/alerts`, `/api/v1/rules` and the
@@ -393,9 +400,27 @@ impl Config {
     /// assert!(config.buckets_of("voice_turn_latency_seconds").contains(&0.8));
     /// ```
     pub fn buckets_of(&self, metric: &str) -> &[f64] {
-        match self.buckets.get(metric) {
-            Some(bounds) => bounds,
-            None => catalog::find(metric).map(|def| def.buckets).unwrap_or(&[]),
+        match (self.buckets.get(metric), self.metrics.find(metric)) {
+            (Some(bounds), _) => bounds,
+            (None, Some(app)) => &app.buckets,
+            (None, None) => catalog::find(metric).map(|def| def.buckets).unwrap_or(&[]),
+        }
+    }
+
+    /// The families `enabled_metrics` switches on (all when it is absent or invalid;
+    /// [`Config::validate`] reports an invalid one).
+    ///
+    /// ```
+    /// let config = voxscope_alert::Config::from_toml("enabled_metrics = [\"http\", \"calls\"]").unwrap();
+    /// assert!(config.families().is_enabled("calls"));
+    /// assert!(!config.families().is_enabled("process"));
+    /// let err = voxscope_alert::Config::from_toml("enabled_metrics = [\"billing\"]").unwrap_err();
+    /// assert!(err.to_string().starts_with("enabled_metrics: a family"), "{err}");
+    /// ```
+    pub fn families(&self) -> Families {
+        match &self.enabled_metrics {
+            Some(names) => Families::only(names, &self.metrics).unwrap_or_default(),
+            None => Families::all(),
         }
     }
 
@@ -404,11 +429,17 @@ impl Config {
     /// # Errors
     /// The first setting out of range.
     pub fn validate(&self) -> Result<(), Error> {
+        self.metrics.validate()?;
+        if let Some(names) = &self.enabled_metrics {
+            Families::only(names, &self.metrics)?;
+        }
         for (metric, bounds) in &self.buckets {
             let field = format!("buckets.{metric}");
-            match catalog::find(metric) {
-                Some(def) if def.kind == MetricKind::Histogram => {}
-                _ => return Err(Error::invalid(&field, metric, "not a histogram of the catalog")),
+            let kind = catalog::find(metric)
+                .map(|def| def.kind)
+                .or_else(|| self.metrics.find(metric).map(|m| m.kind));
+            if kind != Some(MetricKind::Histogram) {
+                return Err(Error::invalid(&field, metric, "not a histogram of the catalog"));
             }
             voxscope_core::validate_buckets(&field, bounds)?;
         }
@@ -552,7 +583,7 @@ impl Config {
         &self,
         field: &str,
         value: f64,
-        metric: &'static str,
+        metric: &str,
         edge: Edge,
     ) -> Result<(), Error> {
         let bounds = self.buckets_of(metric);
@@ -561,7 +592,7 @@ impl Config {
             return Err(Error::NotABucketBound {
                 field: field.to_owned(),
                 value,
-                metric,
+                metric: metric.to_owned(),
                 buckets: listed(),
             });
         };

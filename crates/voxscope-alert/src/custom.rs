@@ -1,6 +1,8 @@
 //! Rules from TOML: overrides of any rule's `for`, severity and labels, or disabling it
 //! (`[rules.<AlertName>]`, or `[rules."<AlertName>/<severity>"]` for one variant), and
-//! threshold rules on any catalog metric (`[[custom_rules]]`), validated like the rest.
+//! threshold rules on any catalog metric (`[[custom_rules]]`) or application metric
+//! (`[[custom_rules]]`, or the `thresholds` of its `[[metrics]]` declaration), validated
+//! like the rest.
 //!
 //! ```
 //! let config = voxscope_alert::Config::from_toml(r#"
@@ -113,6 +115,56 @@ fn default_severity() -> String {
     "warning".to_owned()
 }
 
+/// What a threshold rule needs of its metric, a built-in or an application's.
+struct Described<'a> {
+    name: &'a str,
+    kind: MetricKind,
+    labels: Vec<&'a str>,
+    app: bool,
+}
+
+fn describe<'a>(config: &'a Config, metric: &str) -> Option<Described<'a>> {
+    if let Some(def) = catalog::find(metric) {
+        return Some(Described {
+            name: def.name,
+            kind: def.kind,
+            labels: def.labels.to_vec(),
+            app: false,
+        });
+    }
+    let m = config.metrics.find(metric)?;
+    Some(Described { name: &m.name, kind: m.kind, labels: m.label_keys(), app: true })
+}
+
+/// Every threshold rule of `config` with the field it is reported under:
+/// `[[custom_rules]]`, then the thresholds of each `[[metrics]]` declaration.
+fn threshold_rules(config: &Config) -> Vec<(String, CustomRule)> {
+    let custom = config
+        .custom_rules
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (format!("custom_rules[{i}]"), r.clone()));
+    let declared = config.metrics.metrics().iter().enumerate().flat_map(|(i, m)| {
+        m.thresholds.iter().enumerate().map(move |(j, t)| {
+            let rule = CustomRule {
+                name: t.alert.clone(),
+                metric: m.name.clone(),
+                matchers: t.matchers.clone(),
+                by: t.by.clone(),
+                above: t.above,
+                below: t.below,
+                window_seconds: t.window_seconds,
+                quantile: t.quantile,
+                for_seconds: t.for_seconds,
+                severity: t.severity.clone(),
+                summary: t.summary.clone(),
+            };
+            (format!("metrics[{i}].thresholds[{j}]"), rule)
+        })
+    });
+    custom.chain(declared).collect()
+}
+
 fn severity(field: &str, text: &str) -> Result<Severity, Error> {
     [Severity::Info, Severity::Warning, Severity::Critical, Severity::Emergency]
         .into_iter()
@@ -152,7 +204,7 @@ impl CustomRule {
                 "a CamelCase alertname",
             ));
         }
-        let Some(def) = catalog::find(&self.metric) else {
+        let Some(def) = describe(config, &self.metric) else {
             return Err(Error::invalid(
                 &format!("{field}.metric"),
                 &self.metric,
@@ -193,7 +245,7 @@ impl CustomRule {
 
     /// The alert, with a fixture that crosses the threshold and one that stays clear.
     pub(crate) fn build(&self, config: &Config, scope: &Scope) -> Option<AlertRule> {
-        let def = catalog::find(&self.metric)?;
+        let def = describe(config, &self.metric)?;
         let (side, threshold) = self.side("").ok()?;
         let by: Vec<&str> = self.by.iter().map(String::as_str).collect();
         let mut metric = Selector::new(def.name);
@@ -281,7 +333,7 @@ impl CustomRule {
             summary,
             description: format!("{} is {} ({word} {threshold}).", def.name, format.template()),
             value_format: format,
-            dashboard: dash::SERVICE,
+            dashboard: if def.app { crate::grafana::BUSINESS } else { dash::SERVICE },
             fixture,
         })
     }
@@ -290,11 +342,11 @@ impl CustomRule {
 /// Checks every override and custom rule of `config` against `alerts`, the rules it
 /// builds.
 pub(crate) fn validate(config: &Config, alerts: &[AlertRule]) -> Result<(), Error> {
-    for (i, rule) in config.custom_rules.iter().enumerate() {
-        let field = format!("custom_rules[{i}]");
-        rule.validate(config, &field)?;
+    let rules = threshold_rules(config);
+    for (i, (field, rule)) in rules.iter().enumerate() {
+        rule.validate(config, field)?;
         let clashes = alerts.iter().any(|a| a.name == rule.name)
-            || config.custom_rules[..i].iter().any(|r| r.name == rule.name);
+            || rules[..i].iter().any(|(_, r)| r.name == rule.name);
         if clashes {
             return Err(Error::invalid(&format!("{field}.name"), &rule.name, "already a rule"));
         }
@@ -352,7 +404,7 @@ pub(crate) fn validate(config: &Config, alerts: &[AlertRule]) -> Result<(), Erro
 
 /// `alerts` with `config`'s custom rules added and its overrides applied.
 pub(crate) fn apply(config: &Config, scope: &Scope, mut alerts: Vec<AlertRule>) -> Vec<AlertRule> {
-    alerts.extend(config.custom_rules.iter().filter_map(|r| r.build(config, scope)));
+    alerts.extend(threshold_rules(config).iter().filter_map(|(_, r)| r.build(config, scope)));
     let change_of = |rule: &AlertRule| {
         let variant = format!("{}/{}", rule.name, rule.severity);
         config.rules.get(&variant).or_else(|| config.rules.get(&rule.name))

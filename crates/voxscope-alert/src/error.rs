@@ -29,7 +29,7 @@ pub enum Error {
         /// The threshold.
         value: f64,
         /// The histogram it is judged against.
-        metric: &'static str,
+        metric: String,
         /// The bounds in effect.
         buckets: String,
     },

@@ -626,6 +626,34 @@ impl Expr {
         out
     }
 
+    /// Every selector it reads, in order (a quantile's is its `_bucket` selector).
+    ///
+    /// ```
+    /// use voxscope_alert::expr::{Matcher, Selector, Window, quantile, rate};
+    /// let tts = Selector::new("t_seconds").with(Matcher::eq("kind", "tts"));
+    /// let e = rate(Selector::new("a_total"), Window::Free) / quantile(0.5, &[], tts, Window::Free);
+    /// let read: Vec<_> = e.selectors().iter().map(|s| s.metric.as_str()).collect();
+    /// assert_eq!(read, ["a_total", "t_seconds_bucket"]);
+    /// assert_eq!(e.selectors()[1].matchers[0].value, "tts");
+    /// ```
+    pub fn selectors(&self) -> Vec<&Selector> {
+        fn walk<'a>(expr: &'a Expr, out: &mut Vec<&'a Selector>) {
+            match expr {
+                Expr::Vector(selector) | Expr::Range(_, selector, _) => out.push(selector),
+                Expr::Quantile(_, _, bucket, _) => out.push(bucket),
+                Expr::Aggregate(_, _, inner) | Expr::Call(_, inner) => walk(inner, out),
+                Expr::Binary(_, lhs, _, rhs) => {
+                    walk(lhs, out);
+                    walk(rhs, out);
+                }
+                Expr::Number(_) => {}
+            }
+        }
+        let mut out = Vec::new();
+        walk(self, &mut out);
+        out
+    }
+
     /// The job an equality matcher of its selectors names: set when the expression
     /// watches another scrape job than the service's (a probe, a node exporter), whose
     /// selectors then keep their own job ([`Selector::scope_matchers`]).

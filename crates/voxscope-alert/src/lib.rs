@@ -27,6 +27,7 @@ pub mod engine;
 mod error;
 pub mod eval;
 pub mod expr;
+mod families;
 mod fixture;
 pub mod grafana;
 pub mod history;
@@ -86,12 +87,22 @@ impl RuleCatalog {
     /// The first invalid setting, as [`Config::validate`] reports it.
     pub fn new(config: Config) -> Result<Self, Error> {
         config.validate()?;
-        let slos = slo::slos(&config);
-        let recording = slo::recording_rules(&slos);
+        let mut slos = slo::slos(&config);
+        let mut recording = slo::recording_rules(&slos);
         let builtin = builtin_alerts(&config);
         let measures = builtin.iter().map(|a| (a.name.clone(), a.measure.clone())).collect();
         let scope = expr::Scope::rules(config.job_matcher(), rules::WINDOW);
-        let alerts = custom::apply(&config, &scope, builtin);
+        let mut alerts = custom::apply(&config, &scope, builtin);
+        let mut enabled = families::Enabled::new(&config);
+        if !enabled.is_all() {
+            // What a disabled family would feed is left out: its recording rules, the
+            // rules reading them or its metrics, its objectives.
+            let (kept, dropped) = recording.into_iter().partition(|r| enabled.reads(&r.query));
+            recording = kept;
+            dropped.iter().for_each(|r: &RecordingRule| enabled.drop_record(&r.record));
+            alerts.retain(|a| enabled.reads(&a.condition));
+            slos.retain(|s| enabled.reads(&s.error_ratio_over(rules::WINDOW)));
+        }
         Ok(Self { config, slos, recording, alerts, measures })
     }
 

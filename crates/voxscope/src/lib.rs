@@ -36,7 +36,7 @@
 //! layers and the rules, dashboards and docs generated from it.
 #![deny(missing_docs)]
 
-pub use voxscope_core::{ConfigError, cardinality, catalog, docs};
+pub use voxscope_core::{ConfigError, cardinality, catalog, docs, families};
 
 /// The HTTP request-metrics layer (`voxscope-http`).
 #[cfg(feature = "http")]

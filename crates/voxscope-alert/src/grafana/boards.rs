@@ -98,16 +98,27 @@ fn measure_of(catalog: &RuleCatalog, name: &str) -> Expr {
         .unwrap_or_else(|| number(f64::NAN))
 }
 
-/// The dashboards: calls, providers, HTTP, SLOs, service, and the host under it.
+/// The dashboards: calls, providers, HTTP, SLOs, service, the host under it, and the
+/// application's metrics when it declares some. Panels that read a family
+/// `enabled_metrics` leaves out are left out, and so is a dashboard left empty.
 pub fn dashboards(catalog: &RuleCatalog) -> Vec<Dashboard> {
-    vec![
+    let mut boards = vec![
         calls(catalog),
         providers(catalog),
         http(catalog),
         slos(catalog),
         service(catalog),
         super::host::host(catalog),
-    ]
+    ];
+    boards.extend(super::business::business(catalog));
+    let enabled = crate::families::Enabled::new(&catalog.config);
+    if !enabled.is_all() {
+        for board in &mut boards {
+            board.panels.retain(|p| p.exprs.iter().all(|e| enabled.reads(e)));
+        }
+        boards.retain(|b| !b.panels.is_empty());
+    }
+    boards
 }
 
 fn board(

@@ -13,9 +13,11 @@ use serde_json::{Value, json};
 use crate::expr::Expr;
 
 mod boards;
+mod business;
 mod host;
 
 pub use boards::dashboards;
+pub use business::BUSINESS;
 
 /// How a panel draws its queries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,0 +1,151 @@
+//! Metric families from config: a disabled family has no series on a real `/metrics`
+//! (the HTTP layer recording every request on loopback), and no rules or panels in the
+//! generated files; the rules of application metrics pass promtool's check and the
+//! unit tests generated for their alerts, disabled families included.
+
+mod alert_support;
+
+use std::time::Duration;
+
+use alert_support::{run, tool, write_deploy};
+use axum::Router;
+use axum::routing::get;
+use voxscope::alert::{Config, RuleCatalog, deploy, grafana, prometheus};
+use voxscope::catalog::AppCatalog;
+use voxscope::families::Families;
+use voxscope::{HttpMetricsLayer, PrometheusInstaller};
+use voxscope_tests::{Exposition, serve};
+
+/// Serves `/hello` under the HTTP layer and `/metrics` from a recorder with only
+/// `families` on; makes `requests` requests and records one calls gauge and one LLM and
+/// one TTS provider counter; returns the scraped exposition.
+fn scrape_with(families: Families, requests: usize) -> Exposition {
+    let (recorder, handle) = PrometheusInstaller::new().families(families).build().expect("build");
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    metrics::with_local_recorder(&recorder, || {
+        runtime.block_on(async {
+            let layer =
+                HttpMetricsLayer::builder().exclude_path("/metrics").build().expect("layer");
+            let app = Router::new()
+                .route("/hello", get(|| async { "hi" }))
+                .merge(handle.endpoint().into_router())
+                .layer(layer);
+            let addr = serve(app).await;
+            let client = reqwest::Client::new();
+            for _ in 0..requests {
+                let response = client.get(format!("http://{addr}/hello")).send().await;
+                assert_eq!(response.expect("hello").status(), 200);
+            }
+            metrics::gauge!("voice_calls_active", "transport" => "twilio").set(2.0);
+            for kind in ["llm", "tts"] {
+                metrics::counter!("voice_provider_requests_total",
+                    "kind" => kind, "provider" => "p", "outcome" => "ok")
+                .increment(3);
+            }
+            // The layer records when the response body ends, after the client has it.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            handle.run_upkeep();
+            let text = client
+                .get(format!("http://{addr}/metrics"))
+                .send()
+                .await
+                .expect("scrape")
+                .text()
+                .await
+                .expect("body");
+            Exposition::parse(text)
+        })
+    })
+}
+
+#[test]
+fn a_disabled_family_has_no_series_on_metrics_and_the_enabled_ones_keep_exact_values() {
+    let all = scrape_with(Families::all(), 5);
+    let on = |e: &Exposition, name: &str| e.samples.iter().any(|s| s.name.starts_with(name));
+    assert_eq!(all.count("http_server_request_duration_seconds", &[("route", "/hello")]), 5);
+    assert_eq!(all.sum("voice_provider_requests_total", &[("kind", "tts")]), 3.0);
+
+    let app = AppCatalog::new();
+    let some = scrape_with(Families::only(["calls", "providers.llm"], &app).expect("families"), 5);
+    assert!(!on(&some, "http_server_"), "{}", some.text);
+    assert!(!some.text.contains("# HELP http_server_"), "{}", some.text);
+    assert_eq!(some.sum("voice_calls_active", &[("transport", "twilio")]), 2.0);
+    assert_eq!(some.sum("voice_provider_requests_total", &[("kind", "llm")]), 3.0);
+    assert_eq!(some.find("voice_provider_requests_total", &[("kind", "tts")]).count(), 0);
+    assert!(!some.text.contains("# HELP process_"), "{}", some.text);
+}
+
+const APP: &str = r#"
+    [[metrics]]
+    name = "orders_total"
+    kind = "counter"
+    help = "Orders placed, by tier."
+    family = "shop"
+    labels = [{ name = "tier", values = ["free", "pro"] }]
+    thresholds = [{ alert = "ProOrderSurge", above = 5, matchers = { tier = "pro" }, severity = "critical" }]
+
+    [[metrics]]
+    name = "csat_score"
+    kind = "histogram"
+    unit = "score"
+    help = "Satisfaction, 1 to 10."
+    family = "feedback"
+    buckets = [2, 4, 6, 8, 10]
+    labels = [{ name = "segment", cap = 10 }]
+    thresholds = [{ alert = "SlowCsatRise", above = 8, quantile = 0.5, by = ["segment"] }]
+"#;
+
+fn catalog(enabled: &str) -> RuleCatalog {
+    RuleCatalog::new(Config::from_toml(&format!("{enabled}\n{APP}")).expect("config"))
+        .expect("catalog")
+}
+
+fn generated(catalog: &RuleCatalog) -> String {
+    let boards = grafana::dashboards(catalog);
+    let panels = boards.iter().flat_map(|d| &d.panels).flat_map(|p| &p.queries);
+    let queries: Vec<&str> = panels.map(|(q, _)| q.as_str()).collect();
+    format!("{}\n{}", prometheus::rule_file(catalog), queries.join("\n"))
+}
+
+#[test]
+fn a_disabled_family_has_no_rules_or_panels_in_the_generated_files() {
+    let all = generated(&catalog(""));
+    for read in ["http_server_", "process_", r#"kind="tts""#, "orders_total", "csat_score"] {
+        assert!(all.contains(read), "{read} is generated with every family on");
+    }
+    let some = catalog(r#"enabled_metrics = ["calls", "providers.llm", "shop"]"#);
+    let text = generated(&some);
+    for left_out in ["http_server_", "process_", r#"kind="tts""#, r#"kind="stt""#, "csat_score"] {
+        assert!(!text.contains(left_out), "{left_out} is generated while its family is off");
+    }
+    for kept in ["voice_calls_", r#"kind="llm""#, "orders_total", "ProOrderSurge"] {
+        assert!(text.contains(kept), "{kept} is missing");
+    }
+    assert!(some.alerts.iter().all(|a| a.name != "SlowCsatRise"));
+    assert!(some.slos.iter().all(|s| !s.name.starts_with("http")), "{:?}", some.slos);
+    let uids: Vec<&str> = grafana::dashboards(&some).iter().map(|d| d.uid).collect();
+    assert!(uids.contains(&grafana::BUSINESS) && !uids.contains(&"voxscope-http"), "{uids:?}");
+}
+
+#[test]
+fn promtool_checks_and_unit_tests_the_rules_of_application_metrics() {
+    let Some(promtool) = tool("promtool", "prometheus") else { return };
+    for enabled in ["", r#"enabled_metrics = ["calls", "providers", "shop", "feedback"]"#] {
+        let catalog = catalog(enabled);
+        assert!(catalog.alerts.iter().any(|a| a.name == "ProOrderSurge"));
+        assert!(catalog.alerts.iter().any(|a| a.name == "SlowCsatRise"));
+        let dir = write_deploy(&catalog);
+        let (output, text) = run(&promtool, dir.path(), &["check", "rules", deploy::RULES]);
+        assert!(output.status.success() && !text.contains("FAILED"), "{text}");
+        // The unit tests of the application's alerts, against the whole rule file.
+        let mut only = catalog.clone();
+        only.alerts.retain(|a| ["ProOrderSurge", "SlowCsatRise"].contains(&a.name.as_str()));
+        let tests = prometheus::unit_tests(&only, "voxscope.rules.yml");
+        assert!(tests.contains("ProOrderSurge critical fires"), "no unit test of ProOrderSurge");
+        let path = "prometheus/rules/app.test.yml";
+        std::fs::write(dir.path().join(path), tests).expect("write");
+        let (output, text) = run(&promtool, dir.path(), &["test", "rules", path]);
+        assert!(output.status.success(), "{text}");
+    }
+}
