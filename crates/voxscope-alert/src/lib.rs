@@ -106,6 +106,20 @@ impl RuleCatalog {
         Ok(Self { config, slos, recording, alerts, measures })
     }
 
+    /// Whether every series `expr` reads belongs to a family that `enabled_metrics`
+    /// keeps on (always, without `enabled_metrics`).
+    ///
+    /// ```
+    /// use voxscope_alert::expr::{Expr, Selector};
+    /// let config = voxscope_alert::Config::from_toml("enabled_metrics = [\"calls\"]").unwrap();
+    /// let catalog = voxscope_alert::RuleCatalog::new(config).unwrap();
+    /// assert!(catalog.records(&Expr::vector(Selector::new("voice_calls_active"))));
+    /// assert!(!catalog.records(&Expr::vector(Selector::new("http_server_active_requests"))));
+    /// ```
+    pub fn records(&self, expr: &expr::Expr) -> bool {
+        families::Enabled::new(&self.config).reads(expr)
+    }
+
     /// The alertnames, each once, in catalog order.
     pub fn alertnames(&self) -> Vec<&str> {
         let mut names: Vec<&str> = Vec::new();

@@ -7,7 +7,7 @@
   const body = document.body;
   const base = body.dataset.base;
   const alertmanager = body.dataset.alertmanager;
-  const VIEWS = ["operations", "providers", "http", "summary", "alerts", "traces"];
+  const VIEWS = ["operations", "providers", "http", "summary", "business", "alerts", "traces"];
   const PALETTE = ["#1f6feb", "#e3a008", "#3fb950", "#f85149", "#a371f7", "#39c5cf", "#db61a2", "#8b949e"];
   const charts = new Map();
   // Each metric view's chart window, [from, to] in unix seconds, from its newest frame.

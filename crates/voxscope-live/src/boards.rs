@@ -35,8 +35,17 @@ fn total(title: &str, metric: &str, by: &[&str]) -> PanelDef {
     )
 }
 
-/// The panels of a metric view (alerts and traces are not metric views: none).
+/// The panels of a metric view (alerts and traces are not metric views: none), without
+/// those that read a family `enabled_metrics` leaves out.
 pub(crate) fn panels(catalog: &RuleCatalog, view: View) -> Result<Vec<PanelDef>, Error> {
+    let mut every_family = catalog.clone();
+    every_family.config.enabled_metrics = None;
+    let mut panels = view_panels(&every_family, view)?;
+    panels.retain(|p| p.queries.iter().all(|(query, _)| catalog.records(query)));
+    Ok(panels)
+}
+
+fn view_panels(catalog: &RuleCatalog, view: View) -> Result<Vec<PanelDef>, Error> {
     let boards = grafana::dashboards(catalog);
     let calls = board(&boards, "voxscope-calls")?;
     let providers = board(&boards, "voxscope-providers")?;
@@ -130,6 +139,12 @@ pub(crate) fn panels(catalog: &RuleCatalog, view: View) -> Result<Vec<PanelDef>,
             }
             panels
         }
+        View::Business => boards
+            .iter()
+            .filter(|b| b.uid == grafana::BUSINESS)
+            .flat_map(|b| &b.panels)
+            .map(|p| PanelDef::from_board(p, Shape::Chart))
+            .collect(),
         View::Alerts | View::Traces => Vec::new(),
     })
 }
@@ -153,6 +168,39 @@ mod tests {
             let summary = panels(&catalog, View::Summary).unwrap();
             assert_eq!(summary.len(), 4 + catalog.slos.len());
         }
+    }
+
+    #[test]
+    fn the_business_view_charts_each_app_metric_and_disabled_families_leave_no_panel() {
+        let config = voxscope_alert::Config::from_toml(
+            r#"
+            enabled_metrics = ["calls", "providers.llm", "shop"]
+            [[metrics]]
+            name = "orders_total"
+            kind = "counter"
+            help = "Orders placed."
+            family = "shop"
+            [[metrics]]
+            name = "queue_depth"
+            kind = "gauge"
+            help = "Jobs waiting."
+            family = "ops"
+            "#,
+        )
+        .unwrap();
+        let catalog = RuleCatalog::new(config).unwrap();
+        let business = panels(&catalog, View::Business).unwrap();
+        let titles: Vec<&str> = business.iter().map(|p| p.title.as_str()).collect();
+        assert_eq!(titles, ["Orders placed."]);
+        assert!(panels(&catalog, View::Http).unwrap().is_empty());
+        let providers = panels(&catalog, View::Providers).unwrap();
+        let scope = voxscope_alert::expr::Scope::dashboard();
+        let text: Vec<String> =
+            providers.iter().flat_map(|p| &p.queries).map(|(q, _)| q.render(&scope)).collect();
+        assert!(text.iter().any(|q| q.contains(r#"kind="llm""#)), "{text:?}");
+        assert!(text.iter().all(|q| !q.contains(r#"kind="tts""#)), "{text:?}");
+        let default = RuleCatalog::new(voxscope_alert::Config::default()).unwrap();
+        assert!(panels(&default, View::Business).unwrap().is_empty());
     }
 
     #[test]

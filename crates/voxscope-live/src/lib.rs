@@ -163,7 +163,7 @@ impl LivePageBuilder {
         let window_s = (catalog.config.engine.interval_seconds * 4).max(60);
         let scope = Scope::rules(job, window_s);
         let mut metric_views = Vec::new();
-        for view in [View::Operations, View::Providers, View::Http, View::Summary] {
+        for view in [View::Operations, View::Providers, View::Http, View::Summary, View::Business] {
             let panels = boards::panels(catalog, view)?
                 .into_iter()
                 .map(|def| def.compile(&scope, window_s))

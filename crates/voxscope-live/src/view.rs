@@ -8,7 +8,7 @@ use std::time::Duration;
 /// use voxscope_live::View;
 /// assert_eq!(View::Operations.name(), "operations");
 /// assert_eq!(View::Operations.default_refresh().as_secs(), 10);
-/// assert_eq!(View::ALL.len(), 6);
+/// assert_eq!(View::ALL.len(), 7);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum View {
@@ -21,6 +21,8 @@ pub enum View {
     Http,
     /// The executive summary: targets up, missing settings, errors, SLO budgets.
     Summary,
+    /// The application's own metrics (its business dashboard's panels).
+    Business,
     /// Pending, firing and silenced alerts, with acknowledgements.
     Alerts,
     /// The most recent kept traces with their spans.
@@ -29,8 +31,15 @@ pub enum View {
 
 impl View {
     /// Every view, in tab order.
-    pub const ALL: [View; 6] =
-        [View::Operations, View::Providers, View::Http, View::Summary, View::Alerts, View::Traces];
+    pub const ALL: [View; 7] = [
+        View::Operations,
+        View::Providers,
+        View::Http,
+        View::Summary,
+        View::Business,
+        View::Alerts,
+        View::Traces,
+    ];
 
     /// The tab's name and the SSE event name of its frames.
     pub fn name(self) -> &'static str {
@@ -39,6 +48,7 @@ impl View {
             View::Providers => "providers",
             View::Http => "http",
             View::Summary => "summary",
+            View::Business => "business",
             View::Alerts => "alerts",
             View::Traces => "traces",
         }
@@ -46,13 +56,13 @@ impl View {
 
     /// How often its frame is recomputed unless the builder says otherwise: operations
     /// every 10 s, providers and HTTP (the development views) every 5 s, the summary
-    /// every 30 s. Alerts are checked every second and sent when they change; traces
-    /// every 5 s, sent when they change.
+    /// and the business view every 30 s. Alerts are checked every second and sent when
+    /// they change; traces every 5 s, sent when they change.
     pub fn default_refresh(self) -> Duration {
         Duration::from_secs(match self {
             View::Operations => 10,
             View::Providers | View::Http | View::Traces => 5,
-            View::Summary => 30,
+            View::Summary | View::Business => 30,
             View::Alerts => 1,
         })
     }
