@@ -604,25 +604,12 @@ impl Expr {
     /// assert_eq!(e.metrics(), ["a_total", "h_seconds_bucket"]);
     /// ```
     pub fn metrics(&self) -> Vec<String> {
-        fn walk(expr: &Expr, out: &mut Vec<String>) {
-            let name = match expr {
-                Expr::Vector(selector) | Expr::Range(_, selector, _) => &selector.metric,
-                Expr::Quantile(_, _, bucket, _) => &bucket.metric,
-                Expr::Aggregate(_, _, inner) | Expr::Call(_, inner) | Expr::Offset(inner, _) => {
-                    return walk(inner, out);
-                }
-                Expr::Binary(_, lhs, _, rhs) => {
-                    walk(lhs, out);
-                    return walk(rhs, out);
-                }
-                Expr::Number(_) => return,
-            };
-            if !out.contains(name) {
-                out.push(name.clone());
+        let mut out: Vec<String> = Vec::new();
+        for selector in self.selectors() {
+            if !out.contains(&selector.metric) {
+                out.push(selector.metric.clone());
             }
         }
-        let mut out = Vec::new();
-        walk(self, &mut out);
         out
     }
 
@@ -641,7 +628,9 @@ impl Expr {
             match expr {
                 Expr::Vector(selector) | Expr::Range(_, selector, _) => out.push(selector),
                 Expr::Quantile(_, _, bucket, _) => out.push(bucket),
-                Expr::Aggregate(_, _, inner) | Expr::Call(_, inner) => walk(inner, out),
+                Expr::Aggregate(_, _, inner) | Expr::Call(_, inner) | Expr::Offset(inner, _) => {
+                    walk(inner, out)
+                }
                 Expr::Binary(_, lhs, _, rhs) => {
                     walk(lhs, out);
                     walk(rhs, out);
