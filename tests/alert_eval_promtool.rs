@@ -255,6 +255,31 @@ fn the_evaluator_agrees_with_promtool_on_a_custom_config() {
     assert_fires_and_stays_quiet(&catalog, &cases, &fired);
 }
 
+/// The capacity forecasts: `predict_linear` over a gauge and over a recorded series,
+/// fitted in process, fire and stay quiet where promtool's do.
+#[test]
+fn the_evaluator_agrees_with_promtool_on_capacity_forecasts() {
+    let config = Config::from_toml(
+        r#"
+        [capacity]
+        max_concurrent_calls = 120
+        horizon_hours = 3
+        [capacity.daily_tokens]
+        openai = 1000000
+        groq = 300000
+        [capacity.daily_characters]
+        elevenlabs = 200000
+        "#,
+    )
+    .expect("valid config");
+    let mut catalog = RuleCatalog::new(config).expect("catalog");
+    catalog.alerts.retain(|a| a.name.ends_with("Forecast"));
+    assert_eq!(catalog.alertnames(), ["CallCapacityForecast", "ProviderQuotaForecast"]);
+    let cases = generated_cases(&catalog);
+    let fired = differential(&catalog, &cases);
+    assert_fires_and_stays_quiet(&catalog, &cases, &fired);
+}
+
 #[test]
 fn keep_firing_for_holds_an_alert_as_promtool_does_and_a_return_resets_it() {
     let config = Config::from_toml("[rules.ServiceDown]\nkeep_firing_for_seconds = 300\n")

@@ -77,6 +77,8 @@ pub struct Config {
     /// The metric families recorded (see [`voxscope_core::families`]); absent: all. The
     /// rules and panels of the others are left out of what is generated.
     pub enabled_metrics: Option<Vec<String>>,
+    /// Call capacity and provider budgets, and how far ahead their trend is watched.
+    pub capacity: crate::capacity::Capacity,
 }
 
 /// The embedded engine's HTTP API (`/api/v1/alerts`, `/api/v1/rules` and the
@@ -576,6 +578,7 @@ impl Config {
         crate::receiver::validate_sms(&self.sms)?;
         crate::probe::validate(&self.probe, &self.service.job)?;
         crate::host::validate(&self.host, &self.service.job, &self.probe.job)?;
+        crate::capacity::validate(&self.capacity)?;
         Ok(())
     }
 

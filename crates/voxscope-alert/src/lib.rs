@@ -18,6 +18,7 @@
 #![deny(missing_docs)]
 
 pub mod alertmanager;
+pub mod capacity;
 pub mod collector;
 pub mod config;
 pub mod custom;
@@ -88,10 +89,11 @@ impl RuleCatalog {
     pub fn new(config: Config) -> Result<Self, Error> {
         config.validate()?;
         let mut slos = slo::slos(&config);
+        let scope = expr::Scope::rules(config.job_matcher(), rules::WINDOW);
         let mut recording = slo::recording_rules(&slos);
+        recording.extend(config.capacity.recording_rules(&scope));
         let builtin = builtin_alerts(&config);
         let measures = builtin.iter().map(|a| (a.name.clone(), a.measure.clone())).collect();
-        let scope = expr::Scope::rules(config.job_matcher(), rules::WINDOW);
         let mut alerts = custom::apply(&config, &scope, builtin);
         let mut enabled = families::Enabled::new(&config);
         if !enabled.is_all() {

@@ -176,6 +176,25 @@ pub fn guide(alertname: &str) -> Option<(&'static str, &'static [&'static str])>
                 "Free or rotate it now; raise the volume if the growth is legitimate.",
             ],
         ),
+        "CallCapacityForecast" => (
+            "Live calls grow fast enough that their trend reaches `[capacity] max_concurrent_calls` \
+             within the horizon. Calls beyond the capacity are rejected.",
+            &[
+                "Open the Calls dashboard: a steady climb is real demand, a step after a deploy may be calls that do not end.",
+                "Add instances (or raise the capacity if the hosts have headroom) before the forecast time.",
+                "If calls do not end, check call durations and dropped calls before scaling.",
+            ],
+        ),
+        "ProviderQuotaForecast" => (
+            "A provider's usage over the last 24 hours grows fast enough to pass its daily budget \
+             (`[capacity] daily_tokens` or `daily_characters`) within the horizon; once over, the \
+             provider answers `rate_limited` or the bill exceeds the plan.",
+            &[
+                "Check the usage panel: longer prompts or answers after a deploy raise usage per call, more calls raise it per day.",
+                "Raise the quota with the provider, or route part of the traffic to the fallback provider.",
+                "Trim prompts or cap answer length if usage per call grew.",
+            ],
+        ),
         "ProviderCircuitOpen" => (
             "A provider failed repeatedly and its circuit breaker opened: the chain skips it and \
              serves its fallback. Its error, TTFB and fallback alerts are muted meanwhile.",

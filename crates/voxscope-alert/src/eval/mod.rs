@@ -45,7 +45,7 @@ pub use error::EvalError;
 pub use evaluator::RuleEvaluator;
 pub use exposition::{ExpositionError, Scrape};
 pub use functions::{extrapolated_rate, quantile_over_time};
-pub use predict::predict_linear;
+pub use predict::{Line, fit, predict_linear};
 pub use quantile::bucket_quantile;
 pub use query::{Query, RangeSeries, Sample};
 pub use rule_state::RESOLVED_RETENTION_MS;

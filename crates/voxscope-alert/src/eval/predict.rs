@@ -14,12 +14,55 @@ use super::storage::is_stale;
 /// assert_eq!(predict_linear(&free, 600_000, 3000.0), Some(0.0));
 /// ```
 pub fn predict_linear(samples: &[(i64, f64)], at_ms: i64, seconds: f64) -> Option<f64> {
+    fit(samples, at_ms).map(|line| line.ahead(seconds))
+}
+
+/// The least-squares line `predict_linear` and `deriv` read, times relative to the
+/// evaluation: the value it stands at then, and its slope per second.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Line {
+    /// Where the line stands at the evaluation time.
+    pub value: f64,
+    /// Its change per second.
+    pub slope: f64,
+}
+
+impl Line {
+    /// The line's value `seconds` after the evaluation.
+    pub fn ahead(self, seconds: f64) -> f64 {
+        self.slope * seconds + self.value
+    }
+
+    /// Seconds after the evaluation at which the line rises to `limit`: `Some(0.0)` when
+    /// it stands at or over it already, `None` when it never rises to it (flat or
+    /// falling).
+    ///
+    /// ```
+    /// use voxscope_alert::eval::fit;
+    /// // 10 more calls an hour, 150 now: 200 in five hours.
+    /// let calls: Vec<(i64, f64)> = (0..=60).map(|m| (m * 60_000, 140.0 + m as f64 / 6.0)).collect();
+    /// let line = fit(&calls, 3_600_000).unwrap();
+    /// assert!((line.reaches(200.0).unwrap() - 5.0 * 3600.0).abs() < 1e-6);
+    /// assert_eq!(line.reaches(100.0), Some(0.0));
+    /// ```
+    pub fn reaches(self, limit: f64) -> Option<f64> {
+        if self.value >= limit {
+            return Some(0.0);
+        }
+        (self.slope > 0.0).then(|| (limit - self.value) / self.slope)
+    }
+}
+
+/// The least-squares line through `samples` (time-ordered `(ms, value)`), times taken
+/// relative to `at_ms`, as Prometheus fits it; `None` with fewer than two samples or a
+/// range of one non-finite value. A range of one value is flat.
+pub fn fit(samples: &[(i64, f64)], at_ms: i64) -> Option<Line> {
     if samples.len() < 2 {
         return None;
     }
     let first = samples[0].1;
     if samples.iter().all(|(_, v)| *v == first) {
-        return first.is_finite().then_some(first);
+        return first.is_finite().then_some(Line { value: first, slope: 0.0 });
     }
     let n = samples.len() as f64;
     let (mut sum_x, mut sum_y, mut sum_xy, mut sum_x2) = (0.0, 0.0, 0.0, 0.0);
@@ -33,8 +76,8 @@ pub fn predict_linear(samples: &[(i64, f64)], at_ms: i64, seconds: f64) -> Optio
     let covariance = sum_xy - sum_x * sum_y / n;
     let variance = sum_x2 - sum_x * sum_x / n;
     let slope = covariance / variance;
-    let intercept = sum_y / n - slope * sum_x / n;
-    Some(slope * seconds + intercept)
+    let value = sum_y / n - slope * sum_x / n;
+    Some(Line { value, slope })
 }
 
 /// [`predict_linear`] over the raw samples of `series` in `[from_ms, to_ms]`, staleness

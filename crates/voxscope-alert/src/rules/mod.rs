@@ -2,6 +2,7 @@
 
 pub mod anomaly;
 mod calls;
+mod capacity;
 mod errors;
 mod hosts;
 mod probes;
@@ -243,6 +244,7 @@ pub(crate) fn threshold_alerts(config: &Config) -> Vec<AlertRule> {
     specs.extend(resources::resource_alerts(config));
     specs.extend(probes::probe_alerts(config));
     specs.extend(hosts::host_alerts(config));
+    specs.extend(capacity::capacity_alerts(config));
     let scope = Scope::rules(config.job_matcher(), WINDOW);
     specs.into_iter().map(|spec| spec.build(&scope)).collect()
 }
