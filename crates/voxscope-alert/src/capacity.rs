@@ -41,6 +41,9 @@ pub struct Capacity {
     pub daily_tokens: BTreeMap<String, u64>,
     /// Text-to-speech characters each provider may synthesise in 24 hours, by provider.
     pub daily_characters: BTreeMap<String, u64>,
+    /// The report recommends acting on a budget once the last 24 hours used this share
+    /// of it, whatever the trend.
+    pub budget_warning_ratio: f64,
 }
 
 impl Default for Capacity {
@@ -51,6 +54,7 @@ impl Default for Capacity {
             trend_minutes: 60,
             daily_tokens: BTreeMap::new(),
             daily_characters: BTreeMap::new(),
+            budget_warning_ratio: 0.85,
         }
     }
 }
@@ -207,6 +211,10 @@ pub(crate) fn validate(capacity: &Capacity) -> Result<(), Error> {
             "between 5 and 1440",
         ));
     }
+    let ratio = capacity.budget_warning_ratio;
+    if !(ratio.is_finite() && ratio > 0.0 && ratio <= 1.0) {
+        return Err(Error::invalid("capacity.budget_warning_ratio", ratio, "a share in (0, 1]"));
+    }
     for budget in capacity.budgets() {
         let table = match budget.quota {
             Quota::Tokens => "capacity.daily_tokens",
@@ -234,6 +242,7 @@ mod tests {
         for (toml, field) in [
             ("[capacity]\nhorizon_hours = 0\n", "capacity.horizon_hours"),
             ("[capacity]\ntrend_minutes = 2\n", "capacity.trend_minutes"),
+            ("[capacity]\nbudget_warning_ratio = 1.5\n", "capacity.budget_warning_ratio"),
             ("[capacity.daily_tokens]\nopenai = 0\n", "capacity.daily_tokens.openai"),
             ("[capacity.daily_characters]\n\"a b\" = 5\n", "capacity.daily_characters.a b"),
         ] {

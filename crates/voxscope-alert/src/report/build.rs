@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::kpi::{Kpi, Measure, Target, kpis};
+use super::recommend::{Recommendation, Recommender};
 use super::{Source, Targets};
 use crate::RuleCatalog;
 use crate::eval::RangeSeries;
@@ -122,6 +123,8 @@ pub struct Report {
     pub kpis: Vec<KpiRow>,
     /// The SLO table.
     pub slos: Vec<SloRow>,
+    /// What the period's data calls for, with the figures behind each.
+    pub recommendations: Vec<Recommendation>,
 }
 
 impl Report {
@@ -166,6 +169,7 @@ pub struct ReportSpec {
     slos: Vec<Slo>,
     scope: Scope,
     targets: Targets,
+    recommender: Recommender,
 }
 
 impl ReportSpec {
@@ -178,7 +182,8 @@ impl ReportSpec {
             override_windows: false,
             keep: Vec::new(),
         };
-        Self { kpis: kpis(&targets), slos: catalog.slos.clone(), scope, targets }
+        let recommender = Recommender::new(catalog);
+        Self { kpis: kpis(&targets), slos: catalog.slos.clone(), scope, targets, recommender }
     }
 
     /// The KPIs it reads.
@@ -229,6 +234,7 @@ impl ReportSpec {
             trend_step_seconds: (period.trend_ms / 1000) as u64,
             kpis,
             slos,
+            recommendations: self.recommender.run(source, &self.scope, end_ms, period_seconds)?,
         })
     }
 }

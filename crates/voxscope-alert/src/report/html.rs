@@ -98,7 +98,17 @@ pub fn html(report: &Report) -> String {
             status(slo.status)
         );
     }
-    out.push_str("</tbody></table></div><details><summary>Queries</summary><ul>");
+    out.push_str("</tbody></table></div><h2>Recommendations</h2>");
+    if report.recommendations.is_empty() {
+        out.push_str("<p>None: no trend or share in this period calls for action.</p>");
+    } else {
+        out.push_str("<ul class=\"recommendations\">");
+        for recommendation in &report.recommendations {
+            let _ = write!(out, "<li>{}</li>", escape(&recommendation.text));
+        }
+        out.push_str("</ul>");
+    }
+    out.push_str("<details><summary>Queries</summary><ul>");
     for (name, query) in report.queries() {
         let _ = write!(out, "<li>{}: <code>{}</code></li>", escape(name), escape(query));
     }

@@ -58,6 +58,13 @@ pub fn markdown(report: &Report) -> String {
             slo.status.label()
         );
     }
+    out.push_str("\n## Recommendations\n\n");
+    if report.recommendations.is_empty() {
+        out.push_str("None: no trend or share in this period calls for action.\n");
+    }
+    for recommendation in &report.recommendations {
+        let _ = writeln!(out, "- {}", recommendation.text);
+    }
     out.push_str("\nQueries:\n\n");
     for (name, query) in report.queries() {
         let _ = writeln!(out, "- {name}: `{query}`");

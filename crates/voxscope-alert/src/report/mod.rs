@@ -26,6 +26,7 @@ mod build;
 mod html;
 mod kpi;
 mod markdown;
+mod recommend;
 mod source;
 mod svg;
 mod targets;
@@ -34,6 +35,7 @@ pub use build::{KpiRow, Report, ReportSpec, SloRow, Status};
 pub use html::{escape as escape_html, html};
 pub use kpi::{Comparison, Kpi, Measure, Target, kpis};
 pub use markdown::markdown;
+pub use recommend::Recommendation;
 pub use source::Source;
 pub use targets::Targets;
 

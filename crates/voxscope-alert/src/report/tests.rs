@@ -178,3 +178,66 @@ fn a_store_holding_only_the_metrics_the_report_reads_gives_the_same_report() {
         spec.run(&full, 3 * HOUR, 7_200).unwrap()
     );
 }
+
+/// Calls climbing 30 an hour to 189.5 at the end, against a capacity of 200; a TTS
+/// provider falling back on a tenth of its requests, 80 % of them rate limited; groq's
+/// tokens climbing towards its daily budget.
+#[test]
+fn recommendations_carry_the_figures_of_the_samples() {
+    let mut s = Storage::new(StorageLimits::default());
+    fill(&mut s, "voice_calls_active", &[("transport", "twilio")], |m| 100.0 + m as f64 / 2.0);
+    let requests = [("kind", "tts"), ("provider", "el"), ("outcome", "ok")];
+    fill(&mut s, "voice_provider_requests_total", &requests, |m| 100.0 * m as f64);
+    for (reason, per_minute) in [("rate_limited", 8.0), ("timeout", 2.0)] {
+        let from = [("kind", "tts"), ("from", "el"), ("to", "az"), ("reason", reason)];
+        fill(&mut s, "voice_provider_fallbacks_total", &from, |m| per_minute * m as f64);
+    }
+    // 900 tokens a minute from the first sample: 162,000 at the end, 90 % of 180,000.
+    let tokens = [("provider", "groq"), ("token_type", "input")];
+    fill(&mut s, "gen_ai_client_token_usage_sum", &tokens, |m| 900.0 * m as f64);
+    let config = crate::Config::from_toml(
+        "[capacity]\nmax_concurrent_calls = 200\nhorizon_hours = 1\n\
+         [capacity.daily_tokens]\ngroq = 180000\n",
+    )
+    .unwrap();
+    let catalog = RuleCatalog::new(config).unwrap();
+    // The last sample is at 179.5 minutes.
+    let end = 179 * MIN + 30_000;
+    let report = ReportSpec::new(&catalog).run(&s, end, 7_200).unwrap();
+    let keys: Vec<&str> = report.recommendations.iter().map(|r| r.key).collect();
+    assert_eq!(keys, ["fallbacks", "call_capacity", "provider_quota"]);
+
+    let fallbacks = &report.recommendations[0];
+    close(Some(fallbacks.figures["fallback_share"]), 0.1);
+    close(Some(fallbacks.figures["top_reason_share"]), 0.8);
+    assert!(
+        fallbacks.text.starts_with(
+            "The tts provider el fell back on 10% of its requests over the last 2h"
+        ) && fallbacks.text.contains("most of them rate_limited (80% of the fallbacks)"),
+        "{}",
+        fallbacks.text
+    );
+
+    // 189.5 calls, 30 more an hour: 200 in 21 minutes.
+    let calls = &report.recommendations[1];
+    close(Some(calls.figures["calls_now"]), 189.5);
+    close(Some(calls.figures["calls_per_hour"]), 30.0);
+    close(Some(calls.figures["seconds_to_capacity"]), 1260.0);
+    assert!(calls.text.contains("around 03:20 UTC on 1970-01-01"), "{}", calls.text);
+
+    // A counter from zero: its day's increase is its value, 161,100 (89.5 %) at the end,
+    // 54,000 more an hour: the budget in 21 minutes.
+    let quota = &report.recommendations[2];
+    close(Some(quota.figures["used_24h"]), 161_100.0);
+    close(Some(quota.figures["seconds_to_budget"]), 1260.0);
+    assert!(
+        quota.text.starts_with("groq used 161,100 tokens in the last 24 hours, 89.5% of its")
+            && quota.text.contains("passes the budget around 03:20 UTC"),
+        "{}",
+        quota.text
+    );
+
+    // Quiet samples: nothing to recommend.
+    let quiet = ReportSpec::new(&catalog).run(&store(false), 3 * HOUR, 7_200).unwrap();
+    assert_eq!(quiet.recommendations, []);
+}
