@@ -211,9 +211,10 @@ fn recommendations_carry_the_figures_of_the_samples() {
     close(Some(fallbacks.figures["fallback_share"]), 0.1);
     close(Some(fallbacks.figures["top_reason_share"]), 0.8);
     assert!(
-        fallbacks.text.starts_with(
-            "The tts provider el fell back on 10% of its requests over the last 2h"
-        ) && fallbacks.text.contains("most of them rate_limited (80% of the fallbacks)"),
+        fallbacks
+            .text
+            .starts_with("The tts provider el fell back on 10% of its requests over the last 2h")
+            && fallbacks.text.contains("most of them rate_limited (80% of the fallbacks)"),
         "{}",
         fallbacks.text
     );
