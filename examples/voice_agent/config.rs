@@ -5,6 +5,7 @@
 //! | `--bind ADDR` (`IP:PORT` or `IP`) | `VOXSCOPE_BIND` | `127.0.0.1:3000` |
 //! | `--port N` (replaces the port of the bind address) | `VOXSCOPE_PORT`, then `PORT` | |
 //! | `--metrics-token T` | `VOXSCOPE_METRICS_TOKEN` | none: `/metrics` is open |
+//! | `--admin-bind IP:PORT` (`/metrics`, `/traces`, the live page and the alert API only there) | `VOXSCOPE_ADMIN_BIND` | none: served on the main listener |
 //! | `--faults SPEC` | `VOXSCOPE_DEMO_FAULTS` | none |
 //! | `--alert-config PATH` (TOML: thresholds, receivers, routes, cooldowns, escalation) | `VOXSCOPE_ALERT_CONFIG` | the built-in defaults |
 //! | `--notify log\|receivers` (where alert notifications go) | `VOXSCOPE_NOTIFY` | `log` |
@@ -37,6 +38,10 @@ pub struct Config {
     pub addr: SocketAddr,
     /// When set, `/metrics` answers 401 without `Authorization: Bearer <token>`.
     pub metrics_token: Option<String>,
+    /// The production profile: when set, `/metrics`, `/traces`, the live page and the
+    /// alert API are served only on this second listener, and the main one answers 404
+    /// for them (see [`crate::admin`]).
+    pub admin_addr: Option<SocketAddr>,
     /// Faults injected into the simulated providers (see [`crate::providers`]).
     pub faults: Option<String>,
     /// The provider keys that are set, by variable name (values are never logged).
@@ -97,6 +102,9 @@ fn command() -> Command {
                 .value_name("TOKEN")
                 .help("Bearer token that /metrics requires [env: VOXSCOPE_METRICS_TOKEN]"),
         )
+        .arg(Arg::new("admin-bind").long("admin-bind").value_name("IP:PORT").help(
+            "Serves /metrics, /traces, the live page and the alert API only on this listener [env: VOXSCOPE_ADMIN_BIND]",
+        ))
         .arg(Arg::new("alert-config").long("alert-config").value_name("PATH").help(
             "Alerting config (TOML): thresholds, receivers, cooldowns, escalation [env: VOXSCOPE_ALERT_CONFIG]",
         ))
@@ -160,6 +168,10 @@ impl Config {
             );
         }
         let metrics_token = flag("metrics-token").or_else(|| env("VOXSCOPE_METRICS_TOKEN"));
+        let admin_addr = match flag("admin-bind").or_else(|| env("VOXSCOPE_ADMIN_BIND")) {
+            Some(text) => Some(parse_admin_bind(&text, addr)?),
+            None => None,
+        };
         let faults = flag("faults").or_else(|| env("VOXSCOPE_DEMO_FAULTS"));
         let provider_keys = KEY_VARS.iter().filter_map(|var| Some((*var, env(var)?))).collect();
         let alert_config =
@@ -196,6 +208,7 @@ impl Config {
         Ok(Self {
             addr,
             metrics_token,
+            admin_addr,
             faults,
             provider_keys,
             alert_config,
@@ -212,6 +225,16 @@ fn parse_bind(text: &str) -> anyhow::Result<SocketAddr> {
     text.parse::<SocketAddr>()
         .or_else(|_| text.parse::<IpAddr>().map(|ip| SocketAddr::new(ip, DEFAULT_ADDR.port())))
         .map_err(|_| anyhow!("bind: {text:?} is neither IP:PORT nor an IP address"))
+}
+
+/// The admin listener's address: a full `IP:PORT`, other than the main listener's.
+fn parse_admin_bind(text: &str, main: SocketAddr) -> anyhow::Result<SocketAddr> {
+    let addr =
+        text.parse::<SocketAddr>().map_err(|_| anyhow!("admin-bind: {text:?} is not IP:PORT"))?;
+    if addr == main && addr.port() != 0 {
+        return Err(anyhow!("admin-bind: {text:?} is the main listener's address too"));
+    }
+    Ok(addr)
 }
 
 #[cfg(test)]
@@ -276,6 +299,17 @@ mod tests {
     }
 
     #[test]
+    fn the_admin_listener_is_off_by_default_and_set_by_flag_or_environment() {
+        let none = |_: &str| None;
+        assert_eq!(Config::parse(args(&[]), none).unwrap().admin_addr, None);
+        let env = |k: &str| (k == "VOXSCOPE_ADMIN_BIND").then(|| "127.0.0.1:9464".to_owned());
+        let config = Config::parse(args(&[]), env).unwrap();
+        assert_eq!(config.admin_addr, Some("127.0.0.1:9464".parse().unwrap()));
+        let config = Config::parse(args(&["--admin-bind", "[::1]:9000"]), env).unwrap();
+        assert_eq!(config.admin_addr, Some("[::1]:9000".parse().unwrap()));
+    }
+
+    #[test]
     fn bad_input_is_a_clear_error() {
         let none = |_: &str| None;
         let err = Config::parse(args(&["--port", "http"]), none).unwrap_err();
@@ -301,6 +335,13 @@ mod tests {
         let flag = Config::parse(args(&["--instrumentation=on"]), env).unwrap();
         assert_eq!(flag.instrumentation, Instrumentation::On);
         assert_eq!(Config::parse(args(&[]), none).unwrap().instrumentation, Instrumentation::On);
+        let err = Config::parse(args(&["--admin-bind", "127.0.0.1"]), none).unwrap_err();
+        assert_eq!(err.to_string(), "admin-bind: \"127.0.0.1\" is not IP:PORT");
+        let err = Config::parse(args(&["--admin-bind", "127.0.0.1:3000"]), none).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "admin-bind: \"127.0.0.1:3000\" is the main listener's address too"
+        );
         let err = Config::parse(args(&["--bogus"]), none).unwrap_err();
         assert!(err.to_string().contains("--bogus"), "{err}");
     }

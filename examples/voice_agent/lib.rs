@@ -8,10 +8,12 @@
 //! through the live STT chain), [`agent`] (which answers media-stream callers through
 //! the providers), [`telemetry`] (metrics and logs), [`alerting`] (the embedded
 //! alerting engine over the demo's own metrics), [`business`] (the demo's own business
-//! metrics, recorded as calls end), and the story the demo tells:
+//! metrics, recorded as calls end), [`admin`] (the production profile: the operator
+//! routes on a listener of their own), and the story the demo tells:
 //! [`simulator`] (simulated Twilio callers, shared with the `call_simulator` binary),
 //! [`callers`] (the built-in callers) and [`timeline`] (the scripted incident).
 
+pub mod admin;
 pub mod agent;
 pub mod alerting;
 pub mod business;
@@ -76,7 +78,8 @@ fn base_faults(config: &config::Config) -> anyhow::Result<Faults> {
 }
 
 /// [`service`] with its providers reading the faults in force from `faults`, which the
-/// caller may swap while it runs (the incident timeline does).
+/// caller may swap while it runs (the incident timeline does). With `--admin-bind` this
+/// is the main listener's router only: [`routers_with`] has the operator routes too.
 ///
 /// # Errors
 /// A bad metrics token, alert config or engine setting.
@@ -86,6 +89,21 @@ pub fn service_with(
     tracing: &TracePipeline,
     faults: &LiveFaults,
 ) -> anyhow::Result<Router> {
+    Ok(routers_with(config, metrics, tracing, faults)?.public)
+}
+
+/// The routers [`run`] serves: the main listener's, and the admin listener's when
+/// `config.admin_addr` is set (see [`admin`]). Both under the trace and HTTP metrics
+/// layers.
+///
+/// # Errors
+/// As [`service_with`].
+pub fn routers_with(
+    config: &config::Config,
+    metrics: &MetricsHandle,
+    tracing: &TracePipeline,
+    faults: &LiveFaults,
+) -> anyhow::Result<admin::Routers> {
     providers::check_keys(|key| config.provider_keys.get(key).cloned());
     let mut endpoint = metrics.endpoint();
     if let Some(token) = &config.metrics_token {
@@ -100,14 +118,16 @@ pub fn service_with(
     if let Some(token) = &config.metrics_token {
         live = live.token(token);
     }
-    let app = routes::router(calls.clone())
+    let public = routes::router(calls.clone())
         .merge(providers::router(calls, pipeline))
-        .merge(config.instrumentation.media_router(responder)?)
-        .merge(endpoint.into_router())
+        .merge(config.instrumentation.media_router(responder)?);
+    let operator = endpoint
+        .into_router()
         .merge(tracing.traces_router())
         .merge(alerts.router())
         .merge(live.build()?.router());
-    config.instrumentation.layers(app, tracing)
+    admin::Routers::split(public, operator, config.admin_addr.is_some())
+        .wrapped(|routes| config.instrumentation.layers(routes, tracing))
 }
 
 /// Runs the demo as `main` does, on `listener`, until `shutdown` completes: [`start`],
@@ -135,11 +155,13 @@ pub async fn run(
     start(config, metrics, tracing, listener, shutdown)?.await
 }
 
-/// Everything [`run`] does before it serves, done by the time it returns: says first
-/// where the live page is, builds [`service_with`] (the startup checks have published
-/// their gauges), starts the story (the built-in [`callers`] and the incident
+/// Everything [`run`] does before it serves, done by the time it returns: binds the
+/// admin listener when `config.admin_addr` is set, says first where the live page is,
+/// builds [`routers_with`] (the startup checks have published their gauges), starts
+/// serving the admin listener, starts the story (the built-in [`callers`] and the incident
 /// [`timeline`], as `config` says). The future it returns serves on `listener` until
-/// `shutdown` completes, then stops the story. Call it inside a tokio runtime.
+/// `shutdown` completes (the admin listener too), then stops the story. Call it inside
+/// a tokio runtime.
 ///
 /// ```no_run
 /// # async fn run() -> anyhow::Result<()> {
@@ -153,8 +175,8 @@ pub async fn run(
 /// ```
 ///
 /// # Errors
-/// A listener without an address, a bad `--faults` spec, or what [`service_with`]
-/// returns.
+/// A listener without an address, an admin address that cannot be bound, a bad
+/// `--faults` spec, or what [`service_with`] returns.
 pub fn start(
     config: &config::Config,
     metrics: &MetricsHandle,
@@ -162,24 +184,37 @@ pub fn start(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<impl std::future::Future<Output = anyhow::Result<()>> + Send + 'static> {
+    use futures_util::FutureExt;
     let addr = listener.local_addr()?;
+    let admin_listener = admin::bind(config)?;
+    let operator = match &admin_listener {
+        Some(admin) => admin.local_addr()?,
+        None => addr,
+    };
     ::tracing::info!(
-        "live page at {} | voice_agent listening on http://{addr} (metrics at /metrics{}, traces at /traces)",
-        page_url(addr),
+        "live page at {} | voice_agent listening on http://{addr} (metrics at http://{operator}/metrics{}, traces at /traces)",
+        page_url(operator),
         if config.metrics_token.is_some() { ", bearer token required" } else { "" }
     );
     let base = base_faults(config)?;
     let faults = LiveFaults::new(base.clone());
-    let app = service_with(config, metrics, tracing, &faults)?;
+    let routers = routers_with(config, metrics, tracing, &faults)?;
+    let shutdown = shutdown.shared();
+    let admin = admin_listener
+        .zip(routers.admin)
+        .map(|(listener, router)| admin::serve(listener, router, shutdown.clone()));
     let callers = callers::start(callers::media_url(addr), config.callers, 7);
     let story = match config.timeline {
         true => Some(timeline::start(&timeline::STORY, base, faults, config.speed)?),
         false => None,
     };
-    let serving = axum::serve(listener, app).with_graceful_shutdown(shutdown);
+    let serving = axum::serve(listener, routers.public).with_graceful_shutdown(shutdown);
     Ok(async move {
         serving.await?;
         drop((callers, story));
+        if let Some(task) = admin {
+            task.await??;
+        }
         Ok(())
     })
 }
