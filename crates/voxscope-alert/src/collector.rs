@@ -21,6 +21,8 @@ use crate::yaml;
 pub const CONFIG: &str = "otel-collector/config.yaml";
 /// The port of the collector's OTLP/HTTP receiver.
 pub const OTLP_HTTP_PORT: u16 = 4318;
+/// The collector's container image.
+pub const IMAGE: &str = "otel/opentelemetry-collector-contrib:0.136.0";
 
 /// The exporter of `backend`: its name in the collector config and its settings.
 fn exporter(backend: LogBackend) -> (&'static str, Value) {
@@ -80,7 +82,7 @@ pub fn compose_services(deploy: &Deploy) -> (Map<String, Value>, Vec<&'static st
     services.insert(
         "otel-collector".to_owned(),
         json!({
-            "image": "otel/opentelemetry-collector-contrib:0.136.0",
+            "image": IMAGE,
             "command": ["--config=/etc/otelcol-contrib/config.yaml"],
             "volumes": ["./otel-collector:/etc/otelcol-contrib:ro"],
             "ports": [format!("{OTLP_HTTP_PORT}:{OTLP_HTTP_PORT}")],

@@ -118,6 +118,9 @@ pub struct Deploy {
     pub evaluation_interval_seconds: u64,
     /// Where the OpenTelemetry Collector of `deploy/` forwards the service's log records.
     pub logs: LogBackend,
+    /// The service's instances in the scale-out variant (`deploy/scale-out/`), each a
+    /// `host:port` that its Prometheus scrapes under the one job.
+    pub instances: Vec<String>,
 }
 
 /// The log store the Collector of `deploy/` forwards log records to (`[deploy] logs`).
@@ -139,6 +142,10 @@ impl Default for Deploy {
             scrape_interval_seconds: 15,
             evaluation_interval_seconds: 30,
             logs: LogBackend::Loki,
+            instances: vec![
+                "host.docker.internal:3000".to_owned(),
+                "host.docker.internal:3002".to_owned(),
+            ],
         }
     }
 }
@@ -519,6 +526,16 @@ impl Config {
             if value == 0 {
                 return Err(Error::invalid(field, value, "must be greater than 0"));
             }
+        }
+        let instances = &self.deploy.instances;
+        if instances.is_empty()
+            || instances.iter().any(|i| !i.contains(':') || i.contains(['"', ' ', '\n']))
+        {
+            return Err(Error::invalid(
+                "deploy.instances",
+                format!("{instances:?}"),
+                "one host:port or more",
+            ));
         }
         if self.service.job.is_empty() || self.service.job.contains(['"', '\\', '\n']) {
             return Err(Error::invalid("service.job", &self.service.job, "a plain job name"));

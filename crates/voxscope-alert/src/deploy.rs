@@ -17,7 +17,7 @@ use serde_json::json;
 use crate::config::LogBackend;
 use crate::model::duration;
 use crate::prometheus::{GENERATED, rule_file, unit_tests};
-use crate::{RuleCatalog, alertmanager, collector, grafana, host, probe, runbook, yaml};
+use crate::{RuleCatalog, alertmanager, collector, grafana, host, probe, runbook, scaleout, yaml};
 
 /// One generated file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -97,31 +97,45 @@ pub fn files(catalog: &RuleCatalog) -> Vec<File> {
     for (name, markdown) in runbook::runbooks(catalog) {
         out.push(file(format!("runbooks/{name}.md"), markdown));
     }
+    out.extend(scaleout::files(catalog));
     out.sort_by(|a, b| a.path.cmp(&b.path));
     out
 }
 
 fn prometheus_yml(catalog: &RuleCatalog) -> String {
+    let targets = [catalog.config.deploy.target.clone()];
+    format!(
+        "{GENERATED}{}",
+        yaml::to_string(&prometheus_doc(catalog, &targets, &["rules/*.rules.yml"]))
+    )
+}
+
+/// prometheus.yml as a value: the service's job scraping `targets`, the probe, host
+/// and Prometheus jobs, the rule files `rules` (relative to the file itself).
+pub(crate) fn prometheus_doc(
+    catalog: &RuleCatalog,
+    targets: &[String],
+    rules: &[&str],
+) -> serde_json::Value {
     let deploy = &catalog.config.deploy;
-    let doc = json!({
+    json!({
         "global": {
             "scrape_interval": duration(deploy.scrape_interval_seconds),
             "evaluation_interval": duration(deploy.evaluation_interval_seconds),
         },
         // Relative to this file: the same in the container and for `promtool check config`.
-        "rule_files": ["rules/*.rules.yml"],
+        "rule_files": rules,
         "alerting": {"alertmanagers": [{"static_configs": [{"targets": ["alertmanager:9093"]}]}]},
         "scrape_configs": [
             {
                 "job_name": catalog.config.service.job,
-                "static_configs": [{"targets": [deploy.target]}],
+                "static_configs": [{"targets": targets}],
             },
             probe::scrape_job(&catalog.config.probe),
             host::scrape_job(&catalog.config.host),
             {"job_name": "prometheus", "static_configs": [{"targets": ["localhost:9090"]}]},
         ],
-    });
-    format!("{GENERATED}{}", yaml::to_string(&doc))
+    })
 }
 
 /// The compose stack's `incident-bot`: answers 200 to every POST and prints its body.
@@ -135,6 +149,11 @@ self.end_headers()\n\
 h.HTTPServer(('0.0.0.0', 8080), Bot).serve_forever()\n";
 
 fn docker_compose(catalog: &RuleCatalog) -> String {
+    format!("{GENERATED}{}", yaml::to_string(&compose_doc(catalog)))
+}
+
+/// docker-compose.yml as a value, its paths relative to `deploy/`.
+pub(crate) fn compose_doc(catalog: &RuleCatalog) -> serde_json::Value {
     let retention =
         format!("--storage.tsdb.retention.time={}d", catalog.config.deploy.retention_days);
     let mut doc = json!({
@@ -223,7 +242,7 @@ fn docker_compose(catalog: &RuleCatalog) -> String {
     if let Some(all) = doc["volumes"].as_object_mut() {
         all.extend(volumes.into_iter().map(|v| (v.to_owned(), json!({}))));
     }
-    format!("{GENERATED}{}", yaml::to_string(&doc))
+    doc
 }
 
 /// Runs the generated configs with Debian's `prometheus` and `prometheus-alertmanager`
@@ -369,7 +388,7 @@ through a webhook-to-SMS bridge. Set `[sms]` in your config (`account_sid`, `fro
 where possible (status, severity, alert name, summary, dashboard link), retrying 429 \
 and 5xx answers as `[delivery]` says and counting outcomes in \
 `voxscope_notifications_total{{channel=\"sms\"}}`. A service running the embedded engine \
-texts the same numbers itself, without the bridge.\n",
+texts the same numbers itself, without the bridge.\n\n{scale_out}",
         target = deploy.target,
         days = deploy.retention_days,
         otlp = collector::OTLP_HTTP_PORT,
@@ -388,6 +407,7 @@ texts the same numbers itself, without the bridge.\n",
         probe_job = catalog.config.probe.job,
         host_job = catalog.config.host.job,
         probe_url = catalog.config.probe.url,
+        scale_out = scaleout::readme(catalog),
     )
 }
 
@@ -411,14 +431,23 @@ fn datasource(catalog: &RuleCatalog) -> String {
 }
 
 fn dashboard_provider() -> String {
-    let doc = json!({
-        "apiVersion": 1,
-        "providers": [{
-            "name": "voxscope",
-            "folder": "voxscope",
-            "type": "file",
-            "options": {"path": "/var/lib/grafana/dashboards"},
-        }],
-    });
+    dashboard_providers(&[("voxscope", "/var/lib/grafana/dashboards")])
+}
+
+/// Grafana's dashboard provisioning: one file provider per `(name, path)`, all in the
+/// voxscope folder.
+pub(crate) fn dashboard_providers(paths: &[(&str, &str)]) -> String {
+    let providers: Vec<serde_json::Value> = paths
+        .iter()
+        .map(|(name, path)| {
+            json!({
+                "name": name,
+                "folder": "voxscope",
+                "type": "file",
+                "options": {"path": path},
+            })
+        })
+        .collect();
+    let doc = json!({"apiVersion": 1, "providers": providers});
     format!("{GENERATED}{}", yaml::to_string(&doc))
 }

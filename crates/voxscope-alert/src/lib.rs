@@ -43,6 +43,7 @@ pub mod report;
 pub mod routing;
 mod rules;
 pub mod runbook;
+pub mod scaleout;
 pub mod slo;
 pub mod yaml;
 

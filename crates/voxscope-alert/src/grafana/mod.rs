@@ -15,6 +15,7 @@ use crate::expr::Expr;
 mod boards;
 mod business;
 mod host;
+pub mod instances;
 
 pub use boards::dashboards;
 pub use business::BUSINESS;
