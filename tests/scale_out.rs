@@ -194,14 +194,9 @@ async fn prometheus_sums_two_instances_by_job_and_splits_them_by_instance() {
     let api = format!("http://127.0.0.1:{port}/api/v1");
 
     // Both instances are targets of the one job.
-    let up = until(
-        &client,
-        &api,
-        "up{job=\"voice_agent\"}",
-        "instance",
-        &map(&[(&ia, 1.0), (&ib, 1.0)]),
-    );
-    assert_eq!(up.await, map(&[(&ia, 1.0), (&ib, 1.0)]));
+    let both_up = map(&[(&ia, 1.0), (&ib, 1.0)]);
+    let up = until(&client, &api, "up{job=\"voice_agent\"}", "instance", &both_up).await;
+    assert_eq!(up, both_up);
 
     // The variant's rules and those of deploy/prometheus, all loaded.
     let rules = get_json(&client, &format!("{api}/rules")).await;
@@ -215,14 +210,14 @@ async fn prometheus_sums_two_instances_by_job_and_splits_them_by_instance() {
     assert_eq!(groups, ["voxscope-alerts", "voxscope-instances", "voxscope-slo-recordings"]);
 
     // The job's sums are exact; the per-instance rules split them.
-    let job =
-        until(&client, &api, "job:voice_calls_active:sum", "job", &map(&[("voice_agent", 5.0)]));
-    assert_eq!(job.await, map(&[("voice_agent", 5.0)]));
+    let five = map(&[("voice_agent", 5.0)]);
+    let job = until(&client, &api, "job:voice_calls_active:sum", "job", &five).await;
+    assert_eq!(job, five);
     let split = map(&[(&ia, 3.0), (&ib, 2.0)]);
     let by_instance = until(&client, &api, "instance:voice_calls_active:sum", "instance", &split);
     assert_eq!(by_instance.await, split);
-    let instances_up = until(&client, &api, "job:up:sum", "job", &map(&[("voice_agent", 2.0)]));
-    assert_eq!(instances_up.await, map(&[("voice_agent", 2.0)]));
+    let two = map(&[("voice_agent", 2.0)]);
+    assert_eq!(until(&client, &api, "job:up:sum", "job", &two).await, two);
 
     // The dashboards' queries, as Grafana sends them: all instances, then each one.
     let board =
