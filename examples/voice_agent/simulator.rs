@@ -111,11 +111,70 @@ pub fn is_loopback(url: &str) -> bool {
     matches!(host, "127.0.0.1" | "localhost" | "[::1]")
 }
 
+/// Who a call is, as Twilio names it: the call SID, the media stream's SID, and the
+/// caller's and the called numbers, which a `<Stream>` passes on as custom parameters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    /// `CA` and 32 hex digits on Twilio.
+    pub call_sid: String,
+    /// `MZ` and 32 hex digits on Twilio.
+    pub stream_sid: String,
+    /// The caller's number, E.164.
+    pub from: String,
+    /// The number called, E.164.
+    pub to: String,
+}
+
+impl Identity {
+    /// The simulator's short names: call SID `sid`, stream SID `MZ` and the rest of it,
+    /// and the fictional numbers +15550100 and +15550199.
+    ///
+    /// ```
+    /// let who = voice_agent::simulator::Identity::named("CAsim7");
+    /// assert_eq!(who.stream_sid, "MZsim7");
+    /// ```
+    pub fn named(sid: &str) -> Self {
+        let stream = sid.strip_prefix("CA").unwrap_or(sid);
+        Self {
+            call_sid: sid.to_owned(),
+            stream_sid: format!("MZ{stream}"),
+            from: "+15550100".to_owned(),
+            to: "+15550199".to_owned(),
+        }
+    }
+
+    /// Names as Twilio issues them: SIDs of 32 random hex digits, and North American
+    /// numbers (`+1`, then ten digits).
+    ///
+    /// ```
+    /// use rand::SeedableRng;
+    /// let who = voice_agent::simulator::Identity::realistic(&mut rand::rngs::StdRng::seed_from_u64(1));
+    /// assert_eq!((who.call_sid.len(), &who.call_sid[..2]), (34, "CA"));
+    /// assert_eq!((who.from.len(), &who.from[..2]), (12, "+1"));
+    /// ```
+    pub fn realistic(rng: &mut impl Rng) -> Self {
+        let mut hex = || format!("{:032x}", rng.random::<u128>());
+        let (call, stream) = (hex(), hex());
+        let mut number =
+            || format!("+1{}{:09}", rng.random_range(2..10), rng.random_range(0..1_000_000_000));
+        let (from, to) = (number(), number());
+        Self { call_sid: format!("CA{call}"), stream_sid: format!("MZ{stream}"), from, to }
+    }
+}
+
 /// Places one call at `url` (the agent's `/media`) with Twilio's `callSid` `sid`, and
 /// plays `script`.
 pub async fn call(url: &str, sid: &str, script: Script) -> Outcome {
+    call_as(url, &Identity::named(sid), script).await
+}
+
+/// [`call`] as `who`: its call SID and caller number in the stream URL's query, as a
+/// `<Stream url>` would carry them, its SIDs and numbers in the `start` message.
+pub async fn call_as(url: &str, who: &Identity, script: Script) -> Outcome {
     let mut outcome = Outcome::default();
-    let mut ws = match tokio_tungstenite::connect_async(format!("{url}?callSid={sid}")).await {
+    let from = who.from.replace('+', "%2B");
+    let url = format!("{url}?callSid={}&From={from}", who.call_sid);
+    let mut ws = match tokio_tungstenite::connect_async(url).await {
         Ok((ws, _)) => ws,
         Err(WsError::Http(response)) if response.status() == 503 => {
             outcome.ended = "rejected (503)";
@@ -126,7 +185,7 @@ pub async fn call(url: &str, sid: &str, script: Script) -> Outcome {
             return outcome;
         }
     };
-    let mut caller = Caller { sid, sequence: 1, timestamp_ms: 0 };
+    let mut caller = Caller { who, sequence: 1, timestamp_ms: 0 };
     outcome.ended = match converse(&mut ws, &mut caller, script, &mut outcome).await {
         Ok(ended) => ended,
         Err(_) => "error",
@@ -146,7 +205,7 @@ async fn converse(
 ) -> anyhow::Result<&'static str> {
     let connected = r#"{"event":"connected","protocol":"Call","version":"1.0.0"}"#;
     ws.send(Message::text(connected)).await?;
-    ws.send(Message::text(frames::start(caller.sid))).await?;
+    ws.send(Message::text(frames::start_as(caller.who))).await?;
     let speech = &AUDIO.speech;
     for turn in 0..script.turns {
         let leaves =
@@ -188,7 +247,7 @@ async fn hang_up(
     caller: &Caller<'_>,
     outcome: &mut Outcome,
 ) -> anyhow::Result<()> {
-    ws.send(Message::text(frames::stop(caller.sid))).await?;
+    ws.send(Message::text(frames::stop_as(caller.who))).await?;
     let frame = CloseFrame { code: CloseCode::Normal, reason: "".into() };
     ws.send(Message::Close(Some(frame))).await?;
     drain(ws, outcome).await;
@@ -228,7 +287,7 @@ async fn await_answer(
 
 /// One caller's media stream: Twilio's sequence numbers and media clock.
 struct Caller<'a> {
-    sid: &'a str,
+    who: &'a Identity,
     sequence: u64,
     timestamp_ms: u64,
 }
@@ -241,7 +300,7 @@ impl Caller<'_> {
         outcome: &mut Outcome,
     ) -> anyhow::Result<()> {
         self.sequence += 1;
-        let frame = frames::media(self.sequence, self.timestamp_ms, payload);
+        let frame = frames::media_as(self.who, self.sequence, self.timestamp_ms, payload);
         self.timestamp_ms += 20;
         ws.send(Message::text(frame)).await?;
         outcome.frames_sent += 1;
@@ -280,29 +339,54 @@ async fn drain(ws: &mut Socket, outcome: &mut Outcome) {
     let _ = drained.await;
 }
 
-/// Twilio Media Streams frames, as Twilio sends them (`start`, `media`, `stop`).
+/// Twilio Media Streams frames, as Twilio sends them (`start`, `media`, `stop`): of call
+/// `sid` with the simulator's short names, or `_as` a caller [`Identity`].
 pub mod frames {
-    /// A `media` frame of the caller's track.
+    use super::Identity;
+
+    /// A `media` frame of the caller's track, on stream `MZsim`.
     pub fn media(sequence: u64, timestamp_ms: u64, payload: &str) -> String {
+        media_as(&Identity::named("CAsim"), sequence, timestamp_ms, payload)
+    }
+
+    /// A `media` frame of the caller's track, on `who`'s stream.
+    pub fn media_as(who: &Identity, sequence: u64, timestamp_ms: u64, payload: &str) -> String {
         format!(
-            r#"{{"event":"media","sequenceNumber":"{sequence}","media":{{"track":"inbound","chunk":"{sequence}","timestamp":"{timestamp_ms}","payload":"{payload}"}},"streamSid":"MZsim"}}"#
+            r#"{{"event":"media","sequenceNumber":"{sequence}","media":{{"track":"inbound","chunk":"{sequence}","timestamp":"{timestamp_ms}","payload":"{payload}"}},"streamSid":"{}"}}"#,
+            who.stream_sid
         )
     }
 
     /// The `start` frame of call `sid` (its stream sid derived from it), with the
     /// caller's [`Profile`](crate::business::Profile) as its `customParameters`.
     pub fn start(sid: &str) -> String {
-        let stream = sid.strip_prefix("CA").unwrap_or(sid);
-        let parameters = crate::business::Profile::of(sid).custom_parameters();
+        start_as(&Identity::named(sid))
+    }
+
+    /// The `start` frame of `who`: SIDs, media format, and as custom parameters the
+    /// numbers and the caller's [`Profile`](crate::business::Profile).
+    pub fn start_as(who: &Identity) -> String {
+        let Identity { call_sid, stream_sid, from, to } = who;
+        let mut parameters = crate::business::Profile::of(call_sid).custom_parameters();
+        if let Some(fields) = parameters.as_object_mut() {
+            fields.insert("From".into(), from.as_str().into());
+            fields.insert("To".into(), to.as_str().into());
+        }
         format!(
-            r#"{{"event":"start","sequenceNumber":"1","streamSid":"MZ{stream}","start":{{"accountSid":"ACsim","callSid":"{sid}","tracks":["inbound"],"mediaFormat":{{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1}},"customParameters":{parameters}}}}}"#
+            r#"{{"event":"start","sequenceNumber":"1","start":{{"accountSid":"ACsim","streamSid":"{stream_sid}","callSid":"{call_sid}","tracks":["inbound"],"customParameters":{parameters},"mediaFormat":{{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1}}}},"streamSid":"{stream_sid}"}}"#
         )
     }
 
     /// The `stop` frame of call `sid`: the caller hung up.
     pub fn stop(sid: &str) -> String {
+        stop_as(&Identity::named(sid))
+    }
+
+    /// The `stop` frame of `who`.
+    pub fn stop_as(who: &Identity) -> String {
         format!(
-            r#"{{"event":"stop","sequenceNumber":"999","stop":{{"accountSid":"ACsim","callSid":"{sid}"}}}}"#
+            r#"{{"event":"stop","sequenceNumber":"999","streamSid":"{}","stop":{{"accountSid":"ACsim","callSid":"{}"}}}}"#,
+            who.stream_sid, who.call_sid
         )
     }
 }
