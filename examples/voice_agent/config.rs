@@ -13,6 +13,7 @@
 //! | `--timeline on\|off` (the scripted incident timeline) | `VOXSCOPE_DEMO_TIMELINE` | `on` |
 //! | `--speed N` (the story's minutes pass N times faster, 1 to 60) | `VOXSCOPE_DEMO_SPEED` | 1 |
 //! | `--instrumentation on\|metrics\|off` (voxscope's HTTP, trace and call layers; metrics: no trace layer) | `VOXSCOPE_INSTRUMENTATION` | `on` |
+//! | `--max-calls N` (concurrent `/media` calls before 503, 1 to 20000) | `VOXSCOPE_MAX_CALLS` | 500 |
 //!
 //! The provider keys (`VOXSCOPE_DEMO_STT_KEY`, …) come from the environment only, so they
 //! never show in a process list.
@@ -60,12 +61,16 @@ pub struct Config {
     pub speed: u32,
     /// Whether voxscope's layers are on (see [`crate::instrumentation`]).
     pub instrumentation: Instrumentation,
+    /// Concurrent `/media` calls; the next one is refused with 503.
+    pub max_calls: usize,
 }
 
 /// The built-in callers when nothing else is said.
 pub const DEFAULT_CALLERS: usize = 8;
 /// At most this many built-in callers.
 pub const MAX_CALLERS: usize = 200;
+/// The most concurrent calls `--max-calls` accepts.
+pub const MAX_MAX_CALLS: usize = 20_000;
 /// The fastest the story may run.
 pub const MAX_SPEED: u32 = 60;
 
@@ -122,6 +127,9 @@ fn command() -> Command {
         ))
         .arg(Arg::new("instrumentation").long("instrumentation").value_name("on|metrics|off").help(
             "voxscope's HTTP metrics, trace and call layers; metrics leaves out the trace layer, off serves the same routes without any [env: VOXSCOPE_INSTRUMENTATION] [default: on]",
+        ))
+        .arg(Arg::new("max-calls").long("max-calls").value_name("N").help(
+            "Concurrent /media calls before 503, 1 to 20000 [env: VOXSCOPE_MAX_CALLS] [default: 500]",
         ))
         .arg(Arg::new("faults").long("faults").value_name("SPEC").help(
             "Provider faults, e.g. stt.primary=outage,llm.primary=error:rate_limited@0.5,tts.primary=stall:3s [env: VOXSCOPE_DEMO_FAULTS]",
@@ -205,6 +213,14 @@ impl Config {
                 None => Instrumentation::On,
                 Some(text) => Instrumentation::parse(&text)?,
             };
+        let max_calls = match flag("max-calls").or_else(|| env("VOXSCOPE_MAX_CALLS")) {
+            None => crate::media::MAX_CALLS,
+            Some(text) => {
+                text.parse().ok().filter(|n| (1..=MAX_MAX_CALLS).contains(n)).with_context(
+                    || format!("max-calls: {text:?} is not a number from 1 to {MAX_MAX_CALLS}"),
+                )?
+            }
+        };
         Ok(Self {
             addr,
             metrics_token,
@@ -217,6 +233,7 @@ impl Config {
             timeline,
             speed,
             instrumentation,
+            max_calls,
         })
     }
 }
@@ -342,6 +359,11 @@ mod tests {
             err.to_string(),
             "admin-bind: \"127.0.0.1:3000\" is the main listener's address too"
         );
+        let err = Config::parse(args(&["--max-calls", "0"]), none).unwrap_err();
+        assert_eq!(err.to_string(), "max-calls: \"0\" is not a number from 1 to 20000");
+        let env = |k: &str| (k == "VOXSCOPE_MAX_CALLS").then(|| "1200".to_owned());
+        assert_eq!(Config::parse(args(&[]), env).unwrap().max_calls, 1200);
+        assert_eq!(Config::parse(args(&[]), none).unwrap().max_calls, crate::media::MAX_CALLS);
         let err = Config::parse(args(&["--bogus"]), none).unwrap_err();
         assert!(err.to_string().contains("--bogus"), "{err}");
     }

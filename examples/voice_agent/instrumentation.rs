@@ -67,13 +67,18 @@ impl Instrumentation {
     }
 
     /// `/media` answered by the agent over `responder`: under its call layer when on
-    /// ([`media::router`]) unless off, on the bare WebSocket when off.
+    /// ([`media::router_with`], at most `max_calls` at once), on the bare WebSocket when
+    /// off.
     ///
     /// # Errors
     /// The call layer's settings, when on.
-    pub fn media_router(self, responder: Arc<dyn Responder>) -> anyhow::Result<Router> {
+    pub fn media_router(
+        self,
+        responder: Arc<dyn Responder>,
+        max_calls: usize,
+    ) -> anyhow::Result<Router> {
         match self {
-            Self::On | Self::Metrics => media::router(responder),
+            Self::On | Self::Metrics => media::router_with(responder, max_calls),
             Self::Off => {
                 Ok(Router::new().route(MEDIA_PATH, any(untracked_media)).with_state(responder))
             }

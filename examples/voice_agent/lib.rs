@@ -120,10 +120,9 @@ pub fn routers_with(
     }
     let public = routes::router(calls.clone())
         .merge(providers::router(calls, pipeline))
-        .merge(config.instrumentation.media_router(responder)?);
+        .merge(config.instrumentation.media_router(responder, config.max_calls)?);
     let operator = endpoint
-        .into_router()
-        .merge(tracing.traces_router())
+        .into_router()        .merge(tracing.traces_router())
         .merge(alerts.router())
         .merge(live.build()?.router());
     admin::Routers::split(public, operator, config.admin_addr.is_some())

@@ -28,7 +28,8 @@ use crate::endpointing::{Endpointer, Heard};
 
 /// The path of the media-stream endpoint.
 pub const MEDIA_PATH: &str = "/media";
-/// Calls beyond this many are refused with 503 and `Retry-After`.
+/// Calls beyond this many are refused with 503 and `Retry-After`, unless
+/// `--max-calls` says otherwise.
 pub const MAX_CALLS: usize = 500;
 /// Twilio streams a frame every 20 ms, silence included: a caller unheard this long is
 /// gone, even if no FIN or RST says so.
@@ -85,8 +86,13 @@ impl Responder for FixedDelayResponder {
 /// [`IDLE_TIMEOUT`] without a frame), as a route layer: requests that match no route
 /// never reach it.
 pub fn router(responder: Arc<dyn Responder>) -> anyhow::Result<Router> {
+    router_with(responder, MAX_CALLS)
+}
+
+/// [`router`] refusing calls beyond `max_calls` instead of [`MAX_CALLS`].
+pub fn router_with(responder: Arc<dyn Responder>, max_calls: usize) -> anyhow::Result<Router> {
     let layer = CallLayer::builder(Protocol::Twilio)
-        .max_calls(MAX_CALLS)
+        .max_calls(max_calls)
         .call_id_query("callSid")
         .idle_timeout(IDLE_TIMEOUT)
         .build()

@@ -203,8 +203,7 @@ async fn converse(
     script: Script,
     outcome: &mut Outcome,
 ) -> anyhow::Result<&'static str> {
-    let connected = r#"{"event":"connected","protocol":"Call","version":"1.0.0"}"#;
-    ws.send(Message::text(connected)).await?;
+    ws.send(Message::text(frames::CONNECTED)).await?;
     ws.send(Message::text(frames::start_as(caller.who))).await?;
     let speech = &AUDIO.speech;
     for turn in 0..script.turns {
@@ -343,6 +342,9 @@ async fn drain(ws: &mut Socket, outcome: &mut Outcome) {
 /// `sid` with the simulator's short names, or `_as` a caller [`Identity`].
 pub mod frames {
     use super::Identity;
+
+    /// The first message of every stream.
+    pub const CONNECTED: &str = r#"{"event":"connected","protocol":"Call","version":"1.0.0"}"#;
 
     /// A `media` frame of the caller's track, on stream `MZsim`.
     pub fn media(sequence: u64, timestamp_ms: u64, payload: &str) -> String {
