@@ -327,8 +327,13 @@ static AUDIO: LazyLock<Audio> = LazyLock::new(|| {
     Audio { speech, silence: encode(&[0xFF; FRAME_BYTES]) }
 });
 
+/// After its close, a caller reads what the agent still sends until the agent's close,
+/// at most this long. Going sooner, with the agent's frames unread, would reset the
+/// connection (RST), and a busy agent would see a call that hung up as dropped.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
+
 async fn drain(ws: &mut Socket, outcome: &mut Outcome) {
-    let drained = tokio::time::timeout(Duration::from_secs(2), async {
+    let drained = tokio::time::timeout(CLOSE_TIMEOUT, async {
         while let Some(Ok(message)) = ws.next().await {
             if message.is_text() {
                 outcome.frames_received += 1;
