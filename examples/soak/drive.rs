@@ -110,8 +110,7 @@ pub async fn run(addr: std::net::SocketAddr, load: &Load, grace: Duration) -> Ta
         while tasks.join_next().await.is_some() {}
         *lock(&tally).calls.entry("cut").or_default() += cut;
     }
-    let tally = lock(&tally).clone();
-    tally
+    lock(&tally).clone()
 }
 
 /// The HTTP API between calls: a call is started, spoken to, hung up, and a Twilio call
