@@ -178,6 +178,6 @@ async fn open_idle(url: &str, who: &Identity) -> anyhow::Result<Socket> {
         .await
         .context("opening an idle call")?;
     ws.send(Message::text(frames::CONNECTED)).await?;
-    ws.send(Message::text(frames::start(who))).await?;
+    ws.send(Message::text(frames::start_as(who))).await?;
     Ok(ws)
 }
