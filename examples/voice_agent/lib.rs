@@ -122,7 +122,8 @@ pub fn routers_with(
         .merge(providers::router(calls, pipeline))
         .merge(config.instrumentation.media_router(responder, config.max_calls)?);
     let operator = endpoint
-        .into_router()        .merge(tracing.traces_router())
+        .into_router()
+        .merge(tracing.traces_router())
         .merge(alerts.router())
         .merge(live.build()?.router());
     admin::Routers::split(public, operator, config.admin_addr.is_some())
