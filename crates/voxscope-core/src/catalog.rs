@@ -16,7 +16,7 @@ use std::fmt;
 
 mod app;
 
-pub use app::{AppCatalog, AppLabel, AppMetric, Threshold};
+pub use app::{AppCatalog, AppLabel, AppMetric, DEFAULT_FAMILY, Threshold};
 
 /// What kind of series a metric is (`counter`, `gauge` or `histogram` in TOML).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Deserialize)]
