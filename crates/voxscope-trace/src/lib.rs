@@ -92,6 +92,7 @@ mod http_client;
 mod ids;
 mod layer;
 mod log_filter;
+mod log_layer;
 #[cfg(feature = "otlp")]
 mod logs;
 #[cfg(feature = "otlp")]

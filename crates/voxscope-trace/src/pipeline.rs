@@ -24,6 +24,7 @@ use crate::fmt::VoxFormat;
 use crate::ids::{RootIds, VoxIdGenerator};
 use crate::layer::{TraceLayer, TraceLayerBuilder};
 use crate::log_filter::LogFilter;
+use crate::log_layer::log_layer;
 use crate::processor::{Sink, TailBounds, TailProcessor};
 use crate::sampler::VoxSampler;
 use crate::span_fields::RecordSpanFields;
@@ -346,10 +347,11 @@ pub fn init(config: TraceConfig) -> Result<TraceGuard, TraceError> {
     };
     let filter = env_filter()?;
     let logs = (config.log_format != LogFormat::Off).then(|| {
-        tracing_subscriber::fmt::layer()
-            .with_writer(std::io::stderr)
-            .event_format(pipeline.log_format(config.log_format))
-            .with_filter(LogFilter::new(filter, config.span_level))
+        log_layer(
+            pipeline.log_format(config.log_format),
+            LogFilter::new(filter, config.span_level),
+            std::io::stderr,
+        )
     });
     #[cfg(feature = "otlp")]
     let exported = match pipeline.log_export_layer() {
