@@ -54,17 +54,21 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.project();
-        let Some(call) = this.guard.call.clone() else {
+        let guard = this.guard;
+        // The call is borrowed, not cloned, and its span entered in place: a poll costs
+        // the span's enter and exit and nothing more.
+        let Some(call) = guard.call.as_ref() else {
             return Poll::Ready(());
         };
-        let _entered = call.span().enter();
-        this.guard.polling = true;
+        let entered = call.span().enter();
+        guard.polling = true;
         let output = this.inner.poll(cx);
-        this.guard.polling = false;
+        guard.polling = false;
         if let Some(reason) = ready!(output).failure() {
             call.fail(reason);
         }
-        this.guard.call = None;
+        drop(entered);
+        guard.call = None;
         Poll::Ready(())
     }
 }
