@@ -9,9 +9,13 @@ use std::process::Command;
 use serde_json::Value;
 
 /// The bound on the demo's memory slope after the warm-up, MiB per minute, in a debug
-/// build. At this load (some 300 calls and 1,500 HTTP requests a minute) a leak of
-/// 7 KiB per call crosses it; the ten-minute run's 1 MiB/min bound is tighter.
-const MAX_SLOPE: f64 = 2.0;
+/// build. At this load (600 to 700 calls and some 3,300 HTTP requests a minute) a leak
+/// of 12 KiB per call crosses it, and a leaked call socket (its 128 KiB read buffer)
+/// far exceeds it. It cannot be tighter in one minute: the demo's bounded stores (the
+/// embedded history's raw hour, the trace store, the registry's last 1,000 ended
+/// calls) are still filling, at 2 to 3 MiB a minute here. The ten-minute run's
+/// 1 MiB/min bound, after two minutes of warm-up, is the tight one (docs/soak.md).
+const MAX_SLOPE: f64 = 8.0;
 
 #[test]
 fn a_minute_of_a_hundred_concurrent_calls_balances_and_leaks_nothing() {
