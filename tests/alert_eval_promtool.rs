@@ -255,6 +255,66 @@ fn the_evaluator_agrees_with_promtool_on_a_custom_config() {
     assert_fires_and_stays_quiet(&catalog, &cases, &fired);
 }
 
+/// A `below` threshold on an application counter: a rate under it fires, a flow that
+/// stopped included, and a counter that never counted (no traffic at all) stays quiet.
+/// The generated cases (whose idle case is such a counter) and a stop, a trickle, a
+/// steady flow and a counter left at 0 agree with promtool, at every minute.
+#[test]
+fn counter_below_thresholds_fire_on_a_low_or_stopped_flow_not_without_traffic() {
+    let config = Config::from_toml(
+        r#"
+        [[metrics]]
+        name = "orders_total"
+        kind = "counter"
+        help = "Orders placed, by payment method."
+        labels = [{ name = "method", values = ["card", "invoice"] }]
+        thresholds = [{ alert = "FewOrders", below = 0.5, by = ["method"], for_seconds = 120 }]
+        "#,
+    )
+    .expect("valid config");
+    let mut catalog = RuleCatalog::new(config).expect("catalog");
+    catalog.alerts.retain(|a| a.name == "FewOrders");
+    let rule = &catalog.alerts[0];
+    assert_eq!(
+        rule.expr,
+        "sum by (job, method) (rate(orders_total{job=\"voice_agent\"}[5m])) < 0.5 \
+         and sum by (job, method) (orders_total{job=\"voice_agent\"}) > 0"
+    );
+    let cases = generated_cases(&catalog);
+    assert!(cases.iter().any(|c| c.name == "FewOrders warning stays quiet when idle"));
+    let fired = differential(&catalog, &cases);
+    assert_fires_and_stays_quiet(&catalog, &cases, &fired);
+
+    let card = "orders_total{job=\"voice_agent\",instance=\"voice-agent:3000\",method=\"card\"}";
+    let case = |name: &str, values: &str| Case {
+        name: name.to_owned(),
+        input: vec![Series { series: card.to_owned(), values: values.to_owned() }],
+        minutes: (0..=40).collect(),
+    };
+    let cases = [
+        // One order a second for 10 minutes, then none.
+        case("stopped flow", "0+60x10 600+0x30"),
+        // 0.2 orders a second throughout.
+        case("trickle", "0+12x40"),
+        case("steady flow", "0+60x40"),
+        // Exported, never incremented.
+        case("no traffic", "0+0x40"),
+    ];
+    let fired = differential(&catalog, &cases);
+    let firing =
+        |case: usize| -> Vec<usize> { (0..=40).filter(|m| !fired[case][*m].is_empty()).collect() };
+    // The 5-minute rate falls under 0.5 at minute 13 (120 orders in the window) and
+    // holds for 2 minutes; from minute 15 on it is 0 and keeps firing.
+    assert_eq!(firing(0), (15..=40).collect::<Vec<_>>());
+    // Counted from minute 1, fired 2 minutes later, at 0.2 orders a second.
+    assert_eq!(firing(1), (3..=40).collect::<Vec<_>>());
+    let trickle = &fired[1][40][0];
+    assert_eq!(trickle.labels["method"], "card");
+    assert!((trickle.value - 0.2).abs() < 1e-9, "{}", trickle.value);
+    assert!(firing(2).is_empty(), "{:?}", firing(2));
+    assert!(firing(3).is_empty(), "{:?}", firing(3));
+}
+
 /// The capacity forecasts: `predict_linear` over a gauge and over a recorded series,
 /// fitted in process, fire and stay quiet where promtool's do.
 #[test]

@@ -68,7 +68,9 @@ enum Side {
 
 /// A threshold alert on any catalog metric. Counters compare their per-second rate,
 /// gauges their value (max per group), histograms a quantile (`above` only, at a bucket
-/// bound with one above it).
+/// bound with one above it). A counter `below` a rate fires once the counter has counted
+/// anything: a flow that slowed or stopped pages, a counter still at 0 (no traffic at
+/// all since the process started) does not.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct CustomRule {
@@ -252,6 +254,7 @@ impl CustomRule {
         for (label, value) in &self.matchers {
             metric = metric.with(Matcher::eq(label, value));
         }
+        let counted = metric.clone();
         let window = Window::Fixed(self.window_seconds);
         let mut series_labels: Vec<(&str, &str)> =
             self.matchers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
@@ -310,9 +313,14 @@ impl CustomRule {
                 (quantile(self.quantile, &by, metric, window), fixture, ValueFormat::Plain)
             }
         };
-        let condition = match side {
-            Side::Above => measure.clone().gt(threshold),
-            Side::Below => measure.clone().lt(threshold),
+        let condition = match (side, def.kind) {
+            (Side::Above, _) => measure.clone().gt(threshold),
+            // A counter still at 0 has seen no traffic at all: idle, not below. Once it
+            // has counted, a rate under the threshold fires, a stopped flow included.
+            (Side::Below, MetricKind::Counter) => {
+                measure.clone().lt(threshold).and(sum_by(&by, Expr::vector(counted)).gt(0.0))
+            }
+            (Side::Below, _) => measure.clone().lt(threshold),
         };
         let word = if side == Side::Above { "above" } else { "below" };
         let summary = if self.summary.is_empty() {

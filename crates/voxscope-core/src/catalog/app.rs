@@ -106,6 +106,10 @@ impl AppLabel {
 
 /// A threshold alert on an application metric: counters compare their per-second rate,
 /// gauges their value (max per group), histograms a quantile (`above` only).
+///
+/// `below` on a counter fires on a rate under the value once the counter has counted
+/// anything, a flow that stopped included; a counter still at 0 (no traffic at all
+/// since the process started) is idle and stays quiet.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Threshold {
