@@ -6,6 +6,7 @@
 //! voxscope alertmanager | dashboards | runbooks [--config F] [--out DIR]
 //! voxscope deploy --out deploy [--config F]             # every file of deploy/
 //! voxscope check voxscope.toml
+//! voxscope docs --config app.toml [--out docs/app-metrics.md]  # the app's [[metrics]]
 //! voxscope report --prometheus URL [--since 7d] [--end T] [--format md|json|html] [--out F]
 //! voxscope report --state-dir DIR [--config F] ...        # an engine's saved history
 //! ```
@@ -46,6 +47,17 @@ fn cli() -> Command {
         .subcommand(generate("runbooks", "One Markdown runbook per alert"))
         .subcommand(
             generate("deploy", "Every file of deploy/").mut_arg("out", |arg| arg.required(true)),
+        )
+        .subcommand(
+            Command::new("docs")
+                .about("Markdown reference of the config's own metrics ([[metrics]])")
+                .arg(config.clone())
+                .arg(
+                    Arg::new("out")
+                        .long("out")
+                        .value_name("FILE")
+                        .help("File to write the page to (default: stdout)"),
+                ),
         )
         .subcommand(
             Command::new("check")
@@ -117,6 +129,7 @@ fn main() -> Result<()> {
             Ok(())
         }
         Some(("report", args)) => report_command(args),
+        Some(("docs", args)) => docs_command(args),
         Some((command, args)) => generate(command, args),
         None => bail!("no command given; see --help"),
     }
@@ -124,6 +137,32 @@ fn main() -> Result<()> {
 
 fn load(path: Option<&Path>) -> Result<RuleCatalog> {
     voxscope_cli::load_catalog(path)
+}
+
+fn docs_command(args: &ArgMatches) -> Result<()> {
+    let config = args.get_one::<String>("config");
+    let catalog = load(config.map(Path::new))?;
+    let out = args.get_one::<String>("out");
+    let mut regenerate = String::from("voxscope docs");
+    for (flag, value) in [("--config", config), ("--out", out)] {
+        if let Some(value) = value {
+            regenerate = format!("{regenerate} {flag} {value}");
+        }
+    }
+    let page = voxscope_core::docs::app_metrics_page(&catalog.config.metrics, &regenerate);
+    write_or_print(out.map(String::as_str), &page)
+}
+
+/// `text` into the file at `path`, or to stdout without one.
+fn write_or_print(path: Option<&str>, text: &str) -> Result<()> {
+    match path {
+        Some(path) => {
+            std::fs::write(path, text).with_context(|| format!("cannot write {path}"))?;
+            eprintln!("wrote {path}");
+        }
+        None => print!("{text}"),
+    }
+    Ok(())
 }
 
 fn report_command(args: &ArgMatches) -> Result<()> {
@@ -140,14 +179,7 @@ fn report_command(args: &ArgMatches) -> Result<()> {
     let format = arg("format").unwrap_or("md");
     let Some(format) = Format::parse(format) else { bail!("unknown format {format:?}") };
     let text = report::run(&catalog, &request, format)?;
-    match arg("out") {
-        Some(path) => {
-            std::fs::write(path, text).with_context(|| format!("cannot write {path}"))?;
-            eprintln!("wrote {path}");
-        }
-        None => print!("{text}"),
-    }
-    Ok(())
+    write_or_print(arg("out"), &text)
 }
 
 fn generate(command: &str, args: &ArgMatches) -> Result<()> {

@@ -167,3 +167,64 @@ fn report_writes_every_row_from_prometheus_answers_and_names_what_failed() {
     assert!(!ok && stderr.contains("report.uptime"), "{stderr}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn docs_writes_the_page_of_a_configs_own_metrics() {
+    let dir = temp("docs");
+    let config = dir.join("shop.toml");
+    std::fs::write(
+        &config,
+        r#"
+[[metrics]]
+name = "orders_total"
+kind = "counter"
+help = "Orders placed, by payment method."
+family = "shop"
+labels = [{ name = "method", values = ["card", "invoice"] }, { name = "campaign", cap = 20 }]
+thresholds = [{ alert = "FewOrders", below = 0.01, severity = "critical", by = ["method"] }]
+
+[[metrics]]
+name = "basket_value"
+kind = "histogram"
+unit = "currency"
+help = "Basket value per order."
+family = "shop"
+buckets = [10, 50, 100]
+thresholds = [{ alert = "BigBaskets", above = 50, quantile = 0.9, window_seconds = 600 }]
+"#,
+    )
+    .expect("write");
+    let config_arg = config.to_str().expect("utf-8");
+    let out = dir.join("app-metrics.md");
+    let out_arg = out.to_str().expect("utf-8");
+    let (ok, _, stderr) = voxscope(&["docs", "--config", config_arg, "--out", out_arg]);
+    assert!(ok, "{stderr}");
+    let page = std::fs::read_to_string(&out).expect("written");
+    let expected_lines = [
+        format!("Do not edit by hand: run `voxscope docs --config {config_arg} --out {out_arg}`."),
+        "## Application metrics: shop".to_owned(),
+        "| `orders_total` | counter | count | `method` (card, invoice), `campaign` (at most 20) \
+         | Orders placed, by payment method. |"
+            .to_owned(),
+        "| `basket_value` | histogram | currency units | none | Basket value per order. |"
+            .to_owned(),
+        "- `basket_value`: 10, 50, 100".to_owned(),
+        "- `FewOrders` (critical): rate of `orders_total` below 0.01/s over 5m, for 5m, per \
+         `method`"
+            .to_owned(),
+        "- `BigBaskets` (warning): p90 of `basket_value` above 50 over 10m, for 5m".to_owned(),
+    ];
+    for line in &expected_lines {
+        assert!(page.contains(line.as_str()), "missing {line:?} in\n{page}");
+    }
+
+    let (ok, stdout, stderr) = voxscope(&["docs"]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.ends_with("No application metric is declared.\n"), "{stdout}");
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, "[[metrics]]\nname = \"orders\"\nkind = \"counter\"\nhelp = \"x\"\n")
+        .expect("write");
+    let (ok, _, stderr) = voxscope(&["docs", "--config", bad.to_str().expect("utf-8")]);
+    assert!(!ok && stderr.contains("metrics[0].name") && stderr.contains("_total"), "{stderr}");
+    let _ = std::fs::remove_dir_all(dir);
+}
