@@ -120,6 +120,37 @@ impl Week {
             histogram("voice_provider_ttfb_seconds", &[("kind", kind), ("provider", "primary")]);
         }
         histogram("voice_turn_latency_seconds", &[("transport", "twilio")]);
+        // The application's own metrics (`config()`): orders by payment method, three a
+        // minute by card; one a minute by invoice, whose instance drains for 10 minutes
+        // and restarts (its counter back to 0) at day 2, 12:00:30.
+        counter("orders_total", &[("method", "card")], &|_| 3.0);
+        let restart = start + 2 * DAY + 12 * HOUR + 30_000;
+        let (mut before, mut since) = (0.0, 0.0);
+        let invoice = times
+            .iter()
+            .map(|&t| {
+                if t < restart {
+                    before += if t >= restart - 10 * MIN { 0.0 } else { 1.0 };
+                    (t, before)
+                } else {
+                    since += 1.0;
+                    (t, since)
+                }
+            })
+            .collect::<Vec<_>>();
+        // Basket values: 6 a minute up to 10, 3 in (10, 50], 1 in (50, 100].
+        for (le, per_minute) in [("10", 6.0), ("50", 9.0), ("100", 10.0), ("+Inf", 10.0)] {
+            counter("basket_value_bucket", &[("le", le)], &|_| per_minute);
+        }
+        counter("basket_value_count", &[], &|_| 10.0);
+        // Jobs waiting in queue "mail": the day's index into the period, 0 to 6.
+        let mut gauge = |name: &str, pairs: &[(&str, &str)], value: &dyn Fn(i64) -> f64| {
+            let samples = times.iter().map(|&t| (t, value(t))).collect();
+            series.push(Series { labels: labelled(name, pairs), samples });
+        };
+        gauge("queue_depth", &[("queue", "mail")], &|t| day(t) as f64);
+        let labels = labelled("orders_total", &[("method", "invoice")]);
+        series.push(Series { labels, samples: invoice });
         Self { end, series }
     }
 
@@ -172,6 +203,69 @@ impl Week {
             })
             .sum()
     }
+}
+
+/// The config of every test: the defaults and the application's own metrics.
+fn config() -> Config {
+    Config::from_toml(
+        r#"
+        [[metrics]]
+        name = "orders_total"
+        kind = "counter"
+        help = "Orders placed, by payment method."
+        labels = [{ name = "method", values = ["card", "invoice"] }]
+
+        [[metrics]]
+        name = "basket_value"
+        kind = "histogram"
+        unit = "currency"
+        help = "Basket value per order."
+        buckets = [10, 50, 100]
+
+        [[metrics]]
+        name = "queue_depth"
+        kind = "gauge"
+        help = "Jobs waiting, by queue."
+        labels = [{ name = "queue", cap = 4 }]
+        "#,
+    )
+    .expect("valid config")
+}
+
+/// The application metrics' tables: exact totals, counts, means and maxima, and the
+/// histogram's quantiles, against the samples.
+fn assert_app_tables(report: &Value) {
+    let table = |metric: &str| row(report, "app_metrics", "metric", metric);
+    let orders = table("orders_total");
+    assert_eq!(orders["kind"], "counter");
+    assert_eq!(orders["columns"], serde_json::json!(["total"]));
+    let rows = orders["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{orders}");
+    // 10,080 minutes of the period: 3 a minute by card; 1 by invoice but for the 10
+    // drained minutes, none lost to the restart.
+    assert_eq!(rows[0]["labels"]["method"], "card");
+    assert_eq!(rows[0]["figures"]["total"], 30_240.0);
+    assert_eq!(rows[1]["labels"]["method"], "invoice");
+    assert_eq!(rows[1]["figures"]["total"], 10_070.0);
+
+    let basket = table("basket_value");
+    assert_eq!(basket["columns"], serde_json::json!(["p50", "p95", "count"]));
+    let rows = basket["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{basket}");
+    // The 5th of 10 observations a minute, 5/6 into (0, 10]; the 9.5th, half-way
+    // into (50, 100].
+    close("basket p50", &rows[0]["figures"]["p50"], 50.0 / 6.0);
+    close("basket p95", &rows[0]["figures"]["p95"], 75.0);
+    assert_eq!(rows[0]["figures"]["count"], 100_800.0);
+
+    let queue = table("queue_depth");
+    let rows = queue["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{queue}");
+    assert_eq!(rows[0]["labels"]["queue"], "mail");
+    // 2,017 steps: 289 read day 0 (the start's reads the sample before it), 288 each of
+    // days 1 to 6.
+    close("queue mean", &rows[0]["figures"]["mean"], 288.0 * 21.0 / 2017.0);
+    assert_eq!(rows[0]["figures"]["max"], 6.0);
 }
 
 fn any(_: &Labels) -> bool {
@@ -353,6 +447,7 @@ fn assert_report(report: &Value, week: &Week, config: &Config, lead_ms: i64) {
     // The data makes both statuses appear among the SLOs.
     assert_eq!(row(report, "slos", "name", "call-availability")["status"], "met");
     assert_eq!(row(report, "slos", "name", "http-availability")["status"], "missed");
+    assert_app_tables(report);
 }
 
 /// The end of the week: the last whole hour, so Prometheus keeps every block.
@@ -364,7 +459,7 @@ fn last_hour() -> i64 {
 #[test]
 fn the_embedded_store_reports_every_figure_of_a_known_week() {
     let week = Week::new(last_hour());
-    let catalog = RuleCatalog::new(Config::default()).unwrap();
+    let catalog = RuleCatalog::new(config()).unwrap();
     let report = ReportSpec::new(&catalog).run(&week.storage(), week.end, 7 * 86_400).unwrap();
     let json: Value = serde_json::from_str(&report::json(&report)).unwrap();
     assert_report(&json, &week, &catalog.config, MIN);
@@ -376,7 +471,7 @@ fn voxscope_report_reads_the_same_week_from_a_saved_state_directory() {
     let dir = TempDir::new("report-state");
     let written = StateDir::new(dir.path()).save_history(&week.storage()).expect("save history");
     assert!(written > 0);
-    let catalog = RuleCatalog::new(Config::default()).unwrap();
+    let catalog = RuleCatalog::new(config()).unwrap();
     let request = ReportRequest {
         source: ReportSource::StateDir(dir.path().to_owned()),
         since_seconds: 7 * 86_400,
@@ -436,7 +531,7 @@ fn a_backfilled_prometheus_reports_the_same_figures_as_the_embedded_store() {
         std::thread::sleep(Duration::from_millis(200));
     }
 
-    let catalog = RuleCatalog::new(Config::default()).unwrap();
+    let catalog = RuleCatalog::new(config()).unwrap();
     let request = ReportRequest {
         source: ReportSource::Prometheus(base),
         since_seconds: 7 * 86_400,
@@ -449,7 +544,7 @@ fn a_backfilled_prometheus_reports_the_same_figures_as_the_embedded_store() {
     // Row for row, the embedded store's report says the same.
     let embedded = ReportSpec::new(&catalog).run(&week.storage(), week.end, 7 * 86_400).unwrap();
     let embedded: Value = serde_json::from_str(&report::json(&embedded)).unwrap();
-    for table in ["kpis", "slos"] {
+    for table in ["kpis", "slos", "app_metrics"] {
         for (p, e) in from_prometheus[table]
             .as_array()
             .unwrap()
@@ -458,9 +553,19 @@ fn a_backfilled_prometheus_reports_the_same_figures_as_the_embedded_store() {
         {
             assert_eq!(p["status"], e["status"]);
             assert_eq!(p["query"], e["query"]);
+            assert_eq!(p["queries"], e["queries"]);
         }
     }
     let markdown = voxscope_cli::report::run(&catalog, &request, Format::Markdown).unwrap();
     assert!(markdown.contains("| Uptime | ≥ 99% | 98.81% | missed |"), "{markdown}");
     assert!(markdown.contains("| Config warnings | ≤ 0 | 1 | missed |"), "{markdown}");
+    assert!(
+        markdown.contains(
+            "\n| method | total |\n| --- | --- |\n| card | 30240 |\n| invoice | 10070 |\n"
+        ),
+        "{markdown}"
+    );
+    assert!(markdown.contains("| 8.33 | 75.00 | 100800 |"), "{markdown}");
+    let page = voxscope_cli::report::run(&catalog, &request, Format::Html).unwrap();
+    assert!(page.contains("<td>card</td><td class=\"num\">30240</td>"), "{page}");
 }

@@ -4,11 +4,14 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use voxscope_core::catalog::AppMetric;
+
+use super::app::{self, AppTable};
 use super::kpi::{Kpi, Measure, Target, kpis};
 use super::recommend::{Recommendation, Recommender};
 use super::{Source, Targets};
 use crate::RuleCatalog;
-use crate::eval::RangeSeries;
+use crate::eval::{RangeSeries, Sample};
 use crate::expr::{Expr, Scope};
 use crate::model::{ValueFormat, duration};
 use crate::slo::Slo;
@@ -125,13 +128,22 @@ pub struct Report {
     pub slos: Vec<SloRow>,
     /// What the period's data calls for, with the figures behind each.
     pub recommendations: Vec<Recommendation>,
+    /// One table per application metric (`[[metrics]]`) of an enabled family.
+    pub app_metrics: Vec<AppTable>,
 }
 
 impl Report {
-    /// `(row name, PromQL)` of every KPI and SLO row.
-    pub fn queries(&self) -> impl Iterator<Item = (&str, &str)> {
-        let kpis = self.kpis.iter().map(|k| (k.name, k.query.as_str()));
-        kpis.chain(self.slos.iter().map(|s| (s.name.as_str(), s.query.as_str())))
+    /// `(row name, PromQL)` of every KPI and SLO row, then of every application metric
+    /// column (`conversations_total total`).
+    pub fn queries(&self) -> impl Iterator<Item = (String, &str)> {
+        let kpis = self.kpis.iter().map(|k| (k.name.to_owned(), k.query.as_str()));
+        let slos = self.slos.iter().map(|s| (s.name.clone(), s.query.as_str()));
+        let app = self.app_metrics.iter().flat_map(|t| {
+            t.queries
+                .iter()
+                .map(move |(column, query)| (format!("{} {column}", t.metric), query.as_str()))
+        });
+        kpis.chain(slos).chain(app)
     }
 }
 
@@ -170,6 +182,7 @@ pub struct ReportSpec {
     scope: Scope,
     targets: Targets,
     recommender: Recommender,
+    app: Vec<AppMetric>,
 }
 
 impl ReportSpec {
@@ -183,7 +196,10 @@ impl ReportSpec {
             keep: Vec::new(),
         };
         let recommender = Recommender::new(catalog);
-        Self { kpis: kpis(&targets), slos: catalog.slos.clone(), scope, targets, recommender }
+        let families = catalog.config.families();
+        let app = catalog.config.metrics.metrics().iter();
+        let app = app.filter(|m| families.is_enabled(&m.family)).cloned().collect();
+        Self { kpis: kpis(&targets), slos: catalog.slos.clone(), scope, targets, recommender, app }
     }
 
     /// The KPIs it reads.
@@ -201,6 +217,15 @@ impl ReportSpec {
             if !out.contains(&name) {
                 out.push(name);
             }
+        }
+        for metric in &self.app {
+            let names = match metric.kind {
+                voxscope_core::catalog::MetricKind::Histogram => {
+                    vec![format!("{}_bucket", metric.name), format!("{}_count", metric.name)]
+                }
+                _ => vec![metric.name.clone()],
+            };
+            out.extend(names.into_iter().filter(|n| !out.contains(n)).collect::<Vec<_>>());
         }
         out
     }
@@ -225,6 +250,10 @@ impl ReportSpec {
         for slo in &self.slos {
             slos.push(reader.slo(slo)?);
         }
+        let mut app_metrics = Vec::with_capacity(self.app.len());
+        for metric in &self.app {
+            app_metrics.push(app::table(&reader, metric)?);
+        }
         Ok(Report {
             job: self.scope.job.iter().map(crate::expr::Matcher::render).collect(),
             start_ms: period.start_ms,
@@ -235,15 +264,16 @@ impl ReportSpec {
             kpis,
             slos,
             recommendations: self.recommender.run(source, &self.scope, end_ms, period_seconds)?,
+            app_metrics,
         })
     }
 }
 
 /// The period's bounds and steps, milliseconds.
-struct Period {
+pub(super) struct Period {
     start_ms: i64,
     end_ms: i64,
-    seconds: u64,
+    pub(super) seconds: u64,
     step_ms: i64,
     trend_ms: i64,
 }
@@ -281,17 +311,28 @@ impl Period {
     }
 }
 
-struct Reader<'a, S: ?Sized> {
+/// One period's queries against one source.
+pub(super) struct Reader<'a, S: ?Sized> {
     source: &'a S,
-    scope: &'a Scope,
-    period: &'a Period,
+    pub(super) scope: &'a Scope,
+    pub(super) period: &'a Period,
 }
 
 impl<S: Source + ?Sized> Reader<'_, S> {
+    /// `expr` with its free windows bound to the whole period, at its end.
+    pub(super) fn samples_over(&self, expr: &Expr) -> Result<Vec<Sample>, S::Error> {
+        self.source.instant(&expr.bind(self.period.seconds), self.scope, self.period.end_ms)
+    }
+
+    /// Every series of `expr` at every step of the period, start and end included.
+    pub(super) fn series_at_steps(&self, expr: &Expr) -> Result<Vec<RangeSeries>, S::Error> {
+        let p = self.period;
+        self.source.range(expr, self.scope, p.start_ms, p.end_ms, p.step_ms)
+    }
+
     /// The first finite value of `expr` over the whole period, at its end.
     fn over(&self, expr: &Expr) -> Result<Option<f64>, S::Error> {
-        let samples =
-            self.source.instant(&expr.bind(self.period.seconds), self.scope, self.period.end_ms)?;
+        let samples = self.samples_over(expr)?;
         Ok(samples.into_iter().map(|s| s.value).find(|v| v.is_finite()))
     }
 
@@ -311,9 +352,7 @@ impl<S: Source + ?Sized> Reader<'_, S> {
 
     /// `expr` at every step of the period, series merged with `combine`.
     fn steps(&self, expr: &Expr, combine: fn(f64, f64) -> f64) -> Result<Points, S::Error> {
-        let p = self.period;
-        let series = self.source.range(expr, self.scope, p.start_ms, p.end_ms, p.step_ms)?;
-        Ok(merge(series, combine))
+        Ok(merge(self.series_at_steps(expr)?, combine))
     }
 
     fn kpi(&self, kpi: &Kpi) -> Result<KpiRow, S::Error> {

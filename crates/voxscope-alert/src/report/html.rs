@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use super::markdown::figure;
-use super::{Report, Status, svg, utc};
+use super::{AppTable, Report, Status, svg, utc};
 use crate::humanize::render;
 use crate::model::ValueFormat;
 
@@ -98,7 +98,11 @@ pub fn html(report: &Report) -> String {
             status(slo.status)
         );
     }
-    out.push_str("</tbody></table></div><h2>Recommendations</h2>");
+    out.push_str("</tbody></table></div>");
+    for table in &report.app_metrics {
+        app_table(&mut out, table);
+    }
+    out.push_str("<h2>Recommendations</h2>");
     if report.recommendations.is_empty() {
         out.push_str("<p>None: no trend or share in this period calls for action.</p>");
     } else {
@@ -110,10 +114,45 @@ pub fn html(report: &Report) -> String {
     }
     out.push_str("<details><summary>Queries</summary><ul>");
     for (name, query) in report.queries() {
-        let _ = write!(out, "<li>{}: <code>{}</code></li>", escape(name), escape(query));
+        let _ = write!(out, "<li>{}: <code>{}</code></li>", escape(&name), escape(query));
     }
     out.push_str("</ul></details></body></html>\n");
     out
+}
+
+/// An application metric's table: its label keys, then its figure columns.
+fn app_table(out: &mut String, table: &AppTable) {
+    let _ = write!(
+        out,
+        "<h2><code>{}</code> ({})</h2><p class=\"meta\">{}</p><div class=\"scroll\"><table>\
+         <thead><tr>",
+        escape(&table.metric),
+        escape(&table.kind),
+        escape(&table.help)
+    );
+    for key in &table.labels {
+        let _ = write!(out, "<th>{}</th>", escape(key));
+    }
+    for column in &table.columns {
+        let _ = write!(out, "<th>{}</th>", escape(column));
+    }
+    out.push_str("</tr></thead><tbody>");
+    if table.rows.is_empty() {
+        let span = table.labels.len() + table.columns.len();
+        let _ = write!(out, "<tr><td colspan=\"{span}\" class=\"no_data\">no data</td></tr>");
+    }
+    for row in &table.rows {
+        out.push_str("<tr>");
+        for key in &table.labels {
+            let _ = write!(out, "<td>{}</td>", escape(&row.labels[key]));
+        }
+        for column in &table.columns {
+            let text = table.figure_text(column, row.figures.get(column).copied().flatten());
+            let _ = write!(out, "<td class=\"num\">{}</td>", escape(&text));
+        }
+        out.push_str("</tr>");
+    }
+    out.push_str("</tbody></table></div>");
 }
 
 fn status(status: Status) -> String {

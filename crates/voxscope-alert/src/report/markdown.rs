@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::{Report, Status, utc};
+use super::{AppTable, Report, Status, utc};
 use crate::humanize::render;
 use crate::model::ValueFormat;
 
@@ -58,6 +58,9 @@ pub fn markdown(report: &Report) -> String {
             slo.status.label()
         );
     }
+    for table in &report.app_metrics {
+        app_table(&mut out, table);
+    }
     out.push_str("\n## Recommendations\n\n");
     if report.recommendations.is_empty() {
         out.push_str("None: no trend or share in this period calls for action.\n");
@@ -70,6 +73,27 @@ pub fn markdown(report: &Report) -> String {
         let _ = writeln!(out, "- {name}: `{query}`");
     }
     out
+}
+
+/// An application metric's table: its label keys, then its figure columns.
+fn app_table(out: &mut String, table: &AppTable) {
+    let _ = writeln!(out, "\n## `{}` ({})\n\n{}\n", table.metric, table.kind, table.help);
+    let header: Vec<&str> =
+        table.labels.iter().map(String::as_str).chain(table.columns.iter().copied()).collect();
+    let _ = writeln!(out, "| {} |", header.join(" | "));
+    let _ = writeln!(out, "|{}", " --- |".repeat(header.len()));
+    if table.rows.is_empty() {
+        let _ = writeln!(out, "| no data |{}", " |".repeat(header.len() - 1));
+    }
+    for row in &table.rows {
+        let labels = table.labels.iter().map(|k| row.labels[k].clone());
+        let figures = table
+            .columns
+            .iter()
+            .map(|c| table.figure_text(c, row.figures.get(c).copied().flatten()));
+        let cells: Vec<String> = labels.chain(figures).collect();
+        let _ = writeln!(out, "| {} |", cells.join(" | "));
+    }
 }
 
 fn met(statuses: impl Iterator<Item = Status>) -> usize {

@@ -1,6 +1,8 @@
 //! The KPI report: config warnings, fallback rate, TTS TTFB p95, error rate and uptime
-//! against the `[report]` targets, and every SLO's attainment, error budget remaining
-//! and burn rate, over a period (a week by default), with trends.
+//! against the `[report]` targets, every SLO's attainment, error budget remaining and
+//! burn rate, over a period (a week by default), with trends, and a table per
+//! application metric (`[[metrics]]`): counters' totals, histograms' p50 and p95,
+//! gauges' mean and max, by label ([`AppTable`]).
 //!
 //! ```
 //! use voxscope_alert::eval::Storage;
@@ -22,6 +24,7 @@
 //! [`json`] and [`html`] render the report; the HTML page is self-contained (inline CSS
 //! and SVG, no external asset).
 
+mod app;
 mod build;
 mod html;
 mod kpi;
@@ -31,6 +34,7 @@ mod source;
 mod svg;
 mod targets;
 
+pub use app::{AppRow, AppTable};
 pub use build::{KpiRow, Report, ReportSpec, SloRow, Status};
 pub use html::{escape as escape_html, html};
 pub use kpi::{Comparison, Kpi, Measure, Target, kpis};
