@@ -1,20 +1,23 @@
 //! Metric families from config: a disabled family has no series on a real `/metrics`
 //! (the HTTP layer recording every request on loopback), and no rules or panels in the
 //! generated files; the rules of application metrics pass promtool's check and the
-//! unit tests generated for their alerts, disabled families included.
+//! unit tests generated for their alerts, disabled families included. The demo, started
+//! through `voice_agent::start` with its recorder built from its alert config's
+//! `enabled_metrics`, records and runs rules for those families only.
 
 mod alert_support;
 
 use std::time::Duration;
 
-use alert_support::{run, tool, write_deploy};
+use alert_support::{TempDir, get_json, run, tool, write_deploy};
 use axum::Router;
 use axum::routing::get;
+use voice_agent::simulator::{Plan, Script};
 use voxscope::alert::{Config, RuleCatalog, deploy, grafana, prometheus};
 use voxscope::catalog::AppCatalog;
 use voxscope::families::Families;
 use voxscope::{HttpMetricsLayer, PrometheusInstaller};
-use voxscope_tests::{Exposition, serve};
+use voxscope_tests::{Exposition, serve, start_demo};
 
 /// Serves `/hello` under the HTTP layer and `/metrics` from a recorder with only
 /// `families` on; makes `requests` requests and records one calls gauge and one LLM and
@@ -148,4 +151,69 @@ fn promtool_checks_and_unit_tests_the_rules_of_application_metrics() {
         let (output, text) = run(&promtool, dir.path(), &["test", "rules", path]);
         assert!(output.status.success(), "{text}");
     }
+}
+
+/// One completed simulated call on a demo whose alert config enables `enabled`; returns
+/// its `/metrics` once every metric of `recorded` counts the call (and 500 ms more), and
+/// the rules its engine runs.
+fn demo_with(enabled: &str, recorded: &[&str]) -> (Exposition, String) {
+    let dir = TempDir::new("demo-families");
+    let path = dir.path().join("alerts.toml");
+    std::fs::write(&path, format!("enabled_metrics = {enabled}\n")).expect("write");
+    let path = path.to_str().expect("utf-8").to_owned();
+    let args = ["voice_agent", "--alert-config", &path];
+    let config = voice_agent::config::Config::parse(args, |_| None).expect("config");
+    let installer = voice_agent::families::installer(&config).expect("installer");
+    let (recorder, handle) = installer.build().expect("recorder");
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    metrics::with_local_recorder(&recorder, || {
+        runtime.block_on(async {
+            let addr = start_demo(&["--alert-config", &path], |_| None, &handle).await;
+            let url = voice_agent::callers::media_url(addr);
+            let script = Script { plan: Plan::Complete, turns: 1, stop_at: 0, gap_ms: 0 };
+            let outcome = voice_agent::simulator::call(&url, "CAfamily1", script).await;
+            assert_eq!(outcome.ended, "completed");
+            let client = reqwest::Client::new();
+            let scrape = || async {
+                let response = client.get(format!("http://{addr}/metrics")).send().await;
+                Exposition::parse(response.expect("scrape").text().await.expect("body"))
+            };
+            let deadline = std::time::Instant::now() + Duration::from_secs(20);
+            loop {
+                let e = scrape().await;
+                let done = recorded.iter().all(|name| e.sum(name, &[]) >= 1.0);
+                if done || std::time::Instant::now() > deadline {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let scraped = scrape().await;
+            let rules = get_json(&client, &format!("http://{addr}/api/v1/rules")).await;
+            (scraped, rules.to_string())
+        })
+    })
+}
+
+#[test]
+fn the_demo_records_and_alerts_on_only_the_families_its_alert_config_enables() {
+    let profile = voice_agent::business::Profile::of("CAfamily1");
+    let (off, rules) = demo_with(r#"["http", "calls", "providers"]"#, &["voice_calls_total"]);
+    assert_eq!(off.sum("voice_calls_total", &[("outcome", "completed")]), 1.0, "{}", off.text);
+    assert!(!off.text.contains("conversations_total"), "{}", off.text);
+    assert!(!off.text.contains("satisfaction_score"), "{}", off.text);
+    assert!(rules.contains("HighCallErrorRate"), "{rules}");
+    assert!(!rules.contains("ManyAbandonedConversations"), "{rules}");
+
+    // `business` is a family the alert config may name though it declares no metric.
+    let (on, rules) =
+        demo_with(r#"["calls", "business"]"#, &["voice_calls_total", "conversations_total"]);
+    assert_eq!(on.sum("voice_calls_total", &[("outcome", "completed")]), 1.0, "{}", on.text);
+    let tier = [("status", "completed"), ("tier", profile.tier)];
+    assert_eq!(on.sum("conversations_total", &tier), 1.0, "{}", on.text);
+    assert_eq!(on.sum("conversations_total", &[]), 1.0, "{}", on.text);
+    assert!(!on.text.contains("http_server_"), "{}", on.text);
+    assert!(rules.contains("ManyAbandonedConversations"), "{rules}");
+    assert!(!rules.contains("HighHTTPErrorRate"), "{rules}");
 }

@@ -4,9 +4,8 @@
 //! and the alert API on the demo's port: `/api/v1/alerts`, `/api/v1/rules` and the
 //! Alertmanager-compatible `/alertmanager/api/v2/...` that `amtool` talks to.
 
-use anyhow::Context;
 use voxscope::MetricsHandle;
-use voxscope::alert::{Config as AlertConfig, RuleCatalog};
+use voxscope::alert::RuleCatalog;
 use voxscope::alerting::delivery::Delivery;
 use voxscope::alerting::{AlertEngine, Clock, channel};
 
@@ -20,21 +19,7 @@ use crate::config::{Config, Notify};
 /// An unreadable or invalid alert config, naming the file and the field; an engine
 /// that cannot start (an unreadable API token file, a corrupt saved state).
 pub fn start(config: &Config, metrics: &MetricsHandle) -> anyhow::Result<AlertEngine> {
-    let mut rules = match &config.alert_config {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("alert config {}", path.display()))?;
-            AlertConfig::from_toml(&text)
-                .with_context(|| format!("alert config {}", path.display()))?
-        }
-        None => AlertConfig::default(),
-    };
-    for metric in crate::business::catalog().metrics() {
-        // The config may declare them too, with its own thresholds.
-        if rules.metrics.find(&metric.name).is_none() {
-            rules.metrics = rules.metrics.clone().metric(metric.clone());
-        }
-    }
+    let rules = crate::families::alert_config(config)?;
     let delivery = match config.notify {
         Notify::Log => Delivery::new(
             &rules.delivery,

@@ -8,7 +8,8 @@
 //! through the live STT chain), [`agent`] (which answers media-stream callers through
 //! the providers), [`telemetry`] (metrics and logs), [`alerting`] (the embedded
 //! alerting engine over the demo's own metrics), [`business`] (the demo's own business
-//! metrics, recorded as calls end), [`admin`] (the production profile: the operator
+//! metrics, recorded as calls end), [`families`] (the metric families the alert config's
+//! `enabled_metrics` switches on, for the recorder and the rules alike), [`admin`] (the production profile: the operator
 //! routes on a listener of their own), and the story the demo tells:
 //! [`simulator`] (simulated Twilio callers, shared with the `call_simulator` binary),
 //! [`callers`] (the built-in callers) and [`timeline`] (the scripted incident).
@@ -21,6 +22,7 @@ pub mod callers;
 pub mod calls;
 pub mod config;
 pub mod endpointing;
+pub mod families;
 pub mod faults;
 pub mod instrumentation;
 pub mod media;

@@ -1,13 +1,18 @@
 //! Metrics and logs for the demo.
 
-use voxscope::{HttpMetricsLayer, MetricsHandle};
+use voxscope::{HttpMetricsLayer, MetricsHandle, PrometheusInstaller};
+
+/// The demo's Prometheus recorder: the `service` label and the demo's business metrics,
+/// every family on ([`crate::families::installer`] applies the config's).
+pub fn installer() -> PrometheusInstaller {
+    voxscope::builder()
+        .global_label("service", "voice_agent")
+        .app_metrics(&crate::business::catalog())
+}
 
 /// Installs the global Prometheus recorder, with the demo's business metrics.
 pub fn install_metrics() -> anyhow::Result<MetricsHandle> {
-    Ok(voxscope::builder()
-        .global_label("service", "voice_agent")
-        .app_metrics(&crate::business::catalog())
-        .install()?)
+    Ok(installer().install()?)
 }
 
 /// The HTTP layer. `/health` and `/metrics` are polled by machines and would drown the
