@@ -12,6 +12,7 @@ use std::time::Duration;
 use alert_support::{TempDir, get_json, run, tool, write_deploy};
 use axum::Router;
 use axum::routing::get;
+use serde_json::Value;
 use voice_agent::simulator::{Plan, Script};
 use voxscope::alert::{Config, RuleCatalog, deploy, grafana, prometheus};
 use voxscope::catalog::AppCatalog;
@@ -154,9 +155,10 @@ fn promtool_checks_and_unit_tests_the_rules_of_application_metrics() {
 }
 
 /// One completed simulated call on a demo whose alert config enables `enabled`; returns
-/// its `/metrics` once every metric of `recorded` counts the call (and 500 ms more), and
-/// the rules its engine runs.
-fn demo_with(enabled: &str, recorded: &[&str]) -> (Exposition, String) {
+/// its `/metrics` once every metric of `recorded` counts the call (and 500 ms more), the
+/// rules its engine runs, and the application tables of its engine's report once it
+/// counts `report_total` conversations (or after 30 s).
+fn demo_with(enabled: &str, recorded: &[&str], report_total: f64) -> (Exposition, String, Value) {
     let dir = TempDir::new("demo-families");
     let path = dir.path().join("alerts.toml");
     std::fs::write(&path, format!("enabled_metrics = {enabled}\n")).expect("write");
@@ -191,7 +193,24 @@ fn demo_with(enabled: &str, recorded: &[&str]) -> (Exposition, String) {
             tokio::time::sleep(Duration::from_millis(500)).await;
             let scraped = scrape().await;
             let rules = get_json(&client, &format!("http://{addr}/api/v1/rules")).await;
-            (scraped, rules.to_string())
+            let report_url = format!("http://{addr}/api/v1/report?since=10m&format=json");
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            let tables = loop {
+                let tables = get_json(&client, &report_url).await["app_metrics"].clone();
+                let conversations = tables
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|t| t["metric"] == "conversations_total")
+                    .flat_map(|t| t["rows"].as_array().cloned().unwrap_or_default())
+                    .filter_map(|r| r["figures"]["total"].as_f64())
+                    .sum::<f64>();
+                if conversations >= report_total || std::time::Instant::now() > deadline {
+                    break tables;
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            };
+            (scraped, rules.to_string(), tables)
         })
     })
 }
@@ -199,16 +218,18 @@ fn demo_with(enabled: &str, recorded: &[&str]) -> (Exposition, String) {
 #[test]
 fn the_demo_records_and_alerts_on_only_the_families_its_alert_config_enables() {
     let profile = voice_agent::business::Profile::of("CAfamily1");
-    let (off, rules) = demo_with(r#"["http", "calls", "providers"]"#, &["voice_calls_total"]);
+    let (off, rules, tables) =
+        demo_with(r#"["http", "calls", "providers"]"#, &["voice_calls_total"], 0.0);
     assert_eq!(off.sum("voice_calls_total", &[("outcome", "completed")]), 1.0, "{}", off.text);
     assert!(!off.text.contains("conversations_total"), "{}", off.text);
     assert!(!off.text.contains("satisfaction_score"), "{}", off.text);
     assert!(rules.contains("HighCallErrorRate"), "{rules}");
     assert!(!rules.contains("ManyAbandonedConversations"), "{rules}");
+    assert_eq!(tables, serde_json::json!([]), "the report has tables of a disabled family");
 
     // `business` is a family the alert config may name though it declares no metric.
-    let (on, rules) =
-        demo_with(r#"["calls", "business"]"#, &["voice_calls_total", "conversations_total"]);
+    let recorded = ["voice_calls_total", "conversations_total"];
+    let (on, rules, tables) = demo_with(r#"["calls", "business"]"#, &recorded, 1.0);
     assert_eq!(on.sum("voice_calls_total", &[("outcome", "completed")]), 1.0, "{}", on.text);
     let tier = [("status", "completed"), ("tier", profile.tier)];
     assert_eq!(on.sum("conversations_total", &tier), 1.0, "{}", on.text);
@@ -216,4 +237,14 @@ fn the_demo_records_and_alerts_on_only_the_families_its_alert_config_enables() {
     assert!(!on.text.contains("http_server_"), "{}", on.text);
     assert!(rules.contains("ManyAbandonedConversations"), "{rules}");
     assert!(!rules.contains("HighHTTPErrorRate"), "{rules}");
+    // The engine's weekly report counts the conversation, born in its period, once.
+    let conversations = tables
+        .as_array()
+        .and_then(|t| t.iter().find(|t| t["metric"] == "conversations_total"))
+        .unwrap_or_else(|| panic!("no conversations table in {tables}"));
+    let expected = serde_json::json!([{
+        "labels": {"status": "completed", "tier": profile.tier},
+        "figures": {"total": 1.0},
+    }]);
+    assert_eq!(conversations["rows"], expected, "{tables}");
 }

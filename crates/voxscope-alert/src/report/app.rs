@@ -2,7 +2,8 @@
 //! one row per combination of its label values.
 //!
 //! - a counter: its total over the period, the increase of every series between the
-//!   period's steps (a drop is a counter reset: the new value counts), summed by label;
+//!   period's steps (a drop is a counter reset: the new value counts; so does the first
+//!   value of a series that appears after the period's first step), summed by label;
 //! - a histogram: its p50 and p95 over the whole period, as the KPIs read quantiles,
 //!   and the count of observations, summed like a counter's total;
 //! - a gauge: the mean and the largest value of its sum by label over the period's steps.
@@ -132,7 +133,7 @@ pub(super) fn table<S: Source + ?Sized>(
             for series in reader.series_at_steps(&expr)? {
                 let figures = rows.entry(row_of(&series.labels)).or_default();
                 let total = figures.entry(column).or_insert(Some(0.0));
-                *total = Some(total.unwrap_or(0.0) + increase(&series));
+                *total = Some(total.unwrap_or(0.0) + increase(&series, reader.start_ms()));
             }
         }
         MetricKind::Gauge => {
@@ -183,10 +184,13 @@ pub(super) fn table<S: Source + ?Sized>(
 }
 
 /// What a counter series counted across its points: every rise, and after a drop (a
-/// reset) the value it restarted to, as Prometheus's `increase` treats resets.
-fn increase(series: &RangeSeries) -> f64 {
-    let values = series.points.iter().map(|(_, v)| *v).filter(|v| v.is_finite());
-    let mut previous: Option<f64> = None;
+/// reset) the value it restarted to, as Prometheus's `increase` treats resets. A series
+/// first seen after `start_ms` was created since: it counted its first value from 0.
+fn increase(series: &RangeSeries, start_ms: i64) -> f64 {
+    let points = series.points.iter().filter(|(_, v)| v.is_finite());
+    let born_late = points.clone().next().is_some_and(|(t, _)| *t > start_ms);
+    let values = points.map(|(_, v)| *v);
+    let mut previous: Option<f64> = born_late.then_some(0.0);
     let mut total = 0.0;
     for value in values {
         if let Some(before) = previous {
@@ -207,9 +211,12 @@ mod tests {
             labels: Default::default(),
             points: values.iter().enumerate().map(|(i, v)| (i as i64, *v)).collect(),
         };
-        assert_eq!(increase(&series(&[5.0, 7.0, 7.0, 10.0])), 5.0);
-        assert_eq!(increase(&series(&[5.0, 9.0, 2.0, 4.0])), 4.0 + 2.0 + 2.0);
-        assert_eq!(increase(&series(&[3.0])), 0.0);
-        assert_eq!(increase(&series(&[])), 0.0);
+        assert_eq!(increase(&series(&[5.0, 7.0, 7.0, 10.0]), 0), 5.0);
+        assert_eq!(increase(&series(&[5.0, 9.0, 2.0, 4.0]), 0), 4.0 + 2.0 + 2.0);
+        assert_eq!(increase(&series(&[3.0]), 0), 0.0);
+        assert_eq!(increase(&series(&[]), 0), 0.0);
+        // First seen after the period's first step: created in the period, from 0.
+        assert_eq!(increase(&series(&[3.0, 4.0]), -1), 4.0);
+        assert_eq!(increase(&series(&[3.0, 4.0]), 0), 1.0);
     }
 }

@@ -324,6 +324,11 @@ impl<S: Source + ?Sized> Reader<'_, S> {
         self.source.instant(&expr.bind(self.period.seconds), self.scope, self.period.end_ms)
     }
 
+    /// The period's first step, unix milliseconds.
+    pub(super) fn start_ms(&self) -> i64 {
+        self.period.start_ms
+    }
+
     /// Every series of `expr` at every step of the period, start and end included.
     pub(super) fn series_at_steps(&self, expr: &Expr) -> Result<Vec<RangeSeries>, S::Error> {
         let p = self.period;
