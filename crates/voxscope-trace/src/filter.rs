@@ -11,6 +11,8 @@ use tracing::subscriber::Interest;
 use tracing_subscriber::layer::{Context, Filter};
 use tracing_subscriber::registry::LookupSpan;
 
+use crate::deferred::DEFERRED_TARGET;
+
 /// The target of a request span that is traced.
 pub(crate) const TRACED_TARGET: &str = "voxscope_trace::request";
 /// The target of a request span that the head sampler skipped.
@@ -53,22 +55,35 @@ where
     S: tracing::Subscriber + for<'a> LookupSpan<'a>,
 {
     fn enabled(&self, metadata: &Metadata<'_>, cx: &Context<'_, S>) -> bool {
-        if metadata.target() == UNTRACED_TARGET {
+        if hidden(metadata) {
             return false;
         }
         if metadata.is_span() && metadata.fields().field(ROOT_FIELD).is_some() {
             return true; // A trace of its own, whatever the request around it.
         }
-        // `cx` is filtered: a current span that it cannot see is one this filter hid.
-        match cx.current_span().id() {
-            Some(current) => cx.span(current).is_some(),
+        // `cx` is filtered: a current span that it cannot see is one this filter hid,
+        // unless it is a request whose OpenTelemetry span is only deferred: what happens
+        // inside that one is traced, under the request's ids.
+        let current = cx.current_span();
+        match current.id() {
+            Some(id) => {
+                cx.span(id).is_some()
+                    || current.metadata().is_some_and(|m| m.target() == DEFERRED_TARGET)
+            }
             None => true,
         }
     }
 
     fn callsite_enabled(&self, metadata: &'static Metadata<'static>) -> Interest {
-        if metadata.target() == UNTRACED_TARGET { Interest::never() } else { Interest::sometimes() }
+        if hidden(metadata) { Interest::never() } else { Interest::sometimes() }
     }
+}
+
+/// Request spans that tracing-opentelemetry never sees: skipped ones, and deferred ones
+/// (whose OpenTelemetry span voxscope builds itself when the tail may keep it).
+fn hidden(metadata: &Metadata<'_>) -> bool {
+    let target = metadata.target();
+    target == UNTRACED_TARGET || target == DEFERRED_TARGET
 }
 
 /// A layer that does nothing but want untraced request spans, so that they exist in
@@ -86,10 +101,10 @@ pub(crate) struct UntracedOnly;
 
 impl<S> Filter<S> for UntracedOnly {
     fn enabled(&self, metadata: &Metadata<'_>, _cx: &Context<'_, S>) -> bool {
-        metadata.target() == UNTRACED_TARGET
+        hidden(metadata)
     }
 
     fn callsite_enabled(&self, metadata: &'static Metadata<'static>) -> Interest {
-        if metadata.target() == UNTRACED_TARGET { Interest::always() } else { Interest::never() }
+        if hidden(metadata) { Interest::always() } else { Interest::never() }
     }
 }

@@ -26,6 +26,8 @@ pub struct ResponseFuture<F> {
     downstream: Option<opentelemetry::Context>,
     state: Arc<LayerState>,
     polling: bool,
+    /// The request's OpenTelemetry span is deferred: its end is noted here.
+    deferred: bool,
 }
 
 impl<F> ResponseFuture<F> {
@@ -36,7 +38,20 @@ impl<F> ResponseFuture<F> {
         downstream: Option<opentelemetry::Context>,
         state: Arc<LayerState>,
     ) -> Self {
-        Self { inner, span: Some(span), trace_id, downstream, state, polling: false }
+        Self {
+            inner,
+            span: Some(span),
+            trace_id,
+            downstream,
+            state,
+            polling: false,
+            deferred: false,
+        }
+    }
+
+    pub(crate) fn deferred(mut self, deferred: bool) -> Self {
+        self.deferred = deferred;
+        self
     }
 }
 
@@ -58,6 +73,9 @@ where
         *this.polling = false;
         let Poll::Ready(result) = result else { return Poll::Pending };
         let span = this.span.take().unwrap_or_else(tracing::Span::none);
+        if *this.deferred {
+            crate::deferred::response_ready(&span);
+        }
         Poll::Ready(match result {
             Ok(mut response) => {
                 let status = response.status();

@@ -13,11 +13,14 @@ use tracing_subscriber::Registry;
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::{LookupSpan, SpanRef};
 
+use crate::deferred::DEFERRED_TARGET;
 use crate::filter::{TRACED_TARGET, UNTRACED_TARGET};
 
 thread_local! {
     /// The trace id that the next new root started on this thread gets.
     static NEXT_TRACE_ID: Cell<Option<TraceId>> = const { Cell::new(None) };
+    /// The span id that the next span started on this thread gets.
+    static NEXT_SPAN_ID: Cell<Option<SpanId>> = const { Cell::new(None) };
 }
 
 /// A new random trace id (never all zeros).
@@ -39,8 +42,18 @@ pub(crate) fn with_trace_id<T>(trace_id: TraceId, start: impl FnOnce() -> T) -> 
     out
 }
 
+/// Runs `start` (which starts an OpenTelemetry root span) so that the span gets `ids`:
+/// those a deferred request gave out before its span was built.
+pub(crate) fn with_ids<T>(ids: RequestIds, start: impl FnOnce() -> T) -> T {
+    NEXT_SPAN_ID.with(|next| next.set(Some(ids.span_id)));
+    let out = with_trace_id(ids.trace_id, start);
+    NEXT_SPAN_ID.with(|next| next.set(None));
+    out
+}
+
 /// The SDK's random ids, except for a request root whose trace id was chosen before
-/// its span existed (see [`with_trace_id`]).
+/// its span existed (see [`with_trace_id`]) and a deferred request's span (see
+/// [`with_ids`]).
 #[derive(Debug, Default)]
 pub(crate) struct VoxIdGenerator(RandomIdGenerator);
 
@@ -50,7 +63,7 @@ impl IdGenerator for VoxIdGenerator {
     }
 
     fn new_span_id(&self) -> SpanId {
-        self.0.new_span_id()
+        NEXT_SPAN_ID.with(Cell::take).unwrap_or_else(|| self.0.new_span_id())
     }
 }
 
@@ -111,7 +124,7 @@ where
 
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         let target = attrs.metadata().target();
-        if target == TRACED_TARGET || target == UNTRACED_TARGET {
+        if target == TRACED_TARGET || target == UNTRACED_TARGET || target == DEFERRED_TARGET {
             return; // Request spans get their ids from the layer.
         }
         let Some(span) = ctx.span(id) else { return };

@@ -50,6 +50,9 @@ pub(crate) struct LayerState {
     pub(crate) client_address: bool,
     pub(crate) propagator: TraceContextPropagator,
     pub(crate) counters: Arc<Counters>,
+    /// Whether requests left to the tail get a deferred span (see `deferred`): only
+    /// under a pipeline's subscriber, which builds those spans.
+    pub(crate) defer: bool,
 }
 
 impl TraceLayer {
@@ -60,6 +63,7 @@ impl TraceLayer {
             header: Some("x-trace-id".to_owned()),
             client_address: false,
             counters: None,
+            defer: false,
         }
     }
 }
@@ -79,6 +83,7 @@ pub struct TraceLayerBuilder {
     header: Option<String>,
     client_address: bool,
     counters: Option<Arc<Counters>>,
+    defer: bool,
 }
 
 impl TraceLayerBuilder {
@@ -112,6 +117,13 @@ impl TraceLayerBuilder {
         self
     }
 
+    /// Defers the OpenTelemetry span of requests left to the tail; for a pipeline's
+    /// layer, whose subscriber builds them.
+    pub(crate) fn defer(mut self, defer: bool) -> Self {
+        self.defer = defer;
+        self
+    }
+
     /// Validates the settings and builds the layer.
     ///
     /// # Errors
@@ -129,6 +141,7 @@ impl TraceLayerBuilder {
             }
             None => None,
         };
+        let defer = self.defer && !self.policy.is_head_only();
         Ok(TraceLayer {
             state: Arc::new(LayerState {
                 policy: self.policy,
@@ -136,6 +149,7 @@ impl TraceLayerBuilder {
                 client_address: self.client_address,
                 propagator: TraceContextPropagator::new(),
                 counters: self.counters.unwrap_or_default(),
+                defer,
             }),
         })
     }

@@ -82,6 +82,7 @@
 mod body;
 mod config;
 mod counters;
+mod deferred;
 mod error;
 mod export;
 mod filter;

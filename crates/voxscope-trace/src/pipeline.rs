@@ -17,6 +17,7 @@ use tracing_subscriber::{EnvFilter, Registry};
 
 use crate::config::{LogFormat, TraceConfig};
 use crate::counters::Counters;
+use crate::deferred::DeferredLayer;
 use crate::error::TraceError;
 use crate::export::ExportQueue;
 use crate::filter::{HeadDropFilter, KeepUntraced, UntracedOnly};
@@ -140,8 +141,11 @@ impl TracePipeline {
             .with_resource(resource)
             .build();
         let tracer = provider.tracer("voxscope-trace");
-        let layer =
-            TraceLayer::builder().policy(config.policy.clone()).counters(counters).build()?;
+        let layer = TraceLayer::builder()
+            .policy(config.policy.clone())
+            .counters(counters)
+            .defer(true)
+            .build()?;
         Ok(Self {
             provider,
             tracer,
@@ -170,6 +174,7 @@ impl TracePipeline {
         TraceLayer::builder()
             .policy(self.config.policy.clone())
             .counters(Arc::clone(&self.layer.state.counters))
+            .defer(true)
     }
 
     /// tracing-opentelemetry's layer on this pipeline's tracer, behind the
@@ -178,6 +183,11 @@ impl TracePipeline {
     /// Other local roots (a call span) get their ids attached for the log lines inside,
     /// and the fields of spans other than request spans are kept for
     /// [`VoxFormat`]'s lines.
+    ///
+    /// A request the head left to the tail gets no OpenTelemetry span unless something
+    /// could make the tail keep it (a traced span or an event inside it, an error, a
+    /// slow response): this layer builds it then, with the request's ids and start
+    /// time, and the tail decides as it would have.
     ///
     /// Source locations, thread names, targets and busy/idle times are not recorded:
     /// they cost time on every kept span and say little about a request. OpenTelemetry
@@ -197,6 +207,14 @@ impl TracePipeline {
             .and_then(KeepUntraced.with_filter(UntracedOnly))
             .and_then(RootIds::default())
             .and_then(RecordSpanFields)
+            .and_then(DeferredLayer {
+                tracer: self.tracer.clone(),
+                counters: Arc::clone(&self.layer.state.counters),
+                slow: self.config.policy.slow_threshold,
+                keep_errors: self.config.policy.keep_errors,
+                span_level: self.config.span_level,
+                dispatch: std::sync::OnceLock::new(),
+            })
     }
 
     /// OpenTelemetry's tracing bridge to the OTLP logs endpoint (feature `otlp`), or

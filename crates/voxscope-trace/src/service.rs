@@ -12,6 +12,7 @@ use tracing::field::Empty;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::body::ResponseBody;
+use crate::deferred::{self, DEFERRED_TARGET, DeferredRoot, RouteName};
 use crate::filter::{TRACED_TARGET, UNTRACED_TARGET};
 use crate::future::ResponseFuture;
 use crate::ids::{self, RequestIds};
@@ -51,18 +52,23 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let (span, ids, downstream) = self.state.start(&request);
+        let (span, ids, downstream, deferred) = self.state.start(&request);
         let inner = {
             let _entered = span.enter();
             let _attached = downstream.clone().map(OtelContext::attach);
             self.inner.call(request)
         };
         ResponseFuture::new(inner, span, ids.trace_id, downstream, Arc::clone(&self.state))
+            .deferred(deferred)
     }
 }
 
+/// A request's span, its ids, the trace context current while it is handled (for a
+/// request without an OpenTelemetry span of its own), and whether its span is deferred.
+type Started = (tracing::Span, RequestIds, Option<OtelContext>, bool);
+
 impl LayerState {
-    fn start<B>(&self, request: &Request<B>) -> (tracing::Span, RequestIds, Option<OtelContext>) {
+    fn start<B>(&self, request: &Request<B>) -> Started {
         let route = route(request);
         let parent = TraceParent::from_headers(request.headers());
         // The trace id comes first: the ratio decision is a function of it.
@@ -92,7 +98,29 @@ impl LayerState {
                         TraceState::default(),
                     )),
                 };
-                return (span, ids, Some(downstream));
+                return (span, ids, Some(downstream), false);
+            }
+            // Left to the tail: most such requests are dropped, so their OpenTelemetry
+            // span is built only if the tail may keep them.
+            Head::Undecided if self.defer && parent.is_none() => {
+                let span = tracing::info_span!(
+                    target: DEFERRED_TARGET,
+                    "request",
+                    http.request.method = method,
+                    http.route = route,
+                    otel.status_code = Empty,
+                    http.response.status_code = Empty,
+                    error.type = Empty,
+                    client.address = Empty,
+                );
+                let ids = RequestIds { trace_id, span_id: ids::new_span_id() };
+                let root =
+                    DeferredRoot::new(ids, method, route_name(request), request.uri().clone());
+                deferred::attach(&span, root);
+                if self.client_address {
+                    record_client_address(&span, request);
+                }
+                return (span, ids, Some(deferred::context(ids)), true);
             }
             Head::Keep(decision) => Some(decision),
             Head::Undecided => None,
@@ -134,7 +162,7 @@ impl LayerState {
             RequestIds { trace_id, span_id: ids::new_span_id() }
         };
         ids::attach(&span, ids);
-        (span, ids, None)
+        (span, ids, None, false)
     }
 }
 
@@ -145,6 +173,16 @@ fn route<B>(request: &Request<B>) -> Option<&str> {
 
 #[cfg(not(feature = "axum"))]
 fn route<B>(_request: &Request<B>) -> Option<&str> {
+    None
+}
+
+#[cfg(feature = "axum")]
+fn route_name<B>(request: &Request<B>) -> Option<RouteName> {
+    request.extensions().get::<axum::extract::MatchedPath>().cloned()
+}
+
+#[cfg(not(feature = "axum"))]
+fn route_name<B>(_request: &Request<B>) -> Option<RouteName> {
     None
 }
 

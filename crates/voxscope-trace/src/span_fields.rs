@@ -7,6 +7,7 @@ use tracing::{Metadata, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
+use crate::deferred::DEFERRED_TARGET;
 use crate::filter::{ROOT_FIELD, TRACED_TARGET, UNTRACED_TARGET};
 use crate::fmt::Fields;
 
@@ -36,7 +37,7 @@ pub(crate) struct RecordSpanFields;
 
 fn wanted(metadata: &Metadata<'_>) -> bool {
     let target = metadata.target();
-    target != TRACED_TARGET && target != UNTRACED_TARGET
+    target != TRACED_TARGET && target != UNTRACED_TARGET && target != DEFERRED_TARGET
 }
 
 impl<S> Layer<S> for RecordSpanFields
