@@ -49,6 +49,10 @@ async fn child() {
         .layer(calls)
         .layer(pipeline.trace_layer());
     let addr = serve(app).await;
+    // The most verbose `log` records anything wants: the span level (info), where they
+    // may become span events. Debug and trace ones stop at the `log` crate's own level
+    // check, built for no one.
+    println!("LOG_MAX {}", log::max_level());
     let client = reqwest::Client::new();
     for path in ["kept", "dropped"] {
         let response = client.get(format!("http://{addr}/{path}")).send().await.expect("request");
@@ -98,6 +102,7 @@ fn warn_level_keeps_spans_trace_ids_and_kept_traces() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "child failed:\n{stdout}\n{stderr}");
 
+    assert_eq!(value(&stdout, "LOG_MAX "), "INFO");
     let kept = value(&stdout, "HEADER kept ");
     let dropped = value(&stdout, "HEADER dropped ");
     let upgrade = value(&stdout, "HEADER media ");

@@ -10,7 +10,8 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider, SpanExporter};
 use tracing::Subscriber;
-use tracing_subscriber::filter::FilterExt;
+use tracing_log::AsLog;
+use tracing_subscriber::filter::{FilterExt, LevelFilter};
 use tracing_subscriber::layer::{Layer, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::{EnvFilter, Registry};
@@ -364,6 +365,11 @@ pub fn init(config: TraceConfig) -> Result<TraceGuard, TraceError> {
             })
     };
     let filter = env_filter()?;
+    // The most verbose level any layer wants an event at: the log lines' filter, or the
+    // span level for events recorded on spans.
+    let wanted = config
+        .span_level
+        .max(Layer::<Registry>::max_level_hint(&filter).unwrap_or(LevelFilter::TRACE));
     let logs = (config.log_format != LogFormat::Off).then(|| {
         log_layer(
             pipeline.log_format(config.log_format),
@@ -383,7 +389,10 @@ pub fn init(config: TraceConfig) -> Result<TraceGuard, TraceError> {
         .map_err(|_| TraceError::AlreadyInitialised)?;
     // `log` records become events (with the trace id of the request they happen in),
     // unless the process already has a `log` logger, which is left alone.
-    let _ = tracing_log::LogTracer::init();
+    // Records above that level stop at the `log` crate's own level check: dependencies
+    // that `trace!` every frame they read (tungstenite) cost nothing then, where each
+    // record would otherwise be built and offered to every layer.
+    let _ = tracing_log::LogTracer::builder().with_max_level(wanted.as_log()).init();
     opentelemetry::global::set_text_map_propagator(
         opentelemetry_sdk::propagation::TraceContextPropagator::new(),
     );
