@@ -44,7 +44,11 @@
 //!    Bounds on open traces, spans per trace, spans in all (under 1.5 KiB each; the
 //!    oldest trace goes first) and waiting time (swept by a timer) decide early and
 //!    count `voxscope_trace_buffer_overflow_total`. The buffer is sharded by trace id,
-//!    so threads ending spans of different traces do not share one lock.
+//!    so threads ending spans of different traces do not share one lock. A request
+//!    that the head did not keep (and that came without a `traceparent`) builds its
+//!    OpenTelemetry span only once the tail may keep it: when a traced span or an
+//!    event happens inside it, or when it ends in error or slow. The rest are counted
+//!    `dropped` with nothing built; the decision is the same either way.
 //!
 //! Every decision is counted in `voxscope_traces_total{decision}`; buffered spans in
 //! `voxscope_trace_buffer_spans`. Kept traces go to the in-memory [`TraceStore`]
