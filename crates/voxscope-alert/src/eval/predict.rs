@@ -19,7 +19,7 @@ pub fn predict_linear(samples: &[(i64, f64)], at_ms: i64, seconds: f64) -> Optio
 
 /// The least-squares line `predict_linear` and `deriv` read, times relative to the
 /// evaluation: the value it stands at then, and its slope per second.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
 pub struct Line {
     /// Where the line stands at the evaluation time.
     pub value: f64,

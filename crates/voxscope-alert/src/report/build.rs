@@ -213,7 +213,8 @@ impl ReportSpec {
         let exprs = self.kpis.iter().map(|k| k.measure.expr().clone());
         let slos = self.slos.iter().map(|s| s.error_ratio_over(self.targets.step_seconds));
         let mut out: Vec<String> = Vec::new();
-        for name in exprs.chain(slos).flat_map(|e| e.metrics()) {
+        let recommended = self.recommender.metrics();
+        for name in exprs.chain(slos).flat_map(|e| e.metrics()).chain(recommended) {
             if !out.contains(&name) {
                 out.push(name);
             }

@@ -26,6 +26,7 @@
 
 mod app;
 mod build;
+pub mod forecast;
 mod html;
 mod kpi;
 mod markdown;
@@ -39,7 +40,7 @@ pub use build::{KpiRow, Report, ReportSpec, SloRow, Status};
 pub use html::{escape as escape_html, html};
 pub use kpi::{Comparison, Kpi, Measure, Target, kpis};
 pub use markdown::markdown;
-pub use recommend::Recommendation;
+pub use recommend::{Recommendation, Recommender};
 pub use source::Source;
 pub use targets::Targets;
 

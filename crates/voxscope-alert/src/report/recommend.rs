@@ -17,10 +17,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::{Source, utc};
+use super::{Source, forecast, utc};
 use crate::RuleCatalog;
 use crate::capacity::{Budget, Capacity};
-use crate::eval::fit;
 use crate::expr::{Expr, Scope, Selector, Window, increase, sum_by};
 use crate::humanize::render;
 use crate::model::ValueFormat;
@@ -39,33 +38,82 @@ pub struct Recommendation {
 }
 
 /// What the recommendations read: thresholds, capacity and runbook links of a catalog.
+/// [`ReportSpec`](super::ReportSpec) runs it over the report's period; the live page
+/// over the last day of the engine's history.
+///
+/// ```
+/// use voxscope_alert::eval::Storage;
+/// use voxscope_alert::report::Recommender;
+///
+/// let config = voxscope_alert::Config::from_toml("[capacity]\nmax_concurrent_calls = 200\n").unwrap();
+/// let recommender = Recommender::new(&voxscope_alert::RuleCatalog::new(config).unwrap());
+/// assert!(recommender.metrics().contains(&"voice_calls_active".to_owned()));
+/// // Nothing recorded: nothing to recommend.
+/// let storage = Storage::new(Default::default());
+/// assert_eq!(recommender.recommend(&storage, 86_400_000, 86_400).unwrap(), []);
+/// ```
 #[derive(Clone, Debug)]
-pub(crate) struct Recommender {
+pub struct Recommender {
     fallback_share: f64,
     min_events: f64,
     capacity: Capacity,
     runbook_base: String,
+    scope: Scope,
 }
 
 const FALLBACKS: &str = "voice_provider_fallbacks_total";
 const REQUESTS: &str = "voice_provider_requests_total";
 
 impl Recommender {
-    pub(crate) fn new(catalog: &RuleCatalog) -> Self {
+    /// The recommendations of `catalog`'s thresholds, `[capacity]` and runbooks, over
+    /// its job.
+    pub fn new(catalog: &RuleCatalog) -> Self {
         let config = &catalog.config;
         Self {
             fallback_share: config.thresholds.fallback_ratio_warning,
             min_events: config.thresholds.min_events as f64,
             capacity: config.capacity.clone(),
             runbook_base: config.service.runbook_base_url.trim_end_matches('/').to_owned(),
+            scope: Scope::rules(config.job_matcher(), 300),
         }
+    }
+
+    /// Every metric name it reads, each once: a store holding only these gives the same
+    /// recommendations (see [`Storage::with_metrics`](crate::eval::Storage::with_metrics)).
+    pub fn metrics(&self) -> Vec<String> {
+        let mut exprs = Vec::new();
+        if self.capacity.max_concurrent_calls > 0 {
+            exprs.push(Capacity::calls_now());
+        }
+        exprs.extend(self.capacity.budgets().iter().map(|b| Capacity::usage_day(b.quota)));
+        let mut out = vec![REQUESTS.to_owned(), FALLBACKS.to_owned()];
+        for name in exprs.iter().flat_map(Expr::metrics) {
+            if !out.contains(&name) {
+                out.push(name);
+            }
+        }
+        out
     }
 
     fn runbook(&self, alertname: &str) -> String {
         format!("{}/{alertname}.md", self.runbook_base)
     }
 
-    /// Every recommendation for the `period_seconds` before `end_ms`.
+    /// Every recommendation for the `period_seconds` before `end_ms` (fallbacks over the
+    /// period; the forecasts at `end_ms`, over `[capacity] trend_minutes`).
+    ///
+    /// # Errors
+    /// The first query `source` could not run.
+    pub fn recommend<S: Source + ?Sized>(
+        &self,
+        source: &S,
+        end_ms: i64,
+        period_seconds: u64,
+    ) -> Result<Vec<Recommendation>, S::Error> {
+        self.run(source, &self.scope, end_ms, period_seconds)
+    }
+
+    /// [`Recommender::recommend`] with the selectors scoped by `scope`.
     pub(crate) fn run<S: Source + ?Sized>(
         &self,
         source: &S,
@@ -162,23 +210,16 @@ impl Recommender {
         end_ms: i64,
     ) -> Result<Option<Recommendation>, S::Error> {
         let capacity = &self.capacity;
-        let first = |expr: &Expr| -> Result<Option<f64>, S::Error> {
-            let samples = source.instant(expr, scope, end_ms)?;
-            Ok(samples.into_iter().map(|s| s.value).find(|v| v.is_finite()))
-        };
-        let (Some(level), Some(hour_ahead)) =
-            (first(&capacity.calls_ahead(0))?, first(&capacity.calls_ahead(3600))?)
+        let Some(forecast) = forecast::calls(capacity, source, scope, end_ms)?
+            .filter(|f| f.within(capacity.horizon_seconds()))
         else {
             return Ok(None);
         };
-        let line = crate::eval::Line { value: level, slope: (hour_ahead - level) / 3600.0 };
-        let max = capacity.max_concurrent_calls as f64;
-        let Some(seconds) = line.reaches(max).filter(|s| *s <= capacity.horizon_seconds() as f64)
+        let (Some(seconds), Some(at_ms)) = (forecast.seconds_to_limit, forecast.limit_at_ms())
         else {
             return Ok(None);
         };
-        let now = first(&Capacity::calls_now())?.unwrap_or(level);
-        let at_ms = end_ms + (seconds * 1000.0) as i64;
+        let per_hour = forecast.line.slope * 3600.0;
         let runbook = self.runbook("CallCapacityForecast");
         let text = format!(
             "Calls will reach the capacity of {} concurrent calls around {} at the trend of \
@@ -187,16 +228,16 @@ impl Recommender {
             capacity.max_concurrent_calls,
             clock(at_ms),
             capacity.trend_minutes,
-            count_text(now),
-            count_text(line.slope * 3600.0),
+            count_text(forecast.current),
+            count_text(per_hour),
         );
         Ok(Some(Recommendation {
             key: "call_capacity",
             text,
             figures: BTreeMap::from([
-                ("calls_now", now),
-                ("calls_per_hour", line.slope * 3600.0),
-                ("capacity", max),
+                ("calls_now", forecast.current),
+                ("calls_per_hour", per_hour),
+                ("capacity", forecast.limit),
                 ("seconds_to_capacity", seconds),
                 ("capacity_at_ms", at_ms as f64),
             ]),
@@ -212,20 +253,12 @@ impl Recommender {
         budget: &Budget,
     ) -> Result<Option<Recommendation>, S::Error> {
         let capacity = &self.capacity;
-        let trend_ms = capacity.trend_minutes as i64 * 60_000;
-        let usage = Capacity::usage_day(budget.quota);
-        let series = source.range(&usage, scope, end_ms - trend_ms, end_ms, 60_000)?;
-        let Some(points) = series
-            .into_iter()
-            .find(|s| s.labels.get("provider") == Some(&budget.provider))
-            .map(|s| s.points)
-        else {
+        let Some(forecast) = forecast::quota(capacity, budget, source, scope, end_ms)? else {
             return Ok(None);
         };
-        let Some(line) = fit(&points, end_ms) else { return Ok(None) };
-        let per_day = budget.per_day as f64;
-        let used = points.last().map_or(line.value, |(_, v)| *v);
-        let seconds = line.reaches(per_day).filter(|s| *s <= capacity.horizon_seconds() as f64);
+        let (line, per_day, used) = (forecast.line, forecast.limit, forecast.current);
+        let within = forecast.within(capacity.horizon_seconds());
+        let seconds = forecast.seconds_to_limit.filter(|_| within);
         if seconds.is_none() && used < capacity.budget_warning_ratio * per_day {
             return Ok(None);
         }
@@ -239,7 +272,7 @@ impl Recommender {
         ]);
         let trend = match seconds {
             Some(seconds) => {
-                let at_ms = end_ms + (seconds * 1000.0) as i64;
+                let at_ms = forecast.limit_at_ms().unwrap_or(end_ms);
                 figures.insert("seconds_to_budget", seconds);
                 figures.insert("budget_at_ms", at_ms as f64);
                 format!(

@@ -181,9 +181,9 @@ fn a_store_holding_only_the_metrics_the_report_reads_gives_the_same_report() {
 
 /// Calls climbing 30 an hour to 189.5 at the end, against a capacity of 200; a TTS
 /// provider falling back on a tenth of its requests, 80 % of them rate limited; groq's
-/// tokens climbing towards its daily budget.
-#[test]
-fn recommendations_carry_the_figures_of_the_samples() {
+/// tokens climbing towards its daily budget; and a series no recommendation reads.
+/// The catalog of that capacity and budget, and the end of the samples.
+fn rising() -> (Storage, RuleCatalog, i64) {
     let mut s = Storage::new(StorageLimits::default());
     fill(&mut s, "voice_calls_active", &[("transport", "twilio")], |m| 100.0 + m as f64 / 2.0);
     let requests = [("kind", "tts"), ("provider", "el"), ("outcome", "ok")];
@@ -195,17 +195,38 @@ fn recommendations_carry_the_figures_of_the_samples() {
     // 900 tokens a minute from the first sample: 162,000 at the end, 90 % of 180,000.
     let tokens = [("provider", "groq"), ("token_type", "input")];
     fill(&mut s, "gen_ai_client_token_usage_sum", &tokens, |m| 900.0 * m as f64);
+    fill(&mut s, "process_resident_memory_bytes", &[], |_| 1e9);
     let config = crate::Config::from_toml(
         "[capacity]\nmax_concurrent_calls = 200\nhorizon_hours = 1\n\
          [capacity.daily_tokens]\ngroq = 180000\n",
     )
     .unwrap();
-    let catalog = RuleCatalog::new(config).unwrap();
     // The last sample is at 179.5 minutes.
-    let end = 179 * MIN + 30_000;
+    (s, RuleCatalog::new(config).unwrap(), 179 * MIN + 30_000)
+}
+
+/// The store the engine's report route copies (only the metrics the spec names) holds
+/// every series the recommendations read.
+#[test]
+fn a_store_holding_only_the_metrics_the_report_reads_keeps_its_recommendations() {
+    let (full, catalog, end) = rising();
+    let spec = ReportSpec::new(&catalog);
+    let copy = full.with_metrics(&spec.metrics());
+    assert_eq!(copy.series_count(), full.series_count() - 1);
+    let report = spec.run(&copy, end, 7_200).unwrap();
+    assert_eq!(report.recommendations.len(), 3, "{:#?}", report.recommendations);
+    assert_eq!(report, spec.run(&full, end, 7_200).unwrap());
+}
+
+#[test]
+fn recommendations_carry_the_figures_of_the_samples() {
+    let (s, catalog, end) = rising();
     let report = ReportSpec::new(&catalog).run(&s, end, 7_200).unwrap();
     let keys: Vec<&str> = report.recommendations.iter().map(|r| r.key).collect();
     assert_eq!(keys, ["fallbacks", "call_capacity", "provider_quota"]);
+    // The recommender alone, over the same period, says the same.
+    let alone = Recommender::new(&catalog).recommend(&s, end, 7_200).unwrap();
+    assert_eq!(alone, report.recommendations);
 
     let fallbacks = &report.recommendations[0];
     close(Some(fallbacks.figures["fallback_share"]), 0.1);
