@@ -4,8 +4,14 @@
 //! `/metrics` shows, an alert fired by injected faults appears on it within 15 s of the
 //! alert API having it, it reaches its first data within 2 s, and it requests nothing
 //! from another origin. A screenshot of each view goes to docs/screenshots/.
+//!
+//! The forecast view over a demo that restores a known history (live_page_support):
+//! the projections reach their limits when the capacity alerts the engine fires say
+//! (within a minute), the recommendations list exactly what the history calls for,
+//! with its figures, on the page and on the event stream, and none on clean data.
 
 mod alert_support;
+mod live_page_support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
@@ -313,6 +319,256 @@ fn the_live_page_shows_what_metrics_shows_and_the_alert_in_chromium() {
         assert!(requests.contains(&format!("{base}/live/events").as_str()), "{requests:?}");
         let errors = report["console_errors"].as_array().unwrap();
         assert!(errors.is_empty(), "console errors (CSP violations among them): {errors:?}");
+        driver.call(json!({"cmd": "close"})).await;
+    });
+}
+
+/// The first `forecast` frame on the demo's event stream computed at or after `after_ms`,
+/// read as any client reads the stream.
+async fn forecast_frame(base: &str, after_ms: i64) -> Value {
+    let mut response = reqwest::get(format!("{base}/live/events")).await.expect("event stream");
+    assert_eq!(response.status(), 200);
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let chunk = tokio::time::timeout_at(deadline, response.chunk())
+            .await
+            .expect("a forecast frame within a minute")
+            .expect("stream")
+            .expect("the stream goes on");
+        text.push_str(std::str::from_utf8(&chunk).expect("utf-8"));
+        while let Some(end) = text.find("\n\n") {
+            let event: String = text.drain(..end + 2).collect();
+            let mut lines = event.lines();
+            if lines.next() != Some("event: forecast") {
+                continue;
+            }
+            let data: String = lines.filter_map(|l| l.strip_prefix("data: ")).collect();
+            let frame: Value = serde_json::from_str(&data).expect("frame JSON");
+            if frame["at_ms"].as_i64().unwrap() >= after_ms {
+                return frame;
+            }
+        }
+    }
+}
+
+/// The firing alert `name` in the alert API, with when it was read.
+async fn firing_value(base: &str, name: &str) -> Option<(i64, f64)> {
+    let alerts: Value =
+        reqwest::get(format!("{base}/api/v1/alerts")).await.ok()?.json().await.ok()?;
+    let read_ms = now_ms();
+    let alert = alerts["data"]["alerts"]
+        .as_array()?
+        .iter()
+        .find(|a| a["labels"]["alertname"] == name && a["state"] == "firing")?;
+    Some((read_ms, alert["value"].as_str()?.parse().ok()?))
+}
+
+/// `14:20 UTC on 2026-11-30`, the minute a recommendation names.
+fn clock(t_ms: i64) -> String {
+    let at = UNIX_EPOCH + Duration::from_millis((t_ms.div_euclid(60_000) * 60_000) as u64);
+    let text = humantime::format_rfc3339_seconds(at).to_string();
+    format!("{} UTC on {}", &text[11..16], &text[..10])
+}
+
+fn close(actual: &Value, expected: f64, within: f64) {
+    let value = actual.as_f64().unwrap_or(f64::NAN);
+    assert!((value - expected).abs() <= within, "{value} is not {expected} ± {within}");
+}
+
+#[test]
+fn the_forecast_view_projects_the_known_trends_as_the_rules_do_and_lists_what_they_call_for() {
+    use live_page_support::*;
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let Some(driver) = Driver::start(&root.join("live-page")) else { return };
+    let runbooks = "https://example.invalid/voxscope/deploy/runbooks";
+
+    with_local_prometheus(|handle| async move {
+        // The history's "now", on a whole minute as the engine's minute steps are.
+        let t0 = now_ms().div_euclid(MIN) * MIN;
+        let dir = TempDir::new("live-forecast");
+        let config_text = alert_config(&dir.0);
+        let config = dir.0.join("alerts.toml");
+        std::fs::write(&config, &config_text).unwrap();
+        write_history(&dir.0, &config_text, t0, true);
+        let addr =
+            start_demo(&["--alert-config", config.to_str().unwrap()], |_| None, &handle).await;
+        let base = format!("http://{addr}");
+
+        // The engine's rules over the restored history: each forecast fires with the
+        // value its trend reaches at the horizon, which says when it meets the limit.
+        let mut rules = None;
+        for _ in 0..100 {
+            let calls = firing_value(&base, "CallCapacityForecast").await;
+            let quota = firing_value(&base, "ProviderQuotaForecast").await;
+            if let (Some(calls), Some(quota)) = (calls, quota) {
+                rules = Some((calls, quota));
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let ((calls_read, calls_value), (quota_read, quota_value)) =
+            rules.expect("both capacity forecasts fire in the alert API");
+        let horizon_ms = HORIZON_S * 1000;
+        let rule_calls_at =
+            calls_read + horizon_ms - ((calls_value - CAPACITY) / CALLS_SLOPE * 1000.0) as i64;
+        let rule_quota_at =
+            quota_read + horizon_ms - ((quota_value - BUDGET) / USAGE_SLOPE * 1000.0) as i64;
+        // The rules read the history's trends.
+        assert!((rule_calls_at - calls_at_capacity(t0)).abs() < 5_000, "{rule_calls_at}");
+        assert!((rule_quota_at - usage_at_budget(t0)).abs() < 60_000, "{rule_quota_at}");
+
+        // The event stream, from Rust.
+        let frame = forecast_frame(&base, t0).await;
+        assert_eq!(frame["errors"], json!([]), "{frame}");
+        let projections = frame["projections"].as_array().unwrap();
+        // When the forecasts were read (the frame's `at_ms` is when it was sent).
+        let at = projections[0]["at_ms"].as_i64().unwrap();
+        let ids: Vec<&str> = projections.iter().map(|p| p["id"].as_str().unwrap()).collect();
+        assert_eq!(ids, ["calls", "tokens-groq"]);
+        let calls = &projections[0];
+        assert_eq!(calls["within_horizon"], true);
+        assert_eq!(calls["limit"], CAPACITY);
+        let calls_at = calls["limit_at_ms"].as_i64().unwrap();
+        assert!(
+            (calls_at - rule_calls_at).abs() < 60_000,
+            "{calls_at} vs the rule's {rule_calls_at}"
+        );
+        close(&calls["line"]["slope"], CALLS_SLOPE, 1e-9);
+        assert_eq!(calls["current"], calls_now(t0, at));
+        // The trend is drawn from the hour before to the horizon, through the points.
+        assert_eq!(calls["projection"][0][0], at - HOUR);
+        assert_eq!(calls["projection"][1][0], at + horizon_ms);
+        let points = calls["points"].as_array().unwrap();
+        assert_eq!(points.len(), 61, "a point a minute over the hour");
+        let tokens = &projections[1];
+        assert_eq!(tokens["within_horizon"], true);
+        let tokens_at = tokens["limit_at_ms"].as_i64().unwrap();
+        assert!((tokens_at - rule_quota_at).abs() < 60_000, "{tokens_at} vs {rule_quota_at}");
+        // `increase` over whole-minute samples reads the usage up to a minute late.
+        let minute_of_usage = USAGE_SLOPE * 60.0;
+        close(&tokens["current"], usage(t0, at - 30_000), minute_of_usage / 2.0);
+
+        let recommendations = frame["recommendations"].as_array().unwrap();
+        let keys: Vec<&str> = recommendations.iter().map(|r| r["key"].as_str().unwrap()).collect();
+        assert_eq!(keys, ["fallbacks", "call_capacity", "provider_quota"]);
+        let fallbacks = &recommendations[0];
+        assert_eq!(
+            fallbacks["text"],
+            format!(
+                "The tts provider elevenlabs fell back on 10% of its requests over the last 1d \
+                 (7,200 of 72,000), most of them rate_limited (80% of the fallbacks): raise its \
+                 rate limit with the provider or lower the chain's concurrency towards it. See \
+                 {runbooks}/HighFallbackRate.md."
+            )
+        );
+        close(&fallbacks["figures"]["fallback_share"], 0.1, 1e-9);
+        close(&fallbacks["figures"]["top_reason_share"], 0.8, 1e-9);
+        close(&fallbacks["figures"]["requests"], 72_000.0, 1e-6);
+        assert_eq!(fallbacks["runbook"], format!("{runbooks}/HighFallbackRate.md"));
+        let capacity = &recommendations[1];
+        assert_eq!(
+            capacity["text"],
+            format!(
+                "Calls will reach the capacity of 200 concurrent calls around {} at the trend of \
+                 the last 60 minutes ({} now, 15 more an hour): add instances before then. See \
+                 {runbooks}/CallCapacityForecast.md.",
+                clock(calls_at_capacity(t0)),
+                calls_now(t0, at)
+            )
+        );
+        assert_eq!(capacity["figures"]["capacity_at_ms"].as_f64(), Some(calls_at as f64));
+        close(&capacity["figures"]["calls_per_hour"], 15.0, 1e-6);
+        let quota = &recommendations[2];
+        let text = quota["text"].as_str().unwrap();
+        assert!(text.starts_with("groq used "), "{text}");
+        assert!(
+            text.ends_with(&format!(
+                "of its daily budget of 1,000,000 (at the trend of the last 60 minutes it passes \
+                 the budget around {}): raise the quota or route part of its traffic to the \
+                 fallback. See {runbooks}/ProviderQuotaForecast.md.",
+                clock(usage_at_budget(t0))
+            )),
+            "{text}"
+        );
+        close(&quota["figures"]["used_24h"], usage(t0, at - 30_000), minute_of_usage / 2.0);
+        close(&quota["figures"]["per_hour_growth"], 30_000.0, 1.0);
+
+        // The page draws the same.
+        let opened =
+            driver.call(json!({"cmd": "open", "url": format!("{base}/live#forecast")})).await;
+        assert!(opened["first_data_ms"].as_f64().unwrap() > 0.0);
+        let shown =
+            driver.call(json!({"cmd": "forecast", "after_ms": t0, "timeout_ms": 20_000})).await;
+        let shown_at = shown["at_ms"].as_i64().unwrap();
+        let drawn = shown["projections"].as_array().unwrap();
+        assert_eq!(drawn.len(), 2, "{shown}");
+        assert!(drawn.iter().all(|p| p["drawn"] == true && p["within_horizon"] == true), "{shown}");
+        let page_calls_at = drawn[0]["limit_at_ms"].as_i64().unwrap();
+        assert!(
+            (page_calls_at - rule_calls_at).abs() < 60_000,
+            "{page_calls_at} vs {rule_calls_at}"
+        );
+        let page_tokens_at = drawn[1]["limit_at_ms"].as_i64().unwrap();
+        assert!((page_tokens_at - rule_quota_at).abs() < 60_000, "{page_tokens_at}");
+        let eta = drawn[0]["text"].as_str().unwrap();
+        assert!(
+            eta.starts_with(&format!("Reaches 200 calls around {}", clock(page_calls_at))),
+            "{eta}"
+        );
+        let listed = shown["recommendations"].as_array().unwrap();
+        let keys: Vec<&str> = listed.iter().map(|r| r["key"].as_str().unwrap()).collect();
+        assert_eq!(keys, ["fallbacks", "call_capacity", "provider_quota"]);
+        assert_eq!(listed[0]["text"], fallbacks["text"]);
+        for (name, value) in fallbacks["figures"].as_object().unwrap() {
+            close(&listed[0]["figures"][name], value.as_f64().unwrap(), 1e-9);
+        }
+        assert_eq!(listed[1]["figures"]["calls_now"], calls_now(t0, shown_at));
+        assert_eq!(listed[2]["runbook"], format!("{runbooks}/ProviderQuotaForecast.md"));
+        assert_eq!(shown["none"], Value::Null);
+        let report = driver.call(json!({"cmd": "report"})).await;
+        assert_eq!(report["console_errors"], json!([]), "{report}");
+        let path = root.join("../docs/screenshots/live-forecast.png");
+        driver.call(json!({"cmd": "screenshot", "view": "forecast", "path": path})).await;
+        let png = std::fs::read(&path).unwrap();
+        assert!(png.len() > 10_000 && png.starts_with(b"\x89PNG"), "{} bytes", png.len());
+
+        // Clean data: nothing to recommend, no limit reached within the horizon, no
+        // forecast firing.
+        let clean = TempDir::new("live-forecast-clean");
+        let clean_text = alert_config(&clean.0);
+        let clean_config = clean.0.join("alerts.toml");
+        std::fs::write(&clean_config, &clean_text).unwrap();
+        write_history(&clean.0, &clean_text, t0, false);
+        let addr =
+            start_demo(&["--alert-config", clean_config.to_str().unwrap()], |_| None, &handle)
+                .await;
+        let base = format!("http://{addr}");
+        let frame = forecast_frame(&base, t0).await;
+        assert_eq!(frame["recommendations"], json!([]), "{frame}");
+        let projections = frame["projections"].as_array().unwrap();
+        assert_eq!(projections.len(), 2);
+        assert!(projections.iter().all(|p| p["within_horizon"] == false), "{frame}");
+        assert_eq!(projections[0]["current"], 60.0);
+        close(&projections[1]["current"], 300_000.0, 1.0);
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert!(firing_value(&base, "CallCapacityForecast").await.is_none());
+        assert!(firing_value(&base, "ProviderQuotaForecast").await.is_none());
+        driver.call(json!({"cmd": "open", "url": format!("{base}/live#forecast")})).await;
+        let shown =
+            driver.call(json!({"cmd": "forecast", "after_ms": t0, "timeout_ms": 20_000})).await;
+        assert_eq!(shown["recommendations"], json!([]), "{shown}");
+        let none = shown["none"].as_str().unwrap();
+        assert!(none.starts_with("Nothing to recommend"), "{none}");
+        let drawn = shown["projections"].as_array().unwrap();
+        assert!(drawn.iter().all(|p| p["limit_at_ms"].is_null()), "{shown}");
+        assert!(
+            drawn[0]["text"]
+                .as_str()
+                .unwrap()
+                .starts_with("The trend does not reach 200 calls within"),
+            "{shown}"
+        );
         driver.call(json!({"cmd": "close"})).await;
     });
 }

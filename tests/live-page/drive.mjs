@@ -7,6 +7,9 @@
 //   {"cmd":"act","name":A,"action":"ack"|"silence","token":T,"by":B}
 //                                                 -> acknowledges or silences firing A from
 //                                                    its row, once the page shows it done
+//   {"cmd":"forecast","after_ms":T,"timeout_ms":N} -> the forecast view as drawn from a frame at
+//                                                    or after T: each projection's limit time and
+//                                                    text, each recommendation's text and figures
 //   {"cmd":"screenshot","view":V,"path":P}        -> {"path":P}
 //   {"cmd":"report"}                              -> every request URL and console error
 //   {"cmd":"close"}
@@ -78,6 +81,32 @@ const commands = {
     const done = action === "ack" ? `${row}[data-acknowledged="true"]` : `${row}[data-silenced="true"]`;
     await page.locator(done).first().waitFor({ state: "attached", timeout: 10000 });
     return { result: await page.textContent("#action-result") };
+  },
+
+  async forecast({ after_ms, timeout_ms }) {
+    await page.evaluate(() => { location.hash = "forecast"; });
+    await page.waitForFunction((after) => Number(document.getElementById("view-forecast").dataset.atMs || 0) >= after,
+      after_ms, { timeout: timeout_ms });
+    return page.evaluate(() => {
+      const section = document.getElementById("view-forecast");
+      return {
+        at_ms: Number(section.dataset.atMs),
+        projections: [...section.querySelectorAll("[data-projection]")].map((node) => ({
+          id: node.dataset.projection,
+          limit_at_ms: node.dataset.limitAtMs ? Number(node.dataset.limitAtMs) : null,
+          within_horizon: node.dataset.withinHorizon === "true",
+          text: node.querySelector(".eta").textContent,
+          drawn: node.querySelector("canvas") !== null,
+        })),
+        recommendations: [...section.querySelectorAll(".recommendations li")].map((li) => ({
+          key: li.dataset.key,
+          text: li.querySelector(".text").textContent,
+          figures: JSON.parse(li.dataset.figures),
+          runbook: li.querySelector("a").getAttribute("href"),
+        })),
+        none: section.querySelector("#no-recommendations")?.textContent ?? null,
+      };
+    });
   },
 
   async screenshot({ view, path }) {

@@ -7,7 +7,7 @@
   const body = document.body;
   const base = body.dataset.base;
   const alertmanager = body.dataset.alertmanager;
-  const VIEWS = ["operations", "providers", "http", "summary", "business", "alerts", "traces"];
+  const VIEWS = ["operations", "providers", "http", "summary", "business", "forecast", "alerts", "traces"];
   const PALETTE = ["#1f6feb", "#e3a008", "#3fb950", "#f85149", "#a371f7", "#39c5cf", "#db61a2", "#8b949e"];
   const charts = new Map();
   // Each metric view's chart window, [from, to] in unix seconds, from its newest frame.
@@ -71,6 +71,10 @@
         return `${value.toPrecision(3)} /s`;
       case "cpm":
         return `${value.toPrecision(3)} /min`;
+      case "share":
+        return `${(value * 100).toFixed(1)} %`;
+      case "time":
+        return utcClock(value);
       default:
         return Number.isInteger(value) ? String(value) : value.toPrecision(4).replace(/\.?0+$/, "");
     }
@@ -222,6 +226,145 @@
     }
   }
 
+  // ---- forecast ----
+  // `14:20 UTC on 2026-11-30`, as the recommendations write times.
+  function utcClock(ms) {
+    const text = new Date(ms).toISOString();
+    return `${text.slice(11, 16)} UTC on ${text.slice(0, 10)}`;
+  }
+
+  // A count with thousands grouped: 1,000,000.
+  function count(value) {
+    return Number.isFinite(value) ? Math.round(value).toLocaleString("en-US") : "–";
+  }
+
+  function inTime(seconds) {
+    const minutes = Math.round(seconds / 60);
+    if (minutes < 90) return `${minutes} min`;
+    return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+  }
+
+  // A figure by its name: times, shares, counts.
+  function figure(name, value) {
+    if (name.endsWith("_at_ms")) return format(value, "time");
+    if (name.endsWith("share")) return format(value, "share");
+    if (name.startsWith("seconds")) return inTime(value);
+    return Number.isInteger(value) ? count(value) : format(Math.round(value * 100) / 100);
+  }
+
+  function recommendationList(frame) {
+    const section = document.getElementById("view-forecast");
+    section.dataset.recommendations = String(frame.recommendations.length);
+    const days = frame.period_ms / 86400000;
+    const period = days >= 1 ? `${days} d` : `${frame.period_ms / 3600000} h`;
+    if (!frame.recommendations.length) {
+      return el("p", { class: "muted", id: "no-recommendations",
+        text: `Nothing to recommend: no provider falls back often, and no trend reaches its limit within the horizon (last ${period}).` });
+    }
+    return el("ol", { class: "recommendations" }, ...frame.recommendations.map((r) => el("li", {
+      "data-key": r.key, "data-figures": JSON.stringify(r.figures), "data-runbook": r.runbook },
+    el("p", { class: "text", text: r.text }),
+    el("dl", {}, ...Object.entries(r.figures).flatMap(([name, value]) =>
+      [el("dt", { text: name }), el("dd", { "data-figure": name, text: figure(name, value) })])),
+    el("a", { href: r.runbook, rel: "noopener noreferrer", text: "runbook" }))));
+  }
+
+  function projectionText(p) {
+    const limit = `${count(p.limit)} ${p.unit}`;
+    if (p.line === null) return `Nothing recorded to fit a trend to; the limit is ${limit}.`;
+    if (p.seconds_to_limit === 0) return `At or over ${limit} now.`;
+    if (!p.within_horizon) return `The trend does not reach ${limit} within ${inTime(p.horizon_ms / 1000)}.`;
+    return `Reaches ${limit} around ${utcClock(p.limit_at_ms)} (in ${inTime(p.seconds_to_limit)}) at the trend of the last ${inTime(p.trend_ms / 1000)}.`;
+  }
+
+  // The quantity, the trend to the horizon and the limit, on the times of any of them.
+  function projectionData(p) {
+    const times = [...new Set([...p.points.map((q) => q[0]), ...p.projection.map((q) => q[0]),
+      p.at_ms - p.trend_ms, p.at_ms + p.horizon_ms])].sort((a, b) => a - b);
+    const column = (pairs) => {
+      const at = new Map(pairs);
+      return times.map((t) => (at.has(t) ? at.get(t) : null));
+    };
+    const edges = [[times[0], p.limit], [times[times.length - 1], p.limit]];
+    return [times.map((t) => t / 1000), column(p.points), column(p.projection), column(edges)];
+  }
+
+  function renderProjection(section, p) {
+    let node = section.querySelector(`[data-projection="${p.id}"]`);
+    if (!node) {
+      node = el("article", { class: "panel chart projection", "data-projection": p.id },
+        el("h2", { text: p.title }), el("p", { class: "eta" }), el("div", { class: "content" }));
+      section.append(node);
+    }
+    node.dataset.limitAtMs = p.within_horizon ? String(p.limit_at_ms) : "";
+    node.dataset.withinHorizon = String(p.within_horizon);
+    node.dataset.current = p.current === null ? "" : String(p.current);
+    node.querySelector(".eta").textContent = projectionText(p);
+    const key = `forecast-${p.id}`;
+    windows[key] = [(p.at_ms - p.trend_ms) / 1000, (p.at_ms + p.horizon_ms) / 1000];
+    const data = projectionData(p);
+    const chart = charts.get(key);
+    if (chart) {
+      chart.plot.setData(data);
+      return;
+    }
+    const host = node.querySelector(".content");
+    const axis = { stroke: css("--muted"), grid: { stroke: css("--grid") }, ticks: { stroke: css("--grid") } };
+    const value = (u, v) => format(v);
+    const plot = new uPlot({
+      width: Math.max(host.clientWidth, 200),
+      height: 200,
+      series: [{},
+        { label: p.unit, stroke: PALETTE[0], width: 1.5, value },
+        { label: "trend", stroke: PALETTE[1], width: 1.5, dash: [6, 4], spanGaps: true, value },
+        { label: "limit", stroke: css("--bad"), width: 1, spanGaps: true, value }],
+      axes: [axis, { ...axis, size: 70, values: (u, ticks) => ticks.map((t) => format(t)) }],
+      scales: { x: { time: true, range: () => windows[key] } },
+      hooks: {
+        draw: [(u) => {
+          // Now, and when the trend reaches the limit.
+          const marks = [[p.at_ms, css("--muted")]];
+          const at = Number(node.dataset.limitAtMs);
+          if (at) marks.push([at, css("--bad")]);
+          const ctx = u.ctx;
+          ctx.save();
+          ctx.setLineDash([2, 3]);
+          for (const [ms, colour] of marks) {
+            const x = u.valToPos(ms / 1000, "x", true);
+            ctx.strokeStyle = colour;
+            ctx.beginPath();
+            ctx.moveTo(x, u.bbox.top);
+            ctx.lineTo(x, u.bbox.top + u.bbox.height);
+            ctx.stroke();
+          }
+          ctx.restore();
+        }],
+      },
+    }, data, host);
+    charts.set(key, { plot, host, names: "", width: host.clientWidth });
+  }
+
+  function renderForecast(frame) {
+    const section = document.getElementById("view-forecast");
+    section.querySelector(".wait")?.remove();
+    section.dataset.atMs = String(frame.at_ms);
+    let advice = section.querySelector(".advice");
+    if (!advice) {
+      advice = el("article", { class: "panel advice" }, el("h2", { text: "Recommendations" }), el("div", { class: "content" }));
+      section.prepend(advice);
+    }
+    advice.querySelector(".content").replaceChildren(recommendationList(frame));
+    for (const p of frame.projections) renderProjection(section, p);
+    let note = section.querySelector(".note");
+    const text = frame.errors.length ? frame.errors.join("; ")
+      : frame.projections.length ? "" : "Set [capacity] max_concurrent_calls and daily budgets in the alert config to see projections.";
+    if (!note) {
+      note = el("p", { class: "note muted" });
+      section.append(note);
+    }
+    note.textContent = text;
+  }
+
   // ---- alerts ----
   function engineToken() {
     return sessionStorage.getItem("voxscope-engine-token") || "";
@@ -371,6 +514,7 @@
       received(frame);
       if (view === "alerts") renderAlerts(frame);
       else if (view === "traces") renderTraces(frame);
+      else if (view === "forecast") renderForecast(frame);
       else renderMetricView(frame);
       document.getElementById(`view-${view}`).dataset.frames =
         String(Number(document.getElementById(`view-${view}`).dataset.frames || 0) + 1);

@@ -145,7 +145,7 @@ fn view_panels(catalog: &RuleCatalog, view: View) -> Result<Vec<PanelDef>, Error
             .flat_map(|b| &b.panels)
             .map(|p| PanelDef::from_board(p, Shape::Chart))
             .collect(),
-        View::Alerts | View::Traces => Vec::new(),
+        View::Forecast | View::Alerts | View::Traces => Vec::new(),
     })
 }
 

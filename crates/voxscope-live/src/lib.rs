@@ -1,5 +1,6 @@
-//! The live page of a voxscope service: operations, providers, HTTP, summary, alerts and
-//! traces views, pushed to the browser over one server-sent-events stream.
+//! The live page of a voxscope service: operations, providers, HTTP, summary, business,
+//! forecast, alerts and traces views, pushed to the browser over one server-sent-events
+//! stream.
 //!
 //! ```no_run
 //! # fn run(app: axum::Router, engine: &voxscope_alerting::AlertEngine) -> Result<axum::Router, voxscope_live::Error> {
@@ -11,7 +12,15 @@
 //! over the alerting engine's store, the same store its rules read; where the Grafana
 //! boards show the same thing, the page runs the board's own query. One task computes
 //! each view at its refresh (operations every 10 s, providers and HTTP every 5 s, the
-//! summary every 30 s, alerts when they change) and every client shares its frames.
+//! summary, business and forecast views every 30 s, alerts when they change) and every
+//! client shares its frames.
+//!
+//! The forecast view draws live calls against `[capacity] max_concurrent_calls` and each
+//! daily budget's 24-hour usage against the budget, with the trend the
+//! `CallCapacityForecast` and `ProviderQuotaForecast` rules fit extended to the horizon
+//! and the time it reaches the limit, and lists the recommendations the weekly report
+//! derives, over the last day of the store (see
+//! [`LivePageBuilder::recommendation_period`]).
 //!
 //! | route | what |
 //! | --- | --- |
@@ -27,8 +36,13 @@
 //! Frames are JSON objects: `view`, `at_ms` (the engine's clock), `refresh_ms`, and
 //! per view `panels` (metric views: each with `id`, `title`, `shape` of `stat`, `chart`
 //! or `table`, `unit`, `thresholds`, and `series` of `name`, `labels`, `value` and, for
-//! charts, `points` as `[unix ms, value]` pairs), `alerts` and `silences` (alerts), or
-//! `traces` (each with its `spans`' `offset_ms` and `duration_ms`).
+//! charts, `points` as `[unix ms, value]` pairs), `alerts` and `silences` (alerts),
+//! `traces` (each with its `spans`' `offset_ms` and `duration_ms`), or `projections`
+//! and `recommendations` (forecast). A projection has `id` (`calls`, `tokens-groq`),
+//! `title`, `unit`, `limit`, `rule`, `current`, `line` (`value` now and `slope` per
+//! second), `points` (the quantity over the trend window), `projection` (the line from
+//! the window's start to the horizon's end), `seconds_to_limit`, `limit_at_ms` and
+//! `within_horizon`; a recommendation has `key`, `text`, `figures` and `runbook`.
 #![deny(missing_docs)]
 
 mod alerts;
@@ -36,6 +50,7 @@ mod assets;
 mod auth;
 mod boards;
 mod error;
+mod forecast;
 mod page;
 mod panel;
 mod publisher;
@@ -57,6 +72,7 @@ pub use assets::CONTENT_SECURITY_POLICY;
 pub use error::Error;
 pub use view::View;
 
+use forecast::Forecaster;
 use page::Shared;
 use publisher::{Frames, MetricView, Publisher};
 
@@ -78,6 +94,7 @@ pub struct LivePageBuilder {
     window: Duration,
     alertmanager_prefix: String,
     trace_limit: usize,
+    recommendation_period: Duration,
 }
 
 impl LivePageBuilder {
@@ -126,6 +143,16 @@ impl LivePageBuilder {
         self
     }
 
+    /// The period the forecast view's recommendations cover, ending now (default a
+    /// day; the weekly report covers a week). Provider fallbacks are counted over it;
+    /// the capacity and quota trends are read over `[capacity] trend_minutes` whatever
+    /// it is.
+    #[must_use]
+    pub fn recommendation_period(mut self, period: Duration) -> Self {
+        self.recommendation_period = period;
+        self
+    }
+
     /// Where the engine's Alertmanager-compatible routes are, for the page's silences
     /// (default `/alertmanager`, where [`AlertEngine::router`] serves them).
     #[must_use]
@@ -139,7 +166,8 @@ impl LivePageBuilder {
     /// # Errors
     /// [`Error::Path`] for a path that is not one fixed absolute path of letters,
     /// digits, `-`, `_`, `.` and `/`; [`Error::Token`] for a token no client could send;
-    /// [`Error::Invalid`] for no clients or a zero refresh or window; [`Error::Query`]
+    /// [`Error::Invalid`] for no clients, a zero refresh or window, or a recommendation
+    /// period under a minute; [`Error::Query`]
     /// or [`Error::Board`] if the catalog's panels do not compile; [`Error::NoRuntime`]
     /// outside a tokio runtime.
     pub fn build(self) -> Result<LivePage, Error> {
@@ -154,6 +182,9 @@ impl LivePageBuilder {
         }
         if self.window.is_zero() || self.refresh.values().any(Duration::is_zero) {
             return invalid("refresh", "refreshes and the chart window must be longer than zero");
+        }
+        if self.recommendation_period < Duration::from_secs(60) {
+            return invalid("recommendation_period", "must be a minute at least");
         }
         tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;
 
@@ -174,6 +205,7 @@ impl LivePageBuilder {
         }
 
         let frames = Arc::new(Frames::new(4 * View::ALL.len()));
+        let forecaster = Forecaster::new(catalog, self.recommendation_period);
         let publisher = Publisher::new(
             self.engine.clone(),
             self.traces,
@@ -181,7 +213,8 @@ impl LivePageBuilder {
             metric_views,
             self.refresh,
             self.window,
-        );
+        )
+        .forecast(forecaster);
         tokio::spawn(publisher.run(Arc::downgrade(&frames)));
         let fill = |template: &str| {
             template.replace("{{base}}", &base).replace("{{alertmanager}}", &alertmanager)
@@ -256,6 +289,7 @@ impl LivePage {
             window: Duration::from_secs(15 * 60),
             alertmanager_prefix: voxscope_alerting::api::DEFAULT_ALERTMANAGER_PREFIX.to_owned(),
             trace_limit: 20,
+            recommendation_period: Duration::from_secs(86_400),
         }
     }
 

@@ -14,6 +14,7 @@ use voxscope_alerting::AlertEngine;
 use voxscope_trace::TraceStore;
 
 use crate::View;
+use crate::forecast::Forecaster;
 use crate::panel::LivePanel;
 use crate::{alerts, traces};
 
@@ -67,6 +68,8 @@ pub(crate) struct Publisher {
     pub(crate) metric_views: Vec<MetricView>,
     pub(crate) refresh: BTreeMap<View, Duration>,
     pub(crate) window: Duration,
+    /// The forecast view's readers; without them the view is not sent.
+    forecaster: Option<Forecaster>,
     /// The last body sent of views sent on change.
     sent: BTreeMap<View, String>,
     due: BTreeMap<View, Instant>,
@@ -88,9 +91,16 @@ impl Publisher {
             metric_views,
             refresh,
             window,
+            forecaster: None,
             sent: BTreeMap::new(),
             due: BTreeMap::new(),
         }
+    }
+
+    /// Sends the forecast view, read by `forecaster`.
+    pub(crate) fn forecast(mut self, forecaster: Forecaster) -> Self {
+        self.forecaster = Some(forecaster);
+        self
     }
 
     /// Runs until every router of the page is gone.
@@ -162,6 +172,11 @@ impl Publisher {
         match view {
             View::Alerts => Some(alerts::frame(&self.engine)),
             View::Traces => Some(traces::frame(self.traces.as_ref()?, self.trace_limit)),
+            View::Forecast => {
+                let forecaster = self.forecaster.as_ref()?;
+                let now_ms = self.engine.clock().now_ms();
+                Some(self.engine.with_storage(|storage| forecaster.body(storage, now_ms)))
+            }
             _ => {
                 let now_ms = self.engine.clock().now_ms();
                 let window_ms = self.window.as_millis() as i64;

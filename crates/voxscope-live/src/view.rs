@@ -8,7 +8,7 @@ use std::time::Duration;
 /// use voxscope_live::View;
 /// assert_eq!(View::Operations.name(), "operations");
 /// assert_eq!(View::Operations.default_refresh().as_secs(), 10);
-/// assert_eq!(View::ALL.len(), 7);
+/// assert_eq!(View::ALL.len(), 8);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum View {
@@ -23,6 +23,9 @@ pub enum View {
     Summary,
     /// The application's own metrics (its business dashboard's panels).
     Business,
+    /// Live calls and provider quota use against their limits with the trend the
+    /// capacity alerts fit, extended to the horizon, and the current recommendations.
+    Forecast,
     /// Pending, firing and silenced alerts, with acknowledgements.
     Alerts,
     /// The most recent kept traces with their spans.
@@ -31,12 +34,13 @@ pub enum View {
 
 impl View {
     /// Every view, in tab order.
-    pub const ALL: [View; 7] = [
+    pub const ALL: [View; 8] = [
         View::Operations,
         View::Providers,
         View::Http,
         View::Summary,
         View::Business,
+        View::Forecast,
         View::Alerts,
         View::Traces,
     ];
@@ -49,6 +53,7 @@ impl View {
             View::Http => "http",
             View::Summary => "summary",
             View::Business => "business",
+            View::Forecast => "forecast",
             View::Alerts => "alerts",
             View::Traces => "traces",
         }
@@ -56,13 +61,13 @@ impl View {
 
     /// How often its frame is recomputed unless the builder says otherwise: operations
     /// every 10 s, providers and HTTP (the development views) every 5 s, the summary
-    /// and the business view every 30 s. Alerts are checked every second and sent when
+    /// the business view and the forecast every 30 s. Alerts are checked every second and sent when
     /// they change; traces every 5 s, sent when they change.
     pub fn default_refresh(self) -> Duration {
         Duration::from_secs(match self {
             View::Operations => 10,
             View::Providers | View::Http | View::Traces => 5,
-            View::Summary | View::Business => 30,
+            View::Summary | View::Business | View::Forecast => 30,
             View::Alerts => 1,
         })
     }
