@@ -202,6 +202,7 @@ mod tests {
 
     use super::*;
     use crate::boards;
+    use crate::forecast::Forecaster;
 
     fn summary(frames: &[Frame]) -> Option<Value> {
         let (_, text) = frames.iter().find(|(view, _)| *view == View::Summary)?;
@@ -254,5 +255,91 @@ mod tests {
             summary(&publisher.due_frames(t0 + EMPTY_RETRY + Duration::from_secs(29))).is_none()
         );
         assert!(summary(&publisher.due_frames(t0 + EMPTY_RETRY + refresh)).is_some());
+    }
+
+    fn forecast(frames: &[Frame]) -> Option<Value> {
+        let (_, text) = frames.iter().find(|(view, _)| *view == View::Forecast)?;
+        serde_json::from_str(text).ok()
+    }
+
+    /// The forecast view follows the store: no recommendation while calls hold still,
+    /// the capacity recommendation on the first refresh after they start rising, none
+    /// again once they hold still for the trend's window.
+    #[test]
+    fn the_forecast_view_lists_recommendations_as_the_store_calls_for_them() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        runtime.block_on(forecast_follows_the_store());
+        // The engine's tasks are not waited for.
+        runtime.shutdown_background();
+    }
+
+    async fn forecast_follows_the_store() {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        let config = voxscope_alert::Config::from_toml(
+            "[engine]\ninterval_seconds = 15\n\
+             [capacity]\nmax_concurrent_calls = 200\nhorizon_hours = 1\ntrend_minutes = 5\n",
+        )
+        .unwrap();
+        let catalog = RuleCatalog::new(config).unwrap();
+        let calls = Arc::new(AtomicU64::new(100));
+        let scraped = Arc::clone(&calls);
+        let engine = AlertEngine::builder(catalog.clone())
+            .scrape(move || {
+                let n = scraped.load(Ordering::Relaxed);
+                format!("# TYPE voice_calls_active gauge\nvoice_calls_active{{transport=\"twilio\"}} {n}\n")
+            })
+            .clock(voxscope_alerting::Clock::starting_at(1_800_000_000_000))
+            .start()
+            .unwrap();
+        let mut publisher = Publisher::new(
+            engine.clone(),
+            None,
+            20,
+            Vec::new(),
+            BTreeMap::new(),
+            Duration::from_secs(900),
+        )
+        .forecast(Forecaster::new(&catalog, Duration::from_secs(3600)));
+        // Moves the paused clock on and lets the engine's evaluations due meanwhile run.
+        async fn pass(time: Duration) {
+            tokio::time::advance(time).await;
+            for _ in 0..4 {
+                tokio::task::yield_now().await;
+            }
+        }
+        // Calls moving by `step` every 15 s for `minutes`, each value scraped once; the
+        // forecast frame then.
+        let mut run = async |minutes: u64, step: i64| {
+            for _ in 0..minutes * 4 {
+                let n = calls.load(Ordering::Relaxed) as i64 + step;
+                calls.store(n as u64, Ordering::Relaxed);
+                pass(Duration::from_secs(15)).await;
+            }
+            forecast(&publisher.due_frames(Instant::now())).expect("the forecast is due")
+        };
+        let still = run(5, 0).await;
+        assert_eq!(still["recommendations"], json!([]), "{still}");
+        assert_eq!(still["projections"][0]["current"], 100.0);
+        // Three more calls every 15 s for the trend's 5 minutes: 160 now, 0.2 more a
+        // second: 200 in 200 s.
+        let rising = run(5, 3).await;
+        let listed = rising["recommendations"].as_array().unwrap();
+        assert_eq!(listed.len(), 1, "{rising}");
+        assert_eq!(listed[0]["key"], "call_capacity");
+        let figure = |name: &str| listed[0]["figures"][name].as_f64().unwrap();
+        assert_eq!(figure("calls_now"), 160.0);
+        assert!((figure("calls_per_hour") - 720.0).abs() < 1e-6, "{rising}");
+        assert!((figure("seconds_to_capacity") - 200.0).abs() < 1e-6, "{rising}");
+        assert_eq!(rising["projections"][0]["within_horizon"], true);
+        // Down to 120 and holding for the trend's window.
+        calls.store(120, Ordering::Relaxed);
+        let calm = run(5, 0).await;
+        assert_eq!(calm["recommendations"], json!([]), "{calm}");
+        assert_eq!(calm["projections"][0]["current"], 120.0);
+        assert_eq!(calm["projections"][0]["within_horizon"], false);
     }
 }
