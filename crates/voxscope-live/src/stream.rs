@@ -1,7 +1,7 @@
 //! `GET {path}/events`: the page's one server-sent-events stream. Each frame is an event
-//! named after its view (`operations`, `providers`, `http`, `summary`, `alerts`,
-//! `traces`) whose data is the frame's JSON. A client first gets the newest frame of
-//! every view, then each new one as it is published.
+//! named after its view (`operations`, `providers`, `http`, `summary`, `business`,
+//! `forecast`, `alerts`, `traces`) whose data is the frame's JSON. A client first gets
+//! the newest frame of every view, then each new one as it is published.
 //!
 //! The stream is bounded in clients: past the limit a request gets 503 and counts in
 //! `voxscope_live_rejected_total{reason="full"}`. A client that reads slower than
