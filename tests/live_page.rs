@@ -494,6 +494,19 @@ fn the_forecast_view_projects_the_known_trends_as_the_rules_do_and_lists_what_th
         close(&quota["figures"]["used_24h"], usage(t0, at - 30_000), minute_of_usage / 2.0);
         close(&quota["figures"]["per_hour_growth"], 30_000.0, 1.0);
 
+        // The engine's own report over the same day recommends the same.
+        let report: Value = reqwest::get(format!("{base}/api/v1/report?since=1d&format=json"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let reported = report["recommendations"].as_array().expect("recommendations");
+        let reported_keys: Vec<&str> =
+            reported.iter().map(|r| r["key"].as_str().unwrap()).collect();
+        assert_eq!(reported_keys, keys, "{report}");
+        assert_eq!(reported[0]["text"], fallbacks["text"]);
+
         // The page draws the same.
         let opened =
             driver.call(json!({"cmd": "open", "url": format!("{base}/live#forecast")})).await;
