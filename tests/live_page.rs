@@ -445,9 +445,10 @@ fn the_forecast_view_projects_the_known_trends_as_the_rules_do_and_lists_what_th
         assert_eq!(tokens["within_horizon"], true);
         let tokens_at = tokens["limit_at_ms"].as_i64().unwrap();
         assert!((tokens_at - rule_quota_at).abs() < 60_000, "{tokens_at} vs {rule_quota_at}");
-        // `increase` over whole-minute samples reads the usage up to a minute late.
-        let minute_of_usage = USAGE_SLOPE * 60.0;
-        close(&tokens["current"], usage(t0, at - 30_000), minute_of_usage / 2.0);
+        // `increase` over whole-minute samples reads the usage at the middle of the
+        // minute, within half a minute of now.
+        let half_a_minute = USAGE_SLOPE * 30.0 + 1.0;
+        close(&tokens["current"], usage(t0, at), half_a_minute);
 
         let recommendations = frame["recommendations"].as_array().unwrap();
         let keys: Vec<&str> = recommendations.iter().map(|r| r["key"].as_str().unwrap()).collect();
@@ -491,7 +492,7 @@ fn the_forecast_view_projects_the_known_trends_as_the_rules_do_and_lists_what_th
             )),
             "{text}"
         );
-        close(&quota["figures"]["used_24h"], usage(t0, at - 30_000), minute_of_usage / 2.0);
+        close(&quota["figures"]["used_24h"], usage(t0, at), half_a_minute);
         close(&quota["figures"]["per_hour_growth"], 30_000.0, 1.0);
 
         // The engine's own report over the same day recommends the same.
