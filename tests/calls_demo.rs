@@ -218,3 +218,71 @@ fn plain_http_requests_to_unknown_paths_and_to_the_media_path_are_not_calls() {
     let requests = exposition.count("http_server_request_duration_seconds", &[]);
     assert_eq!(requests, 1_000, "the HTTP layer saw every request");
 }
+
+/// Places a call at `addr`, speaks one turn, and leaves while the agent is still writing
+/// its answer (far larger than loopback's socket buffers, so the agent waits on a full
+/// socket): with `stop` sent first when `says_stop`, then the connection reset, the
+/// agent's audio unread. Returns once the service counted the call.
+async fn leave_under_the_answer(addr: SocketAddr, handle: &MetricsHandle, says_stop: bool) {
+    let mut ws = start_call(addr, "CAleaves").await;
+    // 400 ms of speech, then the 400 ms of quiet that end the turn.
+    for n in 2..50 {
+        ws.send(Message::text(media_frame(n, n >= 22))).await.expect("media");
+    }
+    // The agent is blocked on the full socket once its outbound frame count stops moving.
+    let frames_out =
+        || Exposition::render(handle).sum("voice_call_frames_total", &[("direction", "out")]);
+    let mut last = 0.0;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let now = frames_out();
+        if now > 0.0 && now == last {
+            break;
+        }
+        last = now;
+    }
+    assert!(last > 0.0 && last < 200_000.0, "the agent is stuck in its answer: {last}");
+    if says_stop {
+        let stop = r#"{"event":"stop","sequenceNumber":"50","streamSid":"MZCAleaves","stop":{"accountSid":"ACtest","callSid":"CAleaves"}}"#;
+        ws.send(Message::text(stop)).await.expect("stop");
+    }
+    let tokio_tungstenite::MaybeTlsStream::Plain(tcp) = ws.get_ref() else { unreachable!() };
+    tcp.set_zero_linger().expect("linger");
+    drop(ws);
+    let ended = eventually(Duration::from_secs(20), || {
+        Exposition::render(handle).sum("voice_calls_total", &[]) == 1.0
+    });
+    assert!(ended.await, "the call ended");
+}
+
+fn answer_that_outlasts_the_caller() -> Arc<FixedDelayResponder> {
+    Arc::new(FixedDelayResponder { delay: Duration::ZERO, frames: 200_000 })
+}
+
+#[test]
+fn a_caller_that_sent_stop_is_completed_though_the_agent_was_still_writing_when_it_reset() {
+    let handle = with_local_prometheus(|handle| async move {
+        let addr = serve(media::router(answer_that_outlasts_the_caller()).expect("router")).await;
+        leave_under_the_answer(addr, &handle, true).await;
+    });
+    let exposition = Exposition::render(&handle);
+    assert_eq!(exposition.sum("voice_calls_total", &[("outcome", "completed")]), 1.0);
+    assert_eq!(exposition.sum("voice_calls_total", &[("outcome", "dropped")]), 0.0);
+    assert_eq!(exposition.sum("voice_calls_active", &[]), 0.0);
+    let completed = [("status", "completed")];
+    assert_eq!(exposition.sum(voice_agent::business::CONVERSATIONS, &completed), 1.0);
+}
+
+#[test]
+fn a_caller_reset_without_stop_while_the_agent_was_writing_is_dropped() {
+    let handle = with_local_prometheus(|handle| async move {
+        let addr = serve(media::router(answer_that_outlasts_the_caller()).expect("router")).await;
+        leave_under_the_answer(addr, &handle, false).await;
+    });
+    let exposition = Exposition::render(&handle);
+    assert_eq!(exposition.sum("voice_calls_total", &[("outcome", "dropped")]), 1.0);
+    assert_eq!(exposition.sum("voice_calls_total", &[("outcome", "completed")]), 0.0);
+    assert_eq!(exposition.sum("voice_calls_active", &[]), 0.0);
+    let abandoned = [("status", "abandoned")];
+    assert_eq!(exposition.sum(voice_agent::business::CONVERSATIONS, &abandoned), 1.0);
+}

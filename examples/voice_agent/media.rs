@@ -161,7 +161,8 @@ struct InboundMedia<'a> {
 /// agent speaks (barge-in) clears the queued audio and drops the answer.
 ///
 /// A socket error ends the call with `Ok`: the caller went away, which the tracked
-/// socket has already seen (`dropped`). `Err` is for the agent's own failures (a
+/// socket sees (`dropped`, or `completed` when a `stop` is still to be read after a
+/// write to the caller failed). `Err` is for the agent's own failures (a
 /// responder error), which end the call `failed`.
 pub(crate) async fn agent<S, E>(
     socket: S,
@@ -201,7 +202,7 @@ where
                             answer = None;
                             let clear = serde_json::json!({"event": "clear", "streamSid": stream_sid});
                             if to_caller.send(Message::text(clear.to_string())).await.is_err() {
-                                return Ok(());
+                                break;
                             }
                         }
                         Ok(Heard::SpeechStarted | Heard::Nothing) => {}
@@ -232,13 +233,38 @@ where
                         "event": "media", "streamSid": stream_sid, "media": {"payload": payload}
                     });
                     if to_caller.send(Message::text(frame.to_string())).await.is_err() {
-                        return Ok(());
+                        break;
                     }
                 }
                 None => answer = None,
             }
         }
     }
+    // The caller can no longer be written to, but what it sent before it left is still
+    // to be read: a caller that hung up while the agent spoke has its `stop` there.
+    if stop_among(&mut from_caller).await {
+        conversation.completed();
+    }
+    Ok(())
+}
+
+/// Reads what the caller sent until its stream ends (at most [`IDLE_TIMEOUT`]): whether
+/// a `stop` was among it. A write to a reset connection fails at once, while the frames
+/// that arrived before the reset stay readable.
+async fn stop_among<S, E>(from_caller: &mut S) -> bool
+where
+    S: Stream<Item = Result<Message, E>> + Unpin,
+{
+    let read = async {
+        while let Some(Ok(message)) = from_caller.next().await {
+            let Message::Text(text) = message else { continue };
+            if serde_json::from_str::<Inbound<'_>>(text.as_str()).is_ok_and(|f| f.event == "stop") {
+                return true;
+            }
+        }
+        false
+    };
+    tokio::time::timeout(IDLE_TIMEOUT, read).await.unwrap_or(false)
 }
 
 /// The next chunk of the current answer; pending forever while there is none.
