@@ -1,8 +1,8 @@
-//! The demo's business metrics, end to end: `voice_agent::run` with the recorder `main`
-//! installs, simulated Twilio callers whose `start` carries their profile, one
-//! hand-written Twilio call with parameters the demo does not know, then `/metrics`
-//! holds exactly what those calls were, and a real Prometheus scraping the demo (with
-//! the generated rules, threshold alerts included) answers every business-board query
+//! The demo's business metrics, end to end: the demo started through `voice_agent::start`
+//! with the recorder `main` installs, simulated Twilio callers whose `start` carries their
+//! profile, one hand-written Twilio call with parameters the demo does not know, then
+//! `/metrics` holds exactly what those calls were, and a real Prometheus scraping the demo
+//! (with the generated rules, threshold alerts included) answers every business-board query
 //! with finite values.
 
 mod alert_support;
@@ -17,7 +17,7 @@ use tokio_tungstenite::tungstenite::Message;
 use voice_agent::business::{self, Profile};
 use voice_agent::simulator::{Plan, Script};
 use voxscope::alert::{Config, RuleCatalog, grafana};
-use voxscope_tests::Exposition;
+use voxscope_tests::{Exposition, start_stoppable_demo};
 
 /// Simulated calls that end with `stop`.
 const COMPLETED: usize = 6;
@@ -72,20 +72,8 @@ async fn the_demo_records_each_conversation_once_and_prometheus_answers_the_busi
     let Some(sh) = tool("sh", "dash") else { return };
     let started = Instant::now();
     let metrics = voice_agent::telemetry::install_metrics().expect("install recorder");
-    let args = ["voice_agent", "--callers", "0", "--timeline", "off"];
-    let config = voice_agent::config::Config::parse(args, |_| None).expect("config");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let tracing =
-        voxscope::trace::TracePipeline::new(&voxscope::trace::TraceConfig::new("voice_agent"))
-            .expect("trace pipeline");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let demo = tokio::spawn(async move {
-        let shutdown = async move {
-            let _ = stopped.await;
-        };
-        voice_agent::run(&config, &metrics, &tracing, listener, shutdown).await
-    });
+    let demo = start_stoppable_demo(&[], |_| None, &metrics).await;
+    let addr = demo.addr;
 
     // Prometheus and Alertmanager of the generated deploy/, scraping the demo every
     // second, with the demo's business metrics declared.
@@ -219,6 +207,5 @@ async fn the_demo_records_each_conversation_once_and_prometheus_answers_the_busi
             }
         }
     }
-    let _ = stop.send(());
-    demo.await.expect("demo task").expect("demo");
+    demo.stop().await;
 }

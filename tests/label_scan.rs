@@ -1,10 +1,10 @@
 //! No label value in the demo's `/metrics` carries a caller's number or a call id.
 //!
-//! `voice_agent::run` serves while simulated Twilio callers with SIDs and numbers as
-//! Twilio issues them (`CA`/`MZ` and 32 hex digits, E.164 numbers in the stream URL and
-//! the `start` message's custom parameters) call `/media`, and HTTP clients use the API
-//! with server-assigned ids and probe it with paths full of SIDs, UUIDs and numbers.
-//! Then the whole exposition is scanned: every label value that is digit-heavy
+//! The demo, started through `voice_agent::start`, serves while simulated Twilio callers
+//! with SIDs and numbers as Twilio issues them (`CA`/`MZ` and 32 hex digits, E.164 numbers
+//! in the stream URL and the `start` message's custom parameters) call `/media`, and HTTP
+//! clients use the API with server-assigned ids and probe it with paths full of SIDs, UUIDs
+//! and numbers. Then the whole exposition is scanned: every label value that is digit-heavy
 //! (phone-number-like) or id-shaped (Twilio SIDs, UUIDs, long hex) is a leak.
 
 use std::time::Duration;
@@ -13,7 +13,7 @@ use futures_util::StreamExt;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use voice_agent::simulator::{self, Identity, Plan, Script};
-use voxscope_tests::{Exposition, with_local_prometheus};
+use voxscope_tests::{Exposition, start_stoppable_demo, with_local_prometheus};
 
 /// Why `value` could identify a caller or a call, if it could.
 fn leak(value: &str) -> Option<&'static str> {
@@ -72,21 +72,8 @@ fn the_classifier_flags_numbers_and_ids_and_passes_the_catalog_values() {
 #[test]
 fn after_a_simulator_run_no_label_value_is_a_number_or_an_id() {
     let handle = with_local_prometheus(|handle| async move {
-        let args = ["voice_agent", "--callers", "0", "--timeline", "off", "--faults", FAULTS];
-        let config = voice_agent::config::Config::parse(args, |_| None).expect("config");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let tracing =
-            voxscope::trace::TracePipeline::new(&voxscope::trace::TraceConfig::new("voice_agent"))
-                .expect("trace pipeline");
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let metrics = handle.clone();
-        let demo = tokio::spawn(async move {
-            let shutdown = async move {
-                let _ = stopped.await;
-            };
-            voice_agent::run(&config, &metrics, &tracing, listener, shutdown).await
-        });
+        let demo = start_stoppable_demo(&["--faults", FAULTS], |_| None, &handle).await;
+        let addr = demo.addr;
 
         let mut rng = StdRng::seed_from_u64(17);
         let callers: Vec<(Identity, Script)> = (0..CALLS)
@@ -190,8 +177,7 @@ fn after_a_simulator_run_no_label_value_is_a_number_or_an_id() {
         let requests = CALLS + 4 + probes.len();
         assert_eq!(http, requests as u64, "the calls' upgrades, POST /calls and the probes");
 
-        let _ = stop.send(());
-        demo.await.expect("demo task").expect("demo ran");
+        demo.stop().await;
     });
     drop(handle);
 }

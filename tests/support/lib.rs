@@ -29,12 +29,66 @@ pub async fn serve(app: Router) -> SocketAddr {
 /// recording into `metrics`, on 127.0.0.1 port 0. Unless `args` say otherwise, the
 /// built-in callers are off (`--callers 0`) and the incident timeline too
 /// (`--timeline off`), so a test counts only the traffic it makes; tests/demo_story.rs
-/// runs the story itself.
+/// runs the story itself. It serves until the test ends; [`start_stoppable_demo`]
+/// returns a handle that shuts it down.
 pub async fn start_demo(
     args: &[&str],
     env: impl Fn(&str) -> Option<String>,
     metrics: &MetricsHandle,
 ) -> SocketAddr {
+    let (addr, serving) = spawn_demo(args, env, metrics, std::future::pending()).await;
+    tokio::spawn(async move { serving.await.expect("demo task").expect("demo serving") });
+    addr
+}
+
+/// [`start_demo`], with a handle that shuts the demo down as its `main` does on a
+/// signal and checks that it served without error.
+///
+/// ```no_run
+/// # async fn f(metrics: &voxscope::MetricsHandle) {
+/// let demo = voxscope_tests::start_stoppable_demo(&[], |_| None, metrics).await;
+/// let _media = format!("ws://{}/media", demo.addr);
+/// demo.stop().await;
+/// # }
+/// ```
+pub async fn start_stoppable_demo(
+    args: &[&str],
+    env: impl Fn(&str) -> Option<String>,
+    metrics: &MetricsHandle,
+) -> RunningDemo {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let shutdown = async move {
+        let _ = stopped.await;
+    };
+    let (addr, serving) = spawn_demo(args, env, metrics, shutdown).await;
+    RunningDemo { addr, stop, serving }
+}
+
+/// The demo of [`start_stoppable_demo`], serving until [`RunningDemo::stop`].
+#[derive(Debug)]
+pub struct RunningDemo {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    serving: tokio::task::JoinHandle<Result<(), String>>,
+}
+
+impl RunningDemo {
+    /// Shuts the demo down and waits until it stopped serving; panics if it failed.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        self.serving.await.expect("demo task").expect("demo serving");
+    }
+}
+
+/// The demo's command line as [`start_demo`] describes it, started through
+/// `voice_agent::start` and served in a task until `shutdown`.
+async fn spawn_demo(
+    args: &[&str],
+    env: impl Fn(&str) -> Option<String>,
+    metrics: &MetricsHandle,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> (SocketAddr, tokio::task::JoinHandle<Result<(), String>>) {
     let said = |flag: &str| args.iter().any(|arg| arg.split('=').next() == Some(flag));
     let quiet = [("--callers", "0"), ("--timeline", "off")]
         .into_iter()
@@ -47,10 +101,9 @@ pub async fn start_demo(
             .expect("trace pipeline");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
     let addr = listener.local_addr().expect("local addr");
-    let serving = voice_agent::start(&config, metrics, &tracing, listener, std::future::pending())
-        .expect("demo service");
-    tokio::spawn(async move { serving.await.expect("demo serving") });
-    addr
+    let serving =
+        voice_agent::start(&config, metrics, &tracing, listener, shutdown).expect("demo service");
+    (addr, tokio::spawn(async move { serving.await.map_err(|error| format!("{error:#}")) }))
 }
 
 /// Runs `test` on a current-thread runtime with a fresh Prometheus recorder as the
