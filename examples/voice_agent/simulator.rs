@@ -329,7 +329,8 @@ static AUDIO: LazyLock<Audio> = LazyLock::new(|| {
 
 /// After its close, a caller reads what the agent still sends until the agent's close,
 /// at most this long. Going sooner, with the agent's frames unread, would reset the
-/// connection (RST), and a busy agent would see a call that hung up as dropped.
+/// connection (RST), which discards the caller's last frames, its `stop` among them,
+/// that still wait for room in a busy agent's receive buffer.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
 
 async fn drain(ws: &mut Socket, outcome: &mut Outcome) {

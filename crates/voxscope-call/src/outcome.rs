@@ -2,6 +2,13 @@
 
 /// The `outcome` label of `voice_calls_total` and `voice_call_duration_seconds`.
 ///
+/// The tracked socket sees what the handler reads: a `stop` counts once the handler has
+/// read it, and then the call is `completed` whatever happens to the socket after (a
+/// close, a reset, an IO error). A caller that hangs up while the service is writing to
+/// it may be gone before its `stop` is read; the service's next write then fails while
+/// the `stop` is still readable. A handler that ends the call on a failed write should
+/// read on until the stream ends, or the call is counted `dropped`.
+///
 /// ```
 /// use voxscope_call::Outcome;
 ///
