@@ -408,6 +408,18 @@ pub fn abs(expr: Expr) -> Expr {
     Expr::Call("abs", Box::new(expr))
 }
 
+/// `sqrt(expr)`: the square root of each value (NaN below zero), as PromQL's `sqrt()`.
+///
+/// ```
+/// use voxscope_alert::expr::{Expr, Matcher, Scope, Selector, sqrt};
+/// let scope = Scope::rules(Matcher::eq("job", "j"), 300);
+/// let spread = sqrt(Expr::vector(Selector::new("a:x")) / Expr::vector(Selector::new("b:x")));
+/// assert_eq!(spread.render(&scope), "sqrt(a:x / b:x)");
+/// ```
+pub fn sqrt(expr: Expr) -> Expr {
+    Expr::Call("sqrt", Box::new(expr))
+}
+
 /// `sum by (labels) (expr)`; `sum(expr)` without labels.
 pub fn sum_by(labels: &[&str], expr: Expr) -> Expr {
     aggregate("sum", labels, expr)

@@ -68,7 +68,8 @@ enum Node {
     Quantile(f64, Box<Node>),
     Absent(CompiledSelector),
     Vector(Box<Node>),
-    Abs(Box<Node>),
+    /// `abs()` or `sqrt()`: a function of each value, the metric name dropped.
+    Math(fn(f64) -> f64, Box<Node>),
     /// The inner node evaluated this many milliseconds earlier.
     Offset(Box<Node>, i64),
     Number(f64),
@@ -164,7 +165,7 @@ fn collect_ranges(node: &Node, out: &mut Vec<i64>) {
         Node::Aggregate(_, _, inner)
         | Node::Quantile(_, inner)
         | Node::Vector(inner)
-        | Node::Abs(inner) => {
+        | Node::Math(_, inner) => {
             collect_ranges(inner, out);
         }
         Node::Offset(inner, ms) => {
@@ -222,7 +223,8 @@ fn compile(expr: &Expr, scope: &Scope) -> Result<Node, EvalError> {
             _ => return Err(EvalError::Unsupported("absent() of", "a non-selector".to_owned())),
         },
         Expr::Call("vector", inner) => Node::Vector(Box::new(compile(inner, scope)?)),
-        Expr::Call("abs", inner) => Node::Abs(Box::new(compile(inner, scope)?)),
+        Expr::Call("abs", inner) => Node::Math(f64::abs, Box::new(compile(inner, scope)?)),
+        Expr::Call("sqrt", inner) => Node::Math(f64::sqrt, Box::new(compile(inner, scope)?)),
         Expr::Offset(inner, seconds) => {
             Node::Offset(Box::new(compile(inner, scope)?), *seconds as i64 * 1000)
         }
@@ -307,12 +309,12 @@ impl Ctx<'_> {
                     return Err(EvalError::BadOperands("vector() takes a scalar".to_owned()));
                 }
             },
-            Node::Abs(inner) => match self.eval(inner)? {
-                Value::Scalar(value) => Value::Scalar(value.abs()),
+            Node::Math(f, inner) => match self.eval(inner)? {
+                Value::Scalar(value) => Value::Scalar(f(value)),
                 Value::Vector(mut samples) => {
                     for sample in &mut samples {
                         sample.labels.remove(METRIC_NAME);
-                        sample.value = sample.value.abs();
+                        sample.value = f(sample.value);
                     }
                     Value::Vector(samples)
                 }
