@@ -21,19 +21,22 @@
 //!
 //! A signal is out of a band when `|signal - baseline| > k * MAD + floor` (the floor: a
 //! share of the baseline plus an absolute amount, so a flat signal's tiny MAD does not
-//! page on noise). Steady signals alert when out of the `1d` band and, once a week of
+//! page on noise). A share of counted events (the error ratio) adds its sampling noise:
+//! `z` standard errors of the share, `sqrt(baseline / events)`, and a least excess of
+//! events, `min_excess / events`, with `events` counted over the rate window, so a
+//! quiet hour's one failed request does not page while a busy hour's rise does early. Steady signals alert when out of the `1d` band and, once a week of
 //! data exists, out of the `1w` band too (the week confirms that this time of the week
 //! is not always so). Seasonal signals (call volume) alert when out of the `yesterday`
 //! band and, once a week exists, out of the `1w` band: Monday morning is compared with
 //! last Monday, and an anomaly last week does not echo, as yesterday disagrees. Every
-//! alert needs a minimum volume of events, holds for `for` before firing and keeps
-//! firing for `keep_firing_for` after its condition clears.
+//! alert needs a day of history and a minimum volume of events, holds for `for` before
+//! firing and keeps firing for `keep_firing_for` after its condition clears.
 
 use std::collections::BTreeMap;
 
 use crate::RuleCatalog;
 use crate::expr::{
-    Expr, Matcher, Scope, Selector, Window, abs, number, quantile_over_time, rate, sum_by,
+    Expr, Matcher, Scope, Selector, Window, abs, number, quantile_over_time, rate, sqrt, sum_by,
 };
 use crate::model::{AlertRule, Category, Fixture, RecordingRule, Severity, ValueFormat};
 use crate::prometheus::rule_groups;
@@ -122,6 +125,15 @@ pub struct Signal {
     pub absolute_floor: f64,
     /// The least events per second for an alert.
     pub min_volume: f64,
+    /// For a share of counted events (the error ratio): how many of its standard
+    /// errors the limit adds, `sqrt(baseline / events)` with `events` counted over the
+    /// rate window; 0 for none. A share read from few events is noisier.
+    pub standard_errors: f64,
+    /// For a share of counted events: the least excess of events over the rate window
+    /// for an alert (the limit adds `min_excess / events`); 0 for none.
+    pub min_excess: f64,
+    /// The rate window behind the signal and its volume, seconds.
+    pub window_seconds: u64,
     /// One line, with `{{ $labels.x }}`.
     pub summary: &'static str,
     /// How the value reads.
@@ -209,6 +221,9 @@ pub fn signals(settings: &AnomalySettings) -> Vec<Signal> {
             relative_floor: 0.05,
             absolute_floor: 0.0,
             min_volume: 0.2,
+            standard_errors: 0.0,
+            min_excess: 0.0,
+            window_seconds: settings.window_seconds,
             summary: "Turn latency on {{ $labels.transport }} calls left its usual band",
             value_format: ValueFormat::Duration,
             dashboard: dash::CALLS,
@@ -223,6 +238,9 @@ pub fn signals(settings: &AnomalySettings) -> Vec<Signal> {
             relative_floor: 0.05,
             absolute_floor: 0.0,
             min_volume: 0.2,
+            standard_errors: 0.0,
+            min_excess: 0.0,
+            window_seconds: settings.window_seconds,
             summary: "Time to first byte of {{ $labels.kind }} provider {{ $labels.provider }} left its usual band",
             value_format: ValueFormat::Duration,
             dashboard: dash::PROVIDERS,
@@ -235,8 +253,11 @@ pub fn signals(settings: &AnomalySettings) -> Vec<Signal> {
             seasonal: false,
             k: 4.0,
             relative_floor: 0.0,
-            absolute_floor: 0.02,
+            absolute_floor: 0.005,
             min_volume: 0.2,
+            standard_errors: 3.0,
+            min_excess: 3.0,
+            window_seconds: settings.window_seconds,
             summary: "Errors of {{ $labels.kind }} provider {{ $labels.provider }} left their usual band",
             value_format: ValueFormat::Percent,
             dashboard: dash::PROVIDERS,
@@ -251,6 +272,9 @@ pub fn signals(settings: &AnomalySettings) -> Vec<Signal> {
             relative_floor: 0.15,
             absolute_floor: 0.0,
             min_volume: 0.0,
+            standard_errors: 0.0,
+            min_excess: 0.0,
+            window_seconds: settings.window_seconds,
             summary: "Call volume on {{ $labels.transport }} left its usual band for this time of the week",
             value_format: ValueFormat::Plain,
             dashboard: dash::CALLS,
@@ -266,22 +290,35 @@ fn of(signal: &Signal, name: &str) -> Expr {
     Expr::vector(Selector::new(name).with(Matcher::eq("signal", signal.name)))
 }
 
-/// `|signal - baseline| > k * mad + relative_floor * baseline + absolute_floor`.
+/// `|signal - baseline| > k * mad + relative_floor * baseline + absolute_floor`, and
+/// for a share of counted events `+ z * sqrt(baseline / events) + min_excess / events`,
+/// `events` being the volume over the rate window.
 fn out_of(signal: &Signal, band: Band) -> Expr {
     let baseline = || of(signal, &band.record("median"));
-    let limit = (number(signal.k) * of(signal, &band.record("mad")))
+    let mut limit = (number(signal.k) * of(signal, &band.record("mad")))
         .plus(number(signal.relative_floor) * baseline())
         .plus(number(signal.absolute_floor));
+    if signal.standard_errors > 0.0 || signal.min_excess > 0.0 {
+        let events = || of(signal, VOLUME) * number(signal.window_seconds as f64);
+        limit = limit
+            .plus(number(signal.standard_errors) * sqrt(baseline() / events()))
+            .plus(number(signal.min_excess) / events());
+    }
     abs(of(signal, SIGNAL) - baseline()).above(limit)
 }
 
-/// The whole condition of `signal`'s alert.
+/// The whole condition of `signal`'s alert. It needs a day of history (the signal was
+/// recorded a day ago): before that the day's band is minutes wide and would page on
+/// any change.
 pub fn condition(signal: &Signal) -> Expr {
     let near = if signal.seasonal { Band::Yesterday } else { Band::Day };
     let week = of(signal, &Band::Week.record("mad"));
     let confirmed = out_of(signal, near).and(out_of(signal, Band::Week));
     let first_week = out_of(signal, near).unless_on(&[], week);
-    confirmed.or(first_week).and(of(signal, VOLUME).ge(signal.min_volume))
+    confirmed
+        .or(first_week)
+        .and(of(signal, VOLUME).ge(signal.min_volume))
+        .and(of(signal, SIGNAL).offset(DAY))
 }
 
 fn recording(record: &str, query: Expr, labels: &[(&str, &str)], scope: &Scope) -> RecordingRule {
@@ -360,6 +397,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_error_ratio_limit_adds_its_standard_errors_and_least_excess() {
+        let scope = Scope::rules(Matcher::eq("job", "voice_agent"), 300);
+        let rules = anomaly_rules(&AnomalySettings::default(), &scope);
+        let errors = rules.signals.iter().find(|s| s.name == "error_ratio").unwrap();
+        let near = out_of(errors, Band::Day).render(&scope);
+        let (m, v) = (
+            "anomaly:signal:median_1d{signal=\"error_ratio\"}",
+            "anomaly:volume{signal=\"error_ratio\"}",
+        );
+        assert_eq!(
+            near,
+            format!(
+                "abs(anomaly:signal{{signal=\"error_ratio\"}} - {m}) \
+                 > 4 * anomaly:signal:mad_1d{{signal=\"error_ratio\"}} + 0 * {m} + 0.005 \
+                 + 3 * sqrt({m} / ({v} * 300)) + 3 / ({v} * 300)"
+            )
+        );
+    }
+
+    #[test]
     fn the_conditions_read_every_band_and_the_volume() {
         let scope = Scope::rules(Matcher::eq("job", "voice_agent"), 300);
         let rules = anomaly_rules(&AnomalySettings::default(), &scope);
@@ -373,7 +430,8 @@ mod tests {
              or abs(anomaly:signal{signal=\"call_volume\"} - anomaly:signal:median_yesterday{signal=\"call_volume\"}) \
              > 4 * anomaly:signal:mad_yesterday{signal=\"call_volume\"} + 0.15 * anomaly:signal:median_yesterday{signal=\"call_volume\"} + 0 \
              unless on () anomaly:signal:mad_1w{signal=\"call_volume\"}) \
-             and anomaly:volume{signal=\"call_volume\"} >= 0"
+             and anomaly:volume{signal=\"call_volume\"} >= 0 \
+             and anomaly:signal{signal=\"call_volume\"} offset 1d"
         );
         let week = rules.recording.iter().find(|r| r.record == "anomaly:signal:median_1w").unwrap();
         assert_eq!(week.expr, "quantile_over_time(0.5, anomaly:signal[1h] offset 6d23h30m)");
