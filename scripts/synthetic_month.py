@@ -14,7 +14,11 @@ Writes, under --out:
   configuration the data assumes (`scenario`: call capacity, provider daily token
   budgets) and, unless --clean, every injected anomaly (`anomalies`: kind spike,
   level_shift or drift; signal turn_latency, ttfb, error_ratio or call_volume; the
-  labels that pick the affected series; start and end, unix seconds).
+  labels that pick the affected series; start and end, unix seconds). A spike or level
+  shift starts at its first minute, at full size. A drift ramps up from its `onset`
+  (its first minute, about 1/30 of its full size) and starts, as an anomaly to detect,
+  at the minute it reaches a quarter of its full size (5 to 10 minutes after onset);
+  an alert from its onset on is explained by it.
 
 The metric names and label keys are the catalog's (crates/voxscope-core/src/catalog.rs),
 the provider names and chains the demo's (examples/voice_agent/providers.rs). Traffic
@@ -362,11 +366,7 @@ class Month:
                 "tts_fallback_from": self.last_week if self.scenario else None,
             },
             "daily": self._daily_totals(),
-            "anomalies": [
-                {k: a[k] for k in ("kind", "signal", "labels", "start", "end") if k in a}
-                | ({"scenario": a["scenario"]} if "scenario" in a else {})
-                for a in sorted(self.anomalies, key=lambda a: a["start"])
-            ],
+            "anomalies": [_labelled(a) for a in sorted(self.anomalies, key=lambda a: a["start"])],
         }
         with open(os.path.join(out, "labels.json"), "w", encoding="ascii") as f:
             json.dump(labels, f, indent=1)
@@ -468,6 +468,19 @@ class Month:
         for p in ("elevenlabs", "azure"):
             series("voice_tts_characters_total", [("provider", p)], self.characters[p], True)
         f.write("# EOF\n")
+
+
+def _labelled(a):
+    """An anomaly as labels.json lists it: a drift's `start` is the minute it reaches a
+    quarter of its full size (see `Effects._profile`), its first minute is `onset`."""
+    out = {k: a[k] for k in ("kind", "signal", "labels", "start", "end")}
+    if a["kind"] == "drift":
+        quarter = math.ceil((a["ramp"] / 4 - MINUTE) / MINUTE) * MINUTE
+        out["onset"] = a["start"]
+        out["start"] = a["start"] + max(0, quarter)
+    if "scenario" in a:
+        out["scenario"] = a["scenario"]
+    return out
 
 
 def _split(rng, total, shares):

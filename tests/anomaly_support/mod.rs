@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod openmetrics;
+pub mod prometheus;
 pub mod score;
 
 use std::collections::BTreeMap;
@@ -69,6 +70,7 @@ pub fn generate(dir: &Path, seed: u64, days: u32, clean: bool) -> Month {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
                 .collect(),
+            onset_ms: a.get("onset").unwrap_or(&a["start"]).as_i64().unwrap() * 1000,
             start_ms: a["start"].as_i64().unwrap() * 1000,
             end_ms: a["end"].as_i64().unwrap() * 1000,
         })

@@ -5,12 +5,15 @@ use std::fmt;
 
 use voxscope::alert::eval::Labels;
 
-/// A labelled anomaly of the month.
+/// A labelled anomaly of the month: time to detect runs from `start_ms`; an alert
+/// fired from `onset_ms` (a drift's first minute, before it is big enough to count as
+/// started) on is explained by it.
 #[derive(Clone, Debug)]
 pub struct Labelled {
     pub kind: String,
     pub signal: String,
     pub labels: BTreeMap<String, String>,
+    pub onset_ms: i64,
     pub start_ms: i64,
     pub end_ms: i64,
 }
@@ -60,7 +63,7 @@ pub const TARGET_MS: i64 = 10 * 60_000;
 fn explains(a: &Labelled, e: &Episode) -> bool {
     e.labels.get("anomaly") == Some(&a.signal)
         && a.labels.iter().all(|(k, v)| e.labels.get(k) == Some(v))
-        && e.fired_ms >= a.start_ms
+        && e.fired_ms >= a.onset_ms
         && e.fired_ms <= a.end_ms + GRACE_MS
 }
 
@@ -95,7 +98,8 @@ impl Scores {
             kind.0 += 1;
             if let Some(fired) = first {
                 s.detected += 1;
-                s.detect_seconds.push((fired - a.start_ms) as f64 / 1000.0);
+                // An alert before a drift counts as started detects it at once.
+                s.detect_seconds.push((fired - a.start_ms).max(0) as f64 / 1000.0);
                 if fired - a.start_ms <= TARGET_MS {
                     s.within_target += 1;
                     kind.1 += 1;
@@ -146,6 +150,71 @@ impl fmt::Display for Scores {
     }
 }
 
+/// One alert series through Prometheus's rule manager, one evaluation at a time:
+/// pending when its condition first holds, firing once it held for `for`, kept firing
+/// until its condition has not held for `keep_firing_for`, then resolved.
+pub struct RuleState {
+    labels: Labels,
+    for_ms: i64,
+    keep_ms: i64,
+    active_since: Option<i64>,
+    failing_since: Option<i64>,
+    firing: Option<Episode>,
+}
+
+impl RuleState {
+    pub fn new(labels: Labels, for_ms: i64, keep_ms: i64) -> Self {
+        Self { labels, for_ms, keep_ms, active_since: None, failing_since: None, firing: None }
+    }
+
+    /// The evaluation at `t_ms`; returns the episode it resolved, if any.
+    pub fn step(&mut self, t_ms: i64, holds: bool) -> Option<Episode> {
+        if holds {
+            self.failing_since = None;
+            let since = *self.active_since.get_or_insert(t_ms);
+            match self.firing.as_mut() {
+                Some(episode) => episode.last_ms = t_ms,
+                None if t_ms - since >= self.for_ms => {
+                    let labels = self.labels.clone();
+                    self.firing = Some(Episode { labels, fired_ms: t_ms, last_ms: t_ms });
+                }
+                None => {}
+            }
+            return None;
+        }
+        let Some(episode) = self.firing.as_mut() else {
+            self.active_since = None;
+            return None;
+        };
+        let since = *self.failing_since.get_or_insert(t_ms);
+        if t_ms - since < self.keep_ms {
+            episode.last_ms = t_ms;
+            return None;
+        }
+        self.active_since = None;
+        self.failing_since = None;
+        self.firing.take()
+    }
+
+    /// The episode still firing at the end.
+    pub fn finish(self) -> Option<Episode> {
+        self.firing
+    }
+}
+
+/// The episodes of alert series `labels` whose condition holds at `holds` of the
+/// evaluations `times` (ascending), under `for` and `keep_firing_for`.
+pub fn episodes(
+    labels: &Labels,
+    times: impl Iterator<Item = (i64, bool)>,
+    (for_ms, keep_ms): (i64, i64),
+) -> Vec<Episode> {
+    let mut state = RuleState::new(labels.clone(), for_ms, keep_ms);
+    let mut out: Vec<Episode> = times.filter_map(|(t, holds)| state.step(t, holds)).collect();
+    out.extend(state.finish());
+    out
+}
+
 /// The z-score baseline over the same recorded signal a minute: out when
 /// `|x - mean| > z * stddev` of the previous day, with the same minimum volume, `for`
 /// and `keep_firing_for` as the robust rules; episodes labelled like theirs.
@@ -156,19 +225,16 @@ pub fn z_score(
     (z, for_ms, keep_ms): (f64, i64, i64),
     from_ms: i64,
 ) -> Vec<Episode> {
-    let mut episodes = Vec::new();
+    let mut out = Vec::new();
     for (labels, points) in signal {
         let name = labels.get("signal").cloned().unwrap_or_default();
         let volumes: BTreeMap<i64, f64> =
             volume.get(labels).map(|v| v.iter().copied().collect()).unwrap_or_default();
         let mut alert = labels.clone();
-        alert.remove("signal");
         alert.insert("anomaly".to_owned(), name.clone());
         let mut day: std::collections::VecDeque<(i64, f64)> = std::collections::VecDeque::new();
         let (mut sum, mut sum2) = (0.0, 0.0);
-        let mut pending_since: Option<i64> = None;
-        let mut firing: Option<Episode> = None;
-        let mut last_true = i64::MIN;
+        let mut state = RuleState::new(alert, for_ms, keep_ms);
         for &(t, x) in points {
             while day.front().is_some_and(|&(old, _)| old < t - 86_400_000) {
                 let (_, old) = day.pop_front().unwrap();
@@ -176,7 +242,7 @@ pub fn z_score(
                 sum2 -= old * old;
             }
             let n = day.len() as f64;
-            let out = n >= 60.0
+            let out_of_band = n >= 60.0
                 && x.is_finite()
                 && {
                     let mean = sum / n;
@@ -189,28 +255,12 @@ pub fn z_score(
                 sum += x;
                 sum2 += x * x;
             }
-            if t < from_ms {
-                continue;
-            }
-            if out {
-                last_true = t;
-                let since = *pending_since.get_or_insert(t);
-                if firing.is_none() && t - since >= for_ms {
-                    firing = Some(Episode { labels: alert.clone(), fired_ms: t, last_ms: t });
-                }
-            } else {
-                pending_since = None;
-            }
-            if let Some(e) = firing.as_mut() {
-                if t - last_true > keep_ms {
-                    episodes.push(firing.take().unwrap());
-                } else {
-                    e.last_ms = t;
-                }
+            if t >= from_ms {
+                out.extend(state.step(t, out_of_band));
             }
         }
-        episodes.extend(firing);
+        out.extend(state.finish());
     }
-    episodes.sort_by_key(|e| e.fired_ms);
-    episodes
+    out.sort_by_key(|e| e.fired_ms);
+    out
 }
