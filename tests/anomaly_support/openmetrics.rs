@@ -1,9 +1,34 @@
 //! A reader of the OpenMetrics text the month generator writes for promtool: sample
-//! lines `name{k="v",...} value timestamp` (seconds), comments and `# EOF` skipped.
+//! lines `name{k="v",...} value timestamp` (seconds), comments and `# EOF` skipped; and a
+//! filter that keeps the sample lines of some metrics for promtool.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::Path;
+
+/// Whether the sample line `bytes` is of one of the metrics `names`.
+fn of_metric(bytes: &[u8], names: &[&str]) -> bool {
+    names
+        .iter()
+        .any(|n| bytes.starts_with(n.as_bytes()) && matches!(bytes.get(n.len()), Some(b'{' | b' ')))
+}
+
+/// Writes to `out` the sample lines of `path` of the metrics `names` (untyped, as
+/// promtool reads them), then `# EOF`.
+pub fn filter(path: &Path, names: &[&str], out: &Path) {
+    let mut reader = BufReader::with_capacity(1 << 20, std::fs::File::open(path).expect("opens"));
+    let mut writer =
+        BufWriter::with_capacity(1 << 20, std::fs::File::create(out).expect("creates"));
+    let mut bytes = Vec::new();
+    while reader.read_until(b'\n', &mut bytes).expect("reads") > 0 {
+        if of_metric(&bytes, names) {
+            writer.write_all(&bytes).expect("writes");
+        }
+        bytes.clear();
+    }
+    writer.write_all(b"# EOF\n").expect("writes");
+    writer.flush().expect("flushes");
+}
 
 use voxscope::alert::eval::Labels;
 
