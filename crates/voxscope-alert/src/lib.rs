@@ -61,20 +61,29 @@ pub struct RuleCatalog {
     pub config: Config,
     /// The objectives.
     pub slos: Vec<slo::Slo>,
-    /// Recording rules (SLO error ratios).
+    /// Recording rules (SLO error ratios, capacity usage, the anomaly signals and their
+    /// bands).
     pub recording: Vec<RecordingRule>,
-    /// Threshold alerts, SLO burn-rate alerts, then custom rules, overrides applied.
+    /// Threshold alerts, SLO burn-rate alerts, anomaly alerts, then custom rules,
+    /// overrides applied.
     pub alerts: Vec<AlertRule>,
     /// `(alertname, measure)` of every built-in alert, disabled ones included: the
     /// dashboards show them either way.
     pub measures: Vec<(String, expr::Expr)>,
 }
 
-/// The built-in threshold and burn-rate alerts of `config`, before overrides.
+/// The built-in threshold, burn-rate and anomaly alerts of `config`, before overrides.
 pub(crate) fn builtin_alerts(config: &Config) -> Vec<AlertRule> {
     let mut alerts = rules::threshold_alerts(config);
     alerts.extend(slo::burn_alerts(&slo::slos(config), config.thresholds.min_events));
+    alerts.extend(anomaly_rules(config).alerts);
     alerts
+}
+
+/// The anomaly detectors' recording and alerting rules under `config`'s job.
+fn anomaly_rules(config: &Config) -> anomaly::AnomalyRules {
+    let scope = expr::Scope::rules(config.job_matcher(), rules::WINDOW);
+    anomaly::anomaly_rules(&anomaly::AnomalySettings::default(), &scope)
 }
 
 impl RuleCatalog {
@@ -93,6 +102,7 @@ impl RuleCatalog {
         let scope = expr::Scope::rules(config.job_matcher(), rules::WINDOW);
         let mut recording = slo::recording_rules(&slos);
         recording.extend(config.capacity.recording_rules(&scope));
+        recording.extend(anomaly_rules(&config).recording);
         let builtin = builtin_alerts(&config);
         let measures = builtin.iter().map(|a| (a.name.clone(), a.measure.clone())).collect();
         let mut alerts = custom::apply(&config, &scope, builtin);

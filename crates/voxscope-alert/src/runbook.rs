@@ -195,6 +195,47 @@ pub fn guide(alertname: &str) -> Option<(&'static str, &'static [&'static str])>
                 "Trim prompts or cap answer length if usage per call grew.",
             ],
         ),
+        "AnomalousTurnLatency" => (
+            "Mean voice-to-voice turn latency on a transport left the band its own history \
+             sets: further from the day's median than 4 MADs and 5 %, and (once a week of \
+             data exists) from this hour last week too. No fixed threshold was crossed: \
+             callers notice the change before an objective burns.",
+            &[
+                "Open the Calls dashboard: a step points at a deploy or a provider change, a ramp at growing load or a slowing provider.",
+                "Compare the providers' TTFB panels: the stage whose time to first byte moved with it is the cause.",
+                "If nothing moved but traffic, check CPU and the event loop (HighCPUUsage, the service dashboard).",
+            ],
+        ),
+        "AnomalousProviderTTFB" => (
+            "A provider's mean time to first byte left the band its own history sets (median ± \
+             4 MADs and 5 % over a day, confirmed by this hour last week once a week exists). \
+             Turns through it start speaking later.",
+            &[
+                "Check the provider's status page and the region the service calls.",
+                "Look at its error ratio and fallbacks: a slow provider often starts timing out next.",
+                "If it persists, move traffic to the fallback provider of its chain.",
+            ],
+        ),
+        "AnomalousProviderErrorRatio" => (
+            "A provider's share of requests ending `error` or `timeout` left the band its own \
+             history sets: above the day's median by 4 MADs, half a point, 3 standard errors \
+             of the share and 3 failed requests, so a quiet hour's single failure does not \
+             page. Its chain falls back more often.",
+            &[
+                "Open the Providers dashboard: the error classes (rate_limited, unavailable, timeout) tell quota from outage.",
+                "rate_limited: check the quota and the request rate; unavailable or timeout: the provider's status page.",
+                "If the fallback provider serves well, keep it; raise the quota or open a ticket otherwise.",
+            ],
+        ),
+        "AnomalousCallVolume" => (
+            "Calls ended per second left the band of this time yesterday and, once a week of \
+             data exists, of this time last week (4 MADs and 15 %). A drop is lost callers \
+             (telephony, routing, a failing answer path); a surge is load to plan for.",
+            &[
+                "A drop: check the transport's webhook and media endpoints, ServiceDown and EndpointDown, and the telephony provider.",
+                "A surge: check capacity (CallCapacityForecast, CallsNearCapacity) and whether a campaign or an outage elsewhere explains it.",
+            ],
+        ),
         "ProviderCircuitOpen" => (
             "A provider failed repeatedly and its circuit breaker opened: the chain skips it and \
              serves its fallback. Its error, TTFB and fallback alerts are muted meanwhile.",
