@@ -36,7 +36,11 @@ fn promtool_unit_tests_prove_every_alert_fires_after_for_and_stays_quiet_under()
     let catalog = default_catalog();
     let dir = write_deploy(&catalog);
     let tests = std::fs::read_to_string(dir.path().join(deploy::RULE_TESTS)).expect("read");
-    for rule in &catalog.alerts {
+    // The anomaly alerts read a day of history: tests/anomaly_rules.rs runs promtool on
+    // them, tests/anomaly_score.rs scores them over a labelled month.
+    let fixtured =
+        catalog.alerts.iter().filter(|a| a.severity == Severity::None || !a.fixture.is_empty());
+    for rule in fixtured {
         let outcomes: &[&str] =
             if rule.severity == Severity::None { &["fires"] } else { &["fires", "stays quiet"] };
         for outcome in outcomes {

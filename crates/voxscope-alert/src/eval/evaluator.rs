@@ -202,8 +202,9 @@ impl RuleEvaluator {
     /// let limits = StorageLimits { aggregates: day, summaries: StepTier::OFF, ..Default::default() };
     /// let mut storage = Storage::new(limits);
     /// RuleEvaluator::new(&catalog).reach_back(&mut storage);
-    /// // The 3-day SLO windows, and the lookback.
-    /// assert_eq!(storage.limits().span_ms(), 3 * 86_400_000 + 300_000);
+    /// // The anomaly rules' week band (the hour around this time a week ago: 7 days and
+    /// // 30 minutes back), and the lookback.
+    /// assert_eq!(storage.limits().span_ms(), 7 * 86_400_000 + 1_800_000 + 300_000);
     /// ```
     pub fn reach_back(&self, storage: &mut Storage) {
         let queries = self
