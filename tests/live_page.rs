@@ -3,7 +3,9 @@
 //! carries simulated calls. The page shows the live-call count and provider totals that
 //! `/metrics` shows, an alert fired by injected faults appears on it within 15 s of the
 //! alert API having it, it reaches its first data within 2 s, and it requests nothing
-//! from another origin. A screenshot of each view goes to docs/screenshots/.
+//! from another origin. A screenshot of each view is taken and checked; with
+//! `VOXSCOPE_BLESS=1` they go to docs/screenshots/, otherwise to a scratch directory,
+//! so a test run leaves the tracked files alone.
 //!
 //! The forecast view over a demo that restores a known history (live_page_support):
 //! the projections reach their limits when the capacity alerts the engine fires say
@@ -126,6 +128,18 @@ async fn keep_call_open(addr: SocketAddr, call_sid: &str) {
 }
 
 /// `labels` as `kind provider outcome`-style keys of `names`.
+/// Where the screenshots go: docs/screenshots/ with `VOXSCOPE_BLESS=1`, which refreshes
+/// the ones README shows, otherwise `scratch`.
+fn screenshots(root: &std::path::Path, scratch: &std::path::Path) -> PathBuf {
+    let dir = if std::env::var_os("VOXSCOPE_BLESS").is_some() {
+        root.join("../docs/screenshots")
+    } else {
+        scratch.join("screenshots")
+    };
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 fn key(labels: &Value, names: &[&str]) -> String {
     names.iter().map(|n| labels[*n].as_str().unwrap_or_default()).collect::<Vec<_>>().join(" ")
 }
@@ -140,8 +154,7 @@ fn the_live_page_shows_what_metrics_shows_and_the_alert_in_chromium() {
     std::fs::write(&token_file, ENGINE_TOKEN).unwrap();
     std::fs::write(&config, ALERT_CONFIG.replace("TOKEN_FILE", token_file.to_str().unwrap()))
         .unwrap();
-    let screenshots = root.join("../docs/screenshots");
-    std::fs::create_dir_all(&screenshots).unwrap();
+    let screenshots = screenshots(&root, &dir.0);
 
     with_local_prometheus(|handle| async move {
         let faults = "--faults=llm.primary=error:rate_limited,tts.primary=latency:150ms";
@@ -542,7 +555,7 @@ fn the_forecast_view_projects_the_known_trends_as_the_rules_do_and_lists_what_th
         assert_eq!(shown["none"], Value::Null);
         let report = driver.call(json!({"cmd": "report"})).await;
         assert_eq!(report["console_errors"], json!([]), "{report}");
-        let path = root.join("../docs/screenshots/live-forecast.png");
+        let path = screenshots(&root, &dir.0).join("live-forecast.png");
         driver.call(json!({"cmd": "screenshot", "view": "forecast", "path": path})).await;
         let png = std::fs::read(&path).unwrap();
         assert!(png.len() > 10_000 && png.starts_with(b"\x89PNG"), "{} bytes", png.len());
