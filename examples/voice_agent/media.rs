@@ -7,6 +7,7 @@
 //! canonical base64 is counted in `voice_call_protocol_errors_total{kind="invalid_payload"}`
 //! and carries no audio.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -22,7 +23,7 @@ use base64::Engine as _;
 use futures_util::stream::{self, BoxStream};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use serde::Deserialize;
-use voxscope::call::{Call, CallLayer, Protocol, ProtocolErrorKind};
+use voxscope::call::{Call, CallLayer, MediaFrame, ParsedMessage, Protocol, ProtocolErrorKind};
 
 use crate::endpointing::{Endpointer, Heard};
 
@@ -106,7 +107,7 @@ async fn media(
     State(responder): State<Arc<dyn Responder>>,
 ) -> Response {
     ws.on_upgrade(move |socket| {
-        call.serve(socket, move |socket, call| agent(socket, call, responder))
+        call.serve(socket, move |socket, call| agent(socket.parsed(), call, responder))
     })
 }
 
@@ -135,6 +136,76 @@ impl CallHooks for Call {
     }
 }
 
+/// What the agent reads in a message from the caller.
+pub enum FromCaller<'a> {
+    /// The stream began: Twilio's stream id and the `<Stream>`'s `<Parameter>`s.
+    Start {
+        /// `streamSid`, for the messages the agent sends.
+        stream_sid: Option<&'a str>,
+        /// `start.customParameters`.
+        parameters: HashMap<String, String>,
+    },
+    /// A `media` frame's base64 payload.
+    Media(&'a str),
+    /// The caller hung up.
+    Stop,
+    /// Anything else.
+    Other,
+}
+
+/// A message from the caller, as the agent reads it: a bare WebSocket's, which the
+/// agent parses itself, or the call layer's [`ParsedMessage`], which the tracked socket
+/// parsed already (no second parse).
+pub trait CallerMessage {
+    /// What the message says.
+    fn read(&self) -> FromCaller<'_>;
+}
+
+/// The bare WebSocket's message (`--instrumentation off`): parsed here.
+impl CallerMessage for Message {
+    fn read(&self) -> FromCaller<'_> {
+        let Message::Text(text) = self else { return FromCaller::Other };
+        let Ok(frame) = serde_json::from_str::<Inbound<'_>>(text.as_str()) else {
+            return FromCaller::Other;
+        };
+        match (frame.event, frame.media) {
+            ("media", Some(media)) => FromCaller::Media(media.payload),
+            ("start", _) => FromCaller::Start {
+                stream_sid: frame.stream_sid,
+                parameters: frame.start.map(|start| start.custom_parameters).unwrap_or_default(),
+            },
+            ("stop", _) => FromCaller::Stop,
+            _ => FromCaller::Other,
+        }
+    }
+}
+
+/// The tracked socket's message: read from what the socket found.
+impl CallerMessage for ParsedMessage {
+    fn read(&self) -> FromCaller<'_> {
+        if let Some(payload) = self.payload() {
+            return FromCaller::Media(payload);
+        }
+        match self.frame() {
+            Some(MediaFrame::Start { stream_id, .. }) => FromCaller::Start {
+                stream_sid: stream_id.as_deref(),
+                parameters: self
+                    .json()
+                    .and_then(|json| json.pointer("/start/customParameters")?.as_object())
+                    .map(|parameters| {
+                        let text = |(name, value): (&String, &serde_json::Value)| {
+                            Some((name.clone(), value.as_str()?.to_owned()))
+                        };
+                        parameters.iter().filter_map(text).collect()
+                    })
+                    .unwrap_or_default(),
+            },
+            Some(MediaFrame::Stop) => FromCaller::Stop,
+            _ => FromCaller::Other,
+        }
+    }
+}
+
 #[derive(Deserialize)]
 struct Inbound<'a> {
     event: &'a str,
@@ -149,7 +220,7 @@ struct Inbound<'a> {
 #[derive(Deserialize)]
 struct InboundStart {
     #[serde(rename = "customParameters", default)]
-    custom_parameters: std::collections::HashMap<String, String>,
+    custom_parameters: HashMap<String, String>,
 }
 
 #[derive(Deserialize)]
@@ -164,13 +235,14 @@ struct InboundMedia<'a> {
 /// socket sees (`dropped`, or `completed` when a `stop` is still to be read after a
 /// write to the caller failed). `Err` is for the agent's own failures (a
 /// responder error), which end the call `failed`.
-pub(crate) async fn agent<S, E>(
+pub(crate) async fn agent<S, M, E>(
     socket: S,
     call: impl CallHooks,
     responder: Arc<dyn Responder>,
 ) -> anyhow::Result<()>
 where
-    S: Stream<Item = Result<Message, E>> + Sink<Message> + Send,
+    S: Stream<Item = Result<M, E>> + Sink<Message> + Send,
+    M: CallerMessage,
 {
     let (mut to_caller, mut from_caller) = socket.split();
     let mut stream_sid = String::new();
@@ -182,16 +254,14 @@ where
         tokio::select! {
             message = from_caller.next() => {
                 let Some(Ok(message)) = message else { return Ok(()) };
-                let Message::Text(text) = message else { continue };
-                let Ok(frame) = serde_json::from_str::<Inbound<'_>>(text.as_str()) else { continue };
-                if let (Some(sid), true) = (frame.stream_sid, stream_sid.is_empty()) {
-                    stream_sid = sid.to_owned();
-                }
-                if let Some(start) = frame.start {
-                    conversation.started(start.custom_parameters);
-                }
-                match (frame.event, frame.media) {
-                    ("media", Some(media)) => match caller.frame(media.payload) {
+                match message.read() {
+                    FromCaller::Start { stream_sid: sid, parameters } => {
+                        if let (Some(sid), true) = (sid, stream_sid.is_empty()) {
+                            stream_sid = sid.to_owned();
+                        }
+                        conversation.started(parameters);
+                    }
+                    FromCaller::Media(payload) => match caller.frame(payload) {
                         Ok(Heard::TurnEnded(audio)) => {
                             call.user_turn_ended();
                             turns += 1;
@@ -207,16 +277,16 @@ where
                         }
                         Ok(Heard::SpeechStarted | Heard::Nothing) => {}
                         // A length that base64 cannot have, the tracked socket counted.
-                        Err(error) if media.payload.len().is_multiple_of(4) => {
+                        Err(error) if payload.len().is_multiple_of(4) => {
                             call.invalid_payload(&error);
                         }
                         Err(_) => {}
                     },
-                    ("stop", _) => {
+                    FromCaller::Stop => {
                         conversation.completed();
                         return Ok(());
                     }
-                    _ => {}
+                    FromCaller::Other => {}
                 }
             }
             chunk = next_chunk(&mut answer) => match chunk {
@@ -251,14 +321,14 @@ where
 /// Reads what the caller sent until its stream ends (at most [`IDLE_TIMEOUT`]): whether
 /// a `stop` was among it. A write to a reset connection fails at once, while the frames
 /// that arrived before the reset stay readable.
-async fn stop_among<S, E>(from_caller: &mut S) -> bool
+async fn stop_among<S, M, E>(from_caller: &mut S) -> bool
 where
-    S: Stream<Item = Result<Message, E>> + Unpin,
+    S: Stream<Item = Result<M, E>> + Unpin,
+    M: CallerMessage,
 {
     let read = async {
         while let Some(Ok(message)) = from_caller.next().await {
-            let Message::Text(text) = message else { continue };
-            if serde_json::from_str::<Inbound<'_>>(text.as_str()).is_ok_and(|f| f.event == "stop") {
+            if matches!(message.read(), FromCaller::Stop) {
                 return true;
             }
         }

@@ -63,6 +63,11 @@
 //! the handler reads the tracked socket; pings go out through the socket itself, so
 //! track the whole socket and split it afterwards, as [`TrackedSocket`] shows.
 //!
+//! A handler that reads the media-stream frames itself (to decode the audio) takes them
+//! from [`TrackedSocket::parsed`]: each message comes with what the socket read in it
+//! ([`ParsedMessage`]: the frame's meaning, a media frame's payload, the JSON of the
+//! others), so the frame is parsed once, as without voxscope.
+//!
 //! A panic in the handler run by [`Call::serve`], or an `Err` it returns, ends the call
 //! `failed`.
 //!
@@ -83,6 +88,7 @@ mod keepalive;
 mod layer;
 mod log_lines;
 mod outcome;
+mod parsed;
 mod protocol;
 mod serve;
 mod service;
@@ -95,6 +101,7 @@ pub use extract::{CallRejection, MissingCallLayer};
 pub use handles::Direction;
 pub use layer::{CallLayer, CallLayerBuilder};
 pub use outcome::Outcome;
+pub use parsed::{ParsedMessage, ParsedSocket};
 #[doc(hidden)]
 pub use protocol::frame_paths;
 pub use protocol::{MediaAdapter, MediaFrame, Protocol, ProtocolErrorKind};

@@ -13,7 +13,7 @@ use crate::call::Call;
 use crate::handles::{Direction, Handles};
 use crate::idle::IdleWatch;
 use crate::keepalive::Keepalive;
-use crate::protocol::{Adapter, Frame};
+use crate::protocol::{Adapter, Frame, Reading};
 use crate::timing::{AudioTally, InboundTiming, audio_micros};
 
 /// A WebSocket wrapped by [`Call::track`]: a `Stream` and a `Sink` of axum
@@ -24,6 +24,8 @@ use crate::timing::{AudioTally, InboundTiming, audio_micros};
 ///
 /// Split it with `StreamExt::split` to read and write from two tasks. A media frame
 /// costs no allocation; inbound arrival is when the application reads the frame.
+/// [`parsed`](Self::parsed) yields each message with what the socket read in it, for a
+/// handler that would otherwise parse the frame again.
 ///
 /// It is a `Stream` only over a socket it can also write to: the read side sends the
 /// pings of [`ping_keepalive`](crate::CallLayerBuilder::ping_keepalive) itself, so a
@@ -64,6 +66,40 @@ impl<S> TrackedSocket<S> {
     }
 }
 
+/// A message from the peer, with what the tracker read in it (nothing for pings, pongs
+/// and the close).
+pub(crate) type Read = (Message, Option<Reading>);
+
+impl<S, E> TrackedSocket<S>
+where
+    S: Stream<Item = Result<Message, E>> + Sink<Message>,
+{
+    /// The next message from the peer, with what the tracker read in it.
+    pub(crate) fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Read, E>>> {
+        let this = self.project();
+        let (mut inner, tracker) = (this.inner, this.tracker);
+        let item = if tracker.idle.is_none() && tracker.keepalive.is_none() {
+            ready!(inner.poll_next(cx))
+        } else {
+            if tracker.watch_ended() {
+                return Poll::Ready(None);
+            }
+            match inner.as_mut().poll_next(cx) {
+                Poll::Ready(item) => {
+                    tracker.watched(&item);
+                    item
+                }
+                Poll::Pending if tracker.nothing_to_read(inner, cx) => return Poll::Ready(None),
+                Poll::Pending => return Poll::Pending,
+            }
+        };
+        Poll::Ready(tracker.seen(item))
+    }
+}
+
 impl<S, E> Stream for TrackedSocket<S>
 where
     S: Stream<Item = Result<Message, E>> + Sink<Message>,
@@ -71,25 +107,7 @@ where
     type Item = Result<Message, E>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = self.project();
-        let (mut inner, tracker) = (this.inner, this.tracker);
-        if tracker.idle.is_none() && tracker.keepalive.is_none() {
-            let item = ready!(inner.poll_next(cx));
-            tracker.seen(&item);
-            return Poll::Ready(item);
-        }
-        if tracker.watch_ended() {
-            return Poll::Ready(None);
-        }
-        match inner.as_mut().poll_next(cx) {
-            Poll::Ready(item) => {
-                tracker.watched(&item);
-                tracker.seen(&item);
-                Poll::Ready(item)
-            }
-            Poll::Pending if tracker.nothing_to_read(inner, cx) => Poll::Ready(None),
-            Poll::Pending => Poll::Pending,
-        }
+        self.poll_read(cx).map(|item| item.map(|read| read.map(|(message, _)| message)))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -112,7 +130,7 @@ where
 
     fn start_send(self: Pin<&mut Self>, message: Message) -> Result<(), Self::Error> {
         let this = self.project();
-        let frame = this.tracker.classify(&message, Direction::Out);
+        let frame = this.tracker.outbound_frame(&message);
         let closing = match &message {
             Message::Close(frame) => Some(frame.as_ref().map(|f| f.code)),
             _ => None,
@@ -259,51 +277,69 @@ impl Tracker {
         }
     }
 
-    /// What the peer's stream yielded.
-    fn seen<E>(&mut self, item: &Option<Result<Message, E>>) {
+    /// What the peer's stream yielded, with what was read in a message.
+    fn seen<E>(&mut self, item: Option<Result<Message, E>>) -> Option<Result<Read, E>> {
         match item {
-            Some(Ok(message)) => self.inbound(message),
-            Some(Err(_)) => self.call.state.io_error(),
-            None => self.call.state.eof(),
+            Some(Ok(message)) => {
+                let reading = self.inbound(&message);
+                Some(Ok((message, reading)))
+            }
+            Some(Err(error)) => {
+                self.call.state.io_error();
+                Some(Err(error))
+            }
+            None => {
+                self.call.state.eof();
+                None
+            }
         }
     }
 
-    fn classify(&self, message: &Message, direction: Direction) -> Option<Frame> {
+    /// What a message to the peer means.
+    fn outbound_frame(&self, message: &Message) -> Option<Frame> {
         match message {
-            Message::Text(text) if direction == Direction::In => {
-                Some(self.adapter.text_in(text.as_str()))
-            }
             Message::Text(text) => Some(self.adapter.text_out(text.as_str())),
-            Message::Binary(bytes) => Some(self.adapter.binary(bytes.len(), direction)),
+            Message::Binary(bytes) => Some(self.adapter.binary(bytes.len(), Direction::Out)),
             Message::Ping(_) | Message::Pong(_) | Message::Close(_) => None,
         }
     }
 
-    fn inbound(&mut self, message: &Message) {
-        if let Message::Close(frame) = message {
-            return self.call.state.peer_closed(frame.as_ref().map(|f| f.code));
-        }
-        match self.classify(message, Direction::In) {
-            Some(Frame::Media { bytes, timestamp_ms, caller_track: true }) => {
+    /// Reads and counts a message from the peer; what was read, for a handler that takes
+    /// it ([`ParsedSocket`](crate::ParsedSocket)).
+    fn inbound(&mut self, message: &Message) -> Option<Reading> {
+        let reading = match message {
+            Message::Text(text) => self.adapter.read_in(text.as_str()),
+            Message::Binary(bytes) => {
+                Reading::frame(self.adapter.binary(bytes.len(), Direction::In))
+            }
+            Message::Close(frame) => {
+                self.call.state.peer_closed(frame.as_ref().map(|f| f.code));
+                return None;
+            }
+            Message::Ping(_) | Message::Pong(_) => return None,
+        };
+        match &reading.frame {
+            &Frame::Media { bytes, timestamp_ms, caller_track: true } => {
                 let micros = self.media(Direction::In, bytes);
                 if self.timing.frame(Instant::now(), timestamp_ms, micros) {
                     self.handles.gaps.increment(1);
                 }
             }
             // Twilio `both_tracks`: the call's outbound audio, forked to the socket.
-            Some(Frame::Media { bytes, caller_track: false, .. }) => {
+            &Frame::Media { bytes, caller_track: false, .. } => {
                 self.media(Direction::Out, bytes);
             }
-            Some(Frame::Start(info)) => {
+            Frame::Start(info) => {
                 if let Some(rate) = info.byte_rate {
                     self.adapter.set_byte_rate(rate);
                 }
-                self.call.state.stream_started(*info);
+                self.call.state.stream_started(info);
             }
-            Some(Frame::Stop) => self.call.state.stop_seen(),
-            Some(Frame::Error(kind)) => self.protocol_error(kind, Direction::In),
-            Some(Frame::Control) | None => {}
+            Frame::Stop => self.call.state.stop_seen(),
+            &Frame::Error(kind) => self.protocol_error(kind, Direction::In),
+            Frame::Control => {}
         }
+        Some(reading)
     }
 
     fn outbound(&mut self, frame: Frame) {

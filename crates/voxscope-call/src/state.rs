@@ -170,15 +170,15 @@ impl CallState {
         self.summary().fail_reason.get_or_insert_with(|| "panic".to_owned());
     }
 
-    pub(crate) fn stream_started(&self, info: StartInfo) {
+    pub(crate) fn stream_started(&self, info: &StartInfo) {
         let mut summary = self.summary();
-        if let Some(sid) = info.call_sid {
+        if let Some(sid) = &info.call_sid {
             self.span.record("call.id", sid.as_str());
-            summary.ids.call_id = sid;
+            summary.ids.call_id.clone_from(sid);
         }
-        if let Some(sid) = info.stream_sid {
+        if let Some(sid) = &info.stream_sid {
             self.span.record("stream.id", sid.as_str());
-            summary.ids.stream_id = Some(sid);
+            summary.ids.stream_id = Some(sid.clone());
         }
         if let Some(from) = &info.from {
             self.span.record("call.from", from.as_str());

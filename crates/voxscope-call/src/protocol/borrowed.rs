@@ -12,11 +12,18 @@ use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::Frame;
 use super::media_stream::media_frame;
+use super::reading::{Payload, Reading};
 
 /// A `media` frame from the caller: audio length, timestamp and track.
 pub(super) fn media(text: &str) -> Option<Frame> {
+    media_read(text).map(|reading| reading.frame)
+}
+
+/// A `media` frame from the caller, with where its payload is in `text`.
+pub(super) fn media_read(text: &str) -> Option<Reading> {
     let (payload, timestamp_ms, caller_track) = read(text)?;
-    Some(media_frame(&payload, timestamp_ms, caller_track))
+    let frame = media_frame(&payload, timestamp_ms, caller_track);
+    Some(Reading { frame, payload: Payload::of(text, payload), json: None })
 }
 
 /// A `media` frame to the caller: only the audio length matters.

@@ -4,17 +4,32 @@
 
 use serde_json::Value;
 
+use super::reading::{Payload, Reading};
 use super::{
     Frame, NOMINAL_TIMING, Protocol, ProtocolErrorKind, borrowed, codec_byte_rate, plivo, telnyx,
     twilio,
 };
 
-/// A Twilio or Telnyx text frame from the caller.
+/// A Twilio, Telnyx or Plivo text frame from the caller.
+#[cfg(test)]
 pub(crate) fn media_stream(text: &str, protocol: Protocol) -> Frame {
-    if let Some(frame) = borrowed::media(text) {
-        return frame;
+    read(text, protocol).frame
+}
+
+/// A Twilio, Telnyx or Plivo text frame from the caller, with its payload's place (fast
+/// path) or its `Value` (full parse).
+pub(crate) fn read(text: &str, protocol: Protocol) -> Reading {
+    if let Some(reading) = borrowed::media_read(text) {
+        return reading;
     }
-    parse(text, protocol)
+    match serde_json::from_str(text) {
+        Ok(value) => Reading {
+            frame: parse_value(&value, protocol),
+            payload: Payload::None,
+            json: Some(value),
+        },
+        Err(_) => Reading::frame(Frame::Error(ProtocolErrorKind::InvalidJson)),
+    }
 }
 
 /// A Twilio or Telnyx text frame to the caller: only the audio length matters.

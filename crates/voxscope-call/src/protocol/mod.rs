@@ -5,6 +5,7 @@
 use voxscope_core::ConfigError;
 
 pub use custom::{MediaAdapter, MediaFrame};
+pub(crate) use reading::{Payload, Reading};
 
 use crate::handles::Direction;
 
@@ -14,6 +15,7 @@ mod custom;
 pub mod frame_paths;
 mod media_stream;
 mod plivo;
+mod reading;
 mod telnyx;
 mod twilio;
 mod vonage;
@@ -199,7 +201,7 @@ pub(crate) enum Frame {
 }
 
 /// What a start message reveals. Ids and numbers go on the span and logs only.
-#[derive(Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct StartInfo {
     pub(crate) call_sid: Option<String>,
     pub(crate) stream_sid: Option<String>,
@@ -233,13 +235,18 @@ impl Adapter {
 
     /// A text frame from the caller.
     pub(crate) fn text_in(&self, text: &str) -> Frame {
+        self.read_in(text).frame
+    }
+
+    /// A text frame from the caller, with what reading it found for the handler.
+    pub(crate) fn read_in(&self, text: &str) -> Reading {
         match self.protocol {
             Protocol::Twilio | Protocol::Telnyx | Protocol::Plivo => {
-                media_stream::media_stream(text, self.protocol)
+                media_stream::read(text, self.protocol)
             }
-            Protocol::Vonage => vonage::text(text),
-            Protocol::RawPcm { .. } => Frame::Control,
-            Protocol::Custom(adapter) => adapter.text(text, Direction::In).into(),
+            Protocol::Vonage => vonage::read(text),
+            Protocol::RawPcm { .. } => Reading::frame(Frame::Control),
+            Protocol::Custom(adapter) => Reading::frame(adapter.text(text, Direction::In).into()),
         }
     }
 

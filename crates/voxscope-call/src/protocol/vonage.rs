@@ -3,14 +3,23 @@
 
 use serde_json::Value;
 
+use super::reading::{Payload, Reading};
 use super::{Frame, ProtocolErrorKind, StartInfo, codec_byte_rate};
 
 /// A Vonage text frame: the `content-type` header first, then `websocket:*` events.
 pub(super) fn text(text: &str) -> Frame {
-    let value: Value = match serde_json::from_str(text) {
-        Ok(value) => value,
-        Err(_) => return Frame::Error(ProtocolErrorKind::InvalidJson),
-    };
+    read(text).frame
+}
+
+/// A Vonage text frame, with the `Value` it was read into.
+pub(super) fn read(text: &str) -> Reading {
+    match serde_json::from_str(text) {
+        Ok(value) => Reading { frame: classify(&value), payload: Payload::None, json: Some(value) },
+        Err(_) => Reading::frame(Frame::Error(ProtocolErrorKind::InvalidJson)),
+    }
+}
+
+fn classify(value: &Value) -> Frame {
     if let Some(content_type) = value.get("content-type").and_then(Value::as_str) {
         let rate = content_type
             .split(';')
