@@ -9,6 +9,12 @@
 //! sink that drops it ([`RepeatingCaller`]), so that what a bench measures is the wrapper. A global
 //! Prometheus recorder is installed: counter adds are real. After the timed runs the
 //! bench counts heap allocations over 10,000 warm frames in each direction.
+//!
+//! `call_frames_handler` adds what a handler that decodes the audio needs from the frame
+//! (its base64 payload): the bare stream and the handler's own serde_json read (as the
+//! demo's agent without voxscope), the tracked socket and the same read again, and the
+//! tracked socket's [`ParsedSocket`](voxscope::call::ParsedSocket), which gives the
+//! payload the socket already found.
 
 use std::convert::Infallible;
 use std::hint::black_box;
@@ -19,8 +25,9 @@ use std::time::Duration;
 use axum::extract::ws::Message;
 use criterion::{Criterion, criterion_group, criterion_main};
 use futures_util::task::noop_waker_ref;
-use futures_util::{Sink, StreamExt, sink};
-use voxscope::call::{CallLayer, Protocol, TrackedSocket};
+use futures_util::{Sink, Stream, StreamExt, sink};
+use serde::Deserialize;
+use voxscope::call::{CallLayer, ParsedMessage, Protocol, TrackedSocket};
 use voxscope_benches::RepeatingCaller;
 
 /// An inbound Twilio media frame: 20 ms of mu-law, as Twilio sends it.
@@ -92,6 +99,35 @@ fn call_frames(c: &mut Criterion) {
     });
     group.finish();
 
+    let mut bare_read = RepeatingCaller::new(inbound.clone());
+    let mut tracked_read = call.track(RepeatingCaller::new(inbound.clone()));
+    let mut parsed_read = call.track(RepeatingCaller::new(inbound.clone())).parsed();
+    let mut group = c.benchmark_group("call_frames_handler");
+    group.bench_function("bare_stream_handler_parse", |b| {
+        b.iter(|| black_box(handler_parse(&mut bare_read, &mut cx)))
+    });
+    group.bench_function("voxscope_stream_handler_parse", |b| {
+        b.iter(|| black_box(handler_parse(&mut tracked_read, &mut cx)))
+    });
+    group.bench_function("voxscope_parsed", |b| {
+        b.iter(|| black_box(parsed_payload(&mut parsed_read, &mut cx)))
+    });
+    group.finish();
+    let payload = format!("{}==", "/".repeat(214));
+    assert_eq!(handler_parse(&mut bare_read, &mut cx), Some(payload.len()));
+    assert_eq!(handler_parse(&mut tracked_read, &mut cx), Some(payload.len()));
+    assert_eq!(parsed_payload(&mut parsed_read, &mut cx), Some(payload.len()));
+    let parsed_allocations = allocation_counter::measure(|| {
+        for _ in 0..10_000 {
+            let _ = black_box(parsed_payload(&mut parsed_read, &mut cx));
+        }
+    })
+    .count_total;
+    println!(
+        "call_frames_handler: {parsed_allocations} heap allocations over 10,000 parsed frames"
+    );
+    drop((tracked_read, parsed_read));
+
     let allocations = allocation_counter::measure(|| {
         for _ in 0..10_000 {
             let _ = black_box(tracked_in.poll_next_unpin(&mut cx));
@@ -104,6 +140,42 @@ fn call_frames(c: &mut Criterion) {
     drop((tracked_in, tracked_out, call, pinged_in, waiting_in, pinged_waiting_in, pinged));
     let rendered = metrics.render();
     assert!(rendered.contains("voice_call_frames_total"));
+}
+
+/// What a Twilio agent reads in a frame it parses itself (the demo's agent, off).
+#[derive(Deserialize)]
+struct Inbound<'a> {
+    event: &'a str,
+    #[serde(rename = "streamSid")]
+    _stream_sid: Option<&'a str>,
+    #[serde(borrow)]
+    media: Option<InboundMedia<'a>>,
+}
+
+#[derive(Deserialize)]
+struct InboundMedia<'a> {
+    payload: &'a str,
+}
+
+/// One frame read and parsed by the handler: its payload's length.
+fn handler_parse<S>(socket: &mut S, cx: &mut Context<'_>) -> Option<usize>
+where
+    S: Stream<Item = Result<Message, Infallible>> + Unpin,
+{
+    let Poll::Ready(Some(Ok(Message::Text(text)))) = socket.poll_next_unpin(cx) else {
+        return None;
+    };
+    let frame: Inbound<'_> = serde_json::from_str(text.as_str()).ok()?;
+    (frame.event == "media").then_some(frame.media?.payload.len())
+}
+
+/// One frame read from the parsed socket: its payload's length.
+fn parsed_payload<S>(socket: &mut S, cx: &mut Context<'_>) -> Option<usize>
+where
+    S: Stream<Item = Result<ParsedMessage, Infallible>> + Unpin,
+{
+    let Poll::Ready(Some(Ok(message))) = socket.poll_next_unpin(cx) else { return None };
+    message.payload().map(str::len)
 }
 
 type Read = Poll<Option<Result<Message, Infallible>>>;
