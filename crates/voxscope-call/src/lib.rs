@@ -42,7 +42,9 @@
 //!   call, by a drop guard: `completed`, `dropped`, `rejected` or `failed` (see
 //!   [`Outcome`]).
 //! - `voice_call_frames_total{direction}` and `voice_call_audio_seconds_total{direction}`
-//!   (`in`, `out`): audio length from the base64 length, never decoded. Counters hold
+//!   (`in`, `out`): audio length from the base64 length, never decoded. Inbound frames
+//!   read back to back (a backlog) are added when the socket next waits, at its end, or
+//!   every 16 frames, whichever comes first; a live stream waits after every frame. Counters hold
 //!   whole numbers, so audio seconds are added as they complete, with the fractions of
 //!   ended calls carried over.
 //! - `voice_call_media_gaps_total` and, per call, `voice_call_audio_quality`: the

@@ -5,6 +5,7 @@ use std::convert::Infallible;
 
 use axum::extract::ws::{CloseFrame, Message};
 use futures_util::{FutureExt, StreamExt, stream};
+use metrics_util::debugging::DebuggingRecorder;
 use voxscope_call::{CallLayer, Direction, MediaAdapter, MediaFrame, Protocol, ProtocolErrorKind};
 
 mod support;
@@ -318,4 +319,54 @@ fn an_adapter_label_must_be_a_label() {
     assert!(err.contains("protocol.label") && err.contains("my provider"), "{err}");
     assert_eq!(Protocol::Custom(&LINES), Protocol::Custom(&LINES));
     assert_ne!(Protocol::Custom(&LINES), Protocol::Twilio);
+}
+
+#[test]
+fn inbound_frames_read_back_to_back_are_counted_by_the_wait_after_them() {
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    // Counted since the last look (a snapshot drains counters).
+    let counted = || -> f64 {
+        let snapshot: Vec<_> = snapshotter
+            .snapshot()
+            .into_vec()
+            .into_iter()
+            .map(|(key, _, _, value)| (key, value))
+            .collect();
+        values(&snapshot, "voice_call_frames_total", &[("direction", "in")]).iter().sum()
+    };
+    metrics::with_local_recorder(&recorder, || {
+        let layer = CallLayer::new(Protocol::Twilio).unwrap();
+        let call = layer.open_call(None).unwrap();
+        // 40 frames waiting to be read, then nothing yet, then 3 more and the end.
+        let frame = |n: u64| Ok::<_, Infallible>(twilio_media("inbound", 20 * n));
+        let (backlog, later) = ((0..40).map(frame), (40..43).map(frame));
+        let mut waits = 0;
+        let frames = stream::iter(backlog).chain(stream::poll_fn(move |_| {
+            waits += 1;
+            if waits == 1 { std::task::Poll::Pending } else { std::task::Poll::Ready(None) }
+        }));
+        let mut socket = call.track(Peer(Box::pin(frames.chain(stream::iter(later)))));
+        fn read<S: futures_util::Stream<Item = Result<Message, Infallible>> + Unpin>(
+            socket: &mut S,
+            n: usize,
+        ) {
+            for _ in 0..n {
+                assert!(matches!(socket.next().now_or_never(), Some(Some(Ok(_)))));
+            }
+        }
+        read(&mut socket, 15);
+        assert_eq!(counted(), 0.0, "15 frames read back to back: not added yet");
+        read(&mut socket, 1);
+        assert_eq!(counted(), 16.0, "every 16 frames");
+        read(&mut socket, 24);
+        assert_eq!(counted(), 16.0);
+        assert!(socket.next().now_or_never().is_none(), "nothing to read yet");
+        assert_eq!(counted(), 8.0, "the wait adds the 8 read since");
+        read(&mut socket, 3);
+        assert_eq!(counted(), 0.0);
+        assert!(matches!(socket.next().now_or_never(), Some(None)));
+        assert_eq!(counted(), 3.0, "the end of the stream adds the rest");
+        drop((socket, call));
+    });
 }
