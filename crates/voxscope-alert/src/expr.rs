@@ -278,6 +278,9 @@ pub enum RangeFn {
     /// `quantile_over_time(q, range)`: the `q`-quantile (0 to 1) of the range's samples,
     /// interpolated between the two nearest ranks as Prometheus does.
     QuantileOverTime(f64),
+    /// `max_over_time(range)`: the largest of the range's samples; a series with no
+    /// sample in the range gives none.
+    MaxOverTime,
 }
 
 /// Binary operators, by PromQL precedence.
@@ -396,6 +399,19 @@ pub fn quantile_over_time(q: f64, selector: Selector, window: Window) -> Expr {
     Expr::Range(RangeFn::QuantileOverTime(q), selector, window)
 }
 
+/// `max_over_time(selector[window])`: the largest sample in the window, e.g. whether
+/// a recorded check held at any minute of an hour last week.
+///
+/// ```
+/// use voxscope_alert::expr::{Matcher, Scope, Selector, Window, max_over_time};
+/// let held = max_over_time(Selector::new("anomaly:signal:out_1w"), Window::Fixed(3600));
+/// let scope = Scope::rules(Matcher::eq("job", "voice_agent"), 300);
+/// assert_eq!(held.render(&scope), "max_over_time(anomaly:signal:out_1w[1h])");
+/// ```
+pub fn max_over_time(selector: Selector, window: Window) -> Expr {
+    Expr::Range(RangeFn::MaxOverTime, selector, window)
+}
+
 /// `abs(expr)`.
 ///
 /// ```
@@ -491,6 +507,12 @@ impl Expr {
     /// `self or rhs`.
     pub fn or(self, rhs: Expr) -> Self {
         self.binary(BinOp::Or, None, rhs)
+    }
+
+    /// `self unless rhs`: the series of `self` that have no series with the same labels
+    /// in `rhs`.
+    pub fn unless(self, rhs: Expr) -> Self {
+        self.binary(BinOp::Unless, None, rhs)
     }
 
     /// `self unless on (labels) rhs`.
@@ -720,6 +742,7 @@ impl Expr {
                     RangeFn::Increase => ("increase", None, None),
                     RangeFn::PredictLinear(seconds) => ("predict_linear", None, Some(seconds)),
                     RangeFn::QuantileOverTime(q) => ("quantile_over_time", Some(q), None),
+                    RangeFn::MaxOverTime => ("max_over_time", None, None),
                 };
                 let _ = write!(out, "{f}(");
                 if let Some(q) = before {

@@ -62,7 +62,9 @@ pub(crate) fn summary_rate(
         RangeFn::Rate => result / (range_ms as f64 / 1000.0),
         RangeFn::Increase => result,
         // A regression needs every sample, not a summary: see `predict_linear`.
-        RangeFn::PredictLinear(_) | RangeFn::QuantileOverTime(_) => return None,
+        RangeFn::PredictLinear(_) | RangeFn::QuantileOverTime(_) | RangeFn::MaxOverTime => {
+            return None;
+        }
     })
 }
 

@@ -282,6 +282,10 @@ impl Ctx<'_> {
                             let mut values = series.values(&self.storage.limits, from, self.t_ms);
                             quantile_over_time(*q, &mut values)
                         }
+                        RangeFn::MaxOverTime => series
+                            .values(&self.storage.limits, from, self.t_ms)
+                            .into_iter()
+                            .reduce(|max, v| if v > max || max.is_nan() { v } else { max }),
                         _ => series
                             .range(&self.storage.limits, from, self.t_ms)
                             .and_then(|s| summary_rate(*f, &s, self.t_ms, *range)),
@@ -547,6 +551,30 @@ mod tests {
         // Minutes 50..=60 hold 50..=40: their median is 45.
         assert_eq!(q.at(&storage, now).unwrap()[0].value, 45.0);
         assert_eq!(q.ranges(), vec![4_200_000, 3_600_000]);
+    }
+
+    #[test]
+    fn max_over_time_is_the_largest_sample_and_none_without_samples() {
+        // A check recorded only while it held: minutes 30 to 34 of two hours.
+        let mut storage = Storage::new(Default::default());
+        let held = labels(&[("__name__", "x:out"), ("signal", "calls")]);
+        for minute in 30..=34 {
+            storage.append(&held, minute * 60_000, f64::from(minute as u8 % 7)).unwrap();
+        }
+        let hour = crate::expr::max_over_time(Selector::new("x:out"), Window::Fixed(3600));
+        let at = |query: &crate::expr::Expr, minute: i64| {
+            Query::new(query, &unscoped()).unwrap().at(&storage, minute * 60_000).unwrap()
+        };
+        // 30..=34 modulo 7: 2, 3, 4, 5, 6.
+        assert_eq!(
+            at(&hour, 60),
+            vec![Sample { labels: labels(&[("signal", "calls")]), value: 6.0 }]
+        );
+        assert_eq!(
+            at(&hour.clone().offset(3600), 100),
+            vec![Sample { labels: labels(&[("signal", "calls")]), value: 6.0 }]
+        );
+        assert_eq!(at(&hour, 120), Vec::new(), "nothing recorded in the last hour");
     }
 
     #[test]

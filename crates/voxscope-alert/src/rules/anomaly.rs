@@ -36,7 +36,8 @@ use std::collections::BTreeMap;
 
 use crate::RuleCatalog;
 use crate::expr::{
-    Expr, Matcher, Scope, Selector, Window, abs, number, quantile_over_time, rate, sqrt, sum_by,
+    Expr, Matcher, Scope, Selector, Window, abs, max_over_time, number, quantile_over_time, rate,
+    sqrt, sum_by,
 };
 use crate::model::{AlertRule, Category, Fixture, RecordingRule, Severity, ValueFormat};
 use crate::prometheus::rule_groups;
@@ -125,6 +126,15 @@ pub struct Signal {
     pub absolute_floor: f64,
     /// The least events per second for an alert.
     pub min_volume: f64,
+    /// A rate of counted events (call volume): its deviations are measured in units of
+    /// its counting noise, `|signal - baseline| / sqrt(baseline)`, and the limit scales
+    /// back by `sqrt(baseline)`. A count's noise grows as the square root of the count,
+    /// so one day's MAD of these fits the quiet night and the busy afternoon alike,
+    /// where a MAD in events per second is set by the afternoon and is too wide at night.
+    pub counted: bool,
+    /// For a counted signal: the least change of events over the rate window for an
+    /// alert, so an hour that had no events last week does not page on one.
+    pub min_change: f64,
     /// For a share of counted events (the error ratio): how many of its standard
     /// errors the limit adds, `sqrt(baseline / events)` with `events` counted over the
     /// rate window; 0 for none. A share read from few events is noisier.
@@ -165,7 +175,8 @@ impl Default for AnomalySettings {
 #[derive(Clone, Debug, PartialEq)]
 pub struct AnomalyRules {
     /// Recording rules in dependency order: signals and volumes, then per band the
-    /// baseline, the deviation from it and the MAD.
+    /// baseline, the deviation from it and the MAD, then the week band's check of each
+    /// seasonal signal (`anomaly:signal:out_1w`), which its alert reads a week later.
     pub recording: Vec<RecordingRule>,
     /// One alert per signal.
     pub alerts: Vec<AlertRule>,
@@ -221,6 +232,8 @@ pub fn signals(settings: &AnomalySettings) -> Vec<Signal> {
             relative_floor: 0.05,
             absolute_floor: 0.0,
             min_volume: 0.2,
+            counted: false,
+            min_change: 0.0,
             standard_errors: 0.0,
             min_excess: 0.0,
             window_seconds: settings.window_seconds,
@@ -238,6 +251,8 @@ pub fn signals(settings: &AnomalySettings) -> Vec<Signal> {
             relative_floor: 0.05,
             absolute_floor: 0.0,
             min_volume: 0.2,
+            counted: false,
+            min_change: 0.0,
             standard_errors: 0.0,
             min_excess: 0.0,
             window_seconds: settings.window_seconds,
@@ -255,6 +270,8 @@ pub fn signals(settings: &AnomalySettings) -> Vec<Signal> {
             relative_floor: 0.0,
             absolute_floor: 0.005,
             min_volume: 0.2,
+            counted: false,
+            min_change: 0.0,
             standard_errors: 3.0,
             min_excess: 3.0,
             window_seconds: settings.window_seconds,
@@ -269,9 +286,11 @@ pub fn signals(settings: &AnomalySettings) -> Vec<Signal> {
             volume: calls,
             seasonal: true,
             k: 4.0,
-            relative_floor: 0.15,
+            relative_floor: 0.1,
             absolute_floor: 0.0,
             min_volume: 0.0,
+            counted: true,
+            min_change: 3.0,
             standard_errors: 0.0,
             min_excess: 0.0,
             window_seconds: settings.window_seconds,
@@ -282,20 +301,22 @@ pub fn signals(settings: &AnomalySettings) -> Vec<Signal> {
     ]
 }
 
-fn recorded(name: &str) -> Expr {
-    Expr::vector(Selector::new(name))
-}
-
 fn of(signal: &Signal, name: &str) -> Expr {
     Expr::vector(Selector::new(name).with(Matcher::eq("signal", signal.name)))
 }
 
 /// `|signal - baseline| > k * mad + relative_floor * baseline + absolute_floor`, and
 /// for a share of counted events `+ z * sqrt(baseline / events) + min_excess / events`,
-/// `events` being the volume over the rate window.
+/// `events` being the volume over the rate window. For a counted signal the MAD is in
+/// units of its counting noise, so the limit reads `k * mad * sqrt(baseline)`, and the
+/// gap must also exceed `min_change` events over the window.
 fn out_of(signal: &Signal, band: Band) -> Expr {
     let baseline = || of(signal, &band.record("median"));
-    let mut limit = (number(signal.k) * of(signal, &band.record("mad")))
+    let mut spread = of(signal, &band.record("mad"));
+    if signal.counted {
+        spread = spread * sqrt(baseline());
+    }
+    let mut limit = (number(signal.k) * spread)
         .plus(number(signal.relative_floor) * baseline())
         .plus(number(signal.absolute_floor));
     if signal.standard_errors > 0.0 || signal.min_excess > 0.0 {
@@ -304,21 +325,43 @@ fn out_of(signal: &Signal, band: Band) -> Expr {
             .plus(number(signal.standard_errors) * sqrt(baseline() / events()))
             .plus(number(signal.min_excess) / events());
     }
-    abs(of(signal, SIGNAL) - baseline()).above(limit)
+    let gap = || abs(of(signal, SIGNAL) - baseline());
+    let out = gap().above(limit);
+    if signal.min_change > 0.0 {
+        out.and(gap().above(number(signal.min_change / signal.window_seconds as f64)))
+    } else {
+        out
+    }
+}
+
+/// The week band's check of a seasonal signal, recorded every minute so that a week
+/// later the comparison knows its reference hour was itself out of the usual.
+pub fn week_check(signal: &Signal) -> Expr {
+    out_of(signal, Band::Week)
 }
 
 /// The whole condition of `signal`'s alert. It needs a day of history (the signal was
 /// recorded a day ago): before that the day's band is minutes wide and would page on
 /// any change.
+///
+/// A steady signal is out when out of the day band and, once a week of data exists,
+/// out of the week band too. A seasonal signal is compared with the hour around this
+/// time last week, unless that hour was itself out of its band (recorded by
+/// [`week_check`]): last week's anomaly would otherwise page again a week later, as
+/// its echo. In the first week it is compared with the hour around this time yesterday.
 pub fn condition(signal: &Signal) -> Expr {
-    let near = if signal.seasonal { Band::Yesterday } else { Band::Day };
     let week = of(signal, &Band::Week.record("mad"));
-    let confirmed = out_of(signal, near).and(out_of(signal, Band::Week));
-    let first_week = out_of(signal, near).unless_on(&[], week);
-    confirmed
-        .or(first_week)
-        .and(of(signal, VOLUME).ge(signal.min_volume))
-        .and(of(signal, SIGNAL).offset(DAY))
+    let checked = if signal.seasonal {
+        let checks =
+            Selector::new(&Band::Week.record("out")).with(Matcher::eq("signal", signal.name));
+        let echo = max_over_time(checks, Window::Fixed(HOUR)).offset(WEEK - HOUR / 2);
+        let first_week = out_of(signal, Band::Yesterday).unless_on(&[], week);
+        week_check(signal).unless(echo).or(first_week)
+    } else {
+        let confirmed = out_of(signal, Band::Day).and(out_of(signal, Band::Week));
+        confirmed.or(out_of(signal, Band::Day).unless_on(&[], week))
+    };
+    checked.and(of(signal, VOLUME).ge(signal.min_volume)).and(of(signal, SIGNAL).offset(DAY))
 }
 
 fn recording(record: &str, query: Expr, labels: &[(&str, &str)], scope: &Scope) -> RecordingRule {
@@ -347,11 +390,35 @@ pub fn anomaly_rules(settings: &AnomalySettings, scope: &Scope) -> AnomalyRules 
             signal = signal.with(Matcher::re("signal", &watched.join("|")));
         }
         rules.push(recording(&band.record("median"), band.baseline(signal), &[], scope));
-        let deviation = abs(recorded(SIGNAL) - recorded(&band.record("median")));
-        rules.push(recording(&band.record("deviation"), deviation, &[], scope));
+        // Counted signals' deviations are in units of their counting noise.
+        let (counted, plain): (Vec<&Signal>, Vec<&Signal>) =
+            signals.iter().filter(|s| band.watches(s)).partition(|s| s.counted);
+        for group in [plain, counted] {
+            if group.is_empty() {
+                continue;
+            }
+            let pick = |name: &str| {
+                let selector = Selector::new(name);
+                Expr::vector(if group.len() < watched.len() {
+                    let names: Vec<&str> = group.iter().map(|s| s.name).collect();
+                    selector.with(Matcher::re("signal", &names.join("|")))
+                } else {
+                    selector
+                })
+            };
+            let median = || pick(&band.record("median"));
+            let mut deviation = abs(pick(SIGNAL) - median());
+            if group[0].counted {
+                deviation = deviation / sqrt(median()).gt(0.0);
+            }
+            rules.push(recording(&band.record("deviation"), deviation, &[], scope));
+        }
         let deviations = Selector::new(&band.record("deviation"));
         let mad = quantile_over_time(0.5, deviations, Window::Fixed(DAY));
         rules.push(recording(&band.record("mad"), mad, &[], scope));
+    }
+    for signal in signals.iter().filter(|s| s.seasonal) {
+        rules.push(recording(&Band::Week.record("out"), week_check(signal), &[], scope));
     }
     let alerts = signals
         .iter()
@@ -421,18 +488,45 @@ mod tests {
         let scope = Scope::rules(Matcher::eq("job", "voice_agent"), 300);
         let rules = anomaly_rules(&AnomalySettings::default(), &scope);
         let volume = rules.alerts.iter().find(|a| a.name == "AnomalousCallVolume").unwrap();
+        let (sig, w, y) = (
+            "anomaly:signal{signal=\"call_volume\"}",
+            "anomaly:signal:median_1w{signal=\"call_volume\"}",
+            "anomaly:signal:median_yesterday{signal=\"call_volume\"}",
+        );
         assert_eq!(
             volume.expr,
-            "(abs(anomaly:signal{signal=\"call_volume\"} - anomaly:signal:median_yesterday{signal=\"call_volume\"}) \
-             > 4 * anomaly:signal:mad_yesterday{signal=\"call_volume\"} + 0.15 * anomaly:signal:median_yesterday{signal=\"call_volume\"} + 0 \
-             and abs(anomaly:signal{signal=\"call_volume\"} - anomaly:signal:median_1w{signal=\"call_volume\"}) \
-             > 4 * anomaly:signal:mad_1w{signal=\"call_volume\"} + 0.15 * anomaly:signal:median_1w{signal=\"call_volume\"} + 0 \
-             or abs(anomaly:signal{signal=\"call_volume\"} - anomaly:signal:median_yesterday{signal=\"call_volume\"}) \
-             > 4 * anomaly:signal:mad_yesterday{signal=\"call_volume\"} + 0.15 * anomaly:signal:median_yesterday{signal=\"call_volume\"} + 0 \
-             unless on () anomaly:signal:mad_1w{signal=\"call_volume\"}) \
-             and anomaly:volume{signal=\"call_volume\"} >= 0 \
-             and anomaly:signal{signal=\"call_volume\"} offset 1d"
+            format!(
+                "(abs({sig} - {w}) \
+                 > 4 * (anomaly:signal:mad_1w{{signal=\"call_volume\"}} * sqrt({w})) + 0.1 * {w} + 0 \
+                 and abs({sig} - {w}) > 0.01 \
+                 unless max_over_time(anomaly:signal:out_1w{{signal=\"call_volume\"}}[1h] offset 6d23h30m) \
+                 or abs({sig} - {y}) \
+                 > 4 * (anomaly:signal:mad_yesterday{{signal=\"call_volume\"}} * sqrt({y})) + 0.1 * {y} + 0 \
+                 and abs({sig} - {y}) > 0.01 \
+                 unless on () anomaly:signal:mad_1w{{signal=\"call_volume\"}}) \
+                 and anomaly:volume{{signal=\"call_volume\"}} >= 0 \
+                 and {sig} offset 1d"
+            )
         );
+        // Counted deviations are in units of counting noise; the week check is recorded.
+        let deviations: Vec<&str> = rules
+            .recording
+            .iter()
+            .filter(|r| r.record == "anomaly:signal:deviation_1w")
+            .map(|r| r.expr.as_str())
+            .collect();
+        assert_eq!(
+            deviations,
+            [
+                "abs(anomaly:signal{signal=~\"turn_latency|ttfb|error_ratio\"} \
+                 - anomaly:signal:median_1w{signal=~\"turn_latency|ttfb|error_ratio\"})",
+                "abs(anomaly:signal{signal=~\"call_volume\"} - anomaly:signal:median_1w{signal=~\"call_volume\"}) \
+                 / (sqrt(anomaly:signal:median_1w{signal=~\"call_volume\"}) > 0)",
+            ]
+        );
+        let out = rules.recording.iter().position(|r| r.record == "anomaly:signal:out_1w").unwrap();
+        let mad = rules.recording.iter().position(|r| r.record == "anomaly:signal:mad_1w").unwrap();
+        assert!(out > mad, "the week check reads the week band");
         let week = rules.recording.iter().find(|r| r.record == "anomaly:signal:median_1w").unwrap();
         assert_eq!(week.expr, "quantile_over_time(0.5, anomaly:signal[1h] offset 6d23h30m)");
         let day = rules.recording.iter().find(|r| r.record == "anomaly:signal:median_1d").unwrap();
