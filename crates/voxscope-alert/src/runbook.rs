@@ -228,8 +228,10 @@ pub fn guide(alertname: &str) -> Option<(&'static str, &'static [&'static str])>
             ],
         ),
         "AnomalousCallVolume" => (
-            "Calls ended per second left the band of this time yesterday and, once a week of \
-             data exists, of this time last week (4 MADs and 15 %). A drop is lost callers \
+            "Calls ended per second left the band of this time last week (this time yesterday \
+             in the first week): 4 MADs of its counting noise and 10 %, and at least 3 calls \
+             over 5 minutes. An hour whose reference last week was itself unusual is not \
+             compared, so last week's incident does not page again. A drop is lost callers \
              (telephony, routing, a failing answer path); a surge is load to plan for.",
             &[
                 "A drop: check the transport's webhook and media endpoints, ServiceDown and EndpointDown, and the telephony provider.",

@@ -24,13 +24,20 @@
 //! page on noise). A share of counted events (the error ratio) adds its sampling noise:
 //! `z` standard errors of the share, `sqrt(baseline / events)`, and a least excess of
 //! events, `min_excess / events`, with `events` counted over the rate window, so a
-//! quiet hour's one failed request does not page while a busy hour's rise does early. Steady signals alert when out of the `1d` band and, once a week of
-//! data exists, out of the `1w` band too (the week confirms that this time of the week
-//! is not always so). Seasonal signals (call volume) alert when out of the `yesterday`
-//! band and, once a week exists, out of the `1w` band: Monday morning is compared with
-//! last Monday, and an anomaly last week does not echo, as yesterday disagrees. Every
-//! alert needs a day of history and a minimum volume of events, holds for `for` before
-//! firing and keeps firing for `keep_firing_for` after its condition clears.
+//! quiet hour's one failed request does not page while a busy hour's rise does early.
+//! A rate of counted events (call volume) measures its deviations in units of its
+//! counting noise, `|signal - baseline| / sqrt(baseline)`, so one day's MAD fits the
+//! quiet night and the busy afternoon alike.
+//!
+//! Steady signals alert when out of the `1d` band and, once a week of data exists, out
+//! of the `1w` band too (the week confirms that this time of the week is not always
+//! so). Seasonal signals (call volume) are compared with the `1w` band once a week of
+//! data exists (Monday morning with last Monday morning), and with the `yesterday` band
+//! before. The week band's check is recorded every minute (`anomaly:signal:out_1w`); a
+//! week later, an hour whose reference was itself out of its band is not compared, so
+//! last week's anomaly does not page again as its echo. Every alert needs a day of
+//! history and a minimum volume of events, holds for `for` before firing and keeps
+//! firing for `keep_firing_for` after its condition clears.
 
 use std::collections::BTreeMap;
 
@@ -83,7 +90,7 @@ impl Band {
     }
 
     /// Whether the band is recorded for `signal`: the day band for steady signals, the
-    /// yesterday band for seasonal ones, the week band for every one.
+    /// yesterday band for seasonal ones (their first week), the week band for every one.
     pub fn watches(self, signal: &Signal) -> bool {
         match self {
             Band::Day => !signal.seasonal,
@@ -116,7 +123,8 @@ pub struct Signal {
     pub expr: Expr,
     /// Events per second behind it, by the same labels.
     pub volume: Expr,
-    /// Seasonal (call volume): compared with yesterday and last week, not with the day.
+    /// Seasonal (call volume): compared with last week (yesterday in the first week),
+    /// not with the day.
     pub seasonal: bool,
     /// How many MADs away from the baseline is out of the band.
     pub k: f64,
