@@ -2,7 +2,8 @@
 //! evaluator, on the same series: a day of steady traffic, then a change. Both fire the
 //! alert at the same minute, and neither before it: the turn latency doubling; a
 //! provider's error ratio rising from 1 % to about 5 %. A single extra failed request
-//! of a quiet provider does not fire.
+//! of a quiet provider does not fire. Calls ended halving fire the call-volume alert
+//! (counted in units of counting noise) at the same minute in both; a 5 % dip does not.
 
 #[path = "alert_support/mod.rs"]
 mod support;
@@ -72,6 +73,15 @@ fn requests_failing(minute: i64) -> f64 {
 /// One failed request a minute, and one more in the minute after `STEADY`.
 fn requests_one_more(minute: i64) -> f64 {
     minute as f64 + f64::from(u8::from(minute > STEADY))
+}
+
+/// Calls ended: 20 a minute, 10 a minute after `STEADY`.
+fn calls_halving(minute: i64) -> f64 {
+    piecewise(20.0, 10.0)(minute)
+}
+/// Calls ended: 20 a minute, 19 a minute after `STEADY`.
+fn calls_dipping(minute: i64) -> f64 {
+    piecewise(20.0, 19.0)(minute)
 }
 
 /// The first minute the embedded evaluator has `alertname` firing.
@@ -223,6 +233,45 @@ fn one_more_failed_request_of_a_steady_provider_does_not_fire() {
         &rule_file,
         &counters,
         "AnomalousProviderErrorRatio",
+        (&quiet, &[], ""),
+    );
+}
+
+const TWILIO_COMPLETED: &[(&str, &str)] = &[("transport", "twilio"), ("outcome", "completed")];
+
+#[test]
+fn prometheus_and_the_embedded_evaluator_fire_the_same_minute_on_calls_halving() {
+    let (catalog, rule_file) = anomaly_catalog();
+    let counters =
+        [Counter { name: "voice_calls_total", labels: TWILIO_COMPLETED, at: calls_halving }];
+    let fired = embedded_first_firing(&catalog, &counters, "AnomalousCallVolume")
+        .expect("the embedded evaluator fires");
+    // In the first week the band is yesterday's hour: steady, so its MAD is 0 and the
+    // limit is 10 % of 1/3 call a second; the 5-minute rate passes it within two
+    // minutes of the change, then `for` is 2m.
+    assert!((STEADY + 2..=STEADY + 5).contains(&fired), "fired at minute {fired}");
+    let labels = "ALERTS{alertname=\"AnomalousCallVolume\",alertstate=\"firing\",anomaly=\"call_volume\",category=\"performance\",job=\"voice_agent\",severity=\"warning\",signal=\"call_volume\",transport=\"twilio\"}";
+    promtool_agrees(
+        "anomaly-calls",
+        &rule_file,
+        &counters,
+        "AnomalousCallVolume",
+        (&[STEADY - 60, fired - 1], &[fired], labels),
+    );
+}
+
+#[test]
+fn a_five_percent_dip_in_calls_does_not_fire() {
+    let (catalog, rule_file) = anomaly_catalog();
+    let counters =
+        [Counter { name: "voice_calls_total", labels: TWILIO_COMPLETED, at: calls_dipping }];
+    assert_eq!(embedded_first_firing(&catalog, &counters, "AnomalousCallVolume"), None);
+    let quiet: Vec<i64> = (STEADY..=END).step_by(2).collect();
+    promtool_agrees(
+        "anomaly-calls-dip",
+        &rule_file,
+        &counters,
+        "AnomalousCallVolume",
         (&quiet, &[], ""),
     );
 }
