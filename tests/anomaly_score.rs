@@ -100,6 +100,13 @@ fn robust_bands_detect_the_injected_anomalies_and_stay_quiet_on_the_clean_month(
         println!("clean, robust bands (Prometheus):    {p}");
     }
     println!("clean, z-score (3 sigma, 1 d):       {}", clean.z);
+    for (implementation, scores) in
+        [("embedded", Some(&labelled.embedded)), ("Prometheus", labelled.prometheus.as_ref())]
+    {
+        for line in scores.map(|s| s.late.as_slice()).unwrap_or_default() {
+            println!("  {implementation}, late: {line}");
+        }
+    }
     check("embedded", &labelled.embedded, &clean.embedded);
     if let (Some(labelled), Some(clean)) = (&labelled.prometheus, &clean.prometheus) {
         check("Prometheus", labelled, clean);

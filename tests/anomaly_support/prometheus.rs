@@ -5,6 +5,13 @@
 //! MADs for the deviations), `prometheus` restarted over the TSDB after each level, then
 //! `query_range` of every alert's condition, a minute apart, with `for` and
 //! `keep_firing_for` applied as Prometheus's rule manager applies them.
+//!
+//! A rule group evaluates at a phase within its interval that Prometheus derives from
+//! the group's name and file. Every level is backfilled from the same file name and
+//! group, so all levels are recorded at the same phase, each reading the one before it
+//! at the same instant, as one live group evaluates its rules in order; the conditions
+//! are read at that phase too, so they see each minute's samples as the embedded
+//! evaluator does at the minute.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -124,8 +131,9 @@ pub fn run_prometheus(
             .cloned()
             .collect();
         let pass = AnomalyRules { recording, alerts: Vec::new(), signals: Vec::new() };
-        let file = format!("level{depth}.rules.yml");
-        std::fs::write(dir.join(&file), pass.rule_file(catalog)).unwrap();
+        // One file name and group for every level: one evaluation phase (see above).
+        let file = "anomaly.rules.yml";
+        std::fs::write(dir.join(file), pass.rule_file(catalog)).unwrap();
         let from_ms = if depth == 0 { month.start_ms } else { bands_from_ms };
         let server = Server::start(tools, &dir);
         let output = format!("level{depth}");
@@ -142,7 +150,7 @@ pub fn run_prometheus(
                 &format!("--url={}", server.base),
                 &format!("--output-dir={output}"),
                 "--eval-interval=1m",
-                &file,
+                file,
             ],
         );
         assert!(out.status.success(), "promtool rules, level {depth}: {text}");
@@ -152,10 +160,13 @@ pub fn run_prometheus(
     }
     let server = Server::start(tools, &dir);
     let client = reqwest::blocking::Client::new();
+    let phase = recorded_phase(&client, &server.base, score_from_ms);
+    eprintln!("prometheus: rules recorded {} s past each minute", phase / 1000);
     let mut found = Vec::new();
     let last_ms = month.end_ms - MINUTE_MS;
     for alert in &rules.alerts {
-        let holds = condition_minutes(&client, &server.base, &alert.expr, score_from_ms, last_ms);
+        let holds =
+            condition_minutes(&client, &server.base, &alert.expr, score_from_ms, last_ms, phase);
         for (mut labels, minutes) in holds {
             let signal = labels.get("signal").cloned().unwrap_or_default();
             labels.insert("alertname".to_owned(), alert.name.clone());
@@ -175,17 +186,38 @@ pub fn run_prometheus(
     found
 }
 
+/// How far past each minute the backfilled rules were evaluated, milliseconds: the
+/// phase of the group, read from the time of the recorded signal's latest sample.
+fn recorded_phase(client: &reqwest::blocking::Client, base: &str, at_ms: i64) -> i64 {
+    let response: Value = client
+        .get(format!("{base}/api/v1/query"))
+        .query(&[
+            ("query", "max(timestamp(anomaly:signal))".to_owned()),
+            ("time", (at_ms / 1000).to_string()),
+        ])
+        .send()
+        .and_then(|r| r.json())
+        .expect("query answers");
+    let value = &response["data"]["result"][0]["value"][1];
+    let seconds: f64 =
+        value.as_str().and_then(|v| v.parse().ok()).expect("the recorded signal has a sample");
+    ((seconds * 1000.0).round() as i64).rem_euclid(MINUTE_MS)
+}
+
 /// The minutes from `from_ms` to `to_ms` at which `expr` has a result, by series, read
-/// with `query_range` in chunks Prometheus accepts.
+/// with `query_range` in chunks Prometheus accepts, at `phase` past each minute (the
+/// minutes returned are the minutes whose samples the evaluation saw).
 fn condition_minutes(
     client: &reqwest::blocking::Client,
     base: &str,
     expr: &str,
     from_ms: i64,
     to_ms: i64,
+    phase: i64,
 ) -> BTreeMap<Labels, std::collections::BTreeSet<i64>> {
     let mut out: BTreeMap<Labels, std::collections::BTreeSet<i64>> = BTreeMap::new();
-    let mut start = from_ms;
+    let mut start = from_ms + phase;
+    let to_ms = to_ms + phase;
     while start <= to_ms {
         let end = (start + (MAX_POINTS - 1) * MINUTE_MS).min(to_ms);
         let response: Value = client
@@ -209,7 +241,8 @@ fn condition_minutes(
                 .collect();
             let minutes = out.entry(labels).or_default();
             for point in series["values"].as_array().expect("points") {
-                minutes.insert((point[0].as_f64().expect("a time") * 1000.0).round() as i64);
+                let at = (point[0].as_f64().expect("a time") * 1000.0).round() as i64;
+                minutes.insert(at - phase);
             }
         }
         start = end + MINUTE_MS;

@@ -79,6 +79,8 @@ pub struct Scores {
     pub days: f64,
     /// Per kind: (anomalies, detected within the target).
     pub by_kind: BTreeMap<String, (usize, usize)>,
+    /// The anomalies not detected within the target, one line each.
+    pub late: Vec<String>,
 }
 
 impl Scores {
@@ -96,6 +98,18 @@ impl Scores {
             let first = episodes.iter().filter(|e| explains(a, e)).map(|e| e.fired_ms).min();
             let kind = s.by_kind.entry(a.kind.clone()).or_default();
             kind.0 += 1;
+            let day = (a.start_ms - from_ms) as f64 / 86_400_000.0;
+            let what = format!(
+                "{} of {} {:?}, day {day:.2} of the scored days",
+                a.kind, a.signal, a.labels
+            );
+            match first {
+                Some(fired) if fired - a.start_ms > TARGET_MS => s
+                    .late
+                    .push(format!("{what}: detected after {} min", (fired - a.start_ms) / 60_000)),
+                None => s.late.push(format!("{what}: not detected")),
+                Some(_) => {}
+            }
             if let Some(fired) = first {
                 s.detected += 1;
                 // An alert before a drift counts as started detects it at once.
