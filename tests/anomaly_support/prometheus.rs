@@ -161,7 +161,7 @@ pub fn run_prometheus(
     let server = Server::start(tools, &dir);
     let client = reqwest::blocking::Client::new();
     let phase = recorded_phase(&client, &server.base, score_from_ms);
-    eprintln!("prometheus: rules recorded {} s past each minute", phase / 1000);
+    eprintln!("prometheus: rules recorded {phase} ms past each minute");
     let mut found = Vec::new();
     let last_ms = month.end_ms - MINUTE_MS;
     for alert in &rules.alerts {
@@ -224,8 +224,8 @@ fn condition_minutes(
             .get(format!("{base}/api/v1/query_range"))
             .query(&[
                 ("query", expr.to_owned()),
-                ("start", (start / 1000).to_string()),
-                ("end", (end / 1000).to_string()),
+                ("start", format!("{:.3}", start as f64 / 1000.0)),
+                ("end", format!("{:.3}", end as f64 / 1000.0)),
                 ("step", "60".to_owned()),
             ])
             .send()
