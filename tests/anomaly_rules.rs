@@ -120,7 +120,9 @@ fn anomaly_catalog() -> (RuleCatalog, String) {
 }
 
 /// promtool checks that `alertname` is quiet at each of `quiet` and fires with the
-/// labels `firing` at each of `fires` (minutes).
+/// labels `firing` at each of `fires` (minutes). The recordings are evaluated before the
+/// alerts at each minute, as the embedded evaluator does: promtool orders groups at
+/// random unless told.
 fn promtool_agrees(
     name: &str,
     rule_file: &str,
@@ -158,7 +160,8 @@ fn promtool_agrees(
         .chain(fires.iter().map(|m| check(*m, true)))
         .collect();
     let test = format!(
-        "rule_files: [anomaly.rules.yml]\nevaluation_interval: 1m\ntests:\n  - interval: 1m\n    input_series:\n{input}    promql_expr_test:\n{checks}"
+        "rule_files: [anomaly.rules.yml]\nevaluation_interval: 1m\n\
+         group_eval_order: [voxscope-anomaly-recordings, voxscope-anomaly-alerts]\ntests:\n  - interval: 1m\n    input_series:\n{input}    promql_expr_test:\n{checks}"
     );
     std::fs::write(dir.path().join("anomaly.test.yml"), test).unwrap();
     let (out, text) = run(&promtool, dir.path(), &["test", "rules", "anomaly.test.yml"]);

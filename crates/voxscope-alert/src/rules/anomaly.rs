@@ -398,9 +398,11 @@ pub fn anomaly_rules(settings: &AnomalySettings, scope: &Scope) -> AnomalyRules 
             signal = signal.with(Matcher::re("signal", &watched.join("|")));
         }
         rules.push(recording(&band.record("median"), band.baseline(signal), &[], scope));
-        // Counted signals' deviations are in units of their counting noise.
+        // Counted signals' deviations are in units of their counting noise. One rule
+        // per record name (promtool's lint refuses two alike), the groups joined by `or`.
         let (counted, plain): (Vec<&Signal>, Vec<&Signal>) =
             signals.iter().filter(|s| band.watches(s)).partition(|s| s.counted);
+        let mut deviations: Option<Expr> = None;
         for group in [plain, counted] {
             if group.is_empty() {
                 continue;
@@ -419,6 +421,12 @@ pub fn anomaly_rules(settings: &AnomalySettings, scope: &Scope) -> AnomalyRules 
             if group[0].counted {
                 deviation = deviation / sqrt(median()).gt(0.0);
             }
+            deviations = Some(match deviations {
+                Some(before) => before.or(deviation),
+                None => deviation,
+            });
+        }
+        if let Some(deviation) = deviations {
             rules.push(recording(&band.record("deviation"), deviation, &[], scope));
         }
         let deviations = Selector::new(&band.record("deviation"));
@@ -516,7 +524,8 @@ mod tests {
                  and {sig} offset 1d"
             )
         );
-        // Counted deviations are in units of counting noise; the week check is recorded.
+        // Counted deviations are in units of counting noise, in the same one rule
+        // (promtool's lint refuses two rules recording the same name and labels).
         let deviations: Vec<&str> = rules
             .recording
             .iter()
@@ -525,13 +534,21 @@ mod tests {
             .collect();
         assert_eq!(
             deviations,
-            [
-                "abs(anomaly:signal{signal=~\"turn_latency|ttfb|error_ratio\"} \
-                 - anomaly:signal:median_1w{signal=~\"turn_latency|ttfb|error_ratio\"})",
-                "abs(anomaly:signal{signal=~\"call_volume\"} - anomaly:signal:median_1w{signal=~\"call_volume\"}) \
-                 / (sqrt(anomaly:signal:median_1w{signal=~\"call_volume\"}) > 0)",
-            ]
+            ["abs(anomaly:signal{signal=~\"turn_latency|ttfb|error_ratio\"} \
+                 - anomaly:signal:median_1w{signal=~\"turn_latency|ttfb|error_ratio\"}) \
+                 or abs(anomaly:signal{signal=~\"call_volume\"} - anomaly:signal:median_1w{signal=~\"call_volume\"}) \
+                 / (sqrt(anomaly:signal:median_1w{signal=~\"call_volume\"}) > 0)",]
         );
+        let mut records: Vec<&str> = rules
+            .recording
+            .iter()
+            .filter(|r| r.labels.is_empty())
+            .map(|r| r.record.as_str())
+            .collect();
+        let all = records.len();
+        records.sort_unstable();
+        records.dedup();
+        assert_eq!(records.len(), all, "one unlabelled rule per record name");
         let out = rules.recording.iter().position(|r| r.record == "anomaly:signal:out_1w").unwrap();
         let mad = rules.recording.iter().position(|r| r.record == "anomaly:signal:mad_1w").unwrap();
         assert!(out > mad, "the week check reads the week band");
