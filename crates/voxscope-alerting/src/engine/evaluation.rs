@@ -114,7 +114,14 @@ impl Evaluation {
 pub(crate) fn tick(inner: &Inner) -> usize {
     let started = Instant::now();
     let now_ms = inner.clock.now_ms();
-    let alerts = inner.evaluation().run(now_ms);
+    // The gauge is set under the same lock as the alerts it counts: whoever reads an
+    // alert firing through the API finds `voxscope_alerts_firing` counting it.
+    let (alerts, firing) = {
+        let mut evaluation = inner.evaluation();
+        let alerts = evaluation.run(now_ms);
+        let firing = evaluation.publish(&alerts);
+        (alerts, firing)
+    };
     inner.notifier.observe(&alerts);
     if let Some(pushed) = pushed_alerts(&alerts) {
         // As Prometheus: resend what is unchanged once a minute, a change at once.
@@ -142,7 +149,6 @@ pub(crate) fn tick(inner: &Inner) -> usize {
         evaluation.silences_saved = silences;
         inner.notifier.persist_soon();
     }
-    let firing = evaluation.publish(&alerts);
     let seconds = started.elapsed().as_secs_f64();
     evaluation.last = Some((now_ms, seconds));
     drop(evaluation);
