@@ -270,22 +270,22 @@ impl Storage {
         if !super::series::sane_time(t_ms) {
             return Err(AppendError::BadTime { name: name.clone(), t_ms });
         }
-        let known = self.metrics.get(name.as_str()).is_some_and(|m| m.contains_key(labels));
-        if !known {
-            if self.series >= self.limits.max_series {
-                return Err(AppendError::TooManySeries {
-                    limit: self.limits.max_series,
-                    name: name.clone(),
-                });
+        let at_limit = self.series >= self.limits.max_series;
+        let too_many =
+            || AppendError::TooManySeries { limit: self.limits.max_series, name: name.clone() };
+        let metric = match self.metrics.get_mut(name.as_str()) {
+            Some(metric) => metric,
+            None if at_limit => return Err(too_many()),
+            None => self.metrics.entry(name.clone()).or_default(),
+        };
+        let series = match metric.get_mut(labels) {
+            Some(series) => series,
+            None if at_limit => return Err(too_many()),
+            None => {
+                self.series += 1;
+                metric.entry(labels.clone()).or_default()
             }
-            self.metrics.entry(name.clone()).or_default().insert(labels.clone(), Series::default());
-            self.series += 1;
-        }
-        let series = self
-            .metrics
-            .get_mut(name.as_str())
-            .and_then(|m| m.get_mut(labels))
-            .expect("inserted above");
+        };
         if let Some(latest) = series.latest
             && t_ms <= latest
         {
@@ -410,15 +410,19 @@ mod tests {
             let result = storage.append(&labels("x", &[("i", &i.to_string())]), 0, 1.0);
             assert_eq!(result.is_ok(), i < 2, "series {i}");
         }
+        // A new metric at the limit is refused too, and leaves no empty metric behind.
+        let y = storage.append(&labels("y", &[]), 0, 1.0);
+        assert!(matches!(y, Err(AppendError::TooManySeries { limit: 2, .. })), "{y:?}");
+        assert!(!storage.metrics.contains_key("y"));
         // Known series still take samples.
         storage.append(&labels("x", &[("i", "0")]), 1_000, 2.0).unwrap();
-        assert_eq!((storage.series_count(), storage.rejected()), (2, 1));
+        assert_eq!((storage.series_count(), storage.rejected()), (2, 2));
         // Times no clock gives are refused, not a panic in the step arithmetic.
         for t in [i64::MIN, i64::MAX] {
             let result = storage.append(&labels("x", &[("i", "0")]), t, 1.0);
             assert!(matches!(result, Err(AppendError::BadTime { .. })), "{t}");
         }
-        assert_eq!(storage.rejected(), 3);
+        assert_eq!(storage.rejected(), 4);
     }
 
     #[test]
