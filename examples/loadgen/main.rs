@@ -2,13 +2,17 @@
 //!
 //! `cargo build --release -p voxscope-examples --bins && target/release/loadgen`
 //!
-//! Starts the `voice_agent` binary three times, `--instrumentation off`, `metrics` and
-//! `on` (its story off), then, round by round and rotating which goes first: `wrk`
-//! against the HTTP API (routes in [`wrk::ROUTES`]), and the media driver ([`frames`])
-//! against `/media`. Prints a table of the medians over the rounds, each against off.
+//! Starts the `voice_agent` binary four times, `--instrumentation off`, `metrics`, `on`
+//! and `alternative` (its story off), then, round by round and rotating which goes
+//! first: `wrk` against the HTTP API of each (routes in [`wrk::ROUTES`]), and the media
+//! driver ([`frames`]) against `/media` of the first three (`alternative` has no call
+//! layer: its `/media` is off's). Prints a table of the medians over the rounds, each
+//! against off, and one of the HTTP figures of `on` beside `alternative`, the same
+//! routes under tower-http's `TraceLayer` and axum-prometheus's layer.
 //! Before it reports, it checks the accounting: the instrumented demos counted exactly
-//! the media frames the driver sent them, and the uninstrumented one recorded no HTTP or
-//! call series at all.
+//! the media frames the driver sent them, each HTTP layer counted the requests wrk
+//! completed (plus at most those it left in flight), and the uninstrumented demo
+//! recorded no HTTP or call series at all.
 
 mod demo;
 mod frames;
@@ -26,8 +30,10 @@ use crate::wrk::WrkReport;
 
 /// The target: instrumented throughput at least this share of the uninstrumented.
 const TARGET_RATIO: f64 = 0.95;
-/// off, metrics, on.
+/// off, metrics, on: measured on both paths.
 const MODES: usize = 3;
+/// The three and `alternative`, measured on the HTTP path.
+const HTTP_MODES: usize = MODES + 1;
 
 struct Settings {
     agent: PathBuf,
@@ -94,7 +100,9 @@ fn main() -> anyhow::Result<()> {
         Demo::start(&settings.agent, "metrics")?,
         Demo::start(&settings.agent, "on")?,
     ];
-    for demo in &demos {
+    let alternative = Demo::start(&settings.agent, "alternative")?;
+    let http_demos: [&Demo; HTTP_MODES] = [&demos[0], &demos[1], &demos[2], &alternative];
+    for demo in http_demos {
         for _ in 0..2 {
             let (status, body) = demo.request("POST", "/calls")?;
             if status != 201 {
@@ -104,22 +112,23 @@ fn main() -> anyhow::Result<()> {
     }
     let script = wrk::write_script(&std::env::temp_dir())?;
     let duration = Duration::from_secs(settings.seconds);
-    let mut http: [Vec<WrkReport>; MODES] = Default::default();
+    let mut http: [Vec<WrkReport>; HTTP_MODES] = Default::default();
     let mut media: [Vec<FramesReport>; MODES] = Default::default();
     let mut frames_sent = [0_u64; MODES];
     for round in 0..settings.rounds {
-        let order: [usize; MODES] = std::array::from_fn(|i| (i + round) % MODES);
-        for i in order {
+        let http_order: [usize; HTTP_MODES] = std::array::from_fn(|i| (i + round) % HTTP_MODES);
+        for i in http_order {
             let report = wrk::run(
-                &demos[i].base_url(),
+                &http_demos[i].base_url(),
                 &script,
                 settings.threads,
                 settings.connections,
                 duration,
             )?;
-            eprintln!("round {} wrk {}: {report:?}", round + 1, demos[i].instrumentation);
+            eprintln!("round {} wrk {}: {report:?}", round + 1, http_demos[i].instrumentation);
             http[i].push(report);
         }
+        let order: [usize; MODES] = std::array::from_fn(|i| (i + round) % MODES);
         for i in order {
             let url = demos[i].media_url();
             let report =
@@ -137,8 +146,67 @@ fn main() -> anyhow::Result<()> {
         }
     }
     let _ = std::fs::remove_file(&script);
+    check_http_accounting(&http_demos, &http, &settings)?;
     check_accounting(&demos, frames_sent)?;
     print_table(&settings, &http, &media);
+    print_alternative(&http);
+    Ok(())
+}
+
+/// The sum of the values of `series` over the wrk routes the demo's HTTP layer counts:
+/// not `/health` nor `/metrics`, which it leaves out, nor `/media`'s upgrades.
+fn http_counted(exposition: &str, series: &str) -> f64 {
+    exposition
+        .lines()
+        .filter(|line| line.strip_prefix(series).is_some_and(|rest| rest.starts_with('{')))
+        .filter(|line| UNCOUNTED.iter().all(|path| !line.contains(&format!("\"{path}\""))))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// Paths the demo's HTTP layer does not count (and that are not counted here in
+/// alternative's series either).
+const UNCOUNTED: [&str; 3] = ["/health", "/metrics", "/media"];
+
+/// Each HTTP layer counted the requests wrk completed on the routes it counts. Each wrk
+/// thread cycles through [`wrk::ROUTES`] in turn, so those are that share of them, give
+/// or take the requests left in flight at the end of each run (one a connection), one a
+/// thread for where its cycle stopped, those wrk gave up on, and the two `POST /calls`
+/// of the set-up.
+fn check_http_accounting(
+    demos: &[&Demo; HTTP_MODES],
+    http: &[Vec<WrkReport>; HTTP_MODES],
+    settings: &Settings,
+) -> anyhow::Result<()> {
+    let routes = wrk::ROUTES.len() as f64;
+    let counted_routes = wrk::ROUTES.iter().filter(|(_, path)| !UNCOUNTED.contains(path)).count();
+    let share = counted_routes as f64 / routes;
+    for (i, demo) in demos.iter().enumerate().skip(1) {
+        let series = if i == HTTP_MODES - 1 {
+            "axum_http_requests_total"
+        } else {
+            "http_server_request_duration_seconds_count"
+        };
+        let completed: u64 = http[i].iter().map(|r| r.requests).sum();
+        let expected = completed as f64 * share;
+        let slack = http[i]
+            .iter()
+            .map(|r| (r.socket_errors + (settings.connections + settings.threads) as u64) as f64)
+            .sum::<f64>()
+            + 2.0;
+        let counted = http_counted(&demo.request("GET", "/metrics")?.1, series);
+        if (counted - expected).abs() > slack {
+            bail!(
+                "the demo ({}) counted {counted} requests in {series}; of the {completed} wrk completed, {expected:.0} were on the routes it counts (give or take {slack})",
+                demo.instrumentation
+            );
+        }
+        println!(
+            "accounting: the demo ({}) counted {counted} requests; wrk completed {completed}, {counted_routes} in {} on the routes counted",
+            demo.instrumentation,
+            wrk::ROUTES.len()
+        );
+    }
     Ok(())
 }
 
@@ -190,7 +258,7 @@ fn median(mut values: Vec<f64>) -> f64 {
 
 fn print_table(
     settings: &Settings,
-    http: &[Vec<WrkReport>; MODES],
+    http: &[Vec<WrkReport>; HTTP_MODES],
     media: &[Vec<FramesReport>; MODES],
 ) {
     let http_rate = |i: usize| median(http[i].iter().map(|r| r.requests_per_sec).collect());
@@ -248,5 +316,44 @@ fn print_table(
         verdict(&media_rate, 2),
         verdict(&http_rate, 1),
         verdict(&media_rate, 1),
+    );
+}
+
+/// The HTTP figures of `on` beside those of `alternative`, each against off.
+fn print_alternative(http: &[Vec<WrkReport>; HTTP_MODES]) {
+    let (off, on, alternative) = (0, 2, HTTP_MODES - 1);
+    let rate = |i: usize| median(http[i].iter().map(|r| r.requests_per_sec).collect());
+    let p50 = |i: usize| median(http[i].iter().map(|r| r.p50.as_secs_f64() * 1e3).collect());
+    let p99 = |i: usize| median(http[i].iter().map(|r| r.p99.as_secs_f64() * 1e3).collect());
+    println!(
+        "\n| HTTP, the usual stack beside voxscope | off | on | alternative | on vs off | alternative vs off |"
+    );
+    println!("|---|---|---|---|---|---|");
+    let percent = |i: usize| format!("{:.1} %", rate(i) / rate(off) * 100.0);
+    println!(
+        "| requests/s (wrk) | {:.0} | {:.0} | {:.0} | {} | {} |",
+        rate(off),
+        rate(on),
+        rate(alternative),
+        percent(on),
+        percent(alternative)
+    );
+    type Measure<'a> = &'a dyn Fn(usize) -> f64;
+    let latencies: [(&str, Measure<'_>); 2] = [("p50", &p50), ("p99", &p99)];
+    for (name, f) in latencies {
+        let ms = |i: usize| format!("{:.3} ms", f(i));
+        let diff = |i: usize| format!("{:+.3} ms", f(i) - f(off));
+        println!(
+            "| {name} | {} | {} | {} | {} | {} |",
+            ms(off),
+            ms(on),
+            ms(alternative),
+            diff(on),
+            diff(alternative)
+        );
+    }
+    println!(
+        "\non is {:.2} x alternative's throughput (alternative: tower-http's TraceLayer at INFO and axum-prometheus's PrometheusMetricLayer, same subscriber and recorder)",
+        rate(on) / rate(alternative)
     );
 }

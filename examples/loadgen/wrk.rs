@@ -23,6 +23,8 @@ pub const ROUTES: [(&str, &str); 5] = [
 pub struct WrkReport {
     /// Completed requests per second.
     pub requests_per_sec: f64,
+    /// Completed requests.
+    pub requests: u64,
     /// Median latency.
     pub p50: Duration,
     /// 99th percentile latency.
@@ -75,8 +77,8 @@ pub fn run(
     parse(&text).with_context(|| format!("wrk's output: {text}"))
 }
 
-/// Reads wrk's report: `Requests/sec:`, the `50%` and `99%` lines of its latency
-/// distribution, and its socket errors.
+/// Reads wrk's report: `Requests/sec:`, the requests completed, the `50%` and `99%`
+/// lines of its latency distribution, and its socket errors.
 pub fn parse(text: &str) -> anyhow::Result<WrkReport> {
     let value = |prefix: &str| {
         text.lines().find_map(|line| line.trim().strip_prefix(prefix).map(str::trim))
@@ -85,6 +87,11 @@ pub fn parse(text: &str) -> anyhow::Result<WrkReport> {
         .and_then(|v| v.parse::<f64>().ok())
         .filter(|v| v.is_finite())
         .context("no Requests/sec")?;
+    let requests = text
+        .lines()
+        .find_map(|line| line.trim().split_once(" requests in "))
+        .and_then(|(count, _)| count.parse::<u64>().ok())
+        .context("no requests count")?;
     let p50 = value("50%").and_then(parse_latency).context("no 50% latency")?;
     let p99 = value("99%").and_then(parse_latency).context("no 99% latency")?;
     let socket_errors = value("Socket errors:")
@@ -94,7 +101,7 @@ pub fn parse(text: &str) -> anyhow::Result<WrkReport> {
                 .sum()
         })
         .unwrap_or(0);
-    Ok(WrkReport { requests_per_sec, p50, p99, socket_errors })
+    Ok(WrkReport { requests_per_sec, requests, p50, p99, socket_errors })
 }
 
 /// `512.00us`, `1.23ms`, `2.00s` as wrk writes them.
@@ -140,6 +147,7 @@ Transfer/sec:      7.88MB
     fn reads_wrk_4_1_reports() {
         let report = parse(REPORT).unwrap();
         assert_eq!(report.requests_per_sec, 67216.29);
+        assert_eq!(report.requests, 68126);
         assert_eq!(report.p50, Duration::from_micros(127));
         assert_eq!(report.p99, Duration::from_micros(15550));
         assert_eq!(report.socket_errors, 0);

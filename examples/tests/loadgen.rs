@@ -1,6 +1,7 @@
 //! The `loadgen` binary, run briefly against the built `voice_agent`: it starts the demo
-//! off, with metrics and on, drives wrk and the media driver against each, checks that
-//! the instrumented demos counted every frame it sent, and prints its table.
+//! off, with metrics, on and under the alternative layers, drives wrk against each and
+//! the media driver against the first three, checks that the instrumented demos counted
+//! every frame it sent and every request wrk completed, and prints its tables.
 
 use std::process::Command;
 
@@ -14,7 +15,7 @@ fn row<'a>(table: &'a str, name: &str) -> Vec<&'a str> {
 }
 
 #[test]
-fn measures_three_modes_and_checks_the_frame_accounting() {
+fn measures_every_mode_and_checks_the_accounting() {
     let output = Command::new(env!("CARGO_BIN_EXE_loadgen"))
         .args(["--agent", env!("CARGO_BIN_EXE_voice_agent")])
         .args(["--seconds", "1", "--rounds", "1", "--connections", "4", "--calls", "3"])
@@ -28,8 +29,11 @@ fn measures_three_modes_and_checks_the_frame_accounting() {
     for mode in ["metrics", "on"] {
         let line = stdout
             .lines()
-            .find(|line| line.starts_with(&format!("accounting: the demo ({mode}) counted ")))
-            .unwrap_or_else(|| panic!("no accounting line for {mode}:\n{stdout}"));
+            .find(|line| {
+                line.starts_with(&format!("accounting: the demo ({mode}) counted "))
+                    && line.ends_with(" frames")
+            })
+            .unwrap_or_else(|| panic!("no frame accounting line for {mode}:\n{stdout}"));
         let numbers: Vec<u64> =
             line.split_whitespace().filter_map(|word| word.parse().ok()).collect();
         assert_eq!(numbers.len(), 2, "{line}");
@@ -37,6 +41,42 @@ fn measures_three_modes_and_checks_the_frame_accounting() {
         assert!(numbers[0] >= 3 * 50, "each call sends at least one batch: {line}");
     }
     assert!(stdout.contains("the uninstrumented demo recorded no HTTP or call series"));
+
+    // Each HTTP layer counted the 4 in 5 of wrk's requests on the routes it counts
+    // (not /health), give or take one request a connection (4) and a thread (2), the 2
+    // set-up requests and any request wrk gave up on.
+    let errors: u64 = stdout
+        .lines()
+        .find_map(|line| line.split("wrk socket errors: ").nth(1)?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no socket error count:\n{stdout}"));
+    for mode in ["metrics", "on", "alternative"] {
+        let prefix = format!("accounting: the demo ({mode}) counted ");
+        let line = stdout
+            .lines()
+            .find(|line| line.starts_with(&prefix) && line.contains(" requests; wrk completed "))
+            .unwrap_or_else(|| panic!("no HTTP accounting line for {mode}:\n{stdout}"));
+        let numbers: Vec<f64> = line
+            .split_whitespace()
+            .filter_map(|word| word.trim_end_matches([';', ',']).parse().ok())
+            .collect();
+        assert_eq!(numbers.len(), 4, "{line}");
+        let (counted, completed) = (numbers[0], numbers[1]);
+        assert_eq!((numbers[2], numbers[3]), (4.0, 5.0), "{line}");
+        assert!(completed > 0.0, "{line}");
+        let slack = 4.0 + 2.0 + 2.0 + errors as f64;
+        assert!((counted - completed * 0.8).abs() <= slack, "{line}");
+    }
+    let cells = row(&stdout, "requests/s (wrk)");
+    assert_eq!(cells.len(), 5, "{cells:?}");
+    for rate in &cells[..3] {
+        let rate: f64 = rate.parse().expect("a rate");
+        assert!(rate.is_finite() && rate > 0.0, "alternative table: {cells:?}");
+    }
+    let ratio = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("on is ")?.split(" x ").next()?.parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("no on/alternative ratio:\n{stdout}"));
+    assert!(ratio.is_finite() && ratio > 0.0, "{ratio}");
 
     for name in ["HTTP requests/s (wrk)", "media frames/s"] {
         let cells = row(&stdout, name);

@@ -12,7 +12,7 @@
 //! | `--callers N` (built-in simulated callers on `/media`; 0 turns them off) | `VOXSCOPE_DEMO_CALLERS` | 8 |
 //! | `--timeline on\|off` (the scripted incident timeline) | `VOXSCOPE_DEMO_TIMELINE` | `on` |
 //! | `--speed N` (the story's minutes pass N times faster, 1 to 60) | `VOXSCOPE_DEMO_SPEED` | 1 |
-//! | `--instrumentation on\|metrics\|off` (voxscope's HTTP, trace and call layers; metrics: no trace layer) | `VOXSCOPE_INSTRUMENTATION` | `on` |
+//! | `--instrumentation on\|metrics\|off\|alternative` (voxscope's HTTP, trace and call layers; metrics: no trace layer; alternative: tower-http's and axum-prometheus's layers instead) | `VOXSCOPE_INSTRUMENTATION` | `on` |
 //! | `--max-calls N` (concurrent `/media` calls before 503, 1 to 20000) | `VOXSCOPE_MAX_CALLS` | 500 |
 //!
 //! The provider keys (`VOXSCOPE_DEMO_STT_KEY`, …) come from the environment only, so they
@@ -125,8 +125,8 @@ fn command() -> Command {
         .arg(Arg::new("speed").long("speed").value_name("N").help(
             "Runs the story N times faster (timeline, alert engine clock, breaker cool-down), 1 to 60 [env: VOXSCOPE_DEMO_SPEED] [default: 1]",
         ))
-        .arg(Arg::new("instrumentation").long("instrumentation").value_name("on|metrics|off").help(
-            "voxscope's HTTP metrics, trace and call layers; metrics leaves out the trace layer, off serves the same routes without any [env: VOXSCOPE_INSTRUMENTATION] [default: on]",
+        .arg(Arg::new("instrumentation").long("instrumentation").value_name("on|metrics|off|alternative").help(
+            "voxscope's HTTP metrics, trace and call layers; metrics leaves out the trace layer, off serves the same routes without any, alternative under tower-http's TraceLayer and axum-prometheus instead [env: VOXSCOPE_INSTRUMENTATION] [default: on]",
         ))
         .arg(Arg::new("max-calls").long("max-calls").value_name("N").help(
             "Concurrent /media calls before 503, 1 to 20000 [env: VOXSCOPE_MAX_CALLS] [default: 500]",
@@ -344,9 +344,14 @@ mod tests {
         let err = Config::parse(args(&["--timeline", "maybe"]), none).unwrap_err();
         assert_eq!(err.to_string(), "timeline: \"maybe\" is neither on nor off");
         let err = Config::parse(args(&["--instrumentation", "none"]), none).unwrap_err();
-        assert_eq!(err.to_string(), "instrumentation: \"none\" is not on, metrics or off");
+        assert_eq!(
+            err.to_string(),
+            "instrumentation: \"none\" is not on, metrics, off or alternative"
+        );
         let metrics = Config::parse(args(&["--instrumentation", "metrics"]), none).unwrap();
         assert_eq!(metrics.instrumentation, Instrumentation::Metrics);
+        let alternative = Config::parse(args(&["--instrumentation", "alternative"]), none).unwrap();
+        assert_eq!(alternative.instrumentation, Instrumentation::Alternative);
         let env = |k: &str| (k == "VOXSCOPE_INSTRUMENTATION").then(|| "off".to_owned());
         assert_eq!(Config::parse(args(&[]), env).unwrap().instrumentation, Instrumentation::Off);
         let flag = Config::parse(args(&["--instrumentation=on"]), env).unwrap();

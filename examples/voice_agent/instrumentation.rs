@@ -1,7 +1,11 @@
-//! `--instrumentation on|metrics|off`: the demo with every voxscope layer, with its
-//! metrics layers but no trace layer, or the same routes without any of them, so that
-//! what the layers cost a whole service can be measured (`loadgen` serves all three and
-//! compares them).
+//! `--instrumentation on|metrics|off|alternative`: the demo with every voxscope layer,
+//! with its metrics layers but no trace layer, or the same routes without any of them, so
+//! that what the layers cost a whole service can be measured (`loadgen` serves them all
+//! and compares them). `alternative` serves the HTTP routes under the layers an axum
+//! service usually reaches for instead, tower-http's `TraceLayer` and axum-prometheus's
+//! `PrometheusMetricLayer`, under the same subscriber and recorder with head sampling
+//! only (as the usual tracing-opentelemetry set-up samples), and `/media` as off: the
+//! same service instrumented the usual way, measured in the same run.
 //!
 //! Off leaves out the HTTP metrics layer, the trace layer and the call layer on `/media`
 //! (its admission cap and idle watch with it: an uninstrumented `/media` takes every
@@ -26,7 +30,10 @@ use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{Query, State};
 use axum::response::Response;
 use axum::routing::any;
+use axum_prometheus::PrometheusMetricLayer;
 use serde::Deserialize;
+use tower_http::trace::{DefaultMakeSpan, TraceLayer};
+use tracing::Level;
 use voxscope::trace::TracePipeline;
 
 use crate::media::{self, CallHooks, MEDIA_PATH, Responder};
@@ -42,17 +49,24 @@ pub enum Instrumentation {
     Metrics,
     /// The same routes without those layers: the baseline of what they cost.
     Off,
+    /// tower-http's `TraceLayer` (spans at `INFO`, so that the trace pipeline sees them)
+    /// and axum-prometheus's `PrometheusMetricLayer` on the HTTP routes, `/media` as off:
+    /// the usual axum stack, to compare with.
+    Alternative,
 }
 
 impl Instrumentation {
-    /// Reads `on`, `metrics` or `off`.
+    /// Reads `on`, `metrics`, `off` or `alternative`.
     ///
     /// ```
     /// use voice_agent::instrumentation::Instrumentation;
     ///
     /// assert_eq!(Instrumentation::parse("off").unwrap(), Instrumentation::Off);
     /// let err = Instrumentation::parse("partly").unwrap_err();
-    /// assert_eq!(err.to_string(), "instrumentation: \"partly\" is not on, metrics or off");
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "instrumentation: \"partly\" is not on, metrics, off or alternative"
+    /// );
     /// ```
     ///
     /// # Errors
@@ -62,13 +76,16 @@ impl Instrumentation {
             "on" => Ok(Self::On),
             "metrics" => Ok(Self::Metrics),
             "off" => Ok(Self::Off),
-            other => Err(anyhow!("instrumentation: {other:?} is not on, metrics or off")),
+            "alternative" => Ok(Self::Alternative),
+            other => {
+                Err(anyhow!("instrumentation: {other:?} is not on, metrics, off or alternative"))
+            }
         }
     }
 
     /// `/media` answered by the agent over `responder`: under its call layer when on
     /// ([`media::router_with`], at most `max_calls` at once), on the bare WebSocket when
-    /// off.
+    /// off or alternative.
     ///
     /// # Errors
     /// The call layer's settings, when on.
@@ -79,15 +96,16 @@ impl Instrumentation {
     ) -> anyhow::Result<Router> {
         match self {
             Self::On | Self::Metrics => media::router_with(responder, max_calls),
-            Self::Off => {
+            Self::Off | Self::Alternative => {
                 Ok(Router::new().route(MEDIA_PATH, any(untracked_media)).with_state(responder))
             }
         }
     }
 
     /// `app` under the HTTP metrics and trace layers when on, the HTTP metrics layer
-    /// alone with metrics, as it is when off. They go on last, after every `merge`, so
-    /// that they wrap the fallback too.
+    /// alone with metrics, as it is when off, under tower-http's and axum-prometheus's
+    /// layers when alternative. They go on last, after every `merge`, so that they wrap
+    /// the fallback too.
     ///
     /// # Errors
     /// The HTTP layer's settings, when on.
@@ -96,6 +114,10 @@ impl Instrumentation {
             Self::On => app.layer(telemetry::http_layer()?).layer(tracing.trace_layer()),
             Self::Metrics => app.layer(telemetry::http_layer()?),
             Self::Off => app,
+            Self::Alternative => app.layer(PrometheusMetricLayer::new()).layer(
+                TraceLayer::new_for_http()
+                    .make_span_with(DefaultMakeSpan::new().level(Level::INFO)),
+            ),
         })
     }
 }

@@ -5,7 +5,7 @@ use voice_agent::{config::Config, telemetry};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = Config::from_env_and_args()?;
-    let traces = telemetry::init_tracing()?;
+    let traces = telemetry::init_tracing(config.instrumentation)?;
     let metrics = voice_agent::families::installer(&config)?.install()?;
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
     voice_agent::run(&config, &metrics, traces.pipeline(), listener, shutdown_signal()).await?;

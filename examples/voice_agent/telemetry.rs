@@ -2,6 +2,8 @@
 
 use voxscope::{HttpMetricsLayer, MetricsHandle, PrometheusInstaller};
 
+use crate::instrumentation::Instrumentation;
+
 /// The demo's Prometheus recorder: the `service` label and the demo's business metrics,
 /// every family on ([`crate::families::installer`] applies the config's).
 pub fn installer() -> PrometheusInstaller {
@@ -30,13 +32,21 @@ pub fn init_logs() {
 
 /// Logs with trace ids and sampled traces (`/traces`), configured from the standard
 /// `OTEL_*` variables; `/health` is never traced, hanging up always is. Replaces
-/// [`init_logs`]; the guard flushes kept traces on drop.
-pub fn init_tracing() -> anyhow::Result<voxscope::trace::TraceGuard> {
-    use voxscope::trace::{SamplingPolicy, TraceConfig};
-    let policy = SamplingPolicy::default()
+/// [`init_logs`]; the guard flushes kept traces on drop. With
+/// [`Instrumentation::Alternative`] the sampling is head only, as the usual
+/// tracing-opentelemetry set-up's ratio sampler is, so that tower-http's spans are
+/// compared under the sampling they usually get.
+pub fn init_tracing(
+    instrumentation: Instrumentation,
+) -> anyhow::Result<voxscope::trace::TraceGuard> {
+    use voxscope::trace::{SamplingMode, SamplingPolicy, TraceConfig};
+    let mut policy = SamplingPolicy::default()
         .route_ratio("/health", 0.0)
         .route_ratio("/metrics", 0.0)
         .route_ratio("/calls/{id}/hangup", 1.0);
+    if instrumentation == Instrumentation::Alternative {
+        policy = policy.mode(SamplingMode::HeadOnly);
+    }
     let config = TraceConfig::new("voice_agent").policy(policy).with_env()?;
     Ok(voxscope::init_tracing(config)?)
 }
