@@ -182,10 +182,9 @@ fn check_http_accounting(
     let counted_routes = wrk::ROUTES.iter().filter(|(_, path)| !UNCOUNTED.contains(path)).count();
     let share = counted_routes as f64 / routes;
     for (i, demo) in demos.iter().enumerate().skip(1) {
-        let series = if i == HTTP_MODES - 1 {
-            "axum_http_requests_total"
-        } else {
-            "http_server_request_duration_seconds_count"
+        let series = match demo.instrumentation {
+            "alternative" => "axum_http_requests_total",
+            _ => "http_server_request_duration_seconds_count",
         };
         let completed: u64 = http[i].iter().map(|r| r.requests).sum();
         let expected = completed as f64 * share;
@@ -256,14 +255,24 @@ fn median(mut values: Vec<f64>) -> f64 {
     }
 }
 
+/// One mode's wrk figures, medians over the rounds: requests/s, p50 and p99 in ms.
+fn http_medians(reports: &[WrkReport]) -> (f64, f64, f64) {
+    let of = |f: fn(&WrkReport) -> f64| median(reports.iter().map(f).collect());
+    (
+        of(|r| r.requests_per_sec),
+        of(|r| r.p50.as_secs_f64() * 1e3),
+        of(|r| r.p99.as_secs_f64() * 1e3),
+    )
+}
+
 fn print_table(
     settings: &Settings,
     http: &[Vec<WrkReport>; HTTP_MODES],
     media: &[Vec<FramesReport>; MODES],
 ) {
-    let http_rate = |i: usize| median(http[i].iter().map(|r| r.requests_per_sec).collect());
-    let http_p50 = |i: usize| median(http[i].iter().map(|r| r.p50.as_secs_f64() * 1e3).collect());
-    let http_p99 = |i: usize| median(http[i].iter().map(|r| r.p99.as_secs_f64() * 1e3).collect());
+    let http_rate = |i: usize| http_medians(&http[i]).0;
+    let http_p50 = |i: usize| http_medians(&http[i]).1;
+    let http_p99 = |i: usize| http_medians(&http[i]).2;
     let media_rate = |i: usize| median(media[i].iter().map(FramesReport::per_sec).collect());
     let media_p50 =
         |i: usize| median(media[i].iter().map(|r| r.round_trip(0.5).as_secs_f64() * 1e3).collect());
@@ -322,9 +331,9 @@ fn print_table(
 /// The HTTP figures of `on` beside those of `alternative`, each against off.
 fn print_alternative(http: &[Vec<WrkReport>; HTTP_MODES]) {
     let (off, on, alternative) = (0, 2, HTTP_MODES - 1);
-    let rate = |i: usize| median(http[i].iter().map(|r| r.requests_per_sec).collect());
-    let p50 = |i: usize| median(http[i].iter().map(|r| r.p50.as_secs_f64() * 1e3).collect());
-    let p99 = |i: usize| median(http[i].iter().map(|r| r.p99.as_secs_f64() * 1e3).collect());
+    let rate = |i: usize| http_medians(&http[i]).0;
+    let p50 = |i: usize| http_medians(&http[i]).1;
+    let p99 = |i: usize| http_medians(&http[i]).2;
     println!(
         "\n| HTTP, the usual stack beside voxscope | off | on | alternative | on vs off | alternative vs off |"
     );
