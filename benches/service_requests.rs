@@ -8,12 +8,15 @@
 //! One iteration is the five requests `loadgen`'s wrk script cycles through (`GET
 //! /calls/call-1`, `GET /calls`, `POST /calls/call-2/hangup`, `GET /calls/call-0`, a 404
 //! from the handler, and `GET /health`), through `tower::ServiceExt::oneshot` with the
-//! body collected, on three routers that differ only in their layers, as the demo's
+//! body collected, on four routers that differ only in their layers, as the demo's
 //! `--instrumentation` modes do:
 //!
 //! - `off`: no voxscope layer;
 //! - `metrics`: `HttpMetricsLayer`;
-//! - `on`: `HttpMetricsLayer` under the pipeline's `TraceLayer`.
+//! - `on`: `HttpMetricsLayer` under the pipeline's `TraceLayer`, both in one
+//!   `Router::layer` call, as the demo puts them;
+//! - `on_two_calls`: the same two layers in two `Router::layer` calls, so that axum boxes
+//!   each route's service, future and response body once for each layer.
 //!
 //! After the timed runs it counts heap allocations per request of each route in each
 //! mode over 10,000 warm requests each, with their mean wall time, and prints them, then checks that the HTTP layer
@@ -85,10 +88,11 @@ fn service_requests(c: &mut Criterion) {
         return;
     };
     let http = || HttpMetricsLayer::new();
-    let modes: [(&str, Router); 3] = [
+    let modes: [(&str, Router); 4] = [
         ("off", routes()),
         ("metrics", routes().layer(http())),
-        ("on", routes().layer(http()).layer(tracing.pipeline().trace_layer())),
+        ("on", routes().layer((tracing.pipeline().trace_layer(), http()))),
+        ("on_two_calls", routes().layer(http()).layer(tracing.pipeline().trace_layer())),
     ];
     let modes = modes.map(|(name, app)| (name, app.with_state(())));
 

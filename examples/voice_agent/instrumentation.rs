@@ -105,19 +105,22 @@ impl Instrumentation {
     /// `app` under the HTTP metrics and trace layers when on, the HTTP metrics layer
     /// alone with metrics, as it is when off, under tower-http's and axum-prometheus's
     /// layers when alternative. They go on last, after every `merge`, so that they wrap
-    /// the fallback too.
+    /// the fallback too, and in one `Router::layer` call (a tuple, the first outermost):
+    /// axum boxes each route's service, its future and its response body once per call,
+    /// so two calls would box every request twice.
     ///
     /// # Errors
     /// The HTTP layer's settings, when on.
     pub fn layers(self, app: Router, tracing: &TracePipeline) -> anyhow::Result<Router> {
         Ok(match self {
-            Self::On => app.layer(telemetry::http_layer()?).layer(tracing.trace_layer()),
+            Self::On => app.layer((tracing.trace_layer(), telemetry::http_layer()?)),
             Self::Metrics => app.layer(telemetry::http_layer()?),
             Self::Off => app,
-            Self::Alternative => app.layer(PrometheusMetricLayer::new()).layer(
+            Self::Alternative => app.layer((
                 TraceLayer::new_for_http()
                     .make_span_with(DefaultMakeSpan::new().level(Level::INFO)),
-            ),
+                PrometheusMetricLayer::new(),
+            )),
         })
     }
 }

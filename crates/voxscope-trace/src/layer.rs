@@ -38,6 +38,22 @@ use crate::service::Trace;
 /// let app: Router = Router::new().route("/calls/{id}", get(|| async { "call" })).layer(layer);
 /// # Ok::<(), voxscope_core::ConfigError>(())
 /// ```
+///
+/// With other per-route layers, such as voxscope-http's `HttpMetricsLayer`, pass them
+/// in one `Router::layer` call, this one first (outermost): axum boxes each route's
+/// service, its future and its response body once per call, so one call per layer
+/// boxes every request once per layer.
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// use voxscope_http::HttpMetricsLayer;
+/// use voxscope_trace::TraceLayer;
+///
+/// let app: Router = Router::new()
+///     .route("/calls/{id}", get(|| async { "call" }))
+///     .layer((TraceLayer::builder().build()?, HttpMetricsLayer::new()));
+/// # Ok::<(), voxscope_core::ConfigError>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct TraceLayer {
     pub(crate) state: Arc<LayerState>,
