@@ -8,10 +8,13 @@
 //! One iteration is the five requests `loadgen`'s wrk script cycles through (`GET
 //! /calls/call-1`, `GET /calls`, `POST /calls/call-2/hangup`, `GET /calls/call-0`, a 404
 //! from the handler, and `GET /health`), through `tower::ServiceExt::oneshot` with the
-//! body collected, on four routers that differ only in their layers, as the demo's
+//! body collected, on five routers that differ only in their layers, as the demo's
 //! `--instrumentation` modes do:
 //!
 //! - `off`: no voxscope layer;
+//! - `empty_layer`: a layer that does nothing (tower's `Identity`), what axum's
+//!   `Router::layer` costs any layer before it does anything: each route's service, its
+//!   future and its response body boxed once more;
 //! - `metrics`: `HttpMetricsLayer`;
 //! - `on`: `HttpMetricsLayer` under the pipeline's `TraceLayer`, both in one
 //!   `Router::layer` call, as the demo puts them;
@@ -88,8 +91,9 @@ fn service_requests(c: &mut Criterion) {
         return;
     };
     let http = || HttpMetricsLayer::new();
-    let modes: [(&str, Router); 4] = [
+    let modes: [(&str, Router); 5] = [
         ("off", routes()),
+        ("empty_layer", routes().layer(tower::layer::util::Identity::new())),
         ("metrics", routes().layer(http())),
         ("on", routes().layer((tracing.pipeline().trace_layer(), http()))),
         ("on_two_calls", routes().layer(http()).layer(tracing.pipeline().trace_layer())),
@@ -101,7 +105,7 @@ fn service_requests(c: &mut Criterion) {
     for (name, app) in &modes {
         group.bench_function(*name, |b| {
             b.to_async(&runtime).iter(|| {
-                if *name != "off" {
+                if *name != "off" && *name != "empty_layer" {
                     iterations += 1;
                 }
                 mix(app)
@@ -130,7 +134,7 @@ fn service_requests(c: &mut Criterion) {
             let micros = took.as_secs_f64() * 1e6 / WARM as f64;
             println!("  {method} {path}: {per_request:.1} ({bytes:.0} B), {micros:.2} µs");
         }
-        if *name != "off" {
+        if *name != "off" && *name != "empty_layer" {
             iterations += WARM + 1;
         }
     }

@@ -13,6 +13,13 @@
 //! the media frames the driver sent them, each HTTP layer counted the requests wrk
 //! completed (plus at most those it left in flight), and the uninstrumented demo
 //! recorded no HTTP or call series at all.
+//!
+//! `--agent-cpus 1` starts each demo under `taskset -c 1`. Run loadgen itself under
+//! `taskset -c 0` (wrk inherits it) and the demos get a core of their own, as a server
+//! whose clients are elsewhere does: each demo is then bound by its own CPU per request,
+//! not by how the scheduler shares two cores between it and wrk.
+//! `--sampling-ratio R` gives the demos `OTEL_TRACES_SAMPLER_ARG=R`, the head ratio of
+//! the routes the demo does not name (10 % by default).
 
 mod demo;
 mod frames;
@@ -24,7 +31,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Arg, Command};
 
-use crate::demo::Demo;
+use crate::demo::{Demo, Launch};
 use crate::frames::FramesReport;
 use crate::wrk::WrkReport;
 
@@ -43,6 +50,7 @@ struct Settings {
     connections: usize,
     calls: usize,
     batch: usize,
+    launch: Launch,
 }
 
 fn command() -> Command {
@@ -63,6 +71,17 @@ fn command() -> Command {
         .arg(number("connections", "wrk connections [default: 64]"))
         .arg(number("calls", "Concurrent media-stream calls of the frame driver [default: 32]"))
         .arg(number("batch", "Media frames per ping of each call [default: 50]"))
+        .arg(
+            Arg::new("agent-cpus").long("agent-cpus").value_name("LIST").help(
+                "Start the demos under `taskset -c LIST` (such as 1 or 2-3) [default: any CPU]",
+            ),
+        )
+        .arg(
+            Arg::new("sampling-ratio")
+                .long("sampling-ratio")
+                .value_name("R")
+                .help("The demos' OTEL_TRACES_SAMPLER_ARG, in 0..=1 [default: the demo's, 0.1]"),
+        )
 }
 
 fn settings() -> anyhow::Result<Settings> {
@@ -81,6 +100,20 @@ fn settings() -> anyhow::Result<Settings> {
         Some(path) => PathBuf::from(path),
         None => std::env::current_exe()?.with_file_name("voice_agent"),
     };
+    let cpus = match matches.get_one::<String>("agent-cpus") {
+        Some(list) if is_cpu_list(list) => Some(list.clone()),
+        Some(list) => bail!("agent-cpus: {list:?} is not a CPU list such as 1, 0,2 or 2-3"),
+        None => None,
+    };
+    let ratio = match matches.get_one::<String>("sampling-ratio") {
+        None => None,
+        Some(text) => Some(
+            text.parse::<f64>()
+                .ok()
+                .filter(|r| (0.0..=1.0).contains(r))
+                .with_context(|| format!("sampling-ratio: {text:?} is not a ratio in 0..=1"))?,
+        ),
+    };
     Ok(Settings {
         agent,
         seconds: number("seconds", 10)? as u64,
@@ -89,6 +122,22 @@ fn settings() -> anyhow::Result<Settings> {
         connections: number("connections", 64)?,
         calls: number("calls", 32)?,
         batch: number("batch", 50)?,
+        launch: Launch { cpus, ratio },
+    })
+}
+
+/// A CPU list as taskset reads it: numbers and ranges separated by commas.
+fn is_cpu_list(list: &str) -> bool {
+    list.split(',').all(|part| {
+        let mut bounds = part.split('-');
+        let number = |n: Option<&str>| {
+            n.is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        };
+        match (bounds.next(), bounds.next(), bounds.next()) {
+            (first, None, None) => number(first),
+            (first, Some(last), None) => number(first) && number(Some(last)),
+            _ => false,
+        }
     })
 }
 
@@ -96,11 +145,11 @@ fn main() -> anyhow::Result<()> {
     let settings = settings()?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let demos = [
-        Demo::start(&settings.agent, "off")?,
-        Demo::start(&settings.agent, "metrics")?,
-        Demo::start(&settings.agent, "on")?,
+        Demo::start(&settings.agent, "off", &settings.launch)?,
+        Demo::start(&settings.agent, "metrics", &settings.launch)?,
+        Demo::start(&settings.agent, "on", &settings.launch)?,
     ];
-    let alternative = Demo::start(&settings.agent, "alternative")?;
+    let alternative = Demo::start(&settings.agent, "alternative", &settings.launch)?;
     let http_demos: [&Demo; HTTP_MODES] = [&demos[0], &demos[1], &demos[2], &alternative];
     for demo in http_demos {
         for _ in 0..2 {
@@ -108,6 +157,12 @@ fn main() -> anyhow::Result<()> {
             if status != 201 {
                 bail!("POST /calls on the demo ({}): {status} {body}", demo.instrumentation);
             }
+        }
+    }
+    if settings.launch.cpus.is_some() {
+        for demo in http_demos {
+            let cpus = demo.cpus_allowed().unwrap_or_else(|| "unknown".to_owned());
+            println!("the demo ({}) runs on CPUs {cpus}", demo.instrumentation);
         }
     }
     let script = wrk::write_script(&std::env::temp_dir())?;
@@ -289,6 +344,9 @@ fn print_table(
         settings.calls,
         settings.batch
     );
+    let cpus = settings.launch.cpus.as_deref().unwrap_or("any");
+    let ratio = settings.launch.ratio.map_or_else(|| "the demo's".to_owned(), |r| r.to_string());
+    println!("demos on CPUs {cpus}; head sampling ratio {ratio}\n");
     println!("| measure | off | metrics | on | metrics vs off | on vs off |");
     println!("|---|---|---|---|---|---|");
     type Measure<'a> = &'a dyn Fn(usize) -> f64;

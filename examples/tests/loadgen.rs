@@ -98,3 +98,49 @@ fn measures_every_mode_and_checks_the_accounting() {
         }
     }
 }
+
+#[test]
+fn pins_the_demos_and_sets_their_sampling_ratio() {
+    let output = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .args(["--agent", env!("CARGO_BIN_EXE_voice_agent")])
+        .args(["--agent-cpus", "0", "--sampling-ratio", "0"])
+        .args(["--seconds", "1", "--rounds", "1", "--connections", "4", "--calls", "2"])
+        .output()
+        .expect("run loadgen (needs wrk and taskset)");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("\ndemos on CPUs 0; head sampling ratio 0\n"), "{stdout}");
+    for mode in ["off", "metrics", "on", "alternative"] {
+        let line = format!("the demo ({mode}) runs on CPUs 0\n");
+        assert!(stdout.contains(&line), "no {line:?} in:\n{stdout}");
+    }
+    // The demos ran under taskset and served: every mode's accounting held.
+    let accounted = stdout.lines().filter(|line| line.starts_with("accounting: ")).count();
+    assert_eq!(accounted, 3 + 2 + 1, "{stdout}");
+    let cells = row(&stdout, "HTTP requests/s (wrk)");
+    for rate in &cells[..3] {
+        let rate: f64 = rate.parse().expect("a rate");
+        assert!(rate.is_finite() && rate > 0.0, "{cells:?}");
+    }
+}
+
+#[test]
+fn refuses_a_bad_cpu_list_or_ratio_before_starting_anything() {
+    for (flag, value, says) in [
+        ("--agent-cpus", "1;2", "agent-cpus: \"1;2\" is not a CPU list"),
+        ("--agent-cpus", "", "agent-cpus: \"\" is not a CPU list"),
+        ("--agent-cpus", "3-", "agent-cpus: \"3-\" is not a CPU list"),
+        ("--sampling-ratio", "1.5", "sampling-ratio: \"1.5\" is not a ratio in 0..=1"),
+        ("--sampling-ratio", "NaN", "sampling-ratio: \"NaN\" is not a ratio in 0..=1"),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+            .args(["--agent", env!("CARGO_BIN_EXE_voice_agent"), flag, value])
+            .env_remove("RUST_BACKTRACE")
+            .output()
+            .expect("run loadgen");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{flag} {value:?} accepted");
+        assert!(stderr.contains(says), "{flag} {value:?}: {stderr}");
+    }
+}
