@@ -115,6 +115,9 @@ fn a_request_left_to_the_tail_builds_no_span_unless_the_tail_may_keep_it() {
             assert_eq!(attribute(request, "http.request.method").as_deref(), Some("GET"));
             let status = if path == "unavailable" { "503" } else { "200" };
             assert_eq!(attribute(request, "http.response.status_code").as_deref(), Some(status));
+            // As a traced request's span: a 5xx names its code as the error type.
+            let error_type = (path == "unavailable").then_some("503");
+            assert_eq!(attribute(request, "error.type").as_deref(), error_type, "{path}");
             assert!(request.start_time >= began && request.end_time >= request.start_time);
             let duration = request.end_time.duration_since(request.start_time).expect("ordered");
             assert!(duration <= took, "{path}: the span lies within the request");

@@ -24,7 +24,7 @@
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
-use http::Uri;
+use http::{StatusCode, Uri};
 use opentelemetry::trace::{
     Span as _, SpanBuilder, SpanContext, SpanKind, Status, TraceContextExt as _, TraceFlags,
     TraceState, Tracer as _,
@@ -103,6 +103,12 @@ impl DeferredRoot {
         }
     }
 
+    /// The ids the request gave out: in its response header, its log lines and the
+    /// `traceparent` of its outgoing requests.
+    pub(crate) fn ids(&self) -> RequestIds {
+        self.ids
+    }
+
     fn name(&self) -> String {
         match &self.route {
             Some(route) => format!("{} {}", self.method, route_str(route)),
@@ -147,20 +153,35 @@ impl DeferredRoot {
 pub(crate) fn attach(span: &tracing::Span, root: DeferredRoot) {
     span.with_subscriber(|(id, dispatch)| {
         if let Some(span) = dispatch.downcast_ref::<Registry>().and_then(|r| r.span(id)) {
-            let mut extensions = span.extensions_mut();
-            extensions.replace(root.ids);
-            extensions.replace(root);
+            // Its ids are read from the root (`ids::in_extensions`).
+            span.extensions_mut().replace(root);
         }
     });
 }
 
-/// The deferred request's response is ready: its span's end time.
-pub(crate) fn response_ready(span: &tracing::Span) {
+/// The deferred request's response is ready, with its status code, or the service
+/// failed with an error of the type named: its span's end time and outcome, noted as a
+/// traced request's span records them (a 5xx or an error sets status error and
+/// `error.type`; a 4xx does not).
+pub(crate) fn response_ready(span: &tracing::Span, outcome: Result<StatusCode, &'static str>) {
     span.with_subscriber(|(id, dispatch)| {
         if let Some(span) = dispatch.downcast_ref::<Registry>().and_then(|r| r.span(id))
             && let Some(root) = span.extensions_mut().get_mut::<DeferredRoot>()
         {
             root.end = Some(SystemTime::now());
+            match outcome {
+                Ok(status) => {
+                    root.status_code = Some(i64::from(status.as_u16()));
+                    if status.is_server_error() {
+                        root.status = Status::error("");
+                        root.error_type = Some(status.as_str().to_owned());
+                    }
+                }
+                Err(error_type) => {
+                    root.status = Status::error("");
+                    root.error_type = Some(error_type.to_owned());
+                }
+            }
         }
     });
 }
@@ -246,7 +267,7 @@ where
         if !deferred(&follows) {
             return;
         }
-        let Some(ids) = follows.extensions().get::<RequestIds>().copied() else { return };
+        let Some(ids) = ids::in_extensions(&follows.extensions()) else { return };
         drop(follows);
         let Some(dispatch) = self.dispatch.get().and_then(WeakDispatch::upgrade) else { return };
         if let Some(cx) = tracing_opentelemetry::get_otel_context(id, &dispatch) {

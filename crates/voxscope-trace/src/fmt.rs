@@ -12,7 +12,7 @@ use tracing_subscriber::registry::LookupSpan;
 
 use tracing_log::NormalizeEvent;
 
-use crate::ids::RequestIds;
+use crate::ids;
 use crate::span_fields::SpanFields;
 
 /// A `tracing_subscriber::fmt` event formatter:
@@ -89,7 +89,7 @@ where
             for span in scope {
                 let extensions = span.extensions();
                 if ids.is_none() {
-                    ids = extensions.get::<RequestIds>().copied();
+                    ids = ids::in_extensions(&extensions);
                 }
                 if let Some(SpanFields(recorded)) = extensions.get::<SpanFields>() {
                     for (key, value) in recorded {

@@ -26,8 +26,22 @@ pub struct ResponseFuture<F> {
     downstream: Option<opentelemetry::Context>,
     state: Arc<LayerState>,
     polling: bool,
-    /// The request's OpenTelemetry span is deferred: its end is noted here.
-    deferred: bool,
+    kind: SpanKind,
+}
+
+/// What the request span is, which decides how its outcome is noted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SpanKind {
+    /// Built with an OpenTelemetry span: the outcome is recorded on the span, for
+    /// tracing-opentelemetry.
+    Traced,
+    /// Its OpenTelemetry span is deferred: the outcome and the end time go straight to
+    /// its [`DeferredRoot`](crate::deferred::DeferredRoot), in one lookup, without a
+    /// record that every layer would be offered.
+    Deferred,
+    /// Skipped at the head: no OpenTelemetry span is ever built, so nothing reads the
+    /// outcome and none is recorded.
+    Untraced,
 }
 
 impl<F> ResponseFuture<F> {
@@ -45,12 +59,12 @@ impl<F> ResponseFuture<F> {
             downstream,
             state,
             polling: false,
-            deferred: false,
+            kind: SpanKind::Traced,
         }
     }
 
-    pub(crate) fn deferred(mut self, deferred: bool) -> Self {
-        self.deferred = deferred;
+    pub(crate) fn kind(mut self, kind: SpanKind) -> Self {
+        self.kind = kind;
         self
     }
 }
@@ -73,17 +87,28 @@ where
         *this.polling = false;
         let Poll::Ready(result) = result else { return Poll::Pending };
         let span = this.span.take().unwrap_or_else(tracing::Span::none);
-        if *this.deferred {
-            crate::deferred::response_ready(&span);
+        let status = result.as_ref().ok().map(Response::status);
+        match *this.kind {
+            SpanKind::Traced => match status {
+                Some(status) => {
+                    span.record("http.response.status_code", i64::from(status.as_u16()));
+                    if status.is_server_error() {
+                        span.record("otel.status_code", "error");
+                        span.record("error.type", status.as_str());
+                    }
+                }
+                None => {
+                    span.record("otel.status_code", "error");
+                    span.record("error.type", std::any::type_name::<E>());
+                }
+            },
+            SpanKind::Deferred => {
+                crate::deferred::response_ready(&span, status.ok_or_else(std::any::type_name::<E>))
+            }
+            SpanKind::Untraced => {}
         }
         Poll::Ready(match result {
             Ok(mut response) => {
-                let status = response.status();
-                span.record("http.response.status_code", i64::from(status.as_u16()));
-                if status.is_server_error() {
-                    span.record("otel.status_code", "error");
-                    span.record("error.type", status.as_str());
-                }
                 if let Some(name) = &this.state.header
                     && let Ok(value) = HeaderValue::from_bytes(&hex32(*this.trace_id))
                 {
@@ -91,11 +116,7 @@ where
                 }
                 Ok(response.map(|body| ResponseBody::new(body, span)))
             }
-            Err(error) => {
-                span.record("otel.status_code", "error");
-                span.record("error.type", std::any::type_name::<E>());
-                Err(error)
-            }
+            Err(error) => Err(error),
         })
     }
 }

@@ -11,9 +11,9 @@ use tracing::span::{Attributes, Id};
 use tracing::{Dispatch, Subscriber};
 use tracing_subscriber::Registry;
 use tracing_subscriber::layer::{Context, Layer};
-use tracing_subscriber::registry::{LookupSpan, SpanRef};
+use tracing_subscriber::registry::{Extensions, LookupSpan, SpanRef};
 
-use crate::deferred::DEFERRED_TARGET;
+use crate::deferred::{DEFERRED_TARGET, DeferredRoot};
 use crate::filter::{TRACED_TARGET, UNTRACED_TARGET};
 
 thread_local! {
@@ -84,9 +84,18 @@ pub(crate) fn attach(span: &tracing::Span, ids: RequestIds) {
     });
 }
 
+/// The ids a span carries: those the layer gave a request or a local root, or those of
+/// a deferred request (kept with the rest of its deferred state, one extension fewer).
+pub(crate) fn in_extensions(extensions: &Extensions<'_>) -> Option<RequestIds> {
+    extensions
+        .get::<RequestIds>()
+        .copied()
+        .or_else(|| extensions.get::<DeferredRoot>().map(DeferredRoot::ids))
+}
+
 /// The ids of the request that `span` belongs to.
 pub(crate) fn of_scope<'a, R: LookupSpan<'a>>(span: &SpanRef<'a, R>) -> Option<RequestIds> {
-    span.scope().find_map(|s| s.extensions().get::<RequestIds>().copied())
+    span.scope().find_map(|s| in_extensions(&s.extensions()))
 }
 
 /// The trace id of the request being handled on this thread, as 32 lowercase hex

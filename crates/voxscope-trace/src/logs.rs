@@ -21,7 +21,7 @@ use tracing_subscriber::registry::LookupSpan;
 
 use crate::error::TraceError;
 use crate::filter::UNTRACED_TARGET;
-use crate::ids::RequestIds;
+use crate::ids;
 use crate::otlp::{Target, log_exporter};
 
 /// The logger provider that batches records to `target`.
@@ -55,7 +55,7 @@ where
         // request the head skipped.
         let request = ctx.event_span(event).and_then(|span| {
             span.scope().find_map(|s| {
-                let ids = s.extensions().get::<RequestIds>().copied()?;
+                let ids = ids::in_extensions(&s.extensions())?;
                 Some((ids, s.metadata().target() == UNTRACED_TARGET))
             })
         });

@@ -14,7 +14,7 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 use crate::body::ResponseBody;
 use crate::deferred::{self, DEFERRED_TARGET, DeferredRoot, RouteName};
 use crate::filter::{TRACED_TARGET, UNTRACED_TARGET};
-use crate::future::ResponseFuture;
+use crate::future::{ResponseFuture, SpanKind};
 use crate::ids::{self, RequestIds};
 use crate::layer::LayerState;
 use crate::policy::{Decision, Head};
@@ -52,20 +52,20 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let (span, ids, downstream, deferred) = self.state.start(&request);
+        let (span, ids, downstream, kind) = self.state.start(&request);
         let inner = {
             let _entered = span.enter();
             let _attached = downstream.clone().map(OtelContext::attach);
             self.inner.call(request)
         };
         ResponseFuture::new(inner, span, ids.trace_id, downstream, Arc::clone(&self.state))
-            .deferred(deferred)
+            .kind(kind)
     }
 }
 
 /// A request's span, its ids, the trace context current while it is handled (for a
-/// request without an OpenTelemetry span of its own), and whether its span is deferred.
-type Started = (tracing::Span, RequestIds, Option<OtelContext>, bool);
+/// request without an OpenTelemetry span of its own), and what kind of span it is.
+type Started = (tracing::Span, RequestIds, Option<OtelContext>, SpanKind);
 
 impl LayerState {
     fn start<B>(&self, request: &Request<B>) -> Started {
@@ -98,7 +98,7 @@ impl LayerState {
                         TraceState::default(),
                     )),
                 };
-                return (span, ids, Some(downstream), false);
+                return (span, ids, Some(downstream), SpanKind::Untraced);
             }
             // Left to the tail: most such requests are dropped, so their OpenTelemetry
             // span is built only if the tail may keep them.
@@ -120,7 +120,7 @@ impl LayerState {
                 if self.client_address {
                     record_client_address(&span, request);
                 }
-                return (span, ids, Some(deferred::context(ids)), true);
+                return (span, ids, Some(deferred::context(ids)), SpanKind::Deferred);
             }
             Head::Keep(decision) => Some(decision),
             Head::Undecided => None,
@@ -162,7 +162,7 @@ impl LayerState {
             RequestIds { trace_id, span_id: ids::new_span_id() }
         };
         ids::attach(&span, ids);
-        (span, ids, None, false)
+        (span, ids, None, SpanKind::Traced)
     }
 }
 
