@@ -18,11 +18,13 @@ use crate::families::{self, Families, FamilyFilter};
 
 /// The recorder [`PrometheusInstaller::build`] makes: the family filter over the
 /// folding of undeclared application label values, over the cardinality guard, over the
-/// Prometheus recorder.
+/// gate that keeps histogram records out of the exporter's drains, over the Prometheus
+/// recorder.
 pub type VoxscopeRecorder =
-    FamilyFilter<DeclaredLabelsRecorder<CardinalityGuard<PrometheusRecorder>>>;
+    FamilyFilter<DeclaredLabelsRecorder<CardinalityGuard<Gated<PrometheusRecorder>>>>;
 
 use super::MetricsEndpoint;
+use super::gate::{DrainGate, GateLayer, Gated};
 
 /// Why the recorder could not be built or installed.
 #[derive(Debug, thiserror::Error)]
@@ -266,7 +268,10 @@ impl PrometheusInstaller {
                 MetricKind::Histogram => recorder.describe_histogram(name, unit, help),
             }
         }
-        let handle = MetricsHandle { prometheus: recorder.handle(), process: None };
+        let gate = Arc::new(DrainGate::default());
+        let handle =
+            MetricsHandle { prometheus: recorder.handle(), process: None, gate: Arc::clone(&gate) };
+        let recorder = GateLayer(gate).layer(recorder);
         let recorder = self
             .families
             .layer(&self.app)
@@ -290,7 +295,7 @@ impl PrometheusInstaller {
             collector.describe();
             handle.process = Some(Arc::new(collector));
         }
-        let upkeep = handle.prometheus.clone();
+        let upkeep = handle.clone();
         std::thread::Builder::new()
             .name("voxscope-upkeep".into())
             .spawn(move || {
@@ -310,6 +315,7 @@ impl PrometheusInstaller {
 pub struct MetricsHandle {
     prometheus: PrometheusHandle,
     process: Option<Arc<metrics_process::Collector>>,
+    gate: Arc<DrainGate>,
 }
 
 impl std::fmt::Debug for MetricsHandle {
@@ -326,7 +332,7 @@ impl MetricsHandle {
         if let Some(process) = &self.process {
             process.collect();
         }
-        self.prometheus.render()
+        self.gate.exclusive(|| self.prometheus.render())
     }
 
     /// Renders on tokio's blocking pool, keeping the async workers free.
@@ -337,10 +343,13 @@ impl MetricsHandle {
 
     /// Drains histogram buffers; the installed recorder's upkeep thread calls this.
     pub fn run_upkeep(&self) {
-        self.prometheus.run_upkeep();
+        self.gate.exclusive(|| self.prometheus.run_upkeep());
     }
 
-    /// The underlying metrics-exporter-prometheus handle.
+    /// The underlying metrics-exporter-prometheus handle. Render and run the upkeep
+    /// through [`render`](Self::render) and [`run_upkeep`](Self::run_upkeep): this
+    /// handle's own drain histogram samples without waiting for the records in flight,
+    /// and can lose those.
     pub fn prometheus_handle(&self) -> &PrometheusHandle {
         &self.prometheus
     }

@@ -13,7 +13,9 @@
 //! ```
 
 mod endpoint;
+mod gate;
 mod install;
 
 pub use endpoint::{CONTENT_TYPE, MetricsEndpoint};
+pub use gate::Gated;
 pub use install::{InstallError, MetricsHandle, PrometheusInstaller, VoxscopeRecorder};
