@@ -18,6 +18,39 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+/// The three `describe_*` methods of a `metrics::Recorder` layer that passes
+/// descriptions to its `inner` recorder unchanged.
+macro_rules! forward_describes {
+    () => {
+        fn describe_counter(
+            &self,
+            key: metrics::KeyName,
+            unit: Option<metrics::Unit>,
+            description: metrics::SharedString,
+        ) {
+            self.inner.describe_counter(key, unit, description);
+        }
+
+        fn describe_gauge(
+            &self,
+            key: metrics::KeyName,
+            unit: Option<metrics::Unit>,
+            description: metrics::SharedString,
+        ) {
+            self.inner.describe_gauge(key, unit, description);
+        }
+
+        fn describe_histogram(
+            &self,
+            key: metrics::KeyName,
+            unit: Option<metrics::Unit>,
+            description: metrics::SharedString,
+        ) {
+            self.inner.describe_histogram(key, unit, description);
+        }
+    };
+}
+
 pub mod cardinality;
 pub mod catalog;
 pub mod docs;

@@ -42,9 +42,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use metrics::{
-    Counter, Gauge, Histogram, Key, KeyName, Label, Metadata, Recorder, SharedString, Unit,
-};
+use metrics::{Counter, Gauge, Histogram, Key, Label, Metadata, Recorder};
 use metrics_util::layers::Layer;
 
 use super::{FoldCounter, OVERFLOW_LABEL_VALUE};
@@ -193,17 +191,7 @@ impl<R: Recorder> DeclaredLabelsRecorder<R> {
 }
 
 impl<R: Recorder> Recorder for DeclaredLabelsRecorder<R> {
-    fn describe_counter(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
-        self.inner.describe_counter(key, unit, description);
-    }
-
-    fn describe_gauge(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
-        self.inner.describe_gauge(key, unit, description);
-    }
-
-    fn describe_histogram(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
-        self.inner.describe_histogram(key, unit, description);
-    }
+    forward_describes!();
 
     fn register_counter(&self, key: &Key, metadata: &Metadata<'_>) -> Counter {
         self.register(key, metadata, R::register_counter, |folds, h| folds.counter(h))

@@ -19,9 +19,7 @@ use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use metrics::{
-    Counter, Gauge, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder, SharedString, Unit,
-};
+use metrics::{Counter, Gauge, Histogram, HistogramFn, Key, Metadata, Recorder};
 use metrics_util::layers::Layer;
 
 /// Slots of records in flight: threads share one when there are more threads.
@@ -172,8 +170,11 @@ impl<R> Layer<R> for GateLayer {
     }
 }
 
-/// A recorder whose histograms are behind a [`DrainGate`]: the innermost layer of
-/// [`VoxscopeRecorder`](super::VoxscopeRecorder), over the Prometheus recorder.
+/// A recorder whose histograms are behind a drain gate: the innermost layer of
+/// [`VoxscopeRecorder`](super::VoxscopeRecorder), over the Prometheus recorder. The
+/// renders and upkeep of [`MetricsHandle`](super::MetricsHandle) wait for the histogram
+/// records in flight, and records that start meanwhile are recorded right after, so
+/// that no sample is lost to a drain.
 #[derive(Debug)]
 pub struct Gated<R> {
     inner: R,
@@ -181,17 +182,7 @@ pub struct Gated<R> {
 }
 
 impl<R: Recorder> Recorder for Gated<R> {
-    fn describe_counter(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
-        self.inner.describe_counter(key, unit, description);
-    }
-
-    fn describe_gauge(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
-        self.inner.describe_gauge(key, unit, description);
-    }
-
-    fn describe_histogram(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
-        self.inner.describe_histogram(key, unit, description);
-    }
+    forward_describes!();
 
     fn register_counter(&self, key: &Key, metadata: &Metadata<'_>) -> Counter {
         self.inner.register_counter(key, metadata)
