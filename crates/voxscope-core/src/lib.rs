@@ -22,32 +22,19 @@
 /// descriptions to its `inner` recorder unchanged.
 macro_rules! forward_describes {
     () => {
-        fn describe_counter(
-            &self,
-            key: metrics::KeyName,
-            unit: Option<metrics::Unit>,
-            description: metrics::SharedString,
-        ) {
-            self.inner.describe_counter(key, unit, description);
-        }
-
-        fn describe_gauge(
-            &self,
-            key: metrics::KeyName,
-            unit: Option<metrics::Unit>,
-            description: metrics::SharedString,
-        ) {
-            self.inner.describe_gauge(key, unit, description);
-        }
-
-        fn describe_histogram(
-            &self,
-            key: metrics::KeyName,
-            unit: Option<metrics::Unit>,
-            description: metrics::SharedString,
-        ) {
-            self.inner.describe_histogram(key, unit, description);
-        }
+        forward_describes!(describe_counter, describe_gauge, describe_histogram);
+    };
+    ($($method:ident),+) => {
+        $(
+            fn $method(
+                &self,
+                key: metrics::KeyName,
+                unit: Option<metrics::Unit>,
+                description: metrics::SharedString,
+            ) {
+                self.inner.$method(key, unit, description);
+            }
+        )+
     };
 }
 

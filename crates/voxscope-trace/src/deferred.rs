@@ -24,7 +24,7 @@
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
-use http::{StatusCode, Uri};
+use http::Uri;
 use opentelemetry::trace::{
     Span as _, SpanBuilder, SpanContext, SpanKind, Status, TraceContextExt as _, TraceFlags,
     TraceState, Tracer as _,
@@ -159,28 +159,19 @@ pub(crate) fn attach(span: &tracing::Span, root: DeferredRoot) {
     });
 }
 
-/// The deferred request's response is ready, with its status code, or the service
-/// failed with an error of the type named: its span's end time and outcome, noted as a
-/// traced request's span records them (a 5xx or an error sets status error and
-/// `error.type`; a 4xx does not).
-pub(crate) fn response_ready(span: &tracing::Span, outcome: Result<StatusCode, &'static str>) {
+/// The deferred request's response is ready: its span's end time and outcome (its status
+/// code, and the error type that marks it failed), as a traced request's span records
+/// them.
+pub(crate) fn response_ready(span: &tracing::Span, code: Option<i64>, error: Option<&str>) {
     span.with_subscriber(|(id, dispatch)| {
         if let Some(span) = dispatch.downcast_ref::<Registry>().and_then(|r| r.span(id))
             && let Some(root) = span.extensions_mut().get_mut::<DeferredRoot>()
         {
             root.end = Some(SystemTime::now());
-            match outcome {
-                Ok(status) => {
-                    root.status_code = Some(i64::from(status.as_u16()));
-                    if status.is_server_error() {
-                        root.status = Status::error("");
-                        root.error_type = Some(status.as_str().to_owned());
-                    }
-                }
-                Err(error_type) => {
-                    root.status = Status::error("");
-                    root.error_type = Some(error_type.to_owned());
-                }
+            root.status_code = code;
+            if let Some(error) = error {
+                root.status = Status::error("");
+                root.error_type = Some(error.to_owned());
             }
         }
     });

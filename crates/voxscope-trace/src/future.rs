@@ -87,24 +87,25 @@ where
         *this.polling = false;
         let Poll::Ready(result) = result else { return Poll::Pending };
         let span = this.span.take().unwrap_or_else(tracing::Span::none);
+        // The outcome, decided once for both kinds of span that note it: the status
+        // code, and the error type of a 5xx or a service error (a 4xx is no error).
         let status = result.as_ref().ok().map(Response::status);
+        let code = status.map(|status| i64::from(status.as_u16()));
+        let error = match &status {
+            Some(status) => status.is_server_error().then(|| status.as_str()),
+            None => Some(std::any::type_name::<E>()),
+        };
         match *this.kind {
-            SpanKind::Traced => match status {
-                Some(status) => {
-                    span.record("http.response.status_code", i64::from(status.as_u16()));
-                    if status.is_server_error() {
-                        span.record("otel.status_code", "error");
-                        span.record("error.type", status.as_str());
-                    }
+            SpanKind::Traced => {
+                if let Some(code) = code {
+                    span.record("http.response.status_code", code);
                 }
-                None => {
+                if let Some(error) = error {
                     span.record("otel.status_code", "error");
-                    span.record("error.type", std::any::type_name::<E>());
+                    span.record("error.type", error);
                 }
-            },
-            SpanKind::Deferred => {
-                crate::deferred::response_ready(&span, status.ok_or_else(std::any::type_name::<E>))
             }
+            SpanKind::Deferred => crate::deferred::response_ready(&span, code, error),
             SpanKind::Untraced => {}
         }
         Poll::Ready(match result {

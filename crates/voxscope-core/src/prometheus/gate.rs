@@ -93,10 +93,7 @@ impl DrainGate {
             let deferred =
                 std::mem::take(&mut *slot.deferred.lock().unwrap_or_else(PoisonError::into_inner));
             for (histogram, value, count) in deferred {
-                match count {
-                    1 => histogram.record(value),
-                    n => histogram.record_many(value, n as usize),
-                }
+                record_into(&histogram, value, count as usize);
             }
         }
     }
@@ -118,11 +115,16 @@ impl DrainGate {
             ));
             return;
         }
-        match count {
-            1 => inner.record(value),
-            n => inner.record_many(value, n),
-        }
+        record_into(inner, value, count);
         slot.in_flight.fetch_sub(1, Ordering::Release);
+    }
+}
+
+/// `value` recorded `count` times: one `record` for one, the exporter's bulk push else.
+fn record_into(histogram: &Histogram, value: f64, count: usize) {
+    match count {
+        1 => histogram.record(value),
+        n => histogram.record_many(value, n),
     }
 }
 
